@@ -1,0 +1,98 @@
+using System.Runtime.InteropServices;
+
+namespace RwkvQuant.Formats;
+
+/// <summary>
+/// One named tensor as stored in a model file: element type, shape in PyTorch order (outermost first), and its
+/// little-endian bytes. Immutable once built; conversions return new arrays.
+/// </summary>
+public sealed class TensorData
+{
+    private readonly byte[] _bytes;
+
+    /// <summary>Creates a tensor over <paramref name="bytes"/> (taken, not copied).</summary>
+    /// <exception cref="ArgumentException">The byte count does not match the shape and type.</exception>
+    public TensorData(string name, TensorDataType type, IReadOnlyList<long> shape, byte[] bytes)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentNullException.ThrowIfNull(shape);
+        ArgumentNullException.ThrowIfNull(bytes);
+        long count = 1;
+        foreach (long dimension in shape)
+        {
+            if (dimension < 0)
+                throw new ArgumentException($"Tensor '{name}' has a negative dimension in shape [{string.Join(", ", shape)}].", nameof(shape));
+            count = checked(count * dimension);
+        }
+        if (checked(count * type.SizeOf()) != bytes.LongLength)
+            throw new ArgumentException($"Tensor '{name}' of type {type} and shape [{string.Join(", ", shape)}] needs {count * type.SizeOf()} bytes, got {bytes.LongLength}.", nameof(bytes));
+        Name = name;
+        Type = type;
+        Shape = shape.ToArray();
+        ElementCount = count;
+        _bytes = bytes;
+    }
+
+    /// <summary>Creates a float32 tensor from values (copied).</summary>
+    public static TensorData FromFloats(string name, IReadOnlyList<long> shape, ReadOnlySpan<float> values) =>
+        new(name, TensorDataType.F32, shape, MemoryMarshal.AsBytes(values).ToArray());
+
+    /// <summary>Key of the tensor in its file or model.</summary>
+    public string Name { get; }
+
+    /// <summary>Stored element type.</summary>
+    public TensorDataType Type { get; }
+
+    /// <summary>Shape in PyTorch order (outermost dimension first).</summary>
+    public IReadOnlyList<long> Shape { get; }
+
+    /// <summary>Number of elements (the product of <see cref="Shape"/>).</summary>
+    public long ElementCount { get; }
+
+    /// <summary>The raw little-endian bytes.</summary>
+    public ReadOnlySpan<byte> Bytes => _bytes;
+
+    /// <summary>Returns a copy with another name (bytes shared; they are never mutated).</summary>
+    public TensorData WithName(string name) => new(name, Type, Shape, _bytes);
+
+    /// <summary>Returns a copy with another shape of the same element count (bytes shared).</summary>
+    public TensorData Reshape(IReadOnlyList<long> shape) => new(Name, Type, shape, _bytes);
+
+    /// <summary>Converts the values to a new float32 array. Works for the floating-point types.</summary>
+    /// <exception cref="InvalidOperationException">The type is not floating point.</exception>
+    public float[] ToFloatArray()
+    {
+        var result = new float[ElementCount];
+        ReadOnlySpan<byte> bytes = _bytes;
+        switch (Type)
+        {
+            case TensorDataType.F32:
+                MemoryMarshal.Cast<byte, float>(bytes).CopyTo(result);
+                break;
+            case TensorDataType.F16:
+                ReadOnlySpan<Half> halves = MemoryMarshal.Cast<byte, Half>(bytes);
+                for (int i = 0; i < result.Length; i++)
+                    result[i] = (float)halves[i];
+                break;
+            case TensorDataType.BF16:
+                ReadOnlySpan<ushort> brains = MemoryMarshal.Cast<byte, ushort>(bytes);
+                for (int i = 0; i < result.Length; i++)
+                    result[i] = BitConverter.Int32BitsToSingle(brains[i] << 16);
+                break;
+            case TensorDataType.F64:
+                ReadOnlySpan<double> doubles = MemoryMarshal.Cast<byte, double>(bytes);
+                for (int i = 0; i < result.Length; i++)
+                    result[i] = (float)doubles[i];
+                break;
+            default:
+                throw new InvalidOperationException($"Tensor '{Name}' has type {Type}, which does not convert to float32.");
+        }
+        return result;
+    }
+
+    /// <summary>Returns this tensor as float32 (itself when already float32).</summary>
+    public TensorData ToFloat32() => Type == TensorDataType.F32 ? this : FromFloats(Name, Shape, ToFloatArray());
+
+    /// <inheritdoc />
+    public override string ToString() => $"{Name} {Type} [{string.Join(", ", Shape)}]";
+}
