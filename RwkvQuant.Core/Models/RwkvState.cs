@@ -33,12 +33,15 @@ public sealed class RwkvState : IDisposable
         return _layers[layer];
     }
 
-    /// <summary>Replaces one state tensor of a layer, disposing the previous one.</summary>
+    /// <summary>
+    /// Replaces one state tensor of a layer, disposing the previous one. The state owns its tensors: the new one is
+    /// detached from any dispose scope (moving it to the caller's scope would dispose it when that scope ends).
+    /// </summary>
     internal void Set(int layer, int index, Tensor value)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         Tensor previous = _layers[layer][index];
-        _layers[layer][index] = value.MoveToOuterDisposeScope();
+        _layers[layer][index] = value.DetachFromDisposeScope();
         if (!ReferenceEquals(previous, value))
             previous.Dispose();
     }
