@@ -1,0 +1,127 @@
+using RwkvQuant.Formats;
+using RwkvQuant.Formats.Ggml;
+using RwkvQuant.Formats.Safetensors;
+
+namespace RwkvQuant.Models;
+
+/// <summary>The container formats a model file can have.</summary>
+public enum ModelFileFormat
+{
+    /// <summary>rwkv.cpp's ggml file (<c>.bin</c>).</summary>
+    Ggml,
+    /// <summary>Hugging Face safetensors.</summary>
+    Safetensors,
+    /// <summary>PyTorch zip checkpoint (<c>.pth</c>).</summary>
+    Pth,
+}
+
+/// <summary>
+/// Loads and saves <see cref="RwkvModel"/>s in any supported container. The format is recognised from the file's
+/// first bytes, not its name: <c>"fmgg"</c> (rwkv.cpp), <c>"PK\x03\x04"</c> (a PyTorch zip checkpoint), or an
+/// 8-byte little-endian header length followed by <c>{</c> (safetensors).
+/// </summary>
+public static class RwkvModelFile
+{
+    /// <summary>Metadata key naming the producer in safetensors files we write.</summary>
+    public const string FormatMetadataKey = "format";
+
+    /// <summary>Metadata value of <see cref="FormatMetadataKey"/> for full-precision models.</summary>
+    public const string FullPrecisionFormat = "rwkvquant-fp";
+
+    /// <summary>Recognises the container of <paramref name="path"/> from its first bytes.</summary>
+    /// <exception cref="InvalidDataException">The file is in none of the supported formats.</exception>
+    public static ModelFileFormat DetectFormat(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        Span<byte> head = stackalloc byte[9];
+        int read;
+        using (FileStream stream = File.OpenRead(path))
+            read = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        head = head[..read];
+        if (head.Length >= 4 && head[..4].SequenceEqual("fmgg"u8))
+            return ModelFileFormat.Ggml;
+        if (head.Length >= 4 && head[..4].SequenceEqual("PK\u0003\u0004"u8))
+            return ModelFileFormat.Pth;
+        if (head.Length == 9 && head[8] == (byte)'{')
+            return ModelFileFormat.Safetensors;
+        throw ModelFileError.Create(path, null,
+            "not a model file this library reads (expected an rwkv.cpp .bin, a PyTorch .pth zip or a safetensors file).");
+    }
+
+    /// <summary>Loads a model from any supported container into canonical form.</summary>
+    /// <exception cref="InvalidDataException">The file is malformed or does not hold an RWKV model.</exception>
+    public static RwkvModel Load(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        return DetectFormat(path) switch
+        {
+            ModelFileFormat.Ggml => GgmlModelLoader.Load(path),
+            ModelFileFormat.Safetensors => FromCanonicalTensors(SafetensorsReader.Read(path).Tensors, path),
+            ModelFileFormat.Pth => throw ModelFileError.Create(path, null, "PyTorch .pth loading is not available yet."),
+            _ => throw new InvalidOperationException("unreachable"),
+        };
+    }
+
+    /// <summary>
+    /// Builds a model from tensors that already carry BlinkDL's names and layouts (safetensors written by this
+    /// library or converted from a BlinkDL checkpoint), inferring the config.
+    /// </summary>
+    internal static RwkvModel FromCanonicalTensors(IReadOnlyList<TensorData> tensors, string path)
+    {
+        var byName = new Dictionary<string, TensorData>(StringComparer.Ordinal);
+        foreach (TensorData tensor in tensors)
+        {
+            if (!tensor.Type.IsFloatingPoint())
+                throw ModelFileError.Create(path, tensor.Name, $"type {tensor.Type} is not a floating-point weight type.");
+            byName[tensor.Name] = tensor;
+        }
+        RwkvConfig config = RwkvConfigInference.Infer(byName, path);
+        return new RwkvModel(config, tensors, path);
+    }
+
+    /// <summary>
+    /// Saves <paramref name="model"/> as safetensors with BlinkDL names, <paramref name="type"/> being F32, F16 or
+    /// BF16. The file is written atomically. Metadata records the producer and the RWKV version.
+    /// </summary>
+    public static void SaveSafetensors(RwkvModel model, string path, TensorDataType type = TensorDataType.F32)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (type is not (TensorDataType.F32 or TensorDataType.F16 or TensorDataType.BF16))
+            throw new ArgumentException($"Models are saved as F32, F16 or BF16, not {type}.", nameof(type));
+        var tensors = model.Tensors.Values.OrderBy(t => t.Name, StringComparer.Ordinal).Select(t => ConvertTo(t, type)).ToList();
+        var metadata = new Dictionary<string, string>
+        {
+            [FormatMetadataKey] = FullPrecisionFormat,
+            ["rwkv_version"] = model.Config.Version.ToString(),
+        };
+        SafetensorsWriter.Write(path, tensors, metadata);
+    }
+
+    private static TensorData ConvertTo(TensorData tensor, TensorDataType type)
+    {
+        if (type == TensorDataType.F32)
+            return tensor;
+        float[] values = tensor.ToFloatArray();
+        var bytes = new byte[values.Length * 2];
+        for (int i = 0; i < values.Length; i++)
+        {
+            ushort bits = type == TensorDataType.F16
+                ? BitConverter.HalfToUInt16Bits((Half)values[i])
+                : RoundToBFloat16(values[i]);
+            bytes[2 * i] = (byte)bits;
+            bytes[2 * i + 1] = (byte)(bits >> 8);
+        }
+        return new TensorData(tensor.Name, type, tensor.Shape, bytes);
+    }
+
+    // Round to nearest even, as torch's float -> bfloat16 conversion does; NaN stays NaN.
+    private static ushort RoundToBFloat16(float value)
+    {
+        uint bits = BitConverter.SingleToUInt32Bits(value);
+        if (float.IsNaN(value))
+            return (ushort)((bits >> 16) | 0x40);
+        uint rounding = 0x7FFF + ((bits >> 16) & 1);
+        return (ushort)((bits + rounding) >> 16);
+    }
+}
