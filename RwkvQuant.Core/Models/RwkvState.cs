@@ -33,12 +33,15 @@ public sealed class RwkvState : IDisposable
         return _layers[layer];
     }
 
-    /// <summary>Replaces one state tensor of a layer, disposing the previous one.</summary>
+    /// <summary>
+    /// Replaces one state tensor of a layer, disposing the previous one. The value is detached from every dispose
+    /// scope: the state owns it, so a caller's per-step scope must not dispose it.
+    /// </summary>
     internal void Set(int layer, int index, Tensor value)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         Tensor previous = _layers[layer][index];
-        _layers[layer][index] = value.MoveToOuterDisposeScope();
+        _layers[layer][index] = value.DetachFromDisposeScope();
         if (!ReferenceEquals(previous, value))
             previous.Dispose();
     }
