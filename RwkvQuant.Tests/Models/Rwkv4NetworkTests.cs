@@ -1,0 +1,43 @@
+using RwkvQuant.Models;
+using Xunit.Abstractions;
+
+namespace RwkvQuant.Tests.Models;
+
+public class Rwkv4NetworkTests(ITestOutputHelper output)
+{
+    private const string Tag = "4v0-660K";
+
+    [FixtureTheory]
+    [InlineData("FP32", 1e-4)]
+    [InlineData("FP16", 0.01)]
+    public void Logits_after_the_prompt_match_rwkv_cpp(string type, double tolerance)
+    {
+        using RwkvNetwork network = RwkvNetwork.Create(TemporaryGgmlLoading.Load(Fixtures.Path("rwkvcpp", $"tiny-rwkv-{Tag}-{type}.bin")));
+        Assert.IsType<Rwkv4Network>(network);
+        float[] expected = NetworkChecks.ExpectedLogits(Tag);
+        var (sequence, recurrent) = NetworkChecks.PromptLogits(network);
+        float sequenceDifference = NetworkChecks.MaxAbsDifference(expected, sequence);
+        float recurrentDifference = NetworkChecks.MaxAbsDifference(expected, recurrent);
+        output.WriteLine($"{Tag} {type}: max |Δlogit| sequence {sequenceDifference:E3}, recurrent {recurrentDifference:E3}");
+        Assert.InRange(sequenceDifference, 0, tolerance);
+        Assert.InRange(recurrentDifference, 0, tolerance);
+    }
+
+    [FixtureFact]
+    public void Recurrent_mode_matches_sequence_mode_on_a_batch()
+    {
+        using RwkvNetwork network = RwkvNetwork.Create(TemporaryGgmlLoading.Load(Fixtures.Path("rwkvcpp", $"tiny-rwkv-{Tag}-FP32.bin")));
+        float difference = NetworkChecks.RecurrentVersusSequence(network);
+        output.WriteLine($"max |sequence − recurrent| = {difference:E3}");
+        Assert.InRange(difference, 0, 1e-5);
+    }
+
+    [FixtureFact]
+    public void State_carried_across_two_calls_equals_one_call()
+    {
+        using RwkvNetwork network = RwkvNetwork.Create(TemporaryGgmlLoading.Load(Fixtures.Path("rwkvcpp", $"tiny-rwkv-{Tag}-FP32.bin")));
+        float difference = NetworkChecks.SplitVersusWhole(network);
+        output.WriteLine($"max |split − whole| = {difference:E3}");
+        Assert.InRange(difference, 0, 1e-5);
+    }
+}
