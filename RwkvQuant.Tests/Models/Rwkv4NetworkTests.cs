@@ -1,3 +1,4 @@
+using RwkvQuant.Formats.Ggml;
 using RwkvQuant.Models;
 using Xunit.Abstractions;
 
@@ -12,7 +13,7 @@ public class Rwkv4NetworkTests(ITestOutputHelper output)
     [InlineData("FP16", 0.01)]
     public void Logits_after_the_prompt_match_rwkv_cpp(string type, double tolerance)
     {
-        using RwkvNetwork network = RwkvNetwork.Create(TemporaryGgmlLoading.Load(Fixtures.Path("rwkvcpp", $"tiny-rwkv-{Tag}-{type}.bin")));
+        using RwkvNetwork network = RwkvNetwork.Create(GgmlModelLoader.Load(Fixtures.Path("rwkvcpp", $"tiny-rwkv-{Tag}-{type}.bin")));
         Assert.IsType<Rwkv4Network>(network);
         float[] expected = NetworkChecks.ExpectedLogits(Tag);
         var (sequence, recurrent) = NetworkChecks.PromptLogits(network);
@@ -26,7 +27,7 @@ public class Rwkv4NetworkTests(ITestOutputHelper output)
     [FixtureFact]
     public void Recurrent_mode_matches_sequence_mode_on_a_batch()
     {
-        using RwkvNetwork network = RwkvNetwork.Create(TemporaryGgmlLoading.Load(Fixtures.Path("rwkvcpp", $"tiny-rwkv-{Tag}-FP32.bin")));
+        using RwkvNetwork network = RwkvNetwork.Create(GgmlModelLoader.Load(Fixtures.Path("rwkvcpp", $"tiny-rwkv-{Tag}-FP32.bin")));
         float difference = NetworkChecks.RecurrentVersusSequence(network);
         output.WriteLine($"max |sequence − recurrent| = {difference:E3}");
         Assert.InRange(difference, 0, 1e-5);
@@ -35,7 +36,7 @@ public class Rwkv4NetworkTests(ITestOutputHelper output)
     [FixtureFact]
     public void State_carried_across_two_calls_equals_one_call()
     {
-        using RwkvNetwork network = RwkvNetwork.Create(TemporaryGgmlLoading.Load(Fixtures.Path("rwkvcpp", $"tiny-rwkv-{Tag}-FP32.bin")));
+        using RwkvNetwork network = RwkvNetwork.Create(GgmlModelLoader.Load(Fixtures.Path("rwkvcpp", $"tiny-rwkv-{Tag}-FP32.bin")));
         float difference = NetworkChecks.SplitVersusWhole(network);
         output.WriteLine($"max |split − whole| = {difference:E3}");
         Assert.InRange(difference, 0, 1e-5);

@@ -1,3 +1,4 @@
+using RwkvQuant.Formats.Ggml;
 using RwkvQuant.Models;
 using Xunit.Abstractions;
 
@@ -6,7 +7,7 @@ namespace RwkvQuant.Tests.Models;
 public class Rwkv5NetworkTests(ITestOutputHelper output)
 {
     private static RwkvNetwork Open(string tag, string type) =>
-        RwkvNetwork.Create(TemporaryGgmlLoading.Load(Fixtures.Path("rwkvcpp", $"tiny-rwkv-{tag}-{type}.bin")));
+        RwkvNetwork.Create(GgmlModelLoader.Load(Fixtures.Path("rwkvcpp", $"tiny-rwkv-{tag}-{type}.bin")));
 
     [FixtureTheory]
     [InlineData("5v1-730K", "FP32", 1e-4)]
