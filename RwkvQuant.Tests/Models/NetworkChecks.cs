@@ -43,6 +43,16 @@ internal static class NetworkChecks
         return max;
     }
 
+    /// <summary>Σ (a − b), the figure rwkv.cpp's tests hold quantized models to.</summary>
+    public static double SignedDifferenceSum(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        Assert.Equal(a.Length, b.Length);
+        double sum = 0;
+        for (int i = 0; i < a.Length; i++)
+            sum += a[i] - b[i];
+        return sum;
+    }
+
     /// <summary>Two different sequences of odd length 7, as int64 <c>[2, 7]</c> values.</summary>
     public static readonly long[] Batch = [72, 101, 108, 108, 111, 44, 32, /**/ 87, 111, 114, 108, 100, 33, 10];
 

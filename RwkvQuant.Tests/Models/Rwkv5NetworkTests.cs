@@ -28,6 +28,25 @@ public class Rwkv5NetworkTests(ITestOutputHelper output)
         Assert.InRange(recurrentDifference, 0, tolerance);
     }
 
+    // rwkv.cpp's own test (tests/test_tiny_rwkv.c) accepts a quantized file when |Σ(logit − FP32 logit)| stays
+    // within 1.05 × its recorded sum for FP32 → Q5_x. The v5 models are sensitive to 5-bit weights (rwkv.cpp
+    // records sums up to −163 over 256 logits), so their max difference is reported, not held to 0.25.
+    [FixtureTheory]
+    [InlineData("5v1-730K", "Q5_0", -163.439407)]
+    [InlineData("5v1-730K", "Q5_1", -18.017435)]
+    [InlineData("5v2-730K", "Q5_0", 25.273308)]
+    [InlineData("5v2-730K", "Q5_1", 48.068733)]
+    public void Quantized_logits_stay_within_rwkv_cpp_quantization_error(string tag, string type, double rwkvCppSum)
+    {
+        using RwkvNetwork network = Open(tag, type);
+        float[] expected = NetworkChecks.ExpectedLogits(tag);
+        float[] logits = NetworkChecks.PromptLogits(network).Sequence;
+        float max = NetworkChecks.MaxAbsDifference(expected, logits);
+        double sum = NetworkChecks.SignedDifferenceSum(logits, expected);
+        output.WriteLine($"{tag} {type}: max |Δlogit| {max:E3}, Σ Δlogit {sum:F4} (rwkv.cpp {rwkvCppSum:F4})");
+        Assert.InRange(Math.Abs(sum), 0, Math.Abs(rwkvCppSum) * 1.05);
+    }
+
     [FixtureTheory]
     [InlineData("5v1-730K")]
     [InlineData("5v2-730K")]
