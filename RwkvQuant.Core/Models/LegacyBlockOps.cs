@@ -5,15 +5,12 @@ using static TorchSharp.torch;
 namespace RwkvQuant.Models;
 
 /// <summary>
-/// Pieces shared by the RWKV-4 and RWKV-5.x networks: weight loading, layer norm, token shift with its
-/// lerp-style mixing (<c>x·μ + x_prev·(1 − μ)</c>) and the squared-ReLU channel mix. Shapes: activations
-/// <c>[B, T, C]</c>, carried shift vectors <c>[B, C]</c>.
+/// Pieces shared by the RWKV-4 and RWKV-5.x networks (beside <see cref="RwkvOps"/>): shape-checked weight loading,
+/// the lerp-style token-shift mix (<c>x·μ + x_prev·(1 − μ)</c>) and the squared-ReLU channel mix. Shapes:
+/// activations <c>[B, T, C]</c>.
 /// </summary>
 internal static class LegacyBlockOps
 {
-    /// <summary>Epsilon of every layer norm in rwkv.cpp (<c>rwkv_layer_norm</c>) and BlinkDL's code.</summary>
-    public const double LayerNormEpsilon = 1e-5;
-
     /// <summary>A model tensor as a detached torch tensor of the given shape (the element count must match).</summary>
     public static Tensor Weight(RwkvModel model, string name, params long[] shape)
     {
@@ -24,24 +21,7 @@ internal static class LegacyBlockOps
             throw ModelFileError.Create(model.SourcePath ?? "(in memory)", name,
                 $"expected {count} values (shape [{string.Join(", ", shape)}]), found shape [{string.Join(", ", data.Shape)}].");
         }
-        return torch.tensor(data.ToFloatArray(), shape).DetachFromDisposeScope();
-    }
-
-    /// <summary>Layer norm over the last dimension, <c>(x − mean) / sqrt(var + 1e-5) · weight + bias</c>.</summary>
-    public static Tensor LayerNorm(Tensor x, Tensor weight, Tensor bias) =>
-        nn.functional.layer_norm(x, [x.shape[^1]], weight, bias, LayerNormEpsilon);
-
-    /// <summary>
-    /// Token shift: the previous token's vector for every position of <paramref name="x"/> <c>[B, T, C]</c>, the
-    /// first taken from <paramref name="carried"/> <c>[B, C]</c>. <paramref name="last"/> receives <c>x[:, T−1]</c>,
-    /// the vector to carry into the next call.
-    /// </summary>
-    public static Tensor Shift(Tensor x, Tensor carried, out Tensor last)
-    {
-        long length = x.shape[1];
-        last = x.select(1, length - 1);
-        Tensor first = carried.unsqueeze(1);
-        return length == 1 ? first : torch.cat([first, x.narrow(1, 0, length - 1)], 1);
+        return RwkvOps.ToTorch(data, shape);
     }
 
     /// <summary>Time-mix interpolation as rwkv.cpp computes it: <c>x·μ + previous·(1 − μ)</c>.</summary>

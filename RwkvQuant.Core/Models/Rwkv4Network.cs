@@ -1,5 +1,6 @@
 using TorchSharp;
 using static RwkvQuant.Models.LegacyBlockOps;
+using static RwkvQuant.Models.RwkvOps;
 using static TorchSharp.torch;
 
 namespace RwkvQuant.Models;
@@ -110,8 +111,8 @@ internal sealed class Rwkv4Network : RwkvNetwork
             Tensor[] s = state.Layer(i);
             x = x + TimeMix(LayerNorm(x, layer.Ln1Weight, layer.Ln1Bias), layer, state, i, s);
             Tensor xx = LayerNorm(x, layer.Ln2Weight, layer.Ln2Bias);
-            Tensor previous = Shift(xx, s[FfnShift], out Tensor last);
-            state.Set(i, FfnShift, last.clone());
+            Tensor previous = Shift(xx, s[FfnShift]);
+            state.Set(i, FfnShift, Last(xx));
             x = x + ChannelMix(xx, previous, layer.Ffn);
         }
         x = LayerNorm(x, _lnOutWeight, _lnOutBias);
@@ -121,8 +122,8 @@ internal sealed class Rwkv4Network : RwkvNetwork
     /// <summary>Time mix of one layer over <c>[B, T, C]</c>; the WKV recurrence loops over T on <c>[B, C]</c>.</summary>
     private static Tensor TimeMix(Tensor x, Layer w, RwkvState state, int index, Tensor[] s)
     {
-        Tensor previous = Shift(x, s[AttShift], out Tensor last);
-        state.Set(index, AttShift, last.clone());
+        Tensor previous = Shift(x, s[AttShift]);
+        state.Set(index, AttShift, Last(x));
         Tensor r = torch.sigmoid(nn.functional.linear(Mix(x, previous, w.MixR, w.OneMinusMixR), w.Receptance));
         Tensor k = nn.functional.linear(Mix(x, previous, w.MixK, w.OneMinusMixK), w.Key);
         Tensor v = nn.functional.linear(Mix(x, previous, w.MixV, w.OneMinusMixV), w.Value);

@@ -1,5 +1,6 @@
 using TorchSharp;
 using static RwkvQuant.Models.LegacyBlockOps;
+using static RwkvQuant.Models.RwkvOps;
 using static TorchSharp.torch;
 
 namespace RwkvQuant.Models;
@@ -116,8 +117,8 @@ internal sealed class Rwkv5Network : RwkvNetwork
             Tensor[] s = state.Layer(i);
             x = x + TimeMix(LayerNorm(x, layer.Ln1Weight, layer.Ln1Bias), layer, state, i, s);
             Tensor xx = LayerNorm(x, layer.Ln2Weight, layer.Ln2Bias);
-            Tensor previous = Shift(xx, s[FfnShift], out Tensor last);
-            state.Set(i, FfnShift, last.clone());
+            Tensor previous = Shift(xx, s[FfnShift]);
+            state.Set(i, FfnShift, Last(xx));
             x = x + ChannelMix(xx, previous, layer.Ffn);
         }
         x = LayerNorm(x, _lnOutWeight, _lnOutBias);
@@ -129,8 +130,8 @@ internal sealed class Rwkv5Network : RwkvNetwork
     {
         long batch = x.shape[0], length = x.shape[1], width = x.shape[2];
         long heads = Config.HeadCount, size = Config.HeadSize;
-        Tensor previous = Shift(x, s[AttShift], out Tensor last);
-        state.Set(index, AttShift, last.clone());
+        Tensor previous = Shift(x, s[AttShift]);
+        state.Set(index, AttShift, Last(x));
         Tensor r = nn.functional.linear(Mix(x, previous, w.MixR, w.OneMinusMixR), w.Receptance).view(batch, length, heads, size);
         Tensor k = nn.functional.linear(Mix(x, previous, w.MixK, w.OneMinusMixK), w.Key).view(batch, length, heads, size);
         Tensor v = nn.functional.linear(Mix(x, previous, w.MixV, w.OneMinusMixV), w.Value).view(batch, length, heads, size);

@@ -34,8 +34,8 @@ public sealed class RwkvState : IDisposable
     }
 
     /// <summary>
-    /// Replaces one state tensor of a layer, disposing the previous one. The value is detached from every dispose
-    /// scope: the state owns it, so a caller's per-step scope must not dispose it.
+    /// Replaces one state tensor of a layer, disposing the previous one. The state owns its tensors: the new one is
+    /// detached from any dispose scope (moving it to the caller's scope would dispose it when that scope ends).
     /// </summary>
     internal void Set(int layer, int index, Tensor value)
     {
