@@ -107,13 +107,14 @@ internal sealed class Rwkv4Network : RwkvNetwork
         x = LayerNorm(x, _ln0Weight, _ln0Bias);
         for (int i = 0; i < _layers.Length; i++)
         {
+            using var layerScope = torch.NewDisposeScope(); // frees the layer's temporaries; state tensors are detached
             Layer layer = _layers[i];
             Tensor[] s = state.Layer(i);
             x = x + TimeMix(LayerNorm(x, layer.Ln1Weight, layer.Ln1Bias), layer, state, i, s);
             Tensor xx = LayerNorm(x, layer.Ln2Weight, layer.Ln2Bias);
             Tensor previous = Shift(xx, s[FfnShift]);
             state.Set(i, FfnShift, Last(xx));
-            x = x + ChannelMix(xx, previous, layer.Ffn);
+            x = (x + ChannelMix(xx, previous, layer.Ffn)).MoveToOuterDisposeScope();
         }
         x = LayerNorm(x, _lnOutWeight, _lnOutBias);
         return nn.functional.linear(x, _head);
@@ -130,28 +131,39 @@ internal sealed class Rwkv4Network : RwkvNetwork
 
         Tensor aa = s[StateA], bb = s[StateB], pp = s[StateP];
         long length = x.shape[1];
-        var outputs = new Tensor[length];
+        Tensor wkv = torch.empty_like(v);
         for (long t = 0; t < length; t++)
         {
-            Tensor kt = k.select(1, t), vt = v.select(1, t);
-            Tensor ww = w.TimeFirst + kt;
-            Tensor q = torch.maximum(pp, ww);
-            Tensor e1 = torch.exp(pp - q);
-            Tensor e2 = torch.exp(ww - q);
-            outputs[t] = (e1 * aa + e2 * vt) / (e1 * bb + e2);
+            // One scope per step so that a long sequence does not keep every step's temporaries alive.
+            Tensor a, b, p;
+            using (torch.NewDisposeScope())
+            {
+                Tensor kt = k.select(1, t), vt = v.select(1, t);
+                Tensor ww = w.TimeFirst + kt;
+                Tensor q = torch.maximum(pp, ww);
+                Tensor e1 = torch.exp(pp - q);
+                Tensor e2 = torch.exp(ww - q);
+                wkv.select(1, t).copy_((e1 * aa + e2 * vt) / (e1 * bb + e2));
 
-            ww = pp + w.Decay;
-            q = torch.maximum(ww, kt);
-            e1 = torch.exp(ww - q);
-            e2 = torch.exp(kt - q);
-            aa = e1 * aa + e2 * vt;
-            bb = e1 * bb + e2;
-            pp = q;
+                ww = pp + w.Decay;
+                q = torch.maximum(ww, kt);
+                e1 = torch.exp(ww - q);
+                e2 = torch.exp(kt - q);
+                a = (e1 * aa + e2 * vt).MoveToOuterDisposeScope();
+                b = (e1 * bb + e2).MoveToOuterDisposeScope();
+                p = q.MoveToOuterDisposeScope();
+            }
+            if (t > 0)
+            {
+                aa.Dispose();
+                bb.Dispose();
+                pp.Dispose();
+            }
+            (aa, bb, pp) = (a, b, p);
         }
         state.Set(index, StateA, aa);
         state.Set(index, StateB, bb);
         state.Set(index, StateP, pp);
-        Tensor wkv = length == 1 ? outputs[0].unsqueeze(1) : torch.stack(outputs, 1);
         return nn.functional.linear(r * wkv, w.Output);
     }
 

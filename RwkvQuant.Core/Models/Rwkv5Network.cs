@@ -113,13 +113,14 @@ internal sealed class Rwkv5Network : RwkvNetwork
         x = LayerNorm(x, _ln0Weight, _ln0Bias);
         for (int i = 0; i < _layers.Length; i++)
         {
+            using var layerScope = torch.NewDisposeScope(); // frees the layer's temporaries; state tensors are detached
             Layer layer = _layers[i];
             Tensor[] s = state.Layer(i);
             x = x + TimeMix(LayerNorm(x, layer.Ln1Weight, layer.Ln1Bias), layer, state, i, s);
             Tensor xx = LayerNorm(x, layer.Ln2Weight, layer.Ln2Bias);
             Tensor previous = Shift(xx, s[FfnShift]);
             state.Set(i, FfnShift, Last(xx));
-            x = x + ChannelMix(xx, previous, layer.Ffn);
+            x = (x + ChannelMix(xx, previous, layer.Ffn)).MoveToOuterDisposeScope();
         }
         x = LayerNorm(x, _lnOutWeight, _lnOutBias);
         return nn.functional.linear(x, _head);
@@ -139,16 +140,24 @@ internal sealed class Rwkv5Network : RwkvNetwork
         Tensor u = w.TimeFirst.unsqueeze(-1);   // [H, N, 1]: scales row i (the key index) of k ⊗ v
         Tensor decay = w.Decay.unsqueeze(-1);   // [H, N, 1]
         Tensor current = s[Heads];              // [B, H, N, N]
-        var outputs = new Tensor[length];
+        Tensor outputs = torch.empty_like(v);   // [B, T, H, N]
         for (long t = 0; t < length; t++)
         {
-            Tensor kv = k.select(1, t).unsqueeze(-1) * v.select(1, t).unsqueeze(-2);        // [B, H, N, N]
-            outputs[t] = torch.matmul(r.select(1, t).unsqueeze(-2), u * kv + current).squeeze(-2); // [B, H, N]
-            current = current * decay + kv;
+            // One scope per step: each step's k ⊗ v is as large as the state, so none may outlive its step.
+            Tensor next;
+            using (torch.NewDisposeScope())
+            {
+                Tensor kv = k.select(1, t).unsqueeze(-1) * v.select(1, t).unsqueeze(-2);        // [B, H, N, N]
+                outputs.select(1, t).copy_(torch.matmul(r.select(1, t).unsqueeze(-2), u * kv + current).squeeze(-2));
+                next = (current * decay + kv).MoveToOuterDisposeScope();
+            }
+            if (t > 0)
+                current.Dispose();
+            current = next;
         }
         state.Set(index, Heads, current);
 
-        Tensor wkv = (length == 1 ? outputs[0].unsqueeze(1) : torch.stack(outputs, 1)).reshape(batch * length, width);
+        Tensor wkv = outputs.reshape(batch * length, width);
         Tensor y = nn.functional.group_norm(wkv, heads, w.LnXWeight, w.LnXBias, GroupNormEpsilon).view(batch, length, width);
         if (_gated)
             y = y * nn.functional.silu(nn.functional.linear(Mix(x, previous, w.MixG!, w.OneMinusMixG!), w.Gate!));
