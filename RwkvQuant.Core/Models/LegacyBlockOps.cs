@@ -1,0 +1,73 @@
+using RwkvQuant.Formats;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace RwkvQuant.Models;
+
+/// <summary>
+/// Pieces shared by the RWKV-4 and RWKV-5.x networks (beside <see cref="RwkvOps"/>): shape-checked weight loading,
+/// the lerp-style token-shift mix (<c>x·μ + x_prev·(1 − μ)</c>) and the squared-ReLU channel mix. Shapes:
+/// activations <c>[B, T, C]</c>.
+/// </summary>
+internal static class LegacyBlockOps
+{
+    /// <summary>A model tensor as a detached torch tensor of the given shape (the element count must match).</summary>
+    public static Tensor Weight(RwkvModel model, string name, params long[] shape)
+    {
+        TensorData data = model[name];
+        long count = shape.Aggregate(1L, (a, b) => a * b);
+        if (data.ElementCount != count)
+        {
+            throw ModelFileError.Create(model.SourcePath ?? "(in memory)", name,
+                $"expected {count} values (shape [{string.Join(", ", shape)}]), found shape [{string.Join(", ", data.Shape)}].");
+        }
+        return RwkvOps.ToTorch(data, shape);
+    }
+
+    /// <summary>Time-mix interpolation as rwkv.cpp computes it: <c>x·μ + previous·(1 − μ)</c>.</summary>
+    public static Tensor Mix(Tensor x, Tensor previous, Tensor mu, Tensor oneMinusMu) =>
+        x * mu + previous * oneMinusMu;
+
+    /// <summary>
+    /// Channel mix (FFN) of v4/v5: <c>σ(W_r·x_r) ⊙ (W_v · relu(W_k·x_k)²)</c>, with x_k, x_r the token-shift mixes.
+    /// </summary>
+    public static Tensor ChannelMix(Tensor x, Tensor previous, ChannelMixWeights w)
+    {
+        Tensor xk = Mix(x, previous, w.MixK, w.OneMinusMixK);
+        Tensor xr = Mix(x, previous, w.MixR, w.OneMinusMixR);
+        Tensor r = torch.sigmoid(nn.functional.linear(xr, w.Receptance));
+        Tensor k = torch.square(nn.functional.relu(nn.functional.linear(xk, w.Key)));
+        return r * nn.functional.linear(k, w.Value);
+    }
+
+    /// <summary>Weights of one v4/v5 channel-mix block.</summary>
+    internal sealed class ChannelMixWeights : IDisposable
+    {
+        public ChannelMixWeights(RwkvModel model, int layer)
+        {
+            RwkvConfig c = model.Config;
+            string p = $"blocks.{layer}.ffn.";
+            MixK = Weight(model, p + "time_mix_k", c.EmbeddingSize);
+            MixR = Weight(model, p + "time_mix_r", c.EmbeddingSize);
+            OneMinusMixK = (1 - MixK).DetachFromDisposeScope();
+            OneMinusMixR = (1 - MixR).DetachFromDisposeScope();
+            Key = Weight(model, p + "key.weight", c.FeedForwardSize, c.EmbeddingSize);
+            Value = Weight(model, p + "value.weight", c.EmbeddingSize, c.FeedForwardSize);
+            Receptance = Weight(model, p + "receptance.weight", c.EmbeddingSize, c.EmbeddingSize);
+        }
+
+        public Tensor MixK { get; }
+        public Tensor MixR { get; }
+        public Tensor OneMinusMixK { get; }
+        public Tensor OneMinusMixR { get; }
+        public Tensor Key { get; }          // [F, C]
+        public Tensor Value { get; }        // [C, F]
+        public Tensor Receptance { get; }   // [C, C]
+
+        public void Dispose()
+        {
+            foreach (Tensor t in new[] { MixK, MixR, OneMinusMixK, OneMinusMixR, Key, Value, Receptance })
+                t.Dispose();
+        }
+    }
+}

@@ -1,0 +1,233 @@
+using TorchSharp;
+using static RwkvQuant.Models.LegacyBlockOps;
+using static RwkvQuant.Models.RwkvOps;
+using static TorchSharp.torch;
+
+namespace RwkvQuant.Models;
+
+/// <summary>
+/// RWKV-4 (float32, TorchSharp, CPU), computed as rwkv.cpp does (<c>rwkv_graph.inc</c>: <c>rwkv_att</c>,
+/// <c>rwkv_att_wkv</c>, <c>rwkv_ffn</c>). Per layer: <c>x += TimeMix(LN1(x))</c>, <c>x += ChannelMix(LN2(x))</c>.
+/// The time mix keeps per channel the numerically stable WKV state (aa, bb, pp): the numerator and denominator
+/// of the decayed weighted average of past values, both scaled by <c>exp(−pp)</c> where pp tracks the largest
+/// exponent seen, so nothing overflows:
+/// <code>
+/// ww = u + k_t;  q = max(pp, ww);  wkv_t = (e^(pp−q)·aa + e^(ww−q)·v_t) / (e^(pp−q)·bb + e^(ww−q))
+/// ww = pp + w;   q = max(ww, k_t); aa = e^(ww−q)·aa + e^(k_t−q)·v_t;  bb = e^(ww−q)·bb + e^(k_t−q);  pp = q
+/// </code>
+/// with u = <c>time_first</c> and w = −exp(<c>time_decay</c>). State per layer, in rwkv.cpp's order:
+/// <c>[ffn shift, att shift, aa, bb, pp]</c>, each <c>[B, C]</c>; the empty state has pp = −1e30.
+/// </summary>
+internal sealed class Rwkv4Network : RwkvNetwork
+{
+    private const int FfnShift = 0;
+    private const int AttShift = 1;
+    private const int StateA = 2;
+    private const int StateB = 3;
+    private const int StateP = 4;
+
+    /// <summary>The "minus infinity" rwkv.cpp puts in pp of an empty state.</summary>
+    private const float EmptyExponent = -1e30f;
+
+    private readonly Tensor _embedding;   // [V, C]
+    private readonly Tensor _ln0Weight, _ln0Bias, _lnOutWeight, _lnOutBias;
+    private readonly Tensor _head;        // [V, C]
+    private readonly Layer[] _layers;
+
+    public Rwkv4Network(RwkvModel model) : base(model.Config)
+    {
+        RwkvConfig c = model.Config;
+        if (c.Version != RwkvVersion.V4)
+            throw new ArgumentException($"Rwkv4Network needs an RWKV-4 model, got {c.Version}.", nameof(model));
+        _embedding = Weight(model, "emb.weight", c.VocabularySize, c.EmbeddingSize);
+        _ln0Weight = Weight(model, "blocks.0.ln0.weight", c.EmbeddingSize);
+        _ln0Bias = Weight(model, "blocks.0.ln0.bias", c.EmbeddingSize);
+        _lnOutWeight = Weight(model, "ln_out.weight", c.EmbeddingSize);
+        _lnOutBias = Weight(model, "ln_out.bias", c.EmbeddingSize);
+        _head = Weight(model, "head.weight", c.VocabularySize, c.EmbeddingSize);
+        _layers = new Layer[c.LayerCount];
+        for (int i = 0; i < _layers.Length; i++)
+            _layers[i] = new Layer(model, i);
+    }
+
+    public override RwkvState CreateState(int batchSize = 1)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        long c = Config.EmbeddingSize;
+        var layers = new Tensor[Config.LayerCount][];
+        for (int i = 0; i < layers.Length; i++)
+        {
+            layers[i] =
+            [
+                torch.zeros(batchSize, c).DetachFromDisposeScope(),
+                torch.zeros(batchSize, c).DetachFromDisposeScope(),
+                torch.zeros(batchSize, c).DetachFromDisposeScope(),
+                torch.zeros(batchSize, c).DetachFromDisposeScope(),
+                torch.full(batchSize, c, EmptyExponent).DetachFromDisposeScope(),
+            ];
+        }
+        return new RwkvState(batchSize, layers);
+    }
+
+    public override Tensor Forward(Tensor tokens, RwkvState? state = null)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        if (tokens.dim() != 2 || tokens.shape[1] < 1)
+            throw new ArgumentException($"Expected tokens of shape [B, T] with T ≥ 1, got [{string.Join(", ", tokens.shape)}].", nameof(tokens));
+        using var scope = torch.NewDisposeScope();
+        RwkvState run = state ?? CreateState((int)tokens.shape[0]);
+        try
+        {
+            return Run(tokens, run).MoveToOuterDisposeScope();
+        }
+        finally
+        {
+            if (state is null)
+                run.Dispose();
+        }
+    }
+
+    public override Tensor ForwardStep(Tensor tokens, RwkvState state)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        ArgumentNullException.ThrowIfNull(state);
+        if (tokens.dim() != 1)
+            throw new ArgumentException($"Expected tokens of shape [B], got [{string.Join(", ", tokens.shape)}].", nameof(tokens));
+        using var scope = torch.NewDisposeScope();
+        return Run(tokens.unsqueeze(1), state).squeeze(1).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>tokens <c>[B, T]</c> → logits <c>[B, T, V]</c>, advancing <paramref name="state"/>.</summary>
+    private Tensor Run(Tensor tokens, RwkvState state)
+    {
+        long batch = tokens.shape[0], length = tokens.shape[1];
+        if (state.BatchSize != batch || state.LayerCount != _layers.Length)
+            throw new ArgumentException($"The state holds {state.BatchSize} sequences of {state.LayerCount} layers; the tokens have {batch} sequences for {_layers.Length} layers.", nameof(state));
+        Tensor x = _embedding.index_select(0, tokens.reshape(-1).to(ScalarType.Int64)).reshape(batch, length, -1);
+        x = LayerNorm(x, _ln0Weight, _ln0Bias);
+        for (int i = 0; i < _layers.Length; i++)
+        {
+            using var layerScope = torch.NewDisposeScope(); // frees the layer's temporaries; state tensors are detached
+            Layer layer = _layers[i];
+            Tensor[] s = state.Layer(i);
+            x = x + TimeMix(LayerNorm(x, layer.Ln1Weight, layer.Ln1Bias), layer, state, i, s);
+            Tensor xx = LayerNorm(x, layer.Ln2Weight, layer.Ln2Bias);
+            Tensor previous = Shift(xx, s[FfnShift]);
+            state.Set(i, FfnShift, Last(xx));
+            x = (x + ChannelMix(xx, previous, layer.Ffn)).MoveToOuterDisposeScope();
+        }
+        x = LayerNorm(x, _lnOutWeight, _lnOutBias);
+        return nn.functional.linear(x, _head);
+    }
+
+    /// <summary>Time mix of one layer over <c>[B, T, C]</c>; the WKV recurrence loops over T on <c>[B, C]</c>.</summary>
+    private static Tensor TimeMix(Tensor x, Layer w, RwkvState state, int index, Tensor[] s)
+    {
+        Tensor previous = Shift(x, s[AttShift]);
+        state.Set(index, AttShift, Last(x));
+        Tensor r = torch.sigmoid(nn.functional.linear(Mix(x, previous, w.MixR, w.OneMinusMixR), w.Receptance));
+        Tensor k = nn.functional.linear(Mix(x, previous, w.MixK, w.OneMinusMixK), w.Key);
+        Tensor v = nn.functional.linear(Mix(x, previous, w.MixV, w.OneMinusMixV), w.Value);
+
+        Tensor aa = s[StateA], bb = s[StateB], pp = s[StateP];
+        long length = x.shape[1];
+        Tensor wkv = torch.empty_like(v);
+        for (long t = 0; t < length; t++)
+        {
+            // One scope per step so that a long sequence does not keep every step's temporaries alive.
+            Tensor a, b, p;
+            using (torch.NewDisposeScope())
+            {
+                Tensor kt = k.select(1, t), vt = v.select(1, t);
+                Tensor ww = w.TimeFirst + kt;
+                Tensor q = torch.maximum(pp, ww);
+                Tensor e1 = torch.exp(pp - q);
+                Tensor e2 = torch.exp(ww - q);
+                wkv.select(1, t).copy_((e1 * aa + e2 * vt) / (e1 * bb + e2));
+
+                ww = pp + w.Decay;
+                q = torch.maximum(ww, kt);
+                e1 = torch.exp(ww - q);
+                e2 = torch.exp(kt - q);
+                a = (e1 * aa + e2 * vt).MoveToOuterDisposeScope();
+                b = (e1 * bb + e2).MoveToOuterDisposeScope();
+                p = q.MoveToOuterDisposeScope();
+            }
+            if (t > 0)
+            {
+                aa.Dispose();
+                bb.Dispose();
+                pp.Dispose();
+            }
+            (aa, bb, pp) = (a, b, p);
+        }
+        state.Set(index, StateA, aa);
+        state.Set(index, StateB, bb);
+        state.Set(index, StateP, pp);
+        return nn.functional.linear(r * wkv, w.Output);
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (!disposing)
+            return;
+        foreach (Tensor t in new[] { _embedding, _ln0Weight, _ln0Bias, _lnOutWeight, _lnOutBias, _head })
+            t.Dispose();
+        foreach (Layer layer in _layers)
+            layer.Dispose();
+    }
+
+    /// <summary>Weights of one block.</summary>
+    private sealed class Layer : IDisposable
+    {
+        public Layer(RwkvModel model, int index)
+        {
+            int c = model.Config.EmbeddingSize;
+            string p = $"blocks.{index}.";
+            Ln1Weight = Weight(model, p + "ln1.weight", c);
+            Ln1Bias = Weight(model, p + "ln1.bias", c);
+            Ln2Weight = Weight(model, p + "ln2.weight", c);
+            Ln2Bias = Weight(model, p + "ln2.bias", c);
+            MixK = Weight(model, p + "att.time_mix_k", c);
+            MixV = Weight(model, p + "att.time_mix_v", c);
+            MixR = Weight(model, p + "att.time_mix_r", c);
+            OneMinusMixK = (1 - MixK).DetachFromDisposeScope();
+            OneMinusMixV = (1 - MixV).DetachFromDisposeScope();
+            OneMinusMixR = (1 - MixR).DetachFromDisposeScope();
+            TimeFirst = Weight(model, p + "att.time_first", c);
+            // w = −exp(time_decay), in double before rounding, as the converter computes it.
+            using (Tensor decay = Weight(model, p + "att.time_decay", c))
+                Decay = decay.to(ScalarType.Float64).exp().neg().to(ScalarType.Float32).DetachFromDisposeScope();
+            Key = Weight(model, p + "att.key.weight", c, c);
+            Value = Weight(model, p + "att.value.weight", c, c);
+            Receptance = Weight(model, p + "att.receptance.weight", c, c);
+            Output = Weight(model, p + "att.output.weight", c, c);
+            Ffn = new ChannelMixWeights(model, index);
+        }
+
+        public Tensor Ln1Weight { get; }
+        public Tensor Ln1Bias { get; }
+        public Tensor Ln2Weight { get; }
+        public Tensor Ln2Bias { get; }
+        public Tensor MixK { get; }
+        public Tensor MixV { get; }
+        public Tensor MixR { get; }
+        public Tensor OneMinusMixK { get; }
+        public Tensor OneMinusMixV { get; }
+        public Tensor OneMinusMixR { get; }
+        public Tensor TimeFirst { get; }   // u [C]
+        public Tensor Decay { get; }       // w = −exp(time_decay) [C]
+        public Tensor Key { get; }
+        public Tensor Value { get; }
+        public Tensor Receptance { get; }
+        public Tensor Output { get; }
+        public ChannelMixWeights Ffn { get; }
+
+        public void Dispose()
+        {
+            foreach (Tensor t in new[] { Ln1Weight, Ln1Bias, Ln2Weight, Ln2Bias, MixK, MixV, MixR, OneMinusMixK, OneMinusMixV, OneMinusMixR, TimeFirst, Decay, Key, Value, Receptance, Output })
+                t.Dispose();
+            Ffn.Dispose();
+        }
+    }
+}

@@ -1,0 +1,277 @@
+using TorchSharp;
+using static RwkvQuant.Models.LegacyBlockOps;
+using static RwkvQuant.Models.RwkvOps;
+using static TorchSharp.torch;
+
+namespace RwkvQuant.Models;
+
+/// <summary>
+/// RWKV-5.1 and RWKV-5.2 (float32, TorchSharp, CPU), computed as rwkv.cpp does (<c>rwkv_att_v5</c>,
+/// <c>rwkv_wkv_v5</c>, <c>rwkv_ffn</c>). The time mix keeps per head a matrix state S <c>[N, N]</c> (key index i,
+/// value index j); per token, with r, k, v split into H heads of N channels:
+/// <code>
+/// out_j = Σ_i r_i · (u_i · k_i · v_j + S_ij)        S_ij ← w_i · S_ij + k_i · v_j
+/// </code>
+/// then a group norm over each head (<c>ln_x</c>), for v5.2 a SiLU gate <c>silu(W_g · x_g)</c>, and the output
+/// projection. Differences between the two versions (rwkv.cpp's loader tells them apart by <c>att.gate.weight</c>):
+/// <list type="bullet">
+/// <item>v5.1: u = exp(<c>time_first</c>) and w = exp(−exp(<c>time_decay</c>)), one value per head; no gate.</item>
+/// <item>v5.2: u = <c>time_faaaa</c> and w = exp(−exp(<c>time_decay</c>)), one value per channel <c>[H, N]</c>;
+/// a fourth token-shift mix <c>time_mix_g</c> feeds the gate.</item>
+/// </list>
+/// Neither has a sigmoid on r. Both use ggml's group norm epsilon, 1e-5, as rwkv.cpp does (BlinkDL's v5.2 code
+/// uses 64e-5, i.e. its training-time division by 8 before a 1e-5 group norm; rwkv.cpp does not reproduce that for
+/// v5, and this class matches rwkv.cpp). State per layer, in rwkv.cpp's order: <c>[ffn shift [B, C],
+/// att shift [B, C], S [B, H, N, N]]</c>; the empty state is all zeros.
+/// </summary>
+internal sealed class Rwkv5Network : RwkvNetwork
+{
+    private const int FfnShift = 0;
+    private const int AttShift = 1;
+    private const int Heads = 2;
+
+    /// <summary>Epsilon of ggml's <c>ggml_group_norm</c> as rwkv.cpp calls it for v5.</summary>
+    internal const double GroupNormEpsilon = 1e-5;
+
+    private readonly bool _gated;
+    private readonly Tensor _embedding;   // [V, C]
+    private readonly Tensor _ln0Weight, _ln0Bias, _lnOutWeight, _lnOutBias;
+    private readonly Tensor _head;        // [V, C]
+    private readonly Layer[] _layers;
+
+    public Rwkv5Network(RwkvModel model) : base(model.Config)
+    {
+        RwkvConfig c = model.Config;
+        if (c.Version is not (RwkvVersion.V5_1 or RwkvVersion.V5_2))
+            throw new ArgumentException($"Rwkv5Network needs an RWKV-5.1 or 5.2 model, got {c.Version}.", nameof(model));
+        if (c.HeadCount < 1 || c.HeadSize < 1 || c.HeadCount * c.HeadSize != c.EmbeddingSize)
+            throw new ArgumentException($"Head count {c.HeadCount} × head size {c.HeadSize} does not make the width {c.EmbeddingSize}.", nameof(model));
+        _gated = c.Version == RwkvVersion.V5_2;
+        _embedding = Weight(model, "emb.weight", c.VocabularySize, c.EmbeddingSize);
+        _ln0Weight = Weight(model, "blocks.0.ln0.weight", c.EmbeddingSize);
+        _ln0Bias = Weight(model, "blocks.0.ln0.bias", c.EmbeddingSize);
+        _lnOutWeight = Weight(model, "ln_out.weight", c.EmbeddingSize);
+        _lnOutBias = Weight(model, "ln_out.bias", c.EmbeddingSize);
+        _head = Weight(model, "head.weight", c.VocabularySize, c.EmbeddingSize);
+        _layers = new Layer[c.LayerCount];
+        for (int i = 0; i < _layers.Length; i++)
+            _layers[i] = new Layer(model, i, _gated);
+    }
+
+    public override RwkvState CreateState(int batchSize = 1)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        RwkvConfig c = Config;
+        var layers = new Tensor[c.LayerCount][];
+        for (int i = 0; i < layers.Length; i++)
+        {
+            layers[i] =
+            [
+                torch.zeros(batchSize, c.EmbeddingSize).DetachFromDisposeScope(),
+                torch.zeros(batchSize, c.EmbeddingSize).DetachFromDisposeScope(),
+                torch.zeros(batchSize, c.HeadCount, c.HeadSize, c.HeadSize).DetachFromDisposeScope(),
+            ];
+        }
+        return new RwkvState(batchSize, layers);
+    }
+
+    public override Tensor Forward(Tensor tokens, RwkvState? state = null)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        if (tokens.dim() != 2 || tokens.shape[1] < 1)
+            throw new ArgumentException($"Expected tokens of shape [B, T] with T ≥ 1, got [{string.Join(", ", tokens.shape)}].", nameof(tokens));
+        using var scope = torch.NewDisposeScope();
+        RwkvState run = state ?? CreateState((int)tokens.shape[0]);
+        try
+        {
+            return Run(tokens, run).MoveToOuterDisposeScope();
+        }
+        finally
+        {
+            if (state is null)
+                run.Dispose();
+        }
+    }
+
+    public override Tensor ForwardStep(Tensor tokens, RwkvState state)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        ArgumentNullException.ThrowIfNull(state);
+        if (tokens.dim() != 1)
+            throw new ArgumentException($"Expected tokens of shape [B], got [{string.Join(", ", tokens.shape)}].", nameof(tokens));
+        using var scope = torch.NewDisposeScope();
+        return Run(tokens.unsqueeze(1), state).squeeze(1).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>tokens <c>[B, T]</c> → logits <c>[B, T, V]</c>, advancing <paramref name="state"/>.</summary>
+    private Tensor Run(Tensor tokens, RwkvState state)
+    {
+        long batch = tokens.shape[0], length = tokens.shape[1];
+        if (state.BatchSize != batch || state.LayerCount != _layers.Length)
+            throw new ArgumentException($"The state holds {state.BatchSize} sequences of {state.LayerCount} layers; the tokens have {batch} sequences for {_layers.Length} layers.", nameof(state));
+        Tensor x = _embedding.index_select(0, tokens.reshape(-1).to(ScalarType.Int64)).reshape(batch, length, -1);
+        x = LayerNorm(x, _ln0Weight, _ln0Bias);
+        for (int i = 0; i < _layers.Length; i++)
+        {
+            using var layerScope = torch.NewDisposeScope(); // frees the layer's temporaries; state tensors are detached
+            Layer layer = _layers[i];
+            Tensor[] s = state.Layer(i);
+            x = x + TimeMix(LayerNorm(x, layer.Ln1Weight, layer.Ln1Bias), layer, state, i, s);
+            Tensor xx = LayerNorm(x, layer.Ln2Weight, layer.Ln2Bias);
+            Tensor previous = Shift(xx, s[FfnShift]);
+            state.Set(i, FfnShift, Last(xx));
+            x = (x + ChannelMix(xx, previous, layer.Ffn)).MoveToOuterDisposeScope();
+        }
+        x = LayerNorm(x, _lnOutWeight, _lnOutBias);
+        return nn.functional.linear(x, _head);
+    }
+
+    /// <summary>Time mix of one layer over <c>[B, T, C]</c>; the WKV recurrence loops over T on <c>[B, H, N, N]</c>.</summary>
+    private Tensor TimeMix(Tensor x, Layer w, RwkvState state, int index, Tensor[] s)
+    {
+        long batch = x.shape[0], length = x.shape[1], width = x.shape[2];
+        long heads = Config.HeadCount, size = Config.HeadSize;
+        Tensor previous = Shift(x, s[AttShift]);
+        state.Set(index, AttShift, Last(x));
+        Tensor r = nn.functional.linear(Mix(x, previous, w.MixR, w.OneMinusMixR), w.Receptance).view(batch, length, heads, size);
+        Tensor k = nn.functional.linear(Mix(x, previous, w.MixK, w.OneMinusMixK), w.Key).view(batch, length, heads, size);
+        Tensor v = nn.functional.linear(Mix(x, previous, w.MixV, w.OneMinusMixV), w.Value).view(batch, length, heads, size);
+
+        Tensor u = w.TimeFirst.unsqueeze(-1);   // [H, N, 1]: scales row i (the key index) of k ⊗ v
+        Tensor decay = w.Decay.unsqueeze(-1);   // [H, N, 1]
+        Tensor current = s[Heads];              // [B, H, N, N]
+        Tensor outputs = torch.empty_like(v);   // [B, T, H, N]
+        for (long t = 0; t < length; t++)
+        {
+            // One scope per step: each step's k ⊗ v is as large as the state, so none may outlive its step.
+            Tensor next;
+            using (torch.NewDisposeScope())
+            {
+                Tensor kv = k.select(1, t).unsqueeze(-1) * v.select(1, t).unsqueeze(-2);        // [B, H, N, N]
+                outputs.select(1, t).copy_(torch.matmul(r.select(1, t).unsqueeze(-2), u * kv + current).squeeze(-2));
+                next = (current * decay + kv).MoveToOuterDisposeScope();
+            }
+            if (t > 0)
+                current.Dispose();
+            current = next;
+        }
+        state.Set(index, Heads, current);
+
+        Tensor wkv = outputs.reshape(batch * length, width);
+        Tensor y = nn.functional.group_norm(wkv, heads, w.LnXWeight, w.LnXBias, GroupNormEpsilon).view(batch, length, width);
+        if (_gated)
+            y = y * nn.functional.silu(nn.functional.linear(Mix(x, previous, w.MixG!, w.OneMinusMixG!), w.Gate!));
+        return nn.functional.linear(y, w.Output);
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (!disposing)
+            return;
+        foreach (Tensor t in new[] { _embedding, _ln0Weight, _ln0Bias, _lnOutWeight, _lnOutBias, _head })
+            t.Dispose();
+        foreach (Layer layer in _layers)
+            layer.Dispose();
+    }
+
+    /// <summary>Weights of one block.</summary>
+    private sealed class Layer : IDisposable
+    {
+        private readonly List<Tensor> _owned = [];
+
+        public Layer(RwkvModel model, int index, bool gated)
+        {
+            RwkvConfig config = model.Config;
+            int c = config.EmbeddingSize;
+            string p = $"blocks.{index}.";
+            Ln1Weight = Own(Weight(model, p + "ln1.weight", c));
+            Ln1Bias = Own(Weight(model, p + "ln1.bias", c));
+            Ln2Weight = Own(Weight(model, p + "ln2.weight", c));
+            Ln2Bias = Own(Weight(model, p + "ln2.bias", c));
+            MixK = Own(Weight(model, p + "att.time_mix_k", c));
+            MixV = Own(Weight(model, p + "att.time_mix_v", c));
+            MixR = Own(Weight(model, p + "att.time_mix_r", c));
+            OneMinusMixK = Own((1 - MixK).DetachFromDisposeScope());
+            OneMinusMixV = Own((1 - MixV).DetachFromDisposeScope());
+            OneMinusMixR = Own((1 - MixR).DetachFromDisposeScope());
+            // w = exp(−exp(time_decay)) and v5.1's u = exp(time_first) in double before rounding, as the
+            // converter computes them.
+            using (Tensor decay = HeadVector(model, p + "att.time_decay"))
+                Decay = Own(decay.to(ScalarType.Float64).exp().neg().exp().to(ScalarType.Float32).DetachFromDisposeScope());
+            if (gated)
+            {
+                TimeFirst = Own(HeadVector(model, p + "att.time_faaaa"));
+            }
+            else
+            {
+                using Tensor first = HeadVector(model, p + "att.time_first");
+                TimeFirst = Own(first.to(ScalarType.Float64).exp().to(ScalarType.Float32).DetachFromDisposeScope());
+            }
+            Key = Own(Weight(model, p + "att.key.weight", c, c));
+            Value = Own(Weight(model, p + "att.value.weight", c, c));
+            Receptance = Own(Weight(model, p + "att.receptance.weight", c, c));
+            Output = Own(Weight(model, p + "att.output.weight", c, c));
+            LnXWeight = Own(Weight(model, p + "att.ln_x.weight", c));
+            LnXBias = Own(Weight(model, p + "att.ln_x.bias", c));
+            if (gated)
+            {
+                MixG = Own(Weight(model, p + "att.time_mix_g", c));
+                OneMinusMixG = Own((1 - MixG).DetachFromDisposeScope());
+                Gate = Own(Weight(model, p + "att.gate.weight", c, c));
+            }
+            Ffn = new ChannelMixWeights(model, index);
+        }
+
+        public Tensor Ln1Weight { get; }
+        public Tensor Ln1Bias { get; }
+        public Tensor Ln2Weight { get; }
+        public Tensor Ln2Bias { get; }
+        public Tensor MixK { get; }
+        public Tensor MixV { get; }
+        public Tensor MixR { get; }
+        public Tensor OneMinusMixK { get; }
+        public Tensor OneMinusMixV { get; }
+        public Tensor OneMinusMixR { get; }
+        public Tensor? MixG { get; }
+        public Tensor? OneMinusMixG { get; }
+        public Tensor TimeFirst { get; }   // u [H, N]
+        public Tensor Decay { get; }       // w = exp(−exp(time_decay)) [H, N]
+        public Tensor Key { get; }
+        public Tensor Value { get; }
+        public Tensor Receptance { get; }
+        public Tensor Output { get; }
+        public Tensor? Gate { get; }
+        public Tensor LnXWeight { get; }
+        public Tensor LnXBias { get; }
+        public ChannelMixWeights Ffn { get; }
+
+        public void Dispose()
+        {
+            foreach (Tensor t in _owned)
+                t.Dispose();
+            Ffn.Dispose();
+        }
+
+        private Tensor Own(Tensor tensor)
+        {
+            _owned.Add(tensor);
+            return tensor;
+        }
+
+        /// <summary>
+        /// A per-head parameter as <c>[H, N]</c>: stored with one value per channel (<c>[H, N]</c>, v5.2) or one per
+        /// head (<c>[H]</c>, v5.1, repeated over the head's channels as rwkv.cpp's <c>ggml_repeat</c> does).
+        /// </summary>
+        private static Tensor HeadVector(RwkvModel model, string name)
+        {
+            RwkvConfig c = model.Config;
+            long count = model[name].ElementCount;
+            if (count == c.HeadCount)
+            {
+                using Tensor perHead = Weight(model, name, c.HeadCount, 1);
+                return perHead.expand(c.HeadCount, c.HeadSize).contiguous().DetachFromDisposeScope();
+            }
+            return Weight(model, name, c.HeadCount, c.HeadSize);
+        }
+    }
+}
