@@ -50,6 +50,35 @@ public class PthReaderTests
     }
 
     [Fact]
+    public void Reads_a_file_written_by_pytorch_with_views_nested_dicts_and_every_dtype()
+    {
+        // Formats/Data/torch-views.pth: written by torch.save (1.13.1) with make-torch-views.py beside it.
+        string path = Path.Combine(AppContext.BaseDirectory, "Formats", "Data", "torch-views.pth");
+        IReadOnlyList<TensorData> read = PthReader.Read(path);
+        Assert.Equal(
+            ["model.base", "model.transposed", "model.slice", "model.f16", "model.bf16", "model.f64", "model.i64", "model.i32", "model.u8", "model.bool", "model.param"],
+            read.Select(t => t.Name));
+        TensorData Get(string name) => read.Single(t => t.Name == "model." + name);
+        float[] arange = Enumerable.Range(0, 24).Select(i => (float)i).ToArray();
+        Assert.Equal(arange, Get("base").ToFloatArray());
+        Assert.Equal([6L, 4], Get("transposed").Shape);
+        Assert.Equal(Enumerable.Range(0, 24).Select(i => (float)(i % 4 * 6 + i / 4)), Get("transposed").ToFloatArray());
+        Assert.Equal([8f, 9, 10, 14, 15, 16], Get("slice").ToFloatArray());
+        Assert.Equal(TensorDataType.F16, Get("f16").Type);
+        Assert.Equal([0f, 1, 2, 3, 4, 5], Get("f16").ToFloatArray());
+        Assert.Equal(TensorDataType.BF16, Get("bf16").Type);
+        Assert.Equal([1.5f, -2.25f], Get("bf16").ToFloatArray());
+        Assert.Equal([0.125f], Get("f64").ToFloatArray());
+        Assert.Empty(Get("i64").Shape);
+        Assert.Equal(7L, BitConverter.ToInt64(Get("i64").Bytes));
+        Assert.Equal([-3, 4], MemoryMarshal.Cast<byte, int>(Get("i32").Bytes).ToArray());
+        Assert.Equal([1, 2, 255], Get("u8").Bytes.ToArray());
+        Assert.Equal(TensorDataType.Bool, Get("bool").Type);
+        Assert.Equal([1, 0], Get("bool").Bytes.ToArray());
+        Assert.Equal([1f, 1f], Get("param").ToFloatArray());
+    }
+
+    [Fact]
     public void Round_trips_a_model_written_by_the_independent_encoder()
     {
         var random = new Random(7);
