@@ -1,0 +1,199 @@
+using System.IO.Compression;
+using System.Text;
+
+namespace RwkvQuant.Formats.Pth;
+
+/// <summary>
+/// Reads PyTorch checkpoints in the zip format of <c>torch.save</c> (PyTorch ≥ 1.6): an archive with one folder
+/// <c>&lt;prefix&gt;/</c> holding <c>data.pkl</c> (a pickled dict of tensors rebuilt by
+/// <c>torch._utils._rebuild_tensor_v2</c> over persistent storages), <c>data/&lt;key&gt;</c> (raw little-endian
+/// storages) and <c>byteorder</c>. Only the pickle subset of state dicts is understood; nothing in the file is executed.
+/// </summary>
+public static class PthReader
+{
+    /// <summary>Largest <c>data.pkl</c> accepted (a state dict's pickle is a few bytes per tensor).</summary>
+    public const long MaxPickleBytes = 64L << 20;
+
+    private const string PickleName = "data.pkl";
+
+    /// <summary>
+    /// Reads every tensor of the state dict in <paramref name="path"/>, in the dict's order, keeping each tensor's
+    /// stored type. A dict nested inside the top-level dict (e.g. <c>{"model": {...}}</c>) is flattened with dotted keys.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The file is not a well-formed state dict; the message names the file and tensor.</exception>
+    public static IReadOnlyList<TensorData> Read(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        using FileStream stream = File.OpenRead(path);
+        return Read(stream, path);
+    }
+
+    /// <summary>Reads from a seekable stream holding the archive; <paramref name="path"/> names it in errors.</summary>
+    /// <exception cref="InvalidDataException">The data is not a well-formed state dict.</exception>
+    public static IReadOnlyList<TensorData> Read(Stream stream, string path)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentNullException.ThrowIfNull(path);
+        ZipArchive archive;
+        try
+        {
+            archive = new ZipArchive(stream, ZipArchiveMode.Read, leaveOpen: true);
+        }
+        catch (InvalidDataException exception)
+        {
+            throw ModelFileError.Create(path, null, "not a zip archive (only the zip format of torch.save, PyTorch 1.6 and later, is supported).", exception);
+        }
+        using (archive)
+        {
+            ZipArchiveEntry[] pickles = archive.Entries.Where(e => e.FullName.EndsWith("/" + PickleName, StringComparison.Ordinal) && e.FullName.Count(c => c == '/') == 1).ToArray();
+            if (pickles.Length != 1)
+                throw ModelFileError.Create(path, null, $"expected one '<prefix>/{PickleName}' in the archive, found {pickles.Length}.");
+            string prefix = pickles[0].FullName[..^PickleName.Length];
+
+            ZipArchiveEntry? byteOrder = archive.GetEntry(prefix + "byteorder");
+            if (byteOrder is not null)
+            {
+                string order = Encoding.ASCII.GetString(ReadEntry(byteOrder, 16, path, null)).Trim();
+                if (order != "little")
+                    throw ModelFileError.Create(path, null, $"storages are {order}-endian; only little-endian files are supported.");
+            }
+
+            object? root = PickleReader.Load(ReadEntry(pickles[0], MaxPickleBytes, path, null), path);
+            if (root is not PickleDict dict)
+                throw ModelFileError.Create(path, null, $"data.pkl holds a {root?.GetType().Name ?? "None"}, not a dict of tensors.");
+
+            var tensors = new List<TensorData>();
+            var storages = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+            var names = new HashSet<string>(StringComparer.Ordinal);
+            Flatten(dict, "", 0);
+            return tensors;
+
+            void Flatten(PickleDict items, string keyPrefix, int depth)
+            {
+                foreach ((object key, object? value) in items.Items)
+                {
+                    string name = keyPrefix + Convert.ToString(key, System.Globalization.CultureInfo.InvariantCulture);
+                    switch (value)
+                    {
+                        case PickleTensor tensor:
+                            if (!names.Add(name))
+                                throw ModelFileError.Create(path, name, "the key appears twice after flattening nested dicts.");
+                            tensors.Add(Materialize(path, name, tensor, LoadStorage(tensor.Storage, name)));
+                            break;
+                        case PickleDict nested when depth < 8:
+                            Flatten(nested, name + ".", depth + 1);
+                            break;
+                        default:
+                            throw ModelFileError.Create(path, name, $"value is a {value?.GetType().Name ?? "None"}, not a tensor.");
+                    }
+                }
+            }
+
+            byte[] LoadStorage(PickleStorage storage, string tensorName)
+            {
+                if (storages.TryGetValue(storage.Key, out byte[]? cached))
+                    return cached;
+                if (storage.Key.Length == 0 || storage.Key.Any(c => !char.IsAsciiLetterOrDigit(c) && c != '_'))
+                    throw ModelFileError.Create(path, tensorName, $"storage key '{storage.Key}' is not a plain name.");
+                ZipArchiveEntry entry = archive.GetEntry($"{prefix}data/{storage.Key}")
+                    ?? throw ModelFileError.Create(path, tensorName, $"storage '{prefix}data/{storage.Key}' is missing from the archive.");
+                long expected = storage.ElementCount > Array.MaxLength / storage.Type.SizeOf() ? -1 : storage.ElementCount * storage.Type.SizeOf();
+                if (entry.Length != expected)
+                    throw ModelFileError.Create(path, tensorName, $"storage '{storage.Key}' holds {entry.Length} bytes, but {storage.ElementCount} × {storage.Type} need {storage.ElementCount * (double)storage.Type.SizeOf()}.");
+                byte[] bytes = ReadEntry(entry, expected, path, tensorName);
+                storages[storage.Key] = bytes;
+                return bytes;
+            }
+        }
+    }
+
+    /// <summary>Copies the tensor's elements out of its storage, gathering when the strides are not row-major.</summary>
+    private static TensorData Materialize(string path, string name, PickleTensor tensor, byte[] storage)
+    {
+        string layout = $"offset {tensor.Offset}, shape [{string.Join(", ", tensor.Shape)}], stride [{string.Join(", ", tensor.Stride)}]";
+        int size = tensor.Storage.Type.SizeOf();
+        long count = 1;
+        long lastIndex = tensor.Offset;
+        try
+        {
+            for (int d = 0; d < tensor.Shape.Length; d++)
+            {
+                if (tensor.Shape[d] < 0 || tensor.Stride[d] < 0)
+                    throw ModelFileError.Create(path, name, $"{layout} has a negative value.");
+                count = checked(count * tensor.Shape[d]);
+            }
+            if (count > 0)
+            {
+                for (int d = 0; d < tensor.Shape.Length; d++)
+                    lastIndex = checked(lastIndex + (tensor.Shape[d] - 1) * tensor.Stride[d]);
+            }
+        }
+        catch (OverflowException exception)
+        {
+            throw ModelFileError.Create(path, name, $"{layout} overflows.", exception);
+        }
+        if (tensor.Offset < 0 || (count > 0 && lastIndex >= tensor.Storage.ElementCount))
+            throw ModelFileError.Create(path, name, $"{layout} reach element {lastIndex}, outside the storage of {tensor.Storage.ElementCount} elements.");
+        if (count > Array.MaxLength / size)
+            throw ModelFileError.Create(path, name, $"{layout} has too many elements.");
+
+        var bytes = new byte[count * size];
+        if (count > 0)
+        {
+            if (IsRowMajor(tensor.Shape, tensor.Stride))
+                storage.AsSpan((int)(tensor.Offset * size), bytes.Length).CopyTo(bytes);
+            else
+                Gather(tensor, storage, bytes, size);
+        }
+        return new TensorData(name, tensor.Storage.Type, tensor.Shape, bytes);
+    }
+
+    private static bool IsRowMajor(long[] shape, long[] stride)
+    {
+        long expected = 1;
+        for (int d = shape.Length - 1; d >= 0; d--)
+        {
+            if (shape[d] != 1 && stride[d] != expected)
+                return false;
+            expected *= shape[d];
+        }
+        return true;
+    }
+
+    private static void Gather(PickleTensor tensor, byte[] storage, byte[] destination, int size)
+    {
+        int rank = tensor.Shape.Length;
+        var index = new long[rank];
+        long count = destination.Length / size;
+        for (long i = 0; i < count; i++)
+        {
+            long source = tensor.Offset;
+            for (int d = 0; d < rank; d++)
+                source += index[d] * tensor.Stride[d];
+            Buffer.BlockCopy(storage, (int)(source * size), destination, (int)(i * size), size);
+            for (int d = rank - 1; d >= 0; d--)
+            {
+                if (++index[d] < tensor.Shape[d])
+                    break;
+                index[d] = 0;
+            }
+        }
+    }
+
+    private static byte[] ReadEntry(ZipArchiveEntry entry, long maxBytes, string path, string? tensorName)
+    {
+        if (entry.Length > maxBytes || entry.Length < 0)
+            throw ModelFileError.Create(path, tensorName, $"archive entry '{entry.FullName}' is {entry.Length} bytes (at most {maxBytes} expected).");
+        var bytes = new byte[entry.Length];
+        try
+        {
+            using Stream stream = entry.Open();
+            stream.ReadExactly(bytes);
+        }
+        catch (Exception exception) when (exception is EndOfStreamException or InvalidDataException or IOException)
+        {
+            throw ModelFileError.Create(path, tensorName, $"archive entry '{entry.FullName}' cannot be read: {exception.Message}", exception);
+        }
+        return bytes;
+    }
+}
