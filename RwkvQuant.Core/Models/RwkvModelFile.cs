@@ -1,5 +1,6 @@
 using RwkvQuant.Formats;
 using RwkvQuant.Formats.Ggml;
+using RwkvQuant.Formats.Pth;
 using RwkvQuant.Formats.Safetensors;
 
 namespace RwkvQuant.Models;
@@ -57,7 +58,7 @@ public static class RwkvModelFile
         {
             ModelFileFormat.Ggml => GgmlModelLoader.Load(path),
             ModelFileFormat.Safetensors => FromCanonicalTensors(SafetensorsReader.Read(path).Tensors, path),
-            ModelFileFormat.Pth => throw ModelFileError.Create(path, null, "PyTorch .pth loading is not available yet."),
+            ModelFileFormat.Pth => FromPthTensors(PthReader.Read(path), path),
             _ => throw new InvalidOperationException("unreachable"),
         };
     }
@@ -77,6 +78,31 @@ public static class RwkvModelFile
         }
         RwkvConfig config = RwkvConfigInference.Infer(byName, path);
         return new RwkvModel(config, tensors, path);
+    }
+
+    private static RwkvModel FromPthTensors(IReadOnlyList<TensorData> tensors, string path)
+    {
+        if (RosaRwkv7Keys.Matches(tensors))
+        {
+            string rosa = tensors.First(t => t.Name.StartsWith("rosa", StringComparison.Ordinal)).Name;
+            throw ModelFileError.Create(path, rosa,
+                "this checkpoint is an RWKV-8 ROSA demo (RWKV-7 blocks with a parallel ROSA branch, no ln0, a head bias); " +
+                "its tensors can be read with PthReader, but only standard RWKV-4 to RWKV-7 checkpoints can be run.");
+        }
+        return FromCanonicalTensors(tensors, path);
+    }
+
+    /// <summary>
+    /// Saves <paramref name="model"/> as a PyTorch checkpoint (a zip holding a pickled dict of float32 tensors with
+    /// BlinkDL names, as <c>torch.save(model.state_dict())</c> writes it), atomically.
+    /// </summary>
+    public static void SavePth(RwkvModel model, string path)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var tensors = model.Tensors.Values.OrderBy(t => t.Name, StringComparer.Ordinal).ToList();
+        string archiveName = Path.GetFileNameWithoutExtension(path);
+        AtomicFile.Write(path, stream => PthWriter.Write(stream, tensors, string.IsNullOrEmpty(archiveName) ? "archive" : archiveName));
     }
 
     /// <summary>

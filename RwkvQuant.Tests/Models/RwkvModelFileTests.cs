@@ -75,3 +75,34 @@ public sealed class RwkvModelFileTests : IDisposable
         return network.Forward(tensor(new long[] { 34, 105, 110 }, [1, 3])).data<float>().ToArray();
     }
 }
+
+public sealed class RwkvModelFilePthTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("rwkvquant-pth-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    [FixtureFact]
+    public void A_model_we_wrote_as_pth_loads_back_identical()
+    {
+        RwkvModel original = RwkvModelFile.Load(Fixtures.Path("rwkvcpp", "tiny-rwkv-7v0-834K-FP32.bin"));
+        string path = Path.Combine(_directory, "rwkv7.pth");
+        RwkvModelFile.SavePth(original, path);
+
+        Assert.Equal(ModelFileFormat.Pth, RwkvModelFile.DetectFormat(path));
+        RwkvModel reloaded = RwkvModelFile.Load(path);
+        Assert.Equal(original.Config, reloaded.Config);
+        foreach (TensorData tensor in original.Tensors.Values)
+            Assert.True(tensor.Bytes.SequenceEqual(reloaded[tensor.Name].Bytes), $"{tensor.Name} differs");
+        Assert.Empty(Directory.GetFiles(_directory, "*.tmp"));
+    }
+
+    [FixtureFact]
+    public void A_rosa_demo_checkpoint_is_refused_with_a_clear_message()
+    {
+        string path = Fixtures.Path("pth", "260123_reverse_L2.pth");
+        var error = Assert.Throws<InvalidDataException>(() => RwkvModelFile.Load(path));
+        Assert.Contains(path, error.Message, StringComparison.Ordinal);
+        Assert.Contains("ROSA", error.Message, StringComparison.Ordinal);
+    }
+}

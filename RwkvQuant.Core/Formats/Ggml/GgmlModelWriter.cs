@@ -20,7 +20,8 @@ public static class GgmlModelWriter
     /// <summary>
     /// Writes <paramref name="model"/> to <paramref name="path"/> as <paramref name="type"/> (<see cref="GgmlType.F32"/> or
     /// <see cref="GgmlType.F16"/>). In FP16 files, 1-D tensors and the small per-channel tensors stay FP32, as the
-    /// converter keeps them (<c>.time_*</c>; v7 <c>k_k, k_a, r_k, x_rwkvag, x_k, w0, a0, v0</c>).
+    /// converter keeps them (<c>.time_*</c>; v7 <c>k_k, k_a, r_k, x_rwkvag, x_k, w0, a0, v0</c>). The file is
+    /// written atomically (a temporary file renamed over the target).
     /// </summary>
     /// <exception cref="ArgumentException"><paramref name="type"/> is not F32 or F16.</exception>
     public static void Write(RwkvModel model, string path, GgmlType type = GgmlType.F32)
@@ -28,8 +29,7 @@ public static class GgmlModelWriter
         ArgumentNullException.ThrowIfNull(model);
         ArgumentException.ThrowIfNullOrEmpty(path);
         ValidateType(type);
-        using FileStream stream = File.Create(path);
-        Write(model, stream, type);
+        AtomicFile.Write(path, stream => Write(model, stream, type));
     }
 
     /// <summary>Writes to a stream (see <see cref="Write(RwkvModel, string, GgmlType)"/>).</summary>

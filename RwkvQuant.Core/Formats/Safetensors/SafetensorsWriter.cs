@@ -20,23 +20,7 @@ public static class SafetensorsWriter
         ArgumentException.ThrowIfNullOrEmpty(path);
         byte[] header = BuildHeader(tensors, metadata);
 
-        string fullPath = Path.GetFullPath(path);
-        string folder = Path.GetDirectoryName(fullPath) ?? ".";
-        string temporary = Path.Combine(folder, $".{Path.GetFileName(fullPath)}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-            {
-                WriteTo(stream, header, tensors);
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temporary, fullPath, overwrite: true);
-        }
-        catch
-        {
-            File.Delete(temporary);
-            throw;
-        }
+        AtomicFile.Write(path, stream => WriteTo(stream, header, tensors));
     }
 
     /// <summary>Writes the file's bytes to <paramref name="stream"/>.</summary>
