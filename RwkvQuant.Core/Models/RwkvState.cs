@@ -33,12 +33,16 @@ public sealed class RwkvState : IDisposable
         return _layers[layer];
     }
 
-    /// <summary>Replaces one state tensor of a layer, disposing the previous one.</summary>
+    /// <summary>
+    /// Replaces one state tensor of a layer, disposing the previous one. The state takes ownership: the tensor is
+    /// detached from every dispose scope (moving it only to the outer scope would let a caller's scope, e.g. an
+    /// evaluator's per-chunk scope, dispose the state under it).
+    /// </summary>
     internal void Set(int layer, int index, Tensor value)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         Tensor previous = _layers[layer][index];
-        _layers[layer][index] = value.MoveToOuterDisposeScope();
+        _layers[layer][index] = value.DetachFromDisposeScope();
         if (!ReferenceEquals(previous, value))
             previous.Dispose();
     }
