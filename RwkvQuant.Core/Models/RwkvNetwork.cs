@@ -17,6 +17,8 @@ public abstract class RwkvNetwork : IDisposable
         ArgumentNullException.ThrowIfNull(model);
         return model.Config.Version switch
         {
+            RwkvVersion.V6 => new Rwkv6Network(model),
+            RwkvVersion.V7 => new Rwkv7Network(model),
             _ => throw new NotSupportedException($"RWKV version {model.Config.Version} has no forward pass yet."),
         };
     }

@@ -34,9 +34,8 @@ public sealed class RwkvState : IDisposable
     }
 
     /// <summary>
-    /// Replaces one state tensor of a layer, disposing the previous one. The state takes ownership: the tensor is
-    /// detached from every dispose scope (moving it only to the outer scope would let a caller's scope, e.g. an
-    /// evaluator's per-chunk scope, dispose the state under it).
+    /// Replaces one state tensor of a layer, disposing the previous one. The state owns its tensors: the new one is
+    /// detached from any dispose scope (moving it to the caller's scope would dispose it when that scope ends).
     /// </summary>
     internal void Set(int layer, int index, Tensor value)
     {

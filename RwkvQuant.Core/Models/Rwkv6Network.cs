@@ -1,0 +1,195 @@
+using TorchSharp;
+using static RwkvQuant.Models.RwkvOps;
+using static TorchSharp.torch;
+
+namespace RwkvQuant.Models;
+
+/// <summary>
+/// RWKV-6 "Finch" (data-dependent token shift and decay), following BlinkDL's <c>rwkv_v6_demo.py</c> and rwkv.cpp's
+/// <c>rwkv_att_v6</c>. Per head the state S is N×N (key × value): y_t = r_tᵀ·(diag(u)·k_t·v_tᵀ + S),
+/// S ← diag(w_t)·S + k_t·v_tᵀ, with w_t = exp(−exp(d + LoRA_d(x_w))).
+/// State per layer: [0] time-mix shift x <c>[B, C]</c>, [1] channel-mix shift x <c>[B, C]</c>, [2] S <c>[B, H, N, N]</c>.
+/// </summary>
+internal sealed class Rwkv6Network : RwkvNetwork
+{
+    /// <summary>ε of the per-head GroupNorm <c>ln_x</c>: 64e-5 (rwkv.cpp scales x by 1/8 and uses 1e-5, the same thing).</summary>
+    private const double GroupNormEpsilon = 64e-5;
+
+    private readonly Tensor _embedding, _ln0Weight, _ln0Bias, _lnOutWeight, _lnOutBias, _head;
+    private readonly Layer[] _layers;
+    private readonly List<Tensor> _owned = [];
+
+    public Rwkv6Network(RwkvModel model) : base(model.Config)
+    {
+        Tensor Load(string name) { Tensor t = ToTorch(model[name]); _owned.Add(t); return t; }
+        Tensor Vector(string name) { Tensor t = ToTorch(model[name], Config.EmbeddingSize); _owned.Add(t); return t; }
+
+        _embedding = Load("emb.weight");                    // [V, C]
+        _ln0Weight = Load("blocks.0.ln0.weight");
+        _ln0Bias = Load("blocks.0.ln0.bias");
+        _lnOutWeight = Load("ln_out.weight");
+        _lnOutBias = Load("ln_out.bias");
+        _head = Load("head.weight");                        // [V, C]
+        _layers = new Layer[Config.LayerCount];
+        for (int i = 0; i < _layers.Length; i++)
+        {
+            string p = $"blocks.{i}.";
+            _layers[i] = new Layer(
+                Load(p + "ln1.weight"), Load(p + "ln1.bias"), Load(p + "ln2.weight"), Load(p + "ln2.bias"),
+                Vector(p + "att.time_maa_x"), Vector(p + "att.time_maa_w"), Vector(p + "att.time_maa_k"),
+                Vector(p + "att.time_maa_v"), Vector(p + "att.time_maa_r"), Vector(p + "att.time_maa_g"),
+                Load(p + "att.time_maa_w1"), Load(p + "att.time_maa_w2"),
+                Vector(p + "att.time_decay"), Load(p + "att.time_decay_w1"), Load(p + "att.time_decay_w2"),
+                Load(p + "att.time_faaaa"),
+                Load(p + "att.receptance.weight"), Load(p + "att.key.weight"), Load(p + "att.value.weight"),
+                Load(p + "att.gate.weight"), Load(p + "att.output.weight"), Load(p + "att.ln_x.weight"), Load(p + "att.ln_x.bias"),
+                Vector(p + "ffn.time_maa_k"), Vector(p + "ffn.time_maa_r"),
+                Load(p + "ffn.key.weight"), Load(p + "ffn.receptance.weight"), Load(p + "ffn.value.weight"));
+        }
+    }
+
+    public override RwkvState CreateState(int batchSize = 1)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        int c = Config.EmbeddingSize, h = Config.HeadCount, n = Config.HeadSize;
+        var layers = new Tensor[Config.LayerCount][];
+        for (int i = 0; i < layers.Length; i++)
+            layers[i] = [zeros(batchSize, c).DetachFromDisposeScope(), zeros(batchSize, c).DetachFromDisposeScope(), zeros(batchSize, h, n, n).DetachFromDisposeScope()];
+        return new RwkvState(batchSize, layers);
+    }
+
+    public override Tensor ForwardStep(Tensor tokens, RwkvState state)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        ArgumentNullException.ThrowIfNull(state);
+        using var scope = torch.NewDisposeScope();
+        return Forward(tokens.unsqueeze(1), state).squeeze(1).MoveToOuterDisposeScope();
+    }
+
+    public override Tensor Forward(Tensor tokens, RwkvState? state = null)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        if (tokens.dim() != 2)
+            throw new ArgumentException($"Expected tokens [B, T], got [{string.Join(", ", tokens.shape)}].", nameof(tokens));
+        long batch = tokens.shape[0], steps = tokens.shape[1];
+        if (state is not null && state.BatchSize != batch)
+            throw new ArgumentException($"State is for {state.BatchSize} sequences, tokens for {batch}.", nameof(state));
+
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        RwkvState current = state ?? CreateState(checked((int)batch));
+        try
+        {
+            Tensor x = _embedding.index_select(0, tokens.reshape(-1)).reshape(batch, steps, -1); // [B, T, C]
+            x = LayerNorm(x, _ln0Weight, _ln0Bias);
+            for (int i = 0; i < _layers.Length; i++)
+            {
+                Tensor[] s = current.Layer(i);
+                Tensor attShift, ffnShift, wkvState;
+                using (var layerScope = torch.NewDisposeScope())
+                {
+                    Layer l = _layers[i];
+                    Tensor xa = LayerNorm(x, l.Ln1Weight, l.Ln1Bias);
+                    x = x + TimeMix(l, xa, s[0], s[2], out wkvState);
+                    attShift = Last(xa);
+                    Tensor xf = LayerNorm(x, l.Ln2Weight, l.Ln2Bias);
+                    x = x + ChannelMix(l, xf, s[1]);
+                    ffnShift = Last(xf);
+                    x.MoveToOuterDisposeScope();
+                    attShift.MoveToOuterDisposeScope();
+                    ffnShift.MoveToOuterDisposeScope();
+                    wkvState.MoveToOuterDisposeScope();
+                }
+                current.Set(i, 0, attShift);
+                current.Set(i, 1, ffnShift);
+                current.Set(i, 2, wkvState);
+            }
+            x = LayerNorm(x, _lnOutWeight, _lnOutBias);
+            return Linear(x, _head).MoveToOuterDisposeScope();               // [B, T, V]
+        }
+        finally
+        {
+            if (state is null)
+                current.Dispose();
+        }
+    }
+
+    /// <summary>Time mixing of xa <c>[B, T, C]</c> (already layer-normed); returns its output and the new S.</summary>
+    private Tensor TimeMix(Layer l, Tensor x, Tensor lastX, Tensor s0, out Tensor s)
+    {
+        long batch = x.shape[0], steps = x.shape[1];
+        int h = Config.HeadCount, n = Config.HeadSize;
+        Tensor dx = Shift(x, lastX) - x;                                      // x_{t−1} − x_t
+
+        // Data-dependent token shift (ddlerp): five LoRA offsets m_{w,k,v,r,g} from one shared projection.
+        Tensor xxx = (x + dx * l.MaaX).matmul(l.MaaW1).tanh();                // [B, T, 5D]
+        xxx = xxx.reshape(batch * steps, 5, -1).transpose(0, 1);              // [5, B·T, D]
+        Tensor[] m = xxx.bmm(l.MaaW2).reshape(5, batch, steps, -1).unbind(0); // 5 × [B, T, C]
+        Tensor xw = x + dx * (l.MaaW + m[0]), xk = x + dx * (l.MaaK + m[1]);
+        Tensor xv = x + dx * (l.MaaV + m[2]), xr = x + dx * (l.MaaR + m[3]);
+        Tensor xg = x + dx * (l.MaaG + m[4]);
+
+        Tensor r = Linear(xr, l.Receptance);                                  // [B, T, C]
+        Tensor k = Linear(xk, l.Key);
+        Tensor v = Linear(xv, l.Value);
+        Tensor g = nn.functional.silu(Linear(xg, l.Gate));
+        Tensor w = (-(l.Decay + xw.matmul(l.DecayW1).tanh().matmul(l.DecayW2)).exp()).exp(); // decay in (0, 1)
+
+        Tensor y = Wkv(r.reshape(batch, steps, h, n), w.reshape(batch, steps, h, n),
+                       k.reshape(batch, steps, h, n), v.reshape(batch, steps, h, n), l.Bonus, s0, out s); // [B, T, H, N]
+        Tensor o = GroupNorm(y.reshape(batch, steps, -1), h, l.LnXWeight, l.LnXBias, GroupNormEpsilon);
+        return Linear(o * g, l.Output);
+    }
+
+    /// <summary>
+    /// The WKV recurrence over T, per batch and head: y_t = r_tᵀ·(diag(u)·k_t·v_tᵀ + S_{t−1}),
+    /// S_t = diag(w_t)·S_{t−1} + k_t·v_tᵀ. Inputs <c>[B, T, H, N]</c>, u <c>[H, N]</c>, S <c>[B, H, N(key), N(value)]</c>.
+    /// </summary>
+    private static Tensor Wkv(Tensor r, Tensor w, Tensor k, Tensor v, Tensor u, Tensor s0, out Tensor s)
+    {
+        long steps = r.shape[1];
+        var outputs = new Tensor[steps];
+        Tensor current = s0;
+        Tensor u4 = u.unsqueeze(-1);                                                   // [H, N, 1]
+        for (long t = 0; t < steps; t++)
+        {
+            using var stepScope = torch.NewDisposeScope();
+            Tensor rt = r.select(1, t), wt = w.select(1, t), kt = k.select(1, t), vt = v.select(1, t); // [B, H, N]
+            Tensor kv = kt.unsqueeze(-1) * vt.unsqueeze(-2);                           // [B, H, N, N]
+            outputs[t] = rt.unsqueeze(-2).matmul(u4 * kv + current).squeeze(-2).MoveToOuterDisposeScope(); // [B, H, N]
+            Tensor next = (kv + wt.unsqueeze(-1) * current).MoveToOuterDisposeScope();
+            if (!ReferenceEquals(current, s0))
+                current.Dispose();
+            current = next;
+        }
+        s = ReferenceEquals(current, s0) ? s0.clone() : current;
+        return torch.stack(outputs, 1);
+    }
+
+    /// <summary>Channel mixing: r = σ(x_r·Wrᵀ), k = relu(x_k·Wkᵀ)², out = r ⊙ (k·Wvᵀ).</summary>
+    private static Tensor ChannelMix(Layer l, Tensor x, Tensor lastX)
+    {
+        Tensor dx = Shift(x, lastX) - x;
+        Tensor xk = x + dx * l.FfnMaaK, xr = x + dx * l.FfnMaaR;
+        Tensor r = Linear(xr, l.FfnReceptance).sigmoid();
+        Tensor k = Linear(xk, l.FfnKey).relu().square();
+        return r * Linear(k, l.FfnValue);
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (!disposing)
+            return;
+        foreach (Tensor t in _owned)
+            t.Dispose();
+        _owned.Clear();
+    }
+
+    /// <summary>One block's weights in BlinkDL's layout; token-shift vectors and the decay base flattened to [C].</summary>
+    private sealed record Layer(
+        Tensor Ln1Weight, Tensor Ln1Bias, Tensor Ln2Weight, Tensor Ln2Bias,
+        Tensor MaaX, Tensor MaaW, Tensor MaaK, Tensor MaaV, Tensor MaaR, Tensor MaaG,
+        Tensor MaaW1, Tensor MaaW2, Tensor Decay, Tensor DecayW1, Tensor DecayW2, Tensor Bonus,
+        Tensor Receptance, Tensor Key, Tensor Value, Tensor Gate, Tensor Output, Tensor LnXWeight, Tensor LnXBias,
+        Tensor FfnMaaK, Tensor FfnMaaR, Tensor FfnKey, Tensor FfnReceptance, Tensor FfnValue);
+}

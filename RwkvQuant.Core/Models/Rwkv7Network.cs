@@ -1,0 +1,211 @@
+using TorchSharp;
+using static RwkvQuant.Models.RwkvOps;
+using static TorchSharp.torch;
+
+namespace RwkvQuant.Models;
+
+/// <summary>
+/// RWKV-7 "Goose" (generalized delta rule), following BlinkDL's <c>rwkv_v7_numpy.py</c> and rwkv.cpp's
+/// <c>rwkv_att_v7</c>. Per head the state S is N×N (value × key) and advances as
+/// S ← S·diag(w) + (S·z)·bᵀ + v·kᵀ with z = −κ̂, b = κ̂ ⊙ a; the output is S·r.
+/// State per layer: [0] time-mix shift x <c>[B, C]</c>, [1] channel-mix shift x <c>[B, C]</c>, [2] S <c>[B, H, N, N]</c>.
+/// </summary>
+internal sealed class Rwkv7Network : RwkvNetwork
+{
+    /// <summary>ε of the per-head GroupNorm <c>ln_x</c> (BlinkDL: 64e-5; rwkv.cpp the same).</summary>
+    private const double GroupNormEpsilon = 64e-5;
+
+    /// <summary>e^(−0.5): the decay is w = exp(−e^(−0.5)·σ(w0 + LoRA)), i.e. exp(−exp(−softplus(−·) − 0.5)).</summary>
+    private static readonly float DecayScale = MathF.Exp(-0.5f);
+
+    private readonly Tensor _embedding, _ln0Weight, _ln0Bias, _lnOutWeight, _lnOutBias, _head;
+    private readonly Layer[] _layers;
+    private readonly List<Tensor> _owned = [];
+
+    public Rwkv7Network(RwkvModel model) : base(model.Config)
+    {
+        Tensor Load(string name) { Tensor t = ToTorch(model[name]); _owned.Add(t); return t; }
+        Tensor Vector(string name) { Tensor t = ToTorch(model[name], Config.EmbeddingSize); _owned.Add(t); return t; }
+
+        _embedding = Load("emb.weight");                    // [V, C]
+        _ln0Weight = Load("blocks.0.ln0.weight");
+        _ln0Bias = Load("blocks.0.ln0.bias");
+        _lnOutWeight = Load("ln_out.weight");
+        _lnOutBias = Load("ln_out.bias");
+        _head = Load("head.weight");                        // [V, C]
+        _layers = new Layer[Config.LayerCount];
+        for (int i = 0; i < _layers.Length; i++)
+        {
+            string p = $"blocks.{i}.";
+            bool first = i == 0;
+            _layers[i] = new Layer(
+                Load(p + "ln1.weight"), Load(p + "ln1.bias"), Load(p + "ln2.weight"), Load(p + "ln2.bias"),
+                Vector(p + "att.x_r"), Vector(p + "att.x_w"), Vector(p + "att.x_k"),
+                Vector(p + "att.x_v"), Vector(p + "att.x_a"), Vector(p + "att.x_g"),
+                Vector(p + "att.w0"), Load(p + "att.w1"), Load(p + "att.w2"),
+                Vector(p + "att.a0"), Load(p + "att.a1"), Load(p + "att.a2"),
+                first ? null : Vector(p + "att.v0"), first ? null : Load(p + "att.v1"), first ? null : Load(p + "att.v2"),
+                Load(p + "att.g1"), Load(p + "att.g2"),
+                Vector(p + "att.k_k"), Vector(p + "att.k_a"), Load(p + "att.r_k").reshape(Config.EmbeddingSize),
+                Load(p + "att.receptance.weight"), Load(p + "att.key.weight"), Load(p + "att.value.weight"),
+                Load(p + "att.output.weight"), Load(p + "att.ln_x.weight"), Load(p + "att.ln_x.bias"),
+                Vector(p + "ffn.x_k"), Load(p + "ffn.key.weight"), Load(p + "ffn.value.weight"));
+        }
+    }
+
+    public override RwkvState CreateState(int batchSize = 1)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        int c = Config.EmbeddingSize, h = Config.HeadCount, n = Config.HeadSize;
+        var layers = new Tensor[Config.LayerCount][];
+        for (int i = 0; i < layers.Length; i++)
+            layers[i] = [zeros(batchSize, c).DetachFromDisposeScope(), zeros(batchSize, c).DetachFromDisposeScope(), zeros(batchSize, h, n, n).DetachFromDisposeScope()];
+        return new RwkvState(batchSize, layers);
+    }
+
+    public override Tensor ForwardStep(Tensor tokens, RwkvState state)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        ArgumentNullException.ThrowIfNull(state);
+        using var scope = torch.NewDisposeScope();
+        return Forward(tokens.unsqueeze(1), state).squeeze(1).MoveToOuterDisposeScope();
+    }
+
+    public override Tensor Forward(Tensor tokens, RwkvState? state = null)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        if (tokens.dim() != 2)
+            throw new ArgumentException($"Expected tokens [B, T], got [{string.Join(", ", tokens.shape)}].", nameof(tokens));
+        long batch = tokens.shape[0], steps = tokens.shape[1];
+        if (state is not null && state.BatchSize != batch)
+            throw new ArgumentException($"State is for {state.BatchSize} sequences, tokens for {batch}.", nameof(state));
+
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        RwkvState current = state ?? CreateState(checked((int)batch));
+        try
+        {
+            Tensor x = _embedding.index_select(0, tokens.reshape(-1)).reshape(batch, steps, -1); // [B, T, C]
+            x = LayerNorm(x, _ln0Weight, _ln0Bias);
+            Tensor? vFirst = null;
+            for (int i = 0; i < _layers.Length; i++)
+            {
+                Tensor[] s = current.Layer(i);
+                Tensor attShift, ffnShift, wkvState;
+                using (var layerScope = torch.NewDisposeScope())
+                {
+                    Layer l = _layers[i];
+                    Tensor xa = LayerNorm(x, l.Ln1Weight, l.Ln1Bias);
+                    x = x + TimeMix(l, xa, s[0], s[2], ref vFirst, out wkvState);
+                    attShift = Last(xa);
+                    Tensor xf = LayerNorm(x, l.Ln2Weight, l.Ln2Bias);
+                    x = x + ChannelMix(l, xf, s[1]);
+                    ffnShift = Last(xf);
+                    x.MoveToOuterDisposeScope();
+                    if (i == 0)
+                        vFirst!.MoveToOuterDisposeScope();
+                    attShift.MoveToOuterDisposeScope();
+                    ffnShift.MoveToOuterDisposeScope();
+                    wkvState.MoveToOuterDisposeScope();
+                }
+                current.Set(i, 0, attShift);
+                current.Set(i, 1, ffnShift);
+                current.Set(i, 2, wkvState);
+            }
+            x = LayerNorm(x, _lnOutWeight, _lnOutBias);
+            return Linear(x, _head).MoveToOuterDisposeScope();               // [B, T, V]
+        }
+        finally
+        {
+            if (state is null)
+                current.Dispose();
+        }
+    }
+
+    /// <summary>Time mixing of xa <c>[B, T, C]</c> (already layer-normed); returns its output and the new S.</summary>
+    private Tensor TimeMix(Layer l, Tensor x, Tensor lastX, Tensor s0, ref Tensor? vFirst, out Tensor s)
+    {
+        long batch = x.shape[0], steps = x.shape[1];
+        int h = Config.HeadCount, n = Config.HeadSize;
+        Tensor dx = Shift(x, lastX) - x;                                      // x_{t−1} − x_t
+        Tensor xr = x + dx * l.Xr, xw = x + dx * l.Xw, xk = x + dx * l.Xk;
+        Tensor xv = x + dx * l.Xv, xa = x + dx * l.Xa, xg = x + dx * l.Xg;
+
+        Tensor r = Linear(xr, l.Receptance);                                  // [B, T, C]
+        Tensor w = (-DecayScale * (l.W0 + xw.matmul(l.W1).tanh().matmul(l.W2)).sigmoid()).exp(); // decay in (0, 1)
+        Tensor k = Linear(xk, l.Key);
+        Tensor v = Linear(xv, l.Value);
+        Tensor a = (l.A0 + xa.matmul(l.A1).matmul(l.A2)).sigmoid();          // in-context learning rate
+        Tensor g = xg.matmul(l.G1).sigmoid().matmul(l.G2);                    // output gate
+
+        Tensor kk = nn.functional.normalize((k * l.KK).reshape(batch, steps, h, n), p: 2, dim: -1); // κ̂ per head
+        k = k * (1 + (a - 1) * l.KA);
+        if (vFirst is null)
+            vFirst = v;                                                       // layer 0: remember v
+        else
+            v = v + (vFirst - v) * (l.V0! + xv.matmul(l.V1!).matmul(l.V2!)).sigmoid(); // value residual
+
+        Tensor r4 = r.reshape(batch, steps, h, n), w4 = w.reshape(batch, steps, h, n);
+        Tensor k4 = k.reshape(batch, steps, h, n), v4 = v.reshape(batch, steps, h, n);
+        Tensor z4 = -kk, b4 = kk * a.reshape(batch, steps, h, n);
+        Tensor y = Wkv(r4, w4, k4, v4, z4, b4, s0, out s);                     // [B, T, H, N]
+
+        Tensor o = GroupNorm(y.reshape(batch, steps, -1), h, l.LnXWeight, l.LnXBias, GroupNormEpsilon);
+        Tensor bonus = (r * k * l.RK).reshape(batch, steps, h, n).sum(-1, keepdim: true) * v.reshape(batch, steps, h, n);
+        o = o + bonus.reshape(batch, steps, -1);
+        return Linear(o * g, l.Output);
+    }
+
+    /// <summary>
+    /// The WKV recurrence over T, per batch and head: S_t = S_{t−1}·diag(w_t) + (S_{t−1}·z_t)·b_tᵀ + v_t·k_tᵀ,
+    /// y_t = S_t·r_t. All inputs <c>[B, T, H, N]</c>; S <c>[B, H, N(value), N(key)]</c>.
+    /// </summary>
+    private static Tensor Wkv(Tensor r, Tensor w, Tensor k, Tensor v, Tensor z, Tensor b, Tensor s0, out Tensor s)
+    {
+        long steps = r.shape[1];
+        var outputs = new Tensor[steps];
+        Tensor current = s0;
+        for (long t = 0; t < steps; t++)
+        {
+            using var stepScope = torch.NewDisposeScope();
+            Tensor rt = r.select(1, t), wt = w.select(1, t), kt = k.select(1, t);  // [B, H, N]
+            Tensor vt = v.select(1, t), zt = z.select(1, t), bt = b.select(1, t);
+            Tensor sz = current.matmul(zt.unsqueeze(-1));                          // [B, H, N, 1]
+            Tensor next = current * wt.unsqueeze(-2) + sz * bt.unsqueeze(-2) + vt.unsqueeze(-1) * kt.unsqueeze(-2);
+            outputs[t] = next.matmul(rt.unsqueeze(-1)).squeeze(-1).MoveToOuterDisposeScope(); // [B, H, N]
+            next.MoveToOuterDisposeScope();
+            if (!ReferenceEquals(current, s0))
+                current.Dispose();
+            current = next;
+        }
+        s = ReferenceEquals(current, s0) ? s0.clone() : current;
+        return torch.stack(outputs, 1);
+    }
+
+    /// <summary>Channel mixing: k = relu(x_k · Wkᵀ)², out = k · Wvᵀ.</summary>
+    private static Tensor ChannelMix(Layer l, Tensor x, Tensor lastX)
+    {
+        Tensor xk = x + (Shift(x, lastX) - x) * l.FfnXk;
+        Tensor k = Linear(xk, l.FfnKey).relu().square();
+        return Linear(k, l.FfnValue);
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (!disposing)
+            return;
+        foreach (Tensor t in _owned)
+            t.Dispose();
+        _owned.Clear();
+    }
+
+    /// <summary>One block's weights; LoRA matrices in BlinkDL's (C, D) / (D, C) layout, vectors flattened to [C].</summary>
+    private sealed record Layer(
+        Tensor Ln1Weight, Tensor Ln1Bias, Tensor Ln2Weight, Tensor Ln2Bias,
+        Tensor Xr, Tensor Xw, Tensor Xk, Tensor Xv, Tensor Xa, Tensor Xg,
+        Tensor W0, Tensor W1, Tensor W2, Tensor A0, Tensor A1, Tensor A2,
+        Tensor? V0, Tensor? V1, Tensor? V2, Tensor G1, Tensor G2,
+        Tensor KK, Tensor KA, Tensor RK,
+        Tensor Receptance, Tensor Key, Tensor Value, Tensor Output, Tensor LnXWeight, Tensor LnXBias,
+        Tensor FfnXk, Tensor FfnKey, Tensor FfnValue);
+}
