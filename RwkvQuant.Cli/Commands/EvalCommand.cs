@@ -83,7 +83,7 @@ internal static class EvalCommand
         Row("text", range is null ? Path.GetFileName(textPath) : $"{Path.GetFileName(textPath)} documents {range} (inclusive)");
         Row("documents", Invariant(result.DocumentCount, "N0"));
         Row("tokens scored", Invariant(result.TokenCount, "N0"));
-        Row($"bytes scored ({tokenizer.TextEncoding.WebName})", Invariant(result.ByteCount, "N0"));
+        Row($"bytes scored ({EncodingName(tokenizer)})", Invariant(result.ByteCount, "N0"));
         Row("bits per byte", Invariant(result.BitsPerByte, "F4"));
         Row("bits per token", Invariant(result.BitsPerToken, "F4"));
         Row("nats per token", Invariant(result.NatsPerToken, "F4"));
@@ -93,6 +93,9 @@ internal static class EvalCommand
         console.Write(table);
         return 0;
     }
+
+    private static string EncodingName(ITokenizer tokenizer) =>
+        tokenizer.TextEncoding.WebName == "utf-16" ? "UTF-16LE" : tokenizer.TextEncoding.WebName.ToUpperInvariant();
 
     private static string Invariant(IFormattable value, string format) => value.ToString(format, CultureInfo.InvariantCulture);
 

@@ -105,3 +105,46 @@ public class CliAppTests
         Assert.Matches(@"head\.weight\s+\[256, 64\]", run.Output);
     }
 }
+
+public class CliModelCommandTests
+{
+    [FixtureFact]
+    public async Task Eval_reports_the_evaluators_figures_for_a_lambada_range()
+    {
+        string model = Fixtures.Path("rwkvcpp", "tiny-rwkv-6v0-1m-FP32.bin");
+        string text = Fixtures.Path("text", "lambada_test.jsonl");
+        CliAppTests.CliRun run = await CliAppTests.RunAsync("eval", model, "--text", text, "--encoding", "utf16le", "--docs", "10..12", "--batch", "2");
+        Assert.True(run.ExitCode == 0, run.Error);
+
+        using RwkvQuant.Models.RwkvNetwork network = RwkvQuant.Models.RwkvNetwork.Create(RwkvQuant.Formats.Ggml.GgmlModelLoader.Load(model));
+        int[][] documents = RwkvQuant.Evaluation.TextCorpus.Load(text, new RwkvQuant.Evaluation.DocumentRange(10, 12))
+            .Select(RwkvQuant.Tokenizers.Utf16LeByteTokenizer.Instance.Encode).ToArray();
+        var expected = RwkvQuant.Evaluation.PerplexityEvaluator.Evaluate(network, documents, RwkvQuant.Tokenizers.Utf16LeByteTokenizer.Instance);
+        Assert.Matches($@"documents\s+│\s+3 │", run.Output);
+        Assert.Matches($@"tokens scored\s+│\s+{expected.TokenCount:N0} │", run.Output);
+        Assert.Matches($@"bits per byte\s+│\s+{expected.BitsPerByte:F4} │", run.Output);
+    }
+
+    [FixtureFact]
+    public async Task Greedy_generate_streams_the_prompt_and_its_continuation()
+    {
+        string model = Fixtures.Path("rwkvcpp", "tiny-rwkv-6v0-1m-FP32.bin");
+        CliAppTests.CliRun first = await CliAppTests.RunAsync("generate", model, "--prompt", "The man", "--tokens", "40", "--temperature", "0", "--encoding", "utf16le");
+        CliAppTests.CliRun second = await CliAppTests.RunAsync("generate", model, "--prompt", "The man", "--tokens", "40", "--temperature", "0", "--encoding", "utf16le");
+        Assert.True(first.ExitCode == 0, first.Error);
+        Assert.StartsWith("The man", first.Output, StringComparison.Ordinal);
+        Assert.Equal("The man".Length + 20 + Environment.NewLine.Length, first.Output.Length); // 40 UTF-16LE bytes = 20 chars
+        Assert.Equal(first.Output, second.Output);
+        Assert.Contains("40 generated tokens", first.Error, StringComparison.Ordinal);
+    }
+
+    [FixtureFact]
+    public async Task World_encoding_on_a_byte_model_is_rejected_clearly()
+    {
+        string model = Fixtures.Path("rwkvcpp", "tiny-rwkv-6v0-1m-FP32.bin");
+        CliAppTests.CliRun run = await CliAppTests.RunAsync("generate", model, "--prompt", "x", "--encoding", "world",
+            "--vocab", Fixtures.Path("tokenizers", "rwkv_vocab_v20230424.txt"));
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("65530 tokens but the model's vocabulary is 256", run.Error, StringComparison.Ordinal);
+    }
+}
