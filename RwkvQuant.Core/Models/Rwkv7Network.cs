@@ -74,8 +74,8 @@ internal sealed class Rwkv7Network : RwkvNetwork
     public override Tensor Forward(Tensor tokens, RwkvState? state = null)
     {
         ArgumentNullException.ThrowIfNull(tokens);
-        if (tokens.dim() != 2)
-            throw new ArgumentException($"Expected tokens [B, T], got [{string.Join(", ", tokens.shape)}].", nameof(tokens));
+        if (tokens.dim() != 2 || tokens.shape[0] < 1 || tokens.shape[1] < 1)
+            throw new ArgumentException($"Expected tokens [B, T] with B, T >= 1, got [{string.Join(", ", tokens.shape)}].", nameof(tokens));
         long batch = tokens.shape[0], steps = tokens.shape[1];
         if (state is not null && state.BatchSize != batch)
             throw new ArgumentException($"State is for {state.BatchSize} sequences, tokens for {batch}.", nameof(state));
@@ -178,7 +178,7 @@ internal sealed class Rwkv7Network : RwkvNetwork
                 current.Dispose();
             current = next;
         }
-        s = ReferenceEquals(current, s0) ? s0.clone() : current;
+        s = current; // T >= 1, so this is a new tensor, never the caller's s0
         return torch.stack(outputs, 1);
     }
 
