@@ -1,10 +1,15 @@
+using Spectre.Console;
+
 namespace RwkvQuant.Cli;
 
 internal static class Program
 {
-    private static int Main(string[] args)
+    private static Task<int> Main(string[] args)
     {
-        Console.Error.WriteLine("rwkvquant: commands are being built (info, eval, generate).");
-        return args.Length == 0 ? 0 : 1;
+        IAnsiConsole console = AnsiConsole.Console;
+        // Piped output has no terminal width; Spectre would assume 80 columns and wrap tensor names.
+        if (Console.IsOutputRedirected)
+            console.Profile.Width = 160;
+        return CliApp.RunAsync(args, console, Console.Error);
     }
 }

@@ -1,0 +1,107 @@
+using System.CommandLine;
+using System.Globalization;
+using RwkvQuant.Evaluation;
+using RwkvQuant.Models;
+using RwkvQuant.Tokenizers;
+using Spectre.Console;
+
+namespace RwkvQuant.Cli.Commands;
+
+/// <summary><c>rwkvquant eval &lt;model&gt; --text FILE</c>: bits per byte, bits per token, perplexity, speed.</summary>
+internal static class EvalCommand
+{
+    public static Command Create(CliContext context)
+    {
+        var model = new Argument<FileInfo>("model") { Description = "The model file (rwkv.cpp .bin)." };
+        var text = new Option<FileInfo>("--text")
+        {
+            Description = "Evaluation text: a .jsonl file (one JSON object with a \"text\" field per line, e.g. lambada_test.jsonl) or a plain text file (one document).",
+            Required = true,
+        };
+        var documents = new Option<string?>("--docs")
+        {
+            Description = "Documents of a .jsonl file to use, a..b with both ends included (0..127 = the first 128). Default: all.",
+        };
+        var batch = new Option<int>("--batch")
+        {
+            Description = "Documents per forward call (similar lengths are batched together).",
+            DefaultValueFactory = _ => EvaluationOptions.Default.BatchSize,
+        };
+        var tokenizer = new TokenizerChoice();
+        var command = new Command("eval", "Measure a model's bits per byte and perplexity on a text.") { model, text, documents, batch };
+        tokenizer.AddTo(command);
+        command.SetAction((parse, cancellationToken) => context.RunAsync(parse, token =>
+        {
+            string? range = parse.GetValue(documents);
+            return Run(
+                context.Console,
+                parse.GetRequiredValue(model).FullName,
+                parse.GetRequiredValue(text).FullName,
+                range is null ? null : DocumentRange.Parse(range),
+                new EvaluationOptions { BatchSize = parse.GetValue(batch) },
+                config => tokenizer.Create(parse, config),
+                token);
+        }, cancellationToken));
+        return command;
+    }
+
+    private static int Run(IAnsiConsole console, string modelPath, string textPath, DocumentRange? range, EvaluationOptions options,
+        Func<RwkvConfig, ITokenizer> createTokenizer, CancellationToken cancellationToken)
+    {
+        RwkvModel model = CliContext.LoadModel(modelPath);
+        ITokenizer tokenizer = createTokenizer(model.Config);
+        IReadOnlyList<string> texts = TextCorpus.Load(textPath, range);
+        int[][] documents = texts.Select(tokenizer.Encode).ToArray();
+        using RwkvNetwork network = RwkvNetwork.Create(model);
+
+        PerplexityResult result;
+        if (console.Profile.Capabilities.Interactive)
+        {
+            result = console.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+                .Start(progressContext =>
+                {
+                    ProgressTask task = progressContext.AddTask("scoring tokens");
+                    var progress = new Reporter(p =>
+                    {
+                        task.MaxValue = Math.Max(1, p.TokenCount);
+                        task.Value = p.TokensDone;
+                    });
+                    return PerplexityEvaluator.Evaluate(network, documents, tokenizer, options, progress, cancellationToken);
+                });
+        }
+        else
+        {
+            result = PerplexityEvaluator.Evaluate(network, documents, tokenizer, options, cancellationToken: cancellationToken);
+        }
+
+        var table = new Table { Border = TableBorder.Rounded, ShowHeaders = false };
+        table.AddColumn("measure");
+        table.AddColumn(new TableColumn("value").RightAligned());
+        void Row(string name, string value) => table.AddRow(Markup.Escape(name), Markup.Escape(value));
+        Row("model", $"{Path.GetFileName(modelPath)} ({model.Config.Version}, {model.ParameterCount.ToString("N0", CultureInfo.InvariantCulture)} parameters)");
+        Row("text", range is null ? Path.GetFileName(textPath) : $"{Path.GetFileName(textPath)} documents {range} (inclusive)");
+        Row("documents", Invariant(result.DocumentCount, "N0"));
+        Row("tokens scored", Invariant(result.TokenCount, "N0"));
+        Row($"bytes scored ({EncodingName(tokenizer)})", Invariant(result.ByteCount, "N0"));
+        Row("bits per byte", Invariant(result.BitsPerByte, "F4"));
+        Row("bits per token", Invariant(result.BitsPerToken, "F4"));
+        Row("nats per token", Invariant(result.NatsPerToken, "F4"));
+        Row("perplexity (per token)", Invariant(result.Perplexity, "F4"));
+        Row("time", $"{Invariant(result.Elapsed.TotalSeconds, "F2")} s");
+        Row("tokens per second", Invariant(result.TokensPerSecond, "N0"));
+        console.Write(table);
+        return 0;
+    }
+
+    private static string EncodingName(ITokenizer tokenizer) =>
+        tokenizer.TextEncoding.WebName == "utf-16" ? "UTF-16LE" : tokenizer.TextEncoding.WebName.ToUpperInvariant();
+
+    private static string Invariant(IFormattable value, string format) => value.ToString(format, CultureInfo.InvariantCulture);
+
+    /// <summary>Calls back on the evaluating thread (Progress&lt;T&gt; would post to the thread pool, out of order).</summary>
+    private sealed class Reporter(Action<EvaluationProgress> report) : IProgress<EvaluationProgress>
+    {
+        public void Report(EvaluationProgress value) => report(value);
+    }
+}

@@ -1,0 +1,86 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using RwkvQuant.Generation;
+using RwkvQuant.Models;
+using RwkvQuant.Tokenizers;
+using Spectre.Console;
+
+namespace RwkvQuant.Cli.Commands;
+
+/// <summary><c>rwkvquant generate &lt;model&gt; --prompt TEXT</c>: streams generated text, then tokens per second.</summary>
+internal static class GenerateCommand
+{
+    public static Command Create(CliContext context)
+    {
+        var model = new Argument<FileInfo>("model") { Description = "The model file (rwkv.cpp .bin)." };
+        var prompt = new Option<string>("--prompt") { Description = "The text to continue.", Required = true };
+        var tokens = new Option<int>("--tokens") { Description = "Tokens to generate.", DefaultValueFactory = _ => 100 };
+        var temperature = new Option<double>("--temperature")
+        {
+            Description = "Softmax temperature; 0 is greedy (always the most likely token).",
+            DefaultValueFactory = _ => 1.0,
+        };
+        var topP = new Option<double>("--top-p") { Description = "Nucleus sampling: keep the most likely tokens up to this probability mass.", DefaultValueFactory = _ => 1.0 };
+        var seed = new Option<int?>("--seed") { Description = "Random seed, for reproducible sampling." };
+        var tokenizer = new TokenizerChoice();
+        var command = new Command("generate", "Continue a prompt (recurrent mode, one token at a time).") { model, prompt, tokens, temperature, topP, seed };
+        tokenizer.AddTo(command);
+        command.SetAction((parse, cancellationToken) => context.RunAsync(parse, token =>
+        {
+            var sampling = new SamplingOptions
+            {
+                Temperature = parse.GetValue(temperature),
+                TopP = parse.GetValue(topP),
+                Seed = parse.GetValue(seed),
+            };
+            return Run(context, parse.GetRequiredValue(model).FullName, parse.GetRequiredValue(prompt), parse.GetValue(tokens), sampling,
+                config => tokenizer.Create(parse, config), token);
+        }, cancellationToken));
+        return command;
+    }
+
+    private static int Run(CliContext context, string modelPath, string prompt, int count, SamplingOptions sampling,
+        Func<RwkvConfig, ITokenizer> createTokenizer, CancellationToken cancellationToken)
+    {
+        if (count < 0)
+            throw new ArgumentException($"--tokens must be 0 or more (got {count}).");
+        RwkvModel model = CliContext.LoadModel(modelPath);
+        ITokenizer tokenizer = createTokenizer(model.Config);
+        int[] promptTokens = tokenizer.Encode(prompt);
+        using RwkvNetwork network = RwkvNetwork.Create(model);
+
+        TextWriter output = context.Console.Profile.Out.Writer;
+        Decoder decoder = tokenizer.TextEncoding.GetDecoder();
+        output.Write(prompt);
+        output.Flush();
+        var stopwatch = Stopwatch.StartNew();
+        TimeSpan promptTime = TimeSpan.Zero;
+        int generated = 0;
+        foreach (int token in TextGenerator.Generate(network, promptTokens, count, sampling, tokenizer.EndOfTextToken, cancellationToken))
+        {
+            if (generated++ == 0)
+                promptTime = stopwatch.Elapsed; // the prompt pass and the first sample
+            output.Write(DecodeIncrementally(decoder, tokenizer.DecodeBytes([token]), flush: false));
+            output.Flush();
+        }
+        output.WriteLine(DecodeIncrementally(decoder, [], flush: true));
+        TimeSpan total = stopwatch.Elapsed;
+
+        double stepSeconds = (total - promptTime).TotalSeconds;
+        string speed = generated > 1
+            ? $"{((generated - 1) / Math.Max(stepSeconds, 1e-9)).ToString("F1", CultureInfo.InvariantCulture)} tokens/s"
+            : "n/a";
+        context.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"[{promptTokens.Length} prompt tokens in {promptTime.TotalSeconds:F2} s; {generated} generated tokens, {speed} after the first]"));
+        return 0;
+    }
+
+    private static string DecodeIncrementally(Decoder decoder, byte[] bytes, bool flush)
+    {
+        var chars = new char[decoder.GetCharCount(bytes, flush)];
+        int written = decoder.GetChars(bytes, chars, flush);
+        return new string(chars, 0, written);
+    }
+}

@@ -1,0 +1,150 @@
+using RwkvQuant.Cli;
+using Spectre.Console;
+
+namespace RwkvQuant.Tests.Cli;
+
+public class CliAppTests
+{
+    internal sealed record CliRun(int ExitCode, string Output, string Error);
+
+    internal static async Task<CliRun> RunAsync(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        IAnsiConsole console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Ansi = AnsiSupport.No,
+            ColorSystem = ColorSystemSupport.NoColors,
+            Interactive = InteractionSupport.No,
+            Out = new AnsiConsoleOutput(output),
+        });
+        console.Profile.Width = 200;
+        int exitCode = await CliApp.RunAsync(args, console, error);
+        return new CliRun(exitCode, output.ToString(), error.ToString());
+    }
+
+    [Theory]
+    [InlineData("info")]
+    [InlineData("eval")]
+    [InlineData("generate")]
+    public async Task Help_works_for_each_command(string command)
+    {
+        CliRun run = await RunAsync(command, "--help");
+        Assert.Equal(0, run.ExitCode);
+        Assert.Contains("Usage:", run.Output, StringComparison.Ordinal);
+        Assert.Contains(command, run.Output, StringComparison.Ordinal);
+        Assert.Contains("--verbose", run.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Root_help_lists_the_commands()
+    {
+        CliRun run = await RunAsync("--help");
+        Assert.Equal(0, run.ExitCode);
+        foreach (string command in new[] { "info", "eval", "generate" })
+            Assert.Contains(command, run.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_missing_model_is_one_error_line_and_exit_code_1()
+    {
+        CliRun run = await RunAsync("info", "does-not-exist.bin");
+        Assert.Equal(1, run.ExitCode);
+        string line = Assert.Single(run.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("rwkvquant: error: Model file", line, StringComparison.Ordinal);
+        Assert.Contains("does-not-exist.bin", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Verbose_errors_show_the_stack_trace()
+    {
+        CliRun run = await RunAsync("info", "does-not-exist.bin", "--verbose");
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("System.IO.FileNotFoundException", run.Error, StringComparison.Ordinal);
+        Assert.Contains("   at ", run.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Unsupported_model_formats_are_reported()
+    {
+        string path = Path.GetTempFileName();
+        try
+        {
+            CliRun run = await RunAsync("info", path);
+            Assert.Equal(1, run.ExitCode);
+            Assert.Contains("only rwkv.cpp .bin model files", run.Error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public async Task Parse_errors_fail_with_a_message()
+    {
+        CliRun run = await RunAsync("eval", "model.bin", "--encoding", "latin1", "--text", "x.txt");
+        Assert.NotEqual(0, run.ExitCode);
+        Assert.Contains("latin1", run.Error, StringComparison.Ordinal);
+    }
+
+    [FixtureFact]
+    public async Task Info_shows_the_architecture_and_every_tensor()
+    {
+        string model = Fixtures.Path("rwkvcpp", "tiny-rwkv-7v0-834K-FP16.bin");
+        CliRun run = await RunAsync("info", model);
+        Assert.True(run.ExitCode == 0, run.Error);
+        Assert.Contains("│ version    │ V7", run.Output, StringComparison.Ordinal);
+        Assert.Contains("│ layers     │ 12", run.Output, StringComparison.Ordinal);
+        Assert.Contains("│ width      │ 64", run.Output, StringComparison.Ordinal);
+        Assert.Contains("│ vocabulary │ 256", run.Output, StringComparison.Ordinal);
+        Assert.Contains("│ tensors    │ 399", run.Output, StringComparison.Ordinal);
+        // 2-D weights are stored as FP16, 1-D vectors as FP32; v7's packed mixing vectors are shown per tensor.
+        Assert.Matches(@"blocks\.11\.att\.key\.weight\s+\[64, 64\]\s+F16 \[64, 64\]\s+4,096", run.Output);
+        Assert.Matches(@"blocks\.0\.att\.x_g\s+\[1, 1, 64\]\s+F32 \[6, 1, 64\] in blocks\.0\.att\.x_rwkvag", run.Output);
+        Assert.Matches(@"head\.weight\s+\[256, 64\]", run.Output);
+    }
+}
+
+public class CliModelCommandTests
+{
+    [FixtureFact]
+    public async Task Eval_reports_the_evaluators_figures_for_a_lambada_range()
+    {
+        string model = Fixtures.Path("rwkvcpp", "tiny-rwkv-6v0-1m-FP32.bin");
+        string text = Fixtures.Path("text", "lambada_test.jsonl");
+        CliAppTests.CliRun run = await CliAppTests.RunAsync("eval", model, "--text", text, "--encoding", "utf16le", "--docs", "10..12", "--batch", "2");
+        Assert.True(run.ExitCode == 0, run.Error);
+
+        using RwkvQuant.Models.RwkvNetwork network = RwkvQuant.Models.RwkvNetwork.Create(RwkvQuant.Formats.Ggml.GgmlModelLoader.Load(model));
+        int[][] documents = RwkvQuant.Evaluation.TextCorpus.Load(text, new RwkvQuant.Evaluation.DocumentRange(10, 12))
+            .Select(RwkvQuant.Tokenizers.Utf16LeByteTokenizer.Instance.Encode).ToArray();
+        var expected = RwkvQuant.Evaluation.PerplexityEvaluator.Evaluate(network, documents, RwkvQuant.Tokenizers.Utf16LeByteTokenizer.Instance);
+        Assert.Matches($@"documents\s+│\s+3 │", run.Output);
+        Assert.Matches($@"tokens scored\s+│\s+{expected.TokenCount:N0} │", run.Output);
+        Assert.Matches($@"bits per byte\s+│\s+{expected.BitsPerByte:F4} │", run.Output);
+    }
+
+    [FixtureFact]
+    public async Task Greedy_generate_streams_the_prompt_and_its_continuation()
+    {
+        string model = Fixtures.Path("rwkvcpp", "tiny-rwkv-6v0-1m-FP32.bin");
+        CliAppTests.CliRun first = await CliAppTests.RunAsync("generate", model, "--prompt", "The man", "--tokens", "40", "--temperature", "0", "--encoding", "utf16le");
+        CliAppTests.CliRun second = await CliAppTests.RunAsync("generate", model, "--prompt", "The man", "--tokens", "40", "--temperature", "0", "--encoding", "utf16le");
+        Assert.True(first.ExitCode == 0, first.Error);
+        Assert.StartsWith("The man", first.Output, StringComparison.Ordinal);
+        Assert.Equal("The man".Length + 20 + Environment.NewLine.Length, first.Output.Length); // 40 UTF-16LE bytes = 20 chars
+        Assert.Equal(first.Output, second.Output);
+        Assert.Contains("40 generated tokens", first.Error, StringComparison.Ordinal);
+    }
+
+    [FixtureFact]
+    public async Task World_encoding_on_a_byte_model_is_rejected_clearly()
+    {
+        string model = Fixtures.Path("rwkvcpp", "tiny-rwkv-6v0-1m-FP32.bin");
+        CliAppTests.CliRun run = await CliAppTests.RunAsync("generate", model, "--prompt", "x", "--encoding", "world",
+            "--vocab", Fixtures.Path("tokenizers", "rwkv_vocab_v20230424.txt"));
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("65530 tokens but the model's vocabulary is 256", run.Error, StringComparison.Ordinal);
+    }
+}
