@@ -1,5 +1,4 @@
 using System.CommandLine;
-using RwkvQuant.Formats.Ggml;
 using RwkvQuant.Models;
 using Spectre.Console;
 
@@ -44,13 +43,11 @@ internal sealed class CliContext(IAnsiConsole console, TextWriter error)
         }
     }
 
-    /// <summary>Loads a model file. rwkv.cpp <c>.bin</c> files only, for now.</summary>
+    /// <summary>Loads a model file of any supported container (rwkv.cpp .bin, .pth, safetensors).</summary>
     public static RwkvModel LoadModel(string path)
     {
         if (!File.Exists(path))
             throw new FileNotFoundException($"Model file '{path}' does not exist.", path);
-        if (path.EndsWith(".bin", StringComparison.OrdinalIgnoreCase))
-            return GgmlModelLoader.Load(path);
-        throw new NotSupportedException($"'{path}': only rwkv.cpp .bin model files can be loaded by this version of rwkvquant (.pth and .safetensors are not wired in yet).");
+        return RwkvModelFile.Load(path);
     }
 }

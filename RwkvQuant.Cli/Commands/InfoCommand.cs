@@ -2,6 +2,8 @@ using System.CommandLine;
 using System.Globalization;
 using RwkvQuant.Formats;
 using RwkvQuant.Formats.Ggml;
+using RwkvQuant.Formats.Pth;
+using RwkvQuant.Formats.Safetensors;
 using RwkvQuant.Models;
 using Spectre.Console;
 
@@ -12,36 +14,62 @@ internal static class InfoCommand
 {
     public static Command Create(CliContext context)
     {
-        var model = new Argument<FileInfo>("model") { Description = "The model file (rwkv.cpp .bin)." };
+        var model = new Argument<FileInfo>("model") { Description = "The model file (rwkv.cpp .bin, PyTorch .pth or safetensors)." };
         var command = new Command("info", "Show a model's architecture and tensors.") { model };
         command.SetAction((parse, cancellationToken) => context.RunAsync(parse,
             _ => Run(context.Console, parse.GetRequiredValue(model).FullName), cancellationToken));
         return command;
     }
 
+    /// <summary>A tensor as the file stores it.</summary>
+    private sealed record StoredTensor(string Name, string Type, IReadOnlyList<long> Shape);
+
     private static int Run(IAnsiConsole console, string path)
     {
-        RwkvModel model = CliContext.LoadModel(path);
-        // The stored type of each tensor comes from the file's records (the model holds float32 after loading).
-        var (header, records) = GgmlReader.Read(path);
-        var stored = records.ToDictionary(r => r.Name, StringComparer.Ordinal);
-        RwkvConfig config = model.Config;
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"Model file '{path}' does not exist.", path);
+        ModelFileFormat format = RwkvModelFile.DetectFormat(path);
+        // The stored type of each tensor comes from the file (the model holds float32 after loading).
+        var (description, storedList) = ReadStored(path, format);
+        var stored = storedList.ToDictionary(r => r.Name, StringComparer.Ordinal);
+
+        RwkvModel? model = null;
+        string? notRunnable = null;
+        try
+        {
+            model = RwkvModelFile.Load(path);
+        }
+        catch (InvalidDataException exception) when (format != ModelFileFormat.Ggml)
+        {
+            // A checkpoint that is not a runnable RWKV model can still be inspected.
+            notRunnable = exception.Message;
+        }
 
         var summary = new Table { Border = TableBorder.Rounded, ShowHeaders = false };
         summary.AddColumn("property");
         summary.AddColumn("value");
         void Row(string name, string value) => summary.AddRow(Markup.Escape(name), Markup.Escape(value));
         Row("file", path);
-        Row("format", $"rwkv.cpp ggml, file version {header.FileVersion}, data type {header.DataType}");
-        Row("version", config.Version.ToString());
-        Row("layers", Format(config.LayerCount));
-        Row("width", Format(config.EmbeddingSize));
-        Row("heads", Format(config.HeadCount));
-        Row("head size", Format(config.HeadSize));
-        Row("vocabulary", Format(config.VocabularySize));
-        Row("FFN size", Format(config.FeedForwardSize));
-        Row("parameters", Format(model.ParameterCount));
-        Row("tensors", Format(model.Tensors.Count));
+        Row("format", description);
+        if (model is null)
+        {
+            Row("model", $"not runnable: {notRunnable}");
+            Row("parameters", Format(storedList.Sum(t => t.Shape.Aggregate(1L, (a, b) => a * b))));
+            Row("tensors", Format(storedList.Count));
+        }
+        else
+        {
+            RwkvConfig config = model.Config;
+            Row("version", config.Version.ToString());
+            Row("layers", Format(config.LayerCount));
+            Row("width", Format(config.EmbeddingSize));
+            Row("heads", Format(config.HeadCount));
+            Row("head size", Format(config.HeadSize));
+            Row("vocabulary", Format(config.VocabularySize));
+            Row("FFN size", Format(config.FeedForwardSize));
+            Row("parameters", Format(model.ParameterCount));
+            Row("tensors", Format(model.Tensors.Count));
+        }
         console.Write(summary);
 
         var tensors = new Table { Border = TableBorder.Simple };
@@ -49,25 +77,45 @@ internal static class InfoCommand
         tensors.AddColumn("shape");
         tensors.AddColumn("stored as");
         tensors.AddColumn(new TableColumn("parameters").RightAligned());
-        foreach (TensorData tensor in model.Tensors.Values.OrderBy(t => t, TensorOrder.Instance))
+        IEnumerable<(string Name, IReadOnlyList<long> Shape)> rows = model is null
+            ? storedList.Select(t => (t.Name, t.Shape))
+            : model.Tensors.Values.OrderBy(t => t.Name, TensorOrder.Instance).Select(t => (t.Name, t.Shape));
+        foreach (var (name, shape) in rows)
         {
-            GgmlTensor? record = StoredRecord(stored, tensor.Name);
+            StoredTensor? record = StoredRecord(stored, name);
             string storedAs = record is null ? "?" : $"{record.Type} [{string.Join(", ", record.Shape)}]"
-                + (record.Name == tensor.Name ? "" : $" in {record.Name}");
+                + (record.Name == name ? "" : $" in {record.Name}");
             tensors.AddRow(
-                Markup.Escape(tensor.Name),
-                Markup.Escape($"[{string.Join(", ", tensor.Shape)}]"),
+                Markup.Escape(name),
+                Markup.Escape($"[{string.Join(", ", shape)}]"),
                 Markup.Escape(storedAs),
-                Format(tensor.ElementCount));
+                Format(shape.Aggregate(1L, (a, b) => a * b)));
         }
         console.Write(tensors);
         return 0;
     }
 
-    /// <summary>The file record a canonical tensor came from: the same name, or (v7) the packed <c>att.x_rwkvag</c>.</summary>
-    private static GgmlTensor? StoredRecord(Dictionary<string, GgmlTensor> stored, string name)
+    private static (string Description, IReadOnlyList<StoredTensor> Tensors) ReadStored(string path, ModelFileFormat format)
     {
-        if (stored.TryGetValue(name, out GgmlTensor? record))
+        switch (format)
+        {
+            case ModelFileFormat.Ggml:
+                var (header, records) = GgmlReader.Read(path);
+                return ($"rwkv.cpp ggml, file version {header.FileVersion}, data type {header.DataType}",
+                    records.Select(r => new StoredTensor(r.Name, r.Type.ToString(), r.Shape)).ToList());
+            case ModelFileFormat.Safetensors:
+                SafetensorsFile file = SafetensorsReader.Read(path);
+                string metadata = file.Metadata.Count == 0 ? "" : $", metadata {{{string.Join(", ", file.Metadata.Select(m => $"{m.Key}: {m.Value}"))}}}";
+                return ($"safetensors{metadata}", file.Tensors.Select(t => new StoredTensor(t.Name, t.Type.ToString(), t.Shape)).ToList());
+            default:
+                return ("PyTorch zip checkpoint", PthReader.Read(path).Select(t => new StoredTensor(t.Name, t.Type.ToString(), t.Shape)).ToList());
+        }
+    }
+
+    /// <summary>The file record a canonical tensor came from: the same name, or (v7) the packed <c>att.x_rwkvag</c>.</summary>
+    private static StoredTensor? StoredRecord(Dictionary<string, StoredTensor> stored, string name)
+    {
+        if (stored.TryGetValue(name, out StoredTensor? record))
             return record;
         int dot = name.LastIndexOf('.');
         return dot > 0 && stored.TryGetValue(name[..(dot + 1)] + "x_rwkvag", out record) ? record : null;
@@ -76,14 +124,14 @@ internal static class InfoCommand
     private static string Format(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
 
     /// <summary>emb first, then blocks in numeric order, then the rest (ln_out, head), names alphabetical within.</summary>
-    private sealed class TensorOrder : IComparer<TensorData>
+    private sealed class TensorOrder : IComparer<string>
     {
         public static TensorOrder Instance { get; } = new();
 
-        public int Compare(TensorData? x, TensorData? y)
+        public int Compare(string? x, string? y)
         {
-            int byRank = Rank(x!.Name).CompareTo(Rank(y!.Name));
-            return byRank != 0 ? byRank : string.CompareOrdinal(x.Name, y.Name);
+            int byRank = Rank(x!).CompareTo(Rank(y!));
+            return byRank != 0 ? byRank : string.CompareOrdinal(x, y);
         }
 
         private static int Rank(string name)
