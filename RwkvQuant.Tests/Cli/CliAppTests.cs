@@ -70,9 +70,11 @@ public class CliAppTests
         string path = Path.GetTempFileName();
         try
         {
+            await File.WriteAllTextAsync(path, "plain text, not a model");
             CliRun run = await RunAsync("info", path);
             Assert.Equal(1, run.ExitCode);
-            Assert.Contains("only rwkv.cpp .bin model files", run.Error, StringComparison.Ordinal);
+            Assert.Contains("not a model file this library reads", run.Error, StringComparison.Ordinal);
+            Assert.Contains(path, run.Error, StringComparison.Ordinal);
         }
         finally
         {
