@@ -12,7 +12,7 @@ internal static class EvalCommand
 {
     public static Command Create(CliContext context)
     {
-        var model = new Argument<FileInfo>("model") { Description = "The model file (rwkv.cpp .bin)." };
+        var model = new Argument<FileInfo>("model") { Description = "The model file (rwkv.cpp .bin, PyTorch .pth or safetensors)." };
         var text = new Option<FileInfo>("--text")
         {
             Description = "Evaluation text: a .jsonl file (one JSON object with a \"text\" field per line, e.g. lambada_test.jsonl) or a plain text file (one document).",

@@ -14,7 +14,7 @@ internal static class GenerateCommand
 {
     public static Command Create(CliContext context)
     {
-        var model = new Argument<FileInfo>("model") { Description = "The model file (rwkv.cpp .bin)." };
+        var model = new Argument<FileInfo>("model") { Description = "The model file (rwkv.cpp .bin, PyTorch .pth or safetensors)." };
         var prompt = new Option<string>("--prompt") { Description = "The text to continue.", Required = true };
         var tokens = new Option<int>("--tokens") { Description = "Tokens to generate.", DefaultValueFactory = _ => 100 };
         var temperature = new Option<double>("--temperature")
