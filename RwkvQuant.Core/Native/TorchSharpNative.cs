@@ -66,7 +66,7 @@ public static class TorchSharpNative
         string? libstdcxx = FindLoadedLibStdCxx();
         if (libstdcxx is null)
             return "libstdc++ not found in this process: nothing to do";
-        if (FileContainsAscii(libstdcxx, MissingVersion + "\0"))
+        if (ProvidesVersion(libstdcxx, MissingVersion))
             return $"{libstdcxx} provides {MissingVersion}: nothing to do";
 
         var results = new List<string>();
@@ -129,9 +129,13 @@ public static class TorchSharpNative
         return null;
     }
 
-    private static bool FileContainsAscii(string path, string text)
+    /// <summary>
+    /// True when the shared library at <paramref name="path"/> names the symbol version <paramref name="version"/>
+    /// (as a NUL-terminated string of its dynamic string table, where version definitions live).
+    /// </summary>
+    internal static bool ProvidesVersion(string path, string version)
     {
-        byte[] needle = Encoding.ASCII.GetBytes(text);
+        byte[] needle = Encoding.ASCII.GetBytes(version + "\0");
         return File.ReadAllBytes(path).AsSpan().IndexOf(needle) >= 0;
     }
 

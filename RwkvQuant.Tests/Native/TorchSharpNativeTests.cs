@@ -30,6 +30,23 @@ public class TorchSharpNativeTests
     }
 
     [Fact]
+    public void A_libstdcxx_that_defines_the_version_is_left_alone()
+    {
+        string path = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllBytes(path, Encoding.ASCII.GetBytes("\0GLIBCXX_3.4.30\0GLIBCXX_3.4.32\0CXXABI_1.3.15\0"));
+            Assert.True(TorchSharpNative.ProvidesVersion(path, "GLIBCXX_3.4.32"));
+            File.WriteAllBytes(path, Encoding.ASCII.GetBytes("\0GLIBCXX_3.4.30\0GLIBCXX_3.4.321\0"));
+            Assert.False(TorchSharpNative.ProvidesVersion(path, "GLIBCXX_3.4.32"));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public void Rejects_a_file_that_is_not_elf()
     {
         Assert.Throws<InvalidDataException>(() => TorchSharpNative.MarkVersionNeedWeak(new byte[100], "GLIBCXX_3.4.32"));
