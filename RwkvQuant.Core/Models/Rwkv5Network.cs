@@ -75,41 +75,11 @@ internal sealed class Rwkv5Network : RwkvNetwork
         return new RwkvState(batchSize, layers);
     }
 
-    public override Tensor Forward(Tensor tokens, RwkvState? state = null)
-    {
-        ArgumentNullException.ThrowIfNull(tokens);
-        if (tokens.dim() != 2 || tokens.shape[1] < 1)
-            throw new ArgumentException($"Expected tokens of shape [B, T] with T ≥ 1, got [{string.Join(", ", tokens.shape)}].", nameof(tokens));
-        using var scope = torch.NewDisposeScope();
-        RwkvState run = state ?? CreateState((int)tokens.shape[0]);
-        try
-        {
-            return Run(tokens, run).MoveToOuterDisposeScope();
-        }
-        finally
-        {
-            if (state is null)
-                run.Dispose();
-        }
-    }
-
-    public override Tensor ForwardStep(Tensor tokens, RwkvState state)
-    {
-        ArgumentNullException.ThrowIfNull(tokens);
-        ArgumentNullException.ThrowIfNull(state);
-        if (tokens.dim() != 1)
-            throw new ArgumentException($"Expected tokens of shape [B], got [{string.Join(", ", tokens.shape)}].", nameof(tokens));
-        using var scope = torch.NewDisposeScope();
-        return Run(tokens.unsqueeze(1), state).squeeze(1).MoveToOuterDisposeScope();
-    }
-
-    /// <summary>tokens <c>[B, T]</c> → logits <c>[B, T, V]</c>, advancing <paramref name="state"/>.</summary>
-    private Tensor Run(Tensor tokens, RwkvState state)
+    /// <inheritdoc />
+    protected override Tensor Run(Tensor tokens, RwkvState state)
     {
         long batch = tokens.shape[0], length = tokens.shape[1];
-        if (state.BatchSize != batch || state.LayerCount != _layers.Length)
-            throw new ArgumentException($"The state holds {state.BatchSize} sequences of {state.LayerCount} layers; the tokens have {batch} sequences for {_layers.Length} layers.", nameof(state));
-        Tensor x = _embedding.index_select(0, tokens.reshape(-1).to(ScalarType.Int64)).reshape(batch, length, -1);
+        Tensor x = _embedding.index_select(0, tokens.reshape(-1)).reshape(batch, length, -1);
         x = LayerNorm(x, _ln0Weight, _ln0Bias);
         for (int i = 0; i < _layers.Length; i++)
         {

@@ -63,63 +63,39 @@ internal sealed class Rwkv7Network : RwkvNetwork
         return new RwkvState(batchSize, layers);
     }
 
-    public override Tensor ForwardStep(Tensor tokens, RwkvState state)
+    /// <inheritdoc />
+    protected override Tensor Run(Tensor tokens, RwkvState current)
     {
-        ArgumentNullException.ThrowIfNull(tokens);
-        ArgumentNullException.ThrowIfNull(state);
-        using var scope = torch.NewDisposeScope();
-        return Forward(tokens.unsqueeze(1), state).squeeze(1).MoveToOuterDisposeScope();
-    }
-
-    public override Tensor Forward(Tensor tokens, RwkvState? state = null)
-    {
-        ArgumentNullException.ThrowIfNull(tokens);
-        if (tokens.dim() != 2 || tokens.shape[0] < 1 || tokens.shape[1] < 1)
-            throw new ArgumentException($"Expected tokens [B, T] with B, T >= 1, got [{string.Join(", ", tokens.shape)}].", nameof(tokens));
         long batch = tokens.shape[0], steps = tokens.shape[1];
-        if (state is not null && state.BatchSize != batch)
-            throw new ArgumentException($"State is for {state.BatchSize} sequences, tokens for {batch}.", nameof(state));
-
-        using var scope = torch.NewDisposeScope();
-        using var noGrad = torch.no_grad();
-        RwkvState current = state ?? CreateState(checked((int)batch));
-        try
+        Tensor x = _embedding.index_select(0, tokens.reshape(-1)).reshape(batch, steps, -1); // [B, T, C]
+        x = LayerNorm(x, _ln0Weight, _ln0Bias);
+        Tensor? vFirst = null;
+        for (int i = 0; i < _layers.Length; i++)
         {
-            Tensor x = _embedding.index_select(0, tokens.reshape(-1)).reshape(batch, steps, -1); // [B, T, C]
-            x = LayerNorm(x, _ln0Weight, _ln0Bias);
-            Tensor? vFirst = null;
-            for (int i = 0; i < _layers.Length; i++)
+            Tensor[] s = current.Layer(i);
+            Tensor attShift, ffnShift, wkvState;
+            using (var layerScope = torch.NewDisposeScope())
             {
-                Tensor[] s = current.Layer(i);
-                Tensor attShift, ffnShift, wkvState;
-                using (var layerScope = torch.NewDisposeScope())
-                {
-                    Layer l = _layers[i];
-                    Tensor xa = LayerNorm(x, l.Ln1Weight, l.Ln1Bias);
-                    x = x + TimeMix(l, xa, s[0], s[2], ref vFirst, out wkvState);
-                    attShift = Last(xa);
-                    Tensor xf = LayerNorm(x, l.Ln2Weight, l.Ln2Bias);
-                    x = x + ChannelMix(l, xf, s[1]);
-                    ffnShift = Last(xf);
-                    x.MoveToOuterDisposeScope();
-                    if (i == 0)
-                        vFirst!.MoveToOuterDisposeScope();
-                    attShift.MoveToOuterDisposeScope();
-                    ffnShift.MoveToOuterDisposeScope();
-                    wkvState.MoveToOuterDisposeScope();
-                }
-                current.Set(i, 0, attShift);
-                current.Set(i, 1, ffnShift);
-                current.Set(i, 2, wkvState);
+                Layer l = _layers[i];
+                Tensor xa = LayerNorm(x, l.Ln1Weight, l.Ln1Bias);
+                x = x + TimeMix(l, xa, s[0], s[2], ref vFirst, out wkvState);
+                attShift = Last(xa);
+                Tensor xf = LayerNorm(x, l.Ln2Weight, l.Ln2Bias);
+                x = x + ChannelMix(l, xf, s[1]);
+                ffnShift = Last(xf);
+                x.MoveToOuterDisposeScope();
+                if (i == 0)
+                    vFirst!.MoveToOuterDisposeScope();
+                attShift.MoveToOuterDisposeScope();
+                ffnShift.MoveToOuterDisposeScope();
+                wkvState.MoveToOuterDisposeScope();
             }
-            x = LayerNorm(x, _lnOutWeight, _lnOutBias);
-            return Linear(x, _head).MoveToOuterDisposeScope();               // [B, T, V]
+            current.Set(i, 0, attShift);
+            current.Set(i, 1, ffnShift);
+            current.Set(i, 2, wkvState);
         }
-        finally
-        {
-            if (state is null)
-                current.Dispose();
-        }
+        x = LayerNorm(x, _lnOutWeight, _lnOutBias);
+        return Linear(x, _head);                                           // [B, T, V]
     }
 
     /// <summary>Time mixing of xa <c>[B, T, C]</c> (already layer-normed); returns its output and the new S.</summary>

@@ -35,17 +35,56 @@ public abstract class RwkvNetwork : IDisposable
     public abstract RwkvState CreateState(int batchSize = 1);
 
     /// <summary>
-    /// Sequence mode. <paramref name="tokens"/>: int64 <c>[B, T]</c>. Returns float32 logits <c>[B, T, V]</c>
-    /// (a fresh tensor the caller owns). When <paramref name="state"/> is given it is read as the state before
-    /// the first token and advanced to the state after the last; otherwise the sequences start from zero state.
+    /// Sequence mode. <paramref name="tokens"/>: int64 <c>[B, T]</c> with B, T ≥ 1. Returns float32 logits
+    /// <c>[B, T, V]</c> (a fresh tensor the caller owns). When <paramref name="state"/> is given it is read as the
+    /// state before the first token and advanced to the state after the last; otherwise the sequences start from
+    /// zero state.
     /// </summary>
-    public abstract Tensor Forward(Tensor tokens, RwkvState? state = null);
+    /// <exception cref="ArgumentException">The tokens are not <c>[B, T]</c>, or the state is for another batch size or model.</exception>
+    public Tensor Forward(Tensor tokens, RwkvState? state = null)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        if (tokens.dim() != 2 || tokens.shape[0] < 1 || tokens.shape[1] < 1)
+            throw new ArgumentException($"Expected tokens [B, T] with B, T >= 1, got [{string.Join(", ", tokens.shape)}].", nameof(tokens));
+        long batch = tokens.shape[0];
+        if (state is not null && (state.BatchSize != batch || state.LayerCount != Config.LayerCount))
+            throw new ArgumentException($"The state holds {state.BatchSize} sequences of {state.LayerCount} layers; the tokens have {batch} sequences for {Config.LayerCount} layers.", nameof(state));
+
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        RwkvState current = state ?? CreateState(checked((int)batch));
+        try
+        {
+            return Run(tokens.to(ScalarType.Int64), current).MoveToOuterDisposeScope();
+        }
+        finally
+        {
+            if (state is null)
+                current.Dispose();
+        }
+    }
 
     /// <summary>
     /// Recurrent mode. <paramref name="tokens"/>: int64 <c>[B]</c>, one token per sequence. Returns float32
     /// logits <c>[B, V]</c> and advances <paramref name="state"/> by one token.
     /// </summary>
-    public abstract Tensor ForwardStep(Tensor tokens, RwkvState state);
+    /// <exception cref="ArgumentException">The tokens are not <c>[B]</c>, or the state is for another batch size or model.</exception>
+    public Tensor ForwardStep(Tensor tokens, RwkvState state)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        ArgumentNullException.ThrowIfNull(state);
+        if (tokens.dim() != 1)
+            throw new ArgumentException($"Expected tokens of shape [B], got [{string.Join(", ", tokens.shape)}].", nameof(tokens));
+        using var scope = torch.NewDisposeScope();
+        return Forward(tokens.unsqueeze(1), state).squeeze(1).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The version's forward pass: int64 tokens <c>[B, T]</c> → logits <c>[B, T, V]</c>, advancing
+    /// <paramref name="state"/> (whose batch size and layer count match). Called inside a dispose scope with
+    /// gradients off; the returned tensor is moved out by the caller.
+    /// </summary>
+    protected abstract Tensor Run(Tensor tokens, RwkvState state);
 
     /// <summary>Releases the network's tensors.</summary>
     protected abstract void Dispose(bool disposing);

@@ -51,22 +51,13 @@ internal sealed class TwoTokenNetwork : RwkvNetwork
     public override RwkvState CreateState(int batchSize = 1) =>
         new(batchSize, [[full([batchSize], (long)Config.VocabularySize, ScalarType.Int64).DetachFromDisposeScope()]]);
 
-    public override Tensor Forward(Tensor tokens, RwkvState? state = null)
+    protected override Tensor Run(Tensor tokens, RwkvState state)
     {
         ForwardCalls++;
-        using var scope = NewDisposeScope();
-        long batch = tokens.shape[0];
-        Tensor first = state?.Layer(0)[0].unsqueeze(1) ?? full([batch, 1], (long)Config.VocabularySize, ScalarType.Int64);
-        Tensor previous = cat([first, tokens[.., ..^1]], 1); // [B, T]
-        Tensor logits = _w[tokens] + _u[previous];          // [B, T, V]
-        state?.Set(0, 0, tokens[.., -1].clone());
-        return logits.MoveToOuterDisposeScope();
-    }
-
-    public override Tensor ForwardStep(Tensor tokens, RwkvState state)
-    {
-        using var scope = NewDisposeScope();
-        return Forward(tokens.unsqueeze(1), state).squeeze(1).MoveToOuterDisposeScope();
+        Tensor previous = cat([state.Layer(0)[0].unsqueeze(1), tokens[.., ..^1]], 1); // [B, T]
+        Tensor logits = _w[tokens] + _u[previous];                                   // [B, T, V]
+        state.Set(0, 0, tokens[.., -1].clone());
+        return logits;
     }
 
     /// <summary>−ln p(token p+1 | prefix) summed over p = 0 … n − 2, in double precision.</summary>
