@@ -1,0 +1,74 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace RwkvQuant.Quantization;
+
+/// <summary>
+/// The second-order statistic of a linear layer's inputs, H = (2/N)·Σₙ xₙ xₙᵀ over N calibration inputs
+/// xₙ <c>[size]</c> — the Hessian of the layer's squared output error with respect to one row of its weight.
+/// Immutable; built by a <see cref="HessianAccumulator"/>. Values are float64, row-major <c>[size, size]</c>, symmetric.
+/// </summary>
+public sealed class Hessian
+{
+    private readonly double[] _values;
+
+    /// <summary>Wraps <paramref name="values"/> (row-major <c>[size, size]</c>, copied).</summary>
+    /// <exception cref="ArgumentException">The sizes do not match, or a value is NaN or infinite.</exception>
+    public Hessian(int size, ReadOnlySpan<double> values, long sampleCount)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(size, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(sampleCount);
+        if (values.Length != (long)size * size)
+            throw new ArgumentException($"A {size}×{size} Hessian needs {(long)size * size} values, got {values.Length}.", nameof(values));
+        foreach (double value in values)
+        {
+            if (!double.IsFinite(value))
+                throw new ArgumentException("The Hessian holds NaN or infinity.", nameof(values));
+        }
+        Size = size;
+        SampleCount = sampleCount;
+        _values = values.ToArray();
+    }
+
+    /// <summary>The identity scaled by 2 (the Hessian of inputs that are white noise of unit variance).</summary>
+    public static Hessian Identity(int size)
+    {
+        var values = new double[(long)size * size];
+        for (int i = 0; i < size; i++)
+            values[(long)i * size + i] = 2.0;
+        return new Hessian(size, values, 0);
+    }
+
+    /// <summary>Dimension of the layer's inputs.</summary>
+    public int Size { get; }
+
+    /// <summary>Number N of input vectors accumulated (0 for a synthetic Hessian).</summary>
+    public long SampleCount { get; }
+
+    /// <summary>The values, row-major <c>[Size, Size]</c>.</summary>
+    public ReadOnlySpan<double> Values => _values;
+
+    /// <summary>H[i, j].</summary>
+    public double this[int i, int j] => _values[(long)i * Size + j];
+
+    /// <summary>A fresh float64 tensor <c>[Size, Size]</c> holding H.</summary>
+    public Tensor ToTensor() => tensor(_values, [Size, Size], ScalarType.Float64);
+
+    /// <summary>
+    /// The Hessian-weighted squared error of replacing <paramref name="weight"/> by <paramref name="quantized"/>
+    /// (both row-major <c>[rows, Size]</c>): tr((W − Q) H (W − Q)ᵀ), the increase in the layer's summed squared output
+    /// error, up to the factor 2/N.
+    /// </summary>
+    public double WeightedError(ReadOnlySpan<float> weight, ReadOnlySpan<float> quantized)
+    {
+        if (weight.Length != quantized.Length || weight.Length % Size != 0)
+            throw new ArgumentException($"Weights of {weight.Length} and {quantized.Length} values do not form matching [rows, {Size}] matrices.", nameof(quantized));
+        int rows = weight.Length / Size;
+        var difference = new double[weight.Length];
+        for (int i = 0; i < difference.Length; i++)
+            difference[i] = (double)weight[i] - quantized[i];
+        using var scope = NewDisposeScope();
+        Tensor delta = tensor(difference, [rows, Size], ScalarType.Float64);
+        return delta.matmul(ToTensor()).mul(delta).sum().item<double>();
+    }
+}

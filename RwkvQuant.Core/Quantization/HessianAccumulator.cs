@@ -1,0 +1,75 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace RwkvQuant.Quantization;
+
+/// <summary>
+/// Accumulates Σ x xᵀ over a layer's calibration inputs x <c>[size]</c> (in float64) and builds the
+/// <see cref="Hessian"/> H = (2/N)·Σ x xᵀ. Not thread-safe; one accumulator per layer.
+/// </summary>
+public sealed class HessianAccumulator : IDisposable
+{
+    private readonly Tensor _sum; // [size, size] float64
+    private bool _disposed;
+
+    /// <summary>An empty accumulator for inputs of dimension <paramref name="size"/>.</summary>
+    public HessianAccumulator(int size)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(size, 1);
+        Size = size;
+        _sum = zeros([size, size], ScalarType.Float64).DetachFromDisposeScope();
+    }
+
+    /// <summary>Dimension of the inputs.</summary>
+    public int Size { get; }
+
+    /// <summary>Number of input vectors added so far.</summary>
+    public long SampleCount { get; private set; }
+
+    /// <summary>Adds input vectors: any tensor whose last dimension is <see cref="Size"/> (e.g. <c>[B, T, size]</c>).</summary>
+    /// <exception cref="ArgumentException">The last dimension is not <see cref="Size"/>, or the inputs hold NaN or infinity.</exception>
+    public void Add(Tensor inputs)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (inputs.dim() < 1 || inputs.shape[^1] != Size)
+            throw new ArgumentException($"Expected inputs [..., {Size}], got [{string.Join(", ", inputs.shape)}].", nameof(inputs));
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        Tensor x = inputs.detach().reshape(-1, Size).to(ScalarType.Float64); // [N, size]
+        if (!isfinite(x).all().item<bool>())
+            throw new ArgumentException("The calibration inputs hold NaN or infinity.", nameof(inputs));
+        _sum.add_(x.t().matmul(x));
+        SampleCount += x.shape[0];
+    }
+
+    /// <summary>Adds <paramref name="count"/> input vectors stored row-major in <paramref name="inputs"/>.</summary>
+    public void Add(ReadOnlySpan<float> inputs, int count)
+    {
+        if (inputs.Length != (long)count * Size)
+            throw new ArgumentException($"{count} inputs of dimension {Size} need {(long)count * Size} values, got {inputs.Length}.", nameof(inputs));
+        using var scope = NewDisposeScope();
+        Add(tensor(inputs.ToArray(), [count, Size]));
+    }
+
+    /// <summary>H = (2/N)·Σ x xᵀ over the inputs added so far.</summary>
+    /// <exception cref="InvalidOperationException">No input has been added.</exception>
+    public Hessian Build()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (SampleCount == 0)
+            throw new InvalidOperationException("No calibration input was added; the Hessian is undefined.");
+        using var scope = NewDisposeScope();
+        double[] values = _sum.mul(2.0 / SampleCount).contiguous().data<double>().ToArray();
+        return new Hessian(Size, values, SampleCount);
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        if (_disposed)
+            return;
+        _disposed = true;
+        _sum.Dispose();
+    }
+}

@@ -1,0 +1,25 @@
+using RwkvQuant.Formats;
+
+namespace RwkvQuant.Quantization;
+
+/// <summary>
+/// Quantizes a 2-D weight by clustering: groups of weights share a codebook of 2^b centroids of dimension d, and each
+/// weight (or d-vector of weights) stores the index of a centroid (k-means VQ, GPTVQ). Implementations are stateless
+/// and thread-safe; options are fixed at construction.
+/// </summary>
+public interface IVectorQuantizer
+{
+    /// <summary>A short name for reports, e.g. <c>"gptvq d1 b3"</c>.</summary>
+    string Name { get; }
+
+    /// <summary>True when <see cref="Quantize"/> needs a <see cref="Hessian"/> (GPTVQ); false when it ignores it.</summary>
+    bool RequiresHessian { get; }
+
+    /// <summary>
+    /// Quantizes <paramref name="weight"/> <c>[rows, columns]</c>. <paramref name="hessian"/> is H = (2/N)·Σ x xᵀ
+    /// over the layer's calibration inputs x <c>[columns]</c>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The weight is not 2-D float, its shape does not suit the options, it holds
+    /// NaN or infinity, or a required Hessian is missing or of the wrong size.</exception>
+    QuantizedTensor Quantize(TensorData weight, Hessian? hessian = null, CancellationToken cancellationToken = default);
+}
