@@ -28,7 +28,12 @@ internal static class GgmlBlockQuantizer
     /// <paramref name="type"/> is not a block type, the value count is not a multiple of 32, or
     /// <paramref name="destination"/> is not exactly the storage size.
     /// </exception>
-    public static void Quantize(GgmlType type, ReadOnlySpan<float> source, Span<byte> destination)
+    /// <remarks>
+    /// <paramref name="fusedMultiplyAdd"/> computes <c>x·id + offset</c> with one rounding, as ggml compiled with FMA
+    /// contraction does (e.g. GCC with <c>-march=native</c> on an FMA machine). rwkv.cpp's reference outputs are made
+    /// without it; only files from such builds need it (it changes a code by one where <c>x·id</c> rounds onto a tie).
+    /// </remarks>
+    public static void Quantize(GgmlType type, ReadOnlySpan<float> source, Span<byte> destination, bool fusedMultiplyAdd = false)
     {
         if (!type.IsQuantized())
             throw new ArgumentException($"{type} is not a block-quantized ggml type.", nameof(type));
@@ -45,10 +50,10 @@ internal static class GgmlBlockQuantizer
             Span<byte> y = destination.Slice(b * blockBytes, blockBytes);
             switch (type)
             {
-                case GgmlType.Q4_0: QuantizeQ4_0(x, y); break;
-                case GgmlType.Q4_1: QuantizeQ4_1(x, y); break;
-                case GgmlType.Q5_0: QuantizeQ5_0(x, y); break;
-                case GgmlType.Q5_1: QuantizeQ5_1(x, y); break;
+                case GgmlType.Q4_0: QuantizeQ4_0(x, y, fusedMultiplyAdd); break;
+                case GgmlType.Q4_1: QuantizeQ4_1(x, y, fusedMultiplyAdd); break;
+                case GgmlType.Q5_0: QuantizeQ5_0(x, y, fusedMultiplyAdd); break;
+                case GgmlType.Q5_1: QuantizeQ5_1(x, y, fusedMultiplyAdd); break;
                 case GgmlType.Q8_0: QuantizeQ8_0(x, y); break;
                 default: throw new ArgumentOutOfRangeException(nameof(type), type, "Unknown ggml block type.");
             }
@@ -56,7 +61,7 @@ internal static class GgmlBlockQuantizer
     }
 
     /// <summary>block_q4_0 { fp16 d; u8 qs[16]; }: d = max/−8 (max = first value of largest magnitude), q = min(15, ⌊x/d + 8.5⌋).</summary>
-    private static void QuantizeQ4_0(ReadOnlySpan<float> x, Span<byte> y)
+    private static void QuantizeQ4_0(ReadOnlySpan<float> x, Span<byte> y, bool fma)
     {
         float d = SignedMaximum(x) / -8f;
         float id = Inverse(d);
@@ -64,14 +69,14 @@ internal static class GgmlBlockQuantizer
         Span<byte> qs = y.Slice(2, HalfBlock);
         for (int j = 0; j < HalfBlock; j++)
         {
-            int q0 = Math.Min(15, Truncate(Scaled(x[j], id) + 8.5f));
-            int q1 = Math.Min(15, Truncate(Scaled(x[j + HalfBlock], id) + 8.5f));
+            int q0 = Math.Min(15, Truncate(ScaledPlus(x[j], id, 8.5f, fma)));
+            int q1 = Math.Min(15, Truncate(ScaledPlus(x[j + HalfBlock], id, 8.5f, fma)));
             qs[j] = (byte)(q0 | q1 << 4);
         }
     }
 
     /// <summary>block_q4_1 { fp16 d; fp16 m; u8 qs[16]; }: m = min, d = (max − min)/15, q = min(15, ⌊(x − m)/d + 0.5⌋).</summary>
-    private static void QuantizeQ4_1(ReadOnlySpan<float> x, Span<byte> y)
+    private static void QuantizeQ4_1(ReadOnlySpan<float> x, Span<byte> y, bool fma)
     {
         (float min, float max) = MinMax(x);
         float d = (max - min) / 15f;
@@ -81,21 +86,21 @@ internal static class GgmlBlockQuantizer
         Span<byte> qs = y.Slice(4, HalfBlock);
         for (int j = 0; j < HalfBlock; j++)
         {
-            int q0 = Math.Min(15, Truncate(Scaled(x[j] - min, id) + 0.5f));
-            int q1 = Math.Min(15, Truncate(Scaled(x[j + HalfBlock] - min, id) + 0.5f));
+            int q0 = Math.Min(15, Truncate(ScaledPlus(x[j] - min, id, 0.5f, fma)));
+            int q1 = Math.Min(15, Truncate(ScaledPlus(x[j + HalfBlock] - min, id, 0.5f, fma)));
             qs[j] = (byte)(q0 | q1 << 4);
         }
     }
 
     /// <summary>block_q5_0 { fp16 d; u8 qh[4]; u8 qs[16]; }: d = max/−16, q = min(31, ⌊x/d + 16.5⌋).</summary>
-    private static void QuantizeQ5_0(ReadOnlySpan<float> x, Span<byte> y)
+    private static void QuantizeQ5_0(ReadOnlySpan<float> x, Span<byte> y, bool fma)
     {
         float d = SignedMaximum(x) / -16f;
         float id = Inverse(d);
         WriteHalf(y, 0, d);
         Span<int> q = stackalloc int[Block];
         for (int j = 0; j < Block; j++)
-            q[j] = Math.Min(31, Truncate(Scaled(x[j], id) + 16.5f));
+            q[j] = Math.Min(31, Truncate(ScaledPlus(x[j], id, 16.5f, fma)));
         WriteFiveBitCodes(q, y.Slice(2, 4), y.Slice(6, HalfBlock));
     }
 
@@ -103,7 +108,7 @@ internal static class GgmlBlockQuantizer
     /// block_q5_1 { fp16 d; fp16 m; u8 qh[4]; u8 qs[16]; }: m = min, d = (max − min)/31, q = ⌊(x − m)/d + 0.5⌋ with no
     /// clamp (ggml has none; only the low five bits are stored).
     /// </summary>
-    private static void QuantizeQ5_1(ReadOnlySpan<float> x, Span<byte> y)
+    private static void QuantizeQ5_1(ReadOnlySpan<float> x, Span<byte> y, bool fma)
     {
         (float min, float max) = MinMax(x);
         float d = (max - min) / 31f;
@@ -112,7 +117,7 @@ internal static class GgmlBlockQuantizer
         WriteHalf(y, 2, min);
         Span<int> q = stackalloc int[Block];
         for (int j = 0; j < Block; j++)
-            q[j] = Truncate(Scaled(x[j] - min, id) + 0.5f);
+            q[j] = Truncate(ScaledPlus(x[j] - min, id, 0.5f, fma));
         WriteFiveBitCodes(q, y.Slice(4, 4), y.Slice(8, HalfBlock));
     }
 
@@ -160,12 +165,17 @@ internal static class GgmlBlockQuantizer
 
     private static float Inverse(float d) => d != 0f ? 1f / d : 0f;
 
-    /// <summary>The float32 product, rounded on its own before any offset is added (no FMA).</summary>
+    /// <summary>The float32 product, rounded on its own.</summary>
     private static float Scaled(float value, float id)
     {
         float product = value * id;
         return product;
     }
+
+    /// <summary><c>value·id + offset</c>: the product rounded to float32 and then the sum (ggml's reference), or one
+    /// fused rounding when <paramref name="fma"/> is set.</summary>
+    private static float ScaledPlus(float value, float id, float offset, bool fma) =>
+        fma ? MathF.FusedMultiplyAdd(value, id, offset) : Scaled(value, id) + offset;
 
     /// <summary>C's float-to-integer conversion: toward zero (operands here lie well inside the int range).</summary>
     private static int Truncate(float value) => (int)value;
