@@ -1,10 +1,11 @@
 using RwkvQuant.Formats;
 using RwkvQuant.Scalar;
 using RwkvQuant.Scalar.Rtn;
+using Xunit.Abstractions;
 
 namespace RwkvQuant.Tests.Scalar;
 
-public class RoundToNearestTests
+public class RoundToNearestTests(ITestOutputHelper output)
 {
     /// <summary>
     /// Round-trip budget: every weight is within half a step of the stored grid, |x − x̂| ≤ s/2, up to float32
@@ -56,6 +57,32 @@ public class RoundToNearestTests
             Assert.All(q.GetCodes(), code => Assert.InRange(code, 0, (1 << bits) - 1));
             Assert.Equal("rtn", q.Method);
         }
+    }
+
+    /// <summary>
+    /// Relative RMS error budgets ‖W − Ŵ‖ / ‖W‖ of asymmetric RTN, groups of 64, FP16, on Gaussian weights, per bit
+    /// width: a uniform grid over a group's range (about 4.7σ for 64 Gaussians) gives ≈ 4.7/((2^b − 1)·√12), plus headroom.
+    /// </summary>
+    private static readonly Dictionary<int, double> RelativeRmsBudget = new()
+    {
+        [2] = 0.50, [3] = 0.22, [4] = 0.105, [5] = 0.051, [6] = 0.025, [8] = 0.0063,
+    };
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    [InlineData(5)]
+    [InlineData(6)]
+    [InlineData(8)]
+    public void Relative_rms_error_on_gaussian_weights_is_within_the_budget_of_its_bit_width(int bits)
+    {
+        TensorData weight = ScalarTestData.Weight(21, 64, 1000);
+        float[] w = weight.ToFloatArray();
+        float[] x = new RoundToNearestQuantizer(new RoundToNearestOptions { Bits = bits }).Quantize(weight).Dequantize();
+        double error = Math.Sqrt(w.Zip(x).Sum(p => (p.First - (double)p.Second) * (p.First - (double)p.Second)) / w.Sum(v => (double)v * v));
+        output.WriteLine($"{bits} bits: relative RMS error {error:F5}");
+        Assert.True(error <= RelativeRmsBudget[bits], $"{bits} bits: {error} > {RelativeRmsBudget[bits]}");
     }
 
     [Theory]
