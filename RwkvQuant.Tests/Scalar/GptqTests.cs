@@ -69,27 +69,38 @@ public class GptqTests(ITestOutputHelper output)
         Assert.Empty(gptq.Notes);
     }
 
-    [Fact]
-    public void Matches_a_naive_double_precision_twin_built_from_the_paper()
+    [Theory]
+    [InlineData(64, new[] { 1, 50, 128, Columns })] // group starts inside blocks (50), groups across blocks (50, 128)
+    [InlineData(48, new[] { 32, 128 })]              // groups not aligned with blocks
+    [InlineData(100, new[] { 32 })]                  // groups longer than blocks
+    public void Matches_a_naive_double_precision_twin_built_from_the_paper(int groupSize, int[] blockSizes)
     {
         foreach (int seed in new[] { 1, 2 })
         {
             TensorData weight = ScalarTestData.Weight(seed, Rows, Columns);
             Hessian h = ScalarTestData.CorrelatedHessian(seed, Columns);
             float[] w = weight.ToFloatArray();
-            float[] naive = NaiveGptq(w, h, bits: 3, groupSize: 64, damping: 0.01);
-            // Block sizes that put group starts inside blocks (50) and groups across blocks (50, 128 with 131 columns).
-            foreach (int blockSize in new[] { 1, 50, 128, Columns })
+            float[] naive = NaiveGptq(w, h, bits: 3, groupSize, damping: 0.01);
+            foreach (int blockSize in blockSizes)
             {
-                var q = new GptqQuantizer(new GptqOptions { BlockSize = blockSize }).Quantize(weight, h);
+                var q = new GptqQuantizer(new GptqOptions { GroupSize = groupSize, BlockSize = blockSize }).Quantize(weight, h);
                 float[] x = q.Dequantize();
                 int same = x.Zip(naive).Count(pair => pair.First == pair.Second);
-                output.WriteLine($"seed {seed}, block {blockSize}: {same} of {x.Length} agree; error {h.WeightedError(w, x) / h.WeightedError(w, naive):F5} of the twin's");
-                Assert.True(same >= 0.97 * x.Length, $"block {blockSize}: {same} of {x.Length} values agree");
                 double fast = h.WeightedError(w, x), reference = h.WeightedError(w, naive);
+                output.WriteLine($"seed {seed}, group {groupSize}, block {blockSize}: {same} of {x.Length} agree; error {fast / reference:F5} of the twin's");
+                Assert.True(same >= 0.97 * x.Length, $"block {blockSize}: {same} of {x.Length} values agree");
                 Assert.True(Math.Abs(fast - reference) <= 0.005 * reference, $"block {blockSize}: {fast} vs {reference}");
             }
         }
+    }
+
+    [Fact]
+    public void Cancellation_is_honoured()
+    {
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        Assert.ThrowsAny<OperationCanceledException>(() =>
+            new GptqQuantizer().Quantize(ScalarTestData.Weight(1, Rows, Columns), Hessian.Identity(Columns), cancelled.Token));
     }
 
     [Fact]
