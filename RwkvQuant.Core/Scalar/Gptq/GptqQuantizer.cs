@@ -56,18 +56,17 @@ public sealed class GptqQuantizer : IScalarQuantizer
         Tensor h = hessian.ToTensor(); // [columns, columns] float64
         float[] values = (float[])w.Values.Clone(); // [rows, columns]
 
-        double[] diagonal = h.diagonal().contiguous().data<double>().ToArray();
+        bool[] deadColumns = InverseHessianFactor.ReviveDeadColumns(h);
         int dead = 0;
         for (int i = 0; i < columns; i++)
         {
-            if (diagonal[i] != 0)
+            if (!deadColumns[i])
                 continue;
             dead++;
-            diagonal[i] = 1;
-            h[i, i] = 1.0;
             for (int row = 0; row < rows; row++)
                 values[(long)row * columns + i] = 0;
         }
+        double[] diagonal = h.diagonal().contiguous().data<double>().ToArray();
         if (dead > 0)
             notes.Add($"{w.Name}: {dead} dead column(s) (H_ii = 0) set to zero (their inputs are always zero).");
 

@@ -29,6 +29,9 @@ namespace RwkvQuant.Vector.Gptvq;
 /// </summary>
 public sealed class GptvqQuantizer : IVectorQuantizer
 {
+    /// <summary>Factorization attempts: the configured damping, then up to 8 raises by ×10.</summary>
+    private const int MaxDampingAttempts = 9;
+
     /// <summary>A quantizer with <paramref name="options"/> (default: <see cref="GptvqOptions.Default"/>).</summary>
     /// <exception cref="ArgumentException">The options do not fit together (block size, group width, dimension, SVD rank).</exception>
     public GptvqQuantizer(GptvqOptions? options = null)
@@ -55,7 +58,14 @@ public sealed class GptvqQuantizer : IVectorQuantizer
         VectorLayout layout = codebookOptions.LayoutFor(rows, columns);
         layout.Validate(weight.Name);
         var notes = new List<string>();
-        double[] u = InverseHessianFactor.Compute(hessian!, Options.DampingFraction, weight.Name, out bool[] dead, notes); // [cols, cols]
+        double[] u; // U [cols, cols], row-major
+        bool[] dead;
+        using (var scope = NewDisposeScope())
+        {
+            Tensor h = hessian!.ToTensor();
+            dead = InverseHessianFactor.ReviveDeadColumns(h);
+            u = InverseHessianFactor.Compute(h, Options.DampingFraction, MaxDampingAttempts, weight.Name, notes).contiguous().data<double>().ToArray();
+        }
         var importance = new float[columns];
         for (int c = 0; c < columns; c++)
             importance[c] = (float)(1.0 / (u[(long)c * columns + c] * u[(long)c * columns + c]));

@@ -2,15 +2,29 @@ using System.Globalization;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace RwkvQuant.Scalar.Gptq;
+namespace RwkvQuant.Quantization;
 
 /// <summary>
 /// The upper Cholesky factor U of the damped inverse Hessian, (H + λI)⁻¹ = UᵀU, with λ = p·mean(|diag H|): row i of U
 /// holds, scaled by U_ii, the error-feedback coefficients of column i onto the columns after it. When a Cholesky
 /// factorization fails (H not positive definite enough), p is multiplied by 10 and the factorization retried.
+/// Shared by GPTQ and GPTVQ.
 /// </summary>
 internal static class InverseHessianFactor
 {
+    /// <summary>
+    /// GPTQ's treatment of dead inputs: where H_jj = 0 (the input is always zero) sets H_jj = 1 in place, so H stays
+    /// invertible; the caller zeroes those weight columns. Returns the dead-column mask.
+    /// </summary>
+    public static bool[] ReviveDeadColumns(Tensor hessian)
+    {
+        using var scope = NewDisposeScope();
+        Tensor deadMask = hessian.diagonal().eq(0);
+        bool[] dead = deadMask.data<bool>().ToArray();
+        hessian.diagonal().masked_fill_(deadMask, 1.0);
+        return dead;
+    }
+
     /// <summary>Factors <paramref name="hessian"/> (float64 <c>[n, n]</c>, symmetric, no zero diagonal).</summary>
     /// <returns>U, float64 <c>[n, n]</c> upper triangular with a positive diagonal.</returns>
     /// <exception cref="InvalidOperationException">All <paramref name="maxAttempts"/> dampings failed.</exception>
