@@ -1,0 +1,60 @@
+using RwkvQuant.Formats;
+using RwkvQuant.Formats.Ggml;
+using RwkvQuant.Quantization;
+
+namespace RwkvQuant.Scalar.Ggml;
+
+/// <summary>
+/// Quantizes a 2-D weight into a ggml block format, bit-exact with ggml's reference quantizers (and so with
+/// rwkv.cpp's <c>quantize</c>): each row is cut into blocks of 32 consecutive columns, each block gets its own fp16
+/// scale (and fp16 minimum for Q4_1/Q5_1). Stateless and thread-safe; ignores any Hessian.
+/// </summary>
+public sealed class GgmlQuantizer : IScalarQuantizer
+{
+    /// <summary>Creates a quantizer for <paramref name="options"/>' format.</summary>
+    public GgmlQuantizer(GgmlQuantizerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        Options = options;
+    }
+
+    /// <summary>The options fixed at construction.</summary>
+    public GgmlQuantizerOptions Options { get; }
+
+    /// <inheritdoc />
+    public string Name => $"ggml {Options.Type.ToString().ToLowerInvariant()}";
+
+    /// <inheritdoc />
+    public bool RequiresHessian => false;
+
+    /// <inheritdoc />
+    /// <exception cref="ArgumentException">The weight is not 2-D float, its column count is not a multiple of 32, or it
+    /// holds NaN or infinity (the message names the tensor).</exception>
+    public QuantizedTensor Quantize(TensorData weight, Hessian? hessian = null, CancellationToken cancellationToken = default) =>
+        QuantizeTensor(weight, cancellationToken);
+
+    /// <summary><see cref="Quantize"/> with its concrete result type.</summary>
+    public GgmlBlockTensor QuantizeTensor(TensorData weight, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(weight);
+        if (weight.Shape.Count != 2)
+            throw new ArgumentException($"Tensor '{weight.Name}' has shape [{string.Join(", ", weight.Shape)}]; ggml block quantization takes a 2-D [rows, columns] weight.", nameof(weight));
+        if (weight.Type is not (TensorDataType.F32 or TensorDataType.F16 or TensorDataType.BF16 or TensorDataType.F64))
+            throw new ArgumentException($"Tensor '{weight.Name}' is {weight.Type}; ggml block quantization takes floating-point weights.", nameof(weight));
+        long rows = weight.Shape[0], columns = weight.Shape[1];
+        if (rows < 1 || columns < 1 || rows > int.MaxValue || columns > int.MaxValue)
+            throw new ArgumentException($"Tensor '{weight.Name}' has shape [{rows}, {columns}], which cannot be quantized.", nameof(weight));
+        if (columns % GgmlTypes.BlockSize != 0)
+            throw new ArgumentException($"Tensor '{weight.Name}' has {columns} columns; {Options.Type} needs a multiple of {GgmlTypes.BlockSize} (blocks run along a row).", nameof(weight));
+        cancellationToken.ThrowIfCancellationRequested();
+
+        float[] values = weight.ToFloatArray();
+        int bad = Array.FindIndex(values, v => !float.IsFinite(v));
+        if (bad >= 0)
+            throw new ArgumentException($"Tensor '{weight.Name}' holds {values[bad]} at [{bad / columns}, {bad % columns}]; only finite weights can be quantized.", nameof(weight));
+
+        var blocks = new byte[Options.Type.StorageSize(values.LongLength)];
+        GgmlBlockQuantizer.Quantize(Options.Type, values, blocks);
+        return new GgmlBlockTensor(weight.Name, (int)rows, (int)columns, Options.Type, blocks);
+    }
+}
