@@ -69,7 +69,7 @@ public sealed class GptqQuantizer : IScalarQuantizer
                 values[(long)row * columns + i] = 0;
         }
         if (dead > 0)
-            notes.Add($"{w.Name}: {dead} dead column(s) (H_ii = 0) quantized as zero.");
+            notes.Add($"{w.Name}: {dead} dead column(s) (H_ii = 0) set to zero (their inputs are always zero).");
 
         int[]? permutation = null;
         Tensor wt = tensor(values, [rows, columns]).t(); // [columns, rows]: storage column k is row k
@@ -107,7 +107,7 @@ public sealed class GptqQuantizer : IScalarQuantizer
         float[] block = wt.narrow(0, start, count).contiguous().data<float>().ToArray(); // W1 [count, rows]
         float[] u = upper.narrow(0, start, count).narrow(1, start, count).contiguous().data<float>().ToArray(); // U1 [count, count]
         var errors = new float[count * rows]; // Err1 [count, rows]
-        var grids = new GroupGrid[rows];
+        GroupGrid[] grids = result.Grids; // the current group's grid per row; a group may span blocks
         for (int i = 0; i < count; i++)
         {
             int column = start + i;
@@ -198,6 +198,8 @@ public sealed class GptqQuantizer : IScalarQuantizer
         public int GroupsPerRow { get; } = (columns + options.GroupSize - 1) / options.GroupSize;
 
         public int[] Codes { get; } = new int[(long)rows * columns];
+
+        public GroupGrid[] Grids { get; } = new GroupGrid[rows];
 
         public float[] Scales { get; } = new float[(long)rows * ((columns + options.GroupSize - 1) / options.GroupSize)];
 
