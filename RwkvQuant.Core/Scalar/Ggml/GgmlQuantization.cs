@@ -45,7 +45,7 @@ public static class GgmlQuantization
     {
         ArgumentException.ThrowIfNullOrEmpty(inputPath);
         ArgumentException.ThrowIfNullOrEmpty(outputPath);
-        var quantizer = new GgmlQuantizer(new GgmlQuantizerOptions(type));
+        _ = new GgmlQuantizerOptions(type); // validates the target type
 
         var (header, records) = GgmlReader.Read(inputPath);
         if (header.DataType is not (GgmlType.F32 or GgmlType.F16))
@@ -59,23 +59,17 @@ public static class GgmlQuantization
                 cancellationToken.ThrowIfCancellationRequested();
                 GgmlTensor record = records[i];
                 bool quantize = IsQuantizedByRwkvCpp(record);
-                GgmlRecordWriter.WriteRecord(stream, quantize ? Quantize(quantizer, record, inputPath, cancellationToken) : record);
+                GgmlRecordWriter.WriteRecord(stream, quantize ? Quantize(record, type, inputPath) : record);
                 progress?.Report(new GgmlQuantizationProgress(record.Name, quantize, i + 1, records.Count));
             }
         });
     }
 
-    private static GgmlTensor Quantize(GgmlQuantizer quantizer, GgmlTensor record, string path, CancellationToken cancellationToken)
+    private static GgmlTensor Quantize(GgmlTensor record, GgmlType type, string path)
     {
-        GgmlBlockTensor quantized;
-        try
-        {
-            quantized = quantizer.QuantizeTensor(record.ToTensorData(), cancellationToken);
-        }
-        catch (ArgumentException e)
-        {
-            throw ModelFileError.Create(path, record.Name, e.Message, e);
-        }
+        var (quantized, problem) = GgmlQuantizer.TryQuantize(record.ToTensorData(), type);
+        if (quantized is null)
+            throw ModelFileError.Create(path, record.Name, $"the tensor {problem}");
         return record with { Type = quantized.Type, Data = quantized.Blocks.ToArray() };
     }
 }

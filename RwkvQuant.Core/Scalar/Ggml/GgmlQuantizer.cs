@@ -34,27 +34,38 @@ public sealed class GgmlQuantizer : IScalarQuantizer
         QuantizeTensor(weight, cancellationToken);
 
     /// <summary><see cref="Quantize"/> with its concrete result type.</summary>
+    /// <exception cref="ArgumentException">As for <see cref="Quantize"/>.</exception>
     public GgmlBlockTensor QuantizeTensor(TensorData weight, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(weight);
+        cancellationToken.ThrowIfCancellationRequested();
+        var (result, problem) = TryQuantize(weight, Options.Type);
+        return result ?? throw new ArgumentException($"Tensor '{weight.Name}' {problem}", nameof(weight));
+    }
+
+    /// <summary>
+    /// Quantizes <paramref name="weight"/>, or says what is wrong with it (a sentence that follows the tensor's name,
+    /// so that callers can name the tensor and, where there is one, the file).
+    /// </summary>
+    internal static (GgmlBlockTensor? Result, string? Problem) TryQuantize(TensorData weight, GgmlType type)
+    {
         if (weight.Shape.Count != 2)
-            throw new ArgumentException($"Tensor '{weight.Name}' has shape [{string.Join(", ", weight.Shape)}]; ggml block quantization takes a 2-D [rows, columns] weight.", nameof(weight));
+            return (null, $"has shape [{string.Join(", ", weight.Shape)}]; ggml block quantization takes a 2-D [rows, columns] weight.");
         if (weight.Type is not (TensorDataType.F32 or TensorDataType.F16 or TensorDataType.BF16 or TensorDataType.F64))
-            throw new ArgumentException($"Tensor '{weight.Name}' is {weight.Type}; ggml block quantization takes floating-point weights.", nameof(weight));
+            return (null, $"is {weight.Type}; ggml block quantization takes floating-point weights.");
         long rows = weight.Shape[0], columns = weight.Shape[1];
         if (rows < 1 || columns < 1 || rows > int.MaxValue || columns > int.MaxValue)
-            throw new ArgumentException($"Tensor '{weight.Name}' has shape [{rows}, {columns}], which cannot be quantized.", nameof(weight));
+            return (null, $"has shape [{rows}, {columns}], which cannot be quantized.");
         if (columns % GgmlTypes.BlockSize != 0)
-            throw new ArgumentException($"Tensor '{weight.Name}' has {columns} columns; {Options.Type} needs a multiple of {GgmlTypes.BlockSize} (blocks run along a row).", nameof(weight));
-        cancellationToken.ThrowIfCancellationRequested();
+            return (null, $"has {columns} columns; {type} needs a multiple of {GgmlTypes.BlockSize} (blocks run along a row).");
 
         float[] values = weight.ToFloatArray();
         int bad = Array.FindIndex(values, v => !float.IsFinite(v));
         if (bad >= 0)
-            throw new ArgumentException($"Tensor '{weight.Name}' holds {values[bad]} at [{bad / columns}, {bad % columns}]; only finite weights can be quantized.", nameof(weight));
+            return (null, $"holds {values[bad]} at [{bad / columns}, {bad % columns}]; only finite weights can be quantized.");
 
-        var blocks = new byte[Options.Type.StorageSize(values.LongLength)];
-        GgmlBlockQuantizer.Quantize(Options.Type, values, blocks);
-        return new GgmlBlockTensor(weight.Name, (int)rows, (int)columns, Options.Type, blocks);
+        var blocks = new byte[type.StorageSize(values.LongLength)];
+        GgmlBlockQuantizer.Quantize(type, values, blocks);
+        return (new GgmlBlockTensor(weight.Name, (int)rows, (int)columns, type, blocks), null);
     }
 }
