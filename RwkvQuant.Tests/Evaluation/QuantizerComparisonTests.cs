@@ -7,6 +7,7 @@ using RwkvQuant.Scalar.Ggml;
 using RwkvQuant.Scalar.Gptq;
 using RwkvQuant.Scalar.Rtn;
 using RwkvQuant.Tokenizers;
+using RwkvQuant.Vector.Gptvq;
 using RwkvQuant.Vector.KMeans;
 using Xunit.Abstractions;
 
@@ -85,6 +86,8 @@ public class QuantizerComparisonTests(ITestOutputHelper output)
         ComparisonMethod.Of(new GptqQuantizer(new GptqOptions { Bits = 3, GroupSize = 64 })),
         ComparisonMethod.Of(new GptqQuantizer(new GptqOptions { Bits = 4, GroupSize = 64 })),
         ComparisonMethod.Of(new KMeansVectorQuantizer(new KMeansOptions { Dimension = 1, Bits = 3 })),
+        ComparisonMethod.Of(new GptvqQuantizer(new GptvqOptions { Codebooks = new KMeansOptions { Dimension = 1, Bits = 3 } })),
+        ComparisonMethod.Of(new GptvqQuantizer(new GptvqOptions { Codebooks = new KMeansOptions { Dimension = 1, Bits = 3 }, SvdRank = 4 })),
         ComparisonMethod.Of(new GgmlQuantizer(new GgmlQuantizerOptions(GgmlType.Q4_0))),
         ComparisonMethod.Of(new GgmlQuantizer(new GgmlQuantizerOptions(GgmlType.Q4_1))),
         ComparisonMethod.Of(new GgmlQuantizer(new GgmlQuantizerOptions(GgmlType.Q5_0))),
