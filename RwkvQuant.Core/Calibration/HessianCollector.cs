@@ -67,18 +67,8 @@ public sealed class HessianCollector : IDisposable, INetworkObserver
     /// <exception cref="OperationCanceledException">Cancelled between batches.</exception>
     public void Collect(RwkvNetwork network, CalibrationData data, IProgress<CalibrationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(network);
-        ArgumentNullException.ThrowIfNull(data);
         ObjectDisposedException.ThrowIf(_disposed, this);
-        int total = data.Samples.Count, batchSize = data.Options.BatchSize;
-        for (int first = 0; first < total; first += batchSize)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            int count = Math.Min(batchSize, total - first);
-            using var scope = NewDisposeScope();
-            network.ForwardObserved(data.Batch(first, count), state: null, this);
-            progress?.Report(new CalibrationProgress(first + count, total));
-        }
+        CalibrationRunner.Run(network, data, this, progress, cancellationToken);
     }
 
     /// <summary>The Hessian of every weight, by canonical name.</summary>

@@ -87,7 +87,8 @@ public class QuantizerComparisonTests(ITestOutputHelper output)
         ComparisonMethod.Of(new GptqQuantizer(new GptqOptions { Bits = 4, GroupSize = 64 })),
         ComparisonMethod.Of(new KMeansVectorQuantizer(new KMeansOptions { Dimension = 1, Bits = 3 })),
         ComparisonMethod.Of(new GptvqQuantizer(new GptvqOptions { Codebooks = new KMeansOptions { Dimension = 1, Bits = 3 } })),
-        ComparisonMethod.Of(new GptvqQuantizer(new GptvqOptions { Codebooks = new KMeansOptions { Dimension = 1, Bits = 3 }, SvdRank = 4 })),
+        ComparisonMethod.Of(new GptvqQuantizer(new GptvqOptions { Codebooks = new KMeansOptions { Dimension = 1, Bits = 3 }, SvdRank = 4 }))
+            with { Name = "gptvq d1 b3 g2x32 svd4" },
         ComparisonMethod.Of(new GgmlQuantizer(new GgmlQuantizerOptions(GgmlType.Q4_0))),
         ComparisonMethod.Of(new GgmlQuantizer(new GgmlQuantizerOptions(GgmlType.Q4_1))),
         ComparisonMethod.Of(new GgmlQuantizer(new GgmlQuantizerOptions(GgmlType.Q5_0))),
