@@ -31,12 +31,21 @@ internal static class LegacyBlockOps
     /// <summary>
     /// Channel mix (FFN) of v4/v5: <c>σ(W_r·x_r) ⊙ (W_v · relu(W_k·x_k)²)</c>, with x_k, x_r the token-shift mixes.
     /// </summary>
-    public static Tensor ChannelMix(Tensor x, Tensor previous, ChannelMixWeights w)
+    public static Tensor ChannelMix(Tensor x, Tensor previous, ChannelMixWeights w, INetworkObserver? observer)
     {
+        if (observer is not null)
+        {
+            Tensor difference = x - previous; // x·μ + prev·(1 − μ) = prev + (x − prev) ⊙ μ
+            observer.OnMultiplyOperand(w.Prefix + "ffn.time_mix_k", difference);
+            observer.OnMultiplyOperand(w.Prefix + "ffn.time_mix_r", difference);
+        }
         Tensor xk = Mix(x, previous, w.MixK, w.OneMinusMixK);
         Tensor xr = Mix(x, previous, w.MixR, w.OneMinusMixR);
+        observer?.OnLinearInput(w.Prefix + "ffn.receptance.weight", xr);
         Tensor r = torch.sigmoid(nn.functional.linear(xr, w.Receptance));
+        observer?.OnLinearInput(w.Prefix + "ffn.key.weight", xk);
         Tensor k = torch.square(nn.functional.relu(nn.functional.linear(xk, w.Key)));
+        observer?.OnLinearInput(w.Prefix + "ffn.value.weight", k);
         return r * nn.functional.linear(k, w.Value);
     }
 
@@ -46,7 +55,8 @@ internal static class LegacyBlockOps
         public ChannelMixWeights(RwkvModel model, int layer)
         {
             RwkvConfig c = model.Config;
-            string p = $"blocks.{layer}.ffn.";
+            Prefix = $"blocks.{layer}.";
+            string p = Prefix + "ffn.";
             MixK = Weight(model, p + "time_mix_k", c.EmbeddingSize);
             MixR = Weight(model, p + "time_mix_r", c.EmbeddingSize);
             OneMinusMixK = (1 - MixK).DetachFromDisposeScope();
@@ -56,6 +66,8 @@ internal static class LegacyBlockOps
             Receptance = Weight(model, p + "receptance.weight", c.EmbeddingSize, c.EmbeddingSize);
         }
 
+        /// <summary>The block's key prefix, <c>blocks.{i}.</c>.</summary>
+        public string Prefix { get; }
         public Tensor MixK { get; }
         public Tensor MixR { get; }
         public Tensor OneMinusMixK { get; }

@@ -80,24 +80,39 @@ internal sealed class Rwkv4Network : RwkvNetwork
             using var layerScope = torch.NewDisposeScope(); // frees the layer's temporaries; state tensors are detached
             Layer layer = _layers[i];
             Tensor[] s = state.Layer(i);
-            x = x + TimeMix(LayerNorm(x, layer.Ln1Weight, layer.Ln1Bias), layer, state, i, s);
+            x = x + TimeMix(LayerNorm(x, layer.Ln1Weight, layer.Ln1Bias), layer, state, i, s, Observer);
             Tensor xx = LayerNorm(x, layer.Ln2Weight, layer.Ln2Bias);
             Tensor previous = Shift(xx, s[FfnShift]);
             state.Set(i, FfnShift, Last(xx));
-            x = (x + ChannelMix(xx, previous, layer.Ffn)).MoveToOuterDisposeScope();
+            x = (x + ChannelMix(xx, previous, layer.Ffn, Observer)).MoveToOuterDisposeScope();
         }
         x = LayerNorm(x, _lnOutWeight, _lnOutBias);
+        Observer?.OnLinearInput("head.weight", x);
         return nn.functional.linear(x, _head);
     }
 
     /// <summary>Time mix of one layer over <c>[B, T, C]</c>; the WKV recurrence loops over T on <c>[B, C]</c>.</summary>
-    private static Tensor TimeMix(Tensor x, Layer w, RwkvState state, int index, Tensor[] s)
+    private static Tensor TimeMix(Tensor x, Layer w, RwkvState state, int index, Tensor[] s, INetworkObserver? observer)
     {
         Tensor previous = Shift(x, s[AttShift]);
         state.Set(index, AttShift, Last(x));
-        Tensor r = torch.sigmoid(nn.functional.linear(Mix(x, previous, w.MixR, w.OneMinusMixR), w.Receptance));
-        Tensor k = nn.functional.linear(Mix(x, previous, w.MixK, w.OneMinusMixK), w.Key);
-        Tensor v = nn.functional.linear(Mix(x, previous, w.MixV, w.OneMinusMixV), w.Value);
+        string prefix = w.Prefix;
+        if (observer is not null)
+        {
+            Tensor difference = x - previous; // x·μ + prev·(1 − μ) = prev + (x − prev) ⊙ μ
+            observer.OnMultiplyOperand(prefix + "att.time_mix_k", difference);
+            observer.OnMultiplyOperand(prefix + "att.time_mix_v", difference);
+            observer.OnMultiplyOperand(prefix + "att.time_mix_r", difference);
+        }
+        Tensor xr = Mix(x, previous, w.MixR, w.OneMinusMixR);
+        Tensor xk = Mix(x, previous, w.MixK, w.OneMinusMixK);
+        Tensor xv = Mix(x, previous, w.MixV, w.OneMinusMixV);
+        observer?.OnLinearInput(prefix + "att.receptance.weight", xr);
+        Tensor r = torch.sigmoid(nn.functional.linear(xr, w.Receptance));
+        observer?.OnLinearInput(prefix + "att.key.weight", xk);
+        Tensor k = nn.functional.linear(xk, w.Key);
+        observer?.OnLinearInput(prefix + "att.value.weight", xv);
+        Tensor v = nn.functional.linear(xv, w.Value);
 
         Tensor aa = s[StateA], bb = s[StateB], pp = s[StateP];
         long length = x.shape[1];
@@ -134,7 +149,9 @@ internal sealed class Rwkv4Network : RwkvNetwork
         state.Set(index, StateA, aa);
         state.Set(index, StateB, bb);
         state.Set(index, StateP, pp);
-        return nn.functional.linear(r * wkv, w.Output);
+        Tensor gated = r * wkv;
+        observer?.OnLinearInput(prefix + "att.output.weight", gated);
+        return nn.functional.linear(gated, w.Output);
     }
 
     protected override void Dispose(bool disposing)
@@ -154,6 +171,7 @@ internal sealed class Rwkv4Network : RwkvNetwork
         {
             int c = model.Config.EmbeddingSize;
             string p = $"blocks.{index}.";
+            Prefix = p;
             Ln1Weight = Weight(model, p + "ln1.weight", c);
             Ln1Bias = Weight(model, p + "ln1.bias", c);
             Ln2Weight = Weight(model, p + "ln2.weight", c);
@@ -175,6 +193,7 @@ internal sealed class Rwkv4Network : RwkvNetwork
             Ffn = new ChannelMixWeights(model, index);
         }
 
+        public string Prefix { get; }
         public Tensor Ln1Weight { get; }
         public Tensor Ln1Bias { get; }
         public Tensor Ln2Weight { get; }

@@ -90,9 +90,10 @@ internal sealed class Rwkv5Network : RwkvNetwork
             Tensor xx = LayerNorm(x, layer.Ln2Weight, layer.Ln2Bias);
             Tensor previous = Shift(xx, s[FfnShift]);
             state.Set(i, FfnShift, Last(xx));
-            x = (x + ChannelMix(xx, previous, layer.Ffn)).MoveToOuterDisposeScope();
+            x = (x + ChannelMix(xx, previous, layer.Ffn, Observer)).MoveToOuterDisposeScope();
         }
         x = LayerNorm(x, _lnOutWeight, _lnOutBias);
+        Observer?.OnLinearInput("head.weight", x);
         return nn.functional.linear(x, _head);
     }
 
@@ -103,9 +104,26 @@ internal sealed class Rwkv5Network : RwkvNetwork
         long heads = Config.HeadCount, size = Config.HeadSize;
         Tensor previous = Shift(x, s[AttShift]);
         state.Set(index, AttShift, Last(x));
-        Tensor r = nn.functional.linear(Mix(x, previous, w.MixR, w.OneMinusMixR), w.Receptance).view(batch, length, heads, size);
-        Tensor k = nn.functional.linear(Mix(x, previous, w.MixK, w.OneMinusMixK), w.Key).view(batch, length, heads, size);
-        Tensor v = nn.functional.linear(Mix(x, previous, w.MixV, w.OneMinusMixV), w.Value).view(batch, length, heads, size);
+        INetworkObserver? observer = Observer;
+        string p = w.Prefix;
+        if (observer is not null)
+        {
+            Tensor difference = x - previous; // x·μ + prev·(1 − μ) = prev + (x − prev) ⊙ μ
+            observer.OnMultiplyOperand(p + "att.time_mix_k", difference);
+            observer.OnMultiplyOperand(p + "att.time_mix_v", difference);
+            observer.OnMultiplyOperand(p + "att.time_mix_r", difference);
+            if (_gated)
+                observer.OnMultiplyOperand(p + "att.time_mix_g", difference);
+        }
+        Tensor xr = Mix(x, previous, w.MixR, w.OneMinusMixR);
+        Tensor xk = Mix(x, previous, w.MixK, w.OneMinusMixK);
+        Tensor xv = Mix(x, previous, w.MixV, w.OneMinusMixV);
+        observer?.OnLinearInput(p + "att.receptance.weight", xr);
+        Tensor r = nn.functional.linear(xr, w.Receptance).view(batch, length, heads, size);
+        observer?.OnLinearInput(p + "att.key.weight", xk);
+        Tensor k = nn.functional.linear(xk, w.Key).view(batch, length, heads, size);
+        observer?.OnLinearInput(p + "att.value.weight", xv);
+        Tensor v = nn.functional.linear(xv, w.Value).view(batch, length, heads, size);
 
         Tensor u = w.TimeFirst.unsqueeze(-1);   // [H, N, 1]: scales row i (the key index) of k ⊗ v
         Tensor decay = w.Decay.unsqueeze(-1);   // [H, N, 1]
@@ -130,7 +148,12 @@ internal sealed class Rwkv5Network : RwkvNetwork
         Tensor wkv = outputs.reshape(batch * length, width);
         Tensor y = nn.functional.group_norm(wkv, heads, w.LnXWeight, w.LnXBias, GroupNormEpsilon).view(batch, length, width);
         if (_gated)
-            y = y * nn.functional.silu(nn.functional.linear(Mix(x, previous, w.MixG!, w.OneMinusMixG!), w.Gate!));
+        {
+            Tensor xg = Mix(x, previous, w.MixG!, w.OneMinusMixG!);
+            observer?.OnLinearInput(p + "att.gate.weight", xg);
+            y = y * nn.functional.silu(nn.functional.linear(xg, w.Gate!));
+        }
+        observer?.OnLinearInput(p + "att.output.weight", y);
         return nn.functional.linear(y, w.Output);
     }
 
@@ -154,6 +177,7 @@ internal sealed class Rwkv5Network : RwkvNetwork
             RwkvConfig config = model.Config;
             int c = config.EmbeddingSize;
             string p = $"blocks.{index}.";
+            Prefix = p;
             Ln1Weight = Own(Weight(model, p + "ln1.weight", c));
             Ln1Bias = Own(Weight(model, p + "ln1.bias", c));
             Ln2Weight = Own(Weight(model, p + "ln2.weight", c));
@@ -192,6 +216,7 @@ internal sealed class Rwkv5Network : RwkvNetwork
             Ffn = new ChannelMixWeights(model, index);
         }
 
+        public string Prefix { get; }
         public Tensor Ln1Weight { get; }
         public Tensor Ln1Bias { get; }
         public Tensor Ln2Weight { get; }

@@ -15,6 +15,10 @@ internal sealed class Rwkv6Network : RwkvNetwork
     /// <summary>ε of the per-head GroupNorm <c>ln_x</c>: 64e-5 (rwkv.cpp scales x by 1/8 and uses 1e-5, the same thing).</summary>
     private const double GroupNormEpsilon = 64e-5;
 
+    /// <summary>The time-mix vectors that multiply dx = x_{t−1} − x_t.</summary>
+    private static readonly string[] MixVectors =
+        ["att.time_maa_x", "att.time_maa_w", "att.time_maa_k", "att.time_maa_v", "att.time_maa_r", "att.time_maa_g"];
+
     private readonly Tensor _embedding, _ln0Weight, _ln0Bias, _lnOutWeight, _lnOutBias, _head;
     private readonly Layer[] _layers;
     private readonly List<Tensor> _owned = [];
@@ -34,7 +38,7 @@ internal sealed class Rwkv6Network : RwkvNetwork
         for (int i = 0; i < _layers.Length; i++)
         {
             string p = $"blocks.{i}.";
-            _layers[i] = new Layer(
+            _layers[i] = new Layer(p,
                 Load(p + "ln1.weight"), Load(p + "ln1.bias"), Load(p + "ln2.weight"), Load(p + "ln2.bias"),
                 Vector(p + "att.time_maa_x"), Vector(p + "att.time_maa_w"), Vector(p + "att.time_maa_k"),
                 Vector(p + "att.time_maa_v"), Vector(p + "att.time_maa_r"), Vector(p + "att.time_maa_g"),
@@ -87,6 +91,7 @@ internal sealed class Rwkv6Network : RwkvNetwork
             current.Set(i, 2, wkvState);
         }
         x = LayerNorm(x, _lnOutWeight, _lnOutBias);
+        Observer?.OnLinearInput("head.weight", x);
         return Linear(x, _head);                                           // [B, T, V]
     }
 
@@ -95,26 +100,44 @@ internal sealed class Rwkv6Network : RwkvNetwork
     {
         long batch = x.shape[0], steps = x.shape[1];
         int h = Config.HeadCount, n = Config.HeadSize;
+        INetworkObserver? observer = Observer;
         Tensor dx = Shift(x, lastX) - x;                                      // x_{t−1} − x_t
 
         // Data-dependent token shift (ddlerp): five LoRA offsets m_{w,k,v,r,g} from one shared projection.
-        Tensor xxx = (x + dx * l.MaaX).matmul(l.MaaW1).tanh();                // [B, T, 5D]
+        // dx multiplies μ_x and each μ_{w,k,v,r,g} (x + dx·(μ + m)): it is every mix vector's operand.
+        if (observer is not null)
+        {
+            foreach (string mix in MixVectors)
+                observer.OnMultiplyOperand(l.Prefix + mix, dx);
+        }
+        Tensor xx = x + dx * l.MaaX;
+        observer?.OnLinearInput(l.Prefix + "att.time_maa_w1", xx);           // x·W1, W1 [C, 5D]
+        Tensor xxx = xx.matmul(l.MaaW1).tanh();                               // [B, T, 5D]
+        observer?.OnLinearInput(l.Prefix + "att.time_maa_w2", xxx);          // slice i of W2 [5, D, C] sees xxx[..., iD:(i+1)D]
         xxx = xxx.reshape(batch * steps, 5, -1).transpose(0, 1);              // [5, B·T, D]
         Tensor[] m = xxx.bmm(l.MaaW2).reshape(5, batch, steps, -1).unbind(0); // 5 × [B, T, C]
         Tensor xw = x + dx * (l.MaaW + m[0]), xk = x + dx * (l.MaaK + m[1]);
         Tensor xv = x + dx * (l.MaaV + m[2]), xr = x + dx * (l.MaaR + m[3]);
         Tensor xg = x + dx * (l.MaaG + m[4]);
 
+        observer?.OnLinearInput(l.Prefix + "att.receptance.weight", xr);
         Tensor r = Linear(xr, l.Receptance);                                  // [B, T, C]
+        observer?.OnLinearInput(l.Prefix + "att.key.weight", xk);
         Tensor k = Linear(xk, l.Key);
+        observer?.OnLinearInput(l.Prefix + "att.value.weight", xv);
         Tensor v = Linear(xv, l.Value);
+        observer?.OnLinearInput(l.Prefix + "att.gate.weight", xg);
         Tensor g = nn.functional.silu(Linear(xg, l.Gate));
-        Tensor w = (-(l.Decay + xw.matmul(l.DecayW1).tanh().matmul(l.DecayW2)).exp()).exp(); // decay in (0, 1)
+        observer?.OnLinearInput(l.Prefix + "att.time_decay_w1", xw);
+        Tensor decayHidden = xw.matmul(l.DecayW1).tanh();                     // [B, T, D_w]
+        observer?.OnLinearInput(l.Prefix + "att.time_decay_w2", decayHidden);
+        Tensor w = (-(l.Decay + decayHidden.matmul(l.DecayW2)).exp()).exp(); // decay in (0, 1)
 
         Tensor y = Wkv(r.reshape(batch, steps, h, n), w.reshape(batch, steps, h, n),
                        k.reshape(batch, steps, h, n), v.reshape(batch, steps, h, n), l.Bonus, s0, out s); // [B, T, H, N]
-        Tensor o = GroupNorm(y.reshape(batch, steps, -1), h, l.LnXWeight, l.LnXBias, GroupNormEpsilon);
-        return Linear(o * g, l.Output);
+        Tensor o = GroupNorm(y.reshape(batch, steps, -1), h, l.LnXWeight, l.LnXBias, GroupNormEpsilon) * g;
+        observer?.OnLinearInput(l.Prefix + "att.output.weight", o);
+        return Linear(o, l.Output);
     }
 
     /// <summary>
@@ -143,12 +166,18 @@ internal sealed class Rwkv6Network : RwkvNetwork
     }
 
     /// <summary>Channel mixing: r = σ(x_r·Wrᵀ), k = relu(x_k·Wkᵀ)², out = r ⊙ (k·Wvᵀ).</summary>
-    private static Tensor ChannelMix(Layer l, Tensor x, Tensor lastX)
+    private Tensor ChannelMix(Layer l, Tensor x, Tensor lastX)
     {
+        INetworkObserver? observer = Observer;
         Tensor dx = Shift(x, lastX) - x;
+        observer?.OnMultiplyOperand(l.Prefix + "ffn.time_maa_k", dx);
+        observer?.OnMultiplyOperand(l.Prefix + "ffn.time_maa_r", dx);
         Tensor xk = x + dx * l.FfnMaaK, xr = x + dx * l.FfnMaaR;
+        observer?.OnLinearInput(l.Prefix + "ffn.receptance.weight", xr);
         Tensor r = Linear(xr, l.FfnReceptance).sigmoid();
+        observer?.OnLinearInput(l.Prefix + "ffn.key.weight", xk);
         Tensor k = Linear(xk, l.FfnKey).relu().square();
+        observer?.OnLinearInput(l.Prefix + "ffn.value.weight", k);
         return r * Linear(k, l.FfnValue);
     }
 
@@ -163,6 +192,7 @@ internal sealed class Rwkv6Network : RwkvNetwork
 
     /// <summary>One block's weights in BlinkDL's layout; token-shift vectors and the decay base flattened to [C].</summary>
     private sealed record Layer(
+        string Prefix,
         Tensor Ln1Weight, Tensor Ln1Bias, Tensor Ln2Weight, Tensor Ln2Bias,
         Tensor MaaX, Tensor MaaW, Tensor MaaK, Tensor MaaV, Tensor MaaR, Tensor MaaG,
         Tensor MaaW1, Tensor MaaW2, Tensor Decay, Tensor DecayW1, Tensor DecayW2, Tensor Bonus,

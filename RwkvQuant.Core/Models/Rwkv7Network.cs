@@ -18,6 +18,9 @@ internal sealed class Rwkv7Network : RwkvNetwork
     /// <summary>e^(−0.5): the decay is w = exp(−e^(−0.5)·σ(w0 + LoRA)), i.e. exp(−exp(−softplus(−·) − 0.5)).</summary>
     private static readonly float DecayScale = MathF.Exp(-0.5f);
 
+    /// <summary>The token-shift mix vectors that multiply dx = x_{t−1} − x_t.</summary>
+    private static readonly string[] MixVectors = ["att.x_r", "att.x_w", "att.x_k", "att.x_v", "att.x_a", "att.x_g"];
+
     private readonly Tensor _embedding, _ln0Weight, _ln0Bias, _lnOutWeight, _lnOutBias, _head;
     private readonly Layer[] _layers;
     private readonly List<Tensor> _owned = [];
@@ -38,7 +41,7 @@ internal sealed class Rwkv7Network : RwkvNetwork
         {
             string p = $"blocks.{i}.";
             bool first = i == 0;
-            _layers[i] = new Layer(
+            _layers[i] = new Layer(p,
                 Load(p + "ln1.weight"), Load(p + "ln1.bias"), Load(p + "ln2.weight"), Load(p + "ln2.bias"),
                 Vector(p + "att.x_r"), Vector(p + "att.x_w"), Vector(p + "att.x_k"),
                 Vector(p + "att.x_v"), Vector(p + "att.x_a"), Vector(p + "att.x_g"),
@@ -95,6 +98,7 @@ internal sealed class Rwkv7Network : RwkvNetwork
             current.Set(i, 2, wkvState);
         }
         x = LayerNorm(x, _lnOutWeight, _lnOutBias);
+        Observer?.OnLinearInput("head.weight", x);
         return Linear(x, _head);                                           // [B, T, V]
     }
 
@@ -103,23 +107,51 @@ internal sealed class Rwkv7Network : RwkvNetwork
     {
         long batch = x.shape[0], steps = x.shape[1];
         int h = Config.HeadCount, n = Config.HeadSize;
+        INetworkObserver? observer = Observer;
         Tensor dx = Shift(x, lastX) - x;                                      // x_{t−1} − x_t
+        if (observer is not null)
+        {
+            foreach (string mix in MixVectors)
+                observer.OnMultiplyOperand(l.Prefix + mix, dx);               // x + dx ⊙ μ
+        }
         Tensor xr = x + dx * l.Xr, xw = x + dx * l.Xw, xk = x + dx * l.Xk;
         Tensor xv = x + dx * l.Xv, xa = x + dx * l.Xa, xg = x + dx * l.Xg;
 
+        observer?.OnLinearInput(l.Prefix + "att.receptance.weight", xr);
         Tensor r = Linear(xr, l.Receptance);                                  // [B, T, C]
-        Tensor w = (-DecayScale * (l.W0 + xw.matmul(l.W1).tanh().matmul(l.W2)).sigmoid()).exp(); // decay in (0, 1)
+        observer?.OnLinearInput(l.Prefix + "att.w1", xw);                    // x·w1, w1 [C, D]
+        Tensor decayHidden = xw.matmul(l.W1).tanh();
+        observer?.OnLinearInput(l.Prefix + "att.w2", decayHidden);           // h·w2, w2 [D, C]
+        Tensor w = (-DecayScale * (l.W0 + decayHidden.matmul(l.W2)).sigmoid()).exp(); // decay in (0, 1)
+        observer?.OnLinearInput(l.Prefix + "att.key.weight", xk);
         Tensor k = Linear(xk, l.Key);
+        observer?.OnLinearInput(l.Prefix + "att.value.weight", xv);
         Tensor v = Linear(xv, l.Value);
-        Tensor a = (l.A0 + xa.matmul(l.A1).matmul(l.A2)).sigmoid();          // in-context learning rate
-        Tensor g = xg.matmul(l.G1).sigmoid().matmul(l.G2);                    // output gate
+        observer?.OnLinearInput(l.Prefix + "att.a1", xa);
+        Tensor aHidden = xa.matmul(l.A1);
+        observer?.OnLinearInput(l.Prefix + "att.a2", aHidden);
+        Tensor a = (l.A0 + aHidden.matmul(l.A2)).sigmoid();                   // in-context learning rate
+        observer?.OnLinearInput(l.Prefix + "att.g1", xg);
+        Tensor gHidden = xg.matmul(l.G1).sigmoid();
+        observer?.OnLinearInput(l.Prefix + "att.g2", gHidden);
+        Tensor g = gHidden.matmul(l.G2);                                      // output gate
 
+        observer?.OnMultiplyOperand(l.Prefix + "att.k_k", k);                // k ⊙ k_k
         Tensor kk = nn.functional.normalize((k * l.KK).reshape(batch, steps, h, n), p: 2, dim: -1); // κ̂ per head
-        k = k * (1 + (a - 1) * l.KA);
+        Tensor aMinusOne = a - 1;
+        observer?.OnMultiplyOperand(l.Prefix + "att.k_a", k * aMinusOne);   // k + (k ⊙ (a − 1)) ⊙ k_a
+        k = k * (1 + aMinusOne * l.KA);
         if (vFirst is null)
+        {
             vFirst = v;                                                       // layer 0: remember v
+        }
         else
-            v = v + (vFirst - v) * (l.V0! + xv.matmul(l.V1!).matmul(l.V2!)).sigmoid(); // value residual
+        {
+            observer?.OnLinearInput(l.Prefix + "att.v1", xv);
+            Tensor vHidden = xv.matmul(l.V1!);
+            observer?.OnLinearInput(l.Prefix + "att.v2", vHidden);
+            v = v + (vFirst - v) * (l.V0! + vHidden.matmul(l.V2!)).sigmoid(); // value residual
+        }
 
         Tensor r4 = r.reshape(batch, steps, h, n), w4 = w.reshape(batch, steps, h, n);
         Tensor k4 = k.reshape(batch, steps, h, n), v4 = v.reshape(batch, steps, h, n);
@@ -127,9 +159,12 @@ internal sealed class Rwkv7Network : RwkvNetwork
         Tensor y = Wkv(r4, w4, k4, v4, z4, b4, s0, out s);                     // [B, T, H, N]
 
         Tensor o = GroupNorm(y.reshape(batch, steps, -1), h, l.LnXWeight, l.LnXBias, GroupNormEpsilon);
-        Tensor bonus = (r * k * l.RK).reshape(batch, steps, h, n).sum(-1, keepdim: true) * v.reshape(batch, steps, h, n);
-        o = o + bonus.reshape(batch, steps, -1);
-        return Linear(o * g, l.Output);
+        Tensor rk = r * k;
+        observer?.OnMultiplyOperand(l.Prefix + "att.r_k", rk);              // Σ_head (r ⊙ k ⊙ r_k) · v
+        Tensor bonus = (rk * l.RK).reshape(batch, steps, h, n).sum(-1, keepdim: true) * v.reshape(batch, steps, h, n);
+        o = (o + bonus.reshape(batch, steps, -1)) * g;
+        observer?.OnLinearInput(l.Prefix + "att.output.weight", o);
+        return Linear(o, l.Output);
     }
 
     /// <summary>
@@ -159,10 +194,15 @@ internal sealed class Rwkv7Network : RwkvNetwork
     }
 
     /// <summary>Channel mixing: k = relu(x_k · Wkᵀ)², out = k · Wvᵀ.</summary>
-    private static Tensor ChannelMix(Layer l, Tensor x, Tensor lastX)
+    private Tensor ChannelMix(Layer l, Tensor x, Tensor lastX)
     {
-        Tensor xk = x + (Shift(x, lastX) - x) * l.FfnXk;
+        INetworkObserver? observer = Observer;
+        Tensor dx = Shift(x, lastX) - x;
+        observer?.OnMultiplyOperand(l.Prefix + "ffn.x_k", dx);
+        Tensor xk = x + dx * l.FfnXk;
+        observer?.OnLinearInput(l.Prefix + "ffn.key.weight", xk);
         Tensor k = Linear(xk, l.FfnKey).relu().square();
+        observer?.OnLinearInput(l.Prefix + "ffn.value.weight", k);
         return Linear(k, l.FfnValue);
     }
 
@@ -177,6 +217,7 @@ internal sealed class Rwkv7Network : RwkvNetwork
 
     /// <summary>One block's weights; LoRA matrices in BlinkDL's (C, D) / (D, C) layout, vectors flattened to [C].</summary>
     private sealed record Layer(
+        string Prefix,
         Tensor Ln1Weight, Tensor Ln1Bias, Tensor Ln2Weight, Tensor Ln2Bias,
         Tensor Xr, Tensor Xw, Tensor Xk, Tensor Xv, Tensor Xa, Tensor Xg,
         Tensor W0, Tensor W1, Tensor W2, Tensor A0, Tensor A1, Tensor A2,

@@ -25,6 +25,10 @@ public abstract class RwkvNetwork : IDisposable
         };
     }
 
+    private readonly Lock _observerLock = new();
+    private volatile INetworkObserver? _observer;
+    private int _observerThread;
+
     /// <summary>Base constructor.</summary>
     protected RwkvNetwork(RwkvConfig config) => Config = config;
 
@@ -42,6 +46,54 @@ public abstract class RwkvNetwork : IDisposable
     /// </summary>
     /// <exception cref="ArgumentException">The tokens are not <c>[B, T]</c>, or the state is for another batch size or model.</exception>
     public Tensor Forward(Tensor tokens, RwkvState? state = null)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        return ForwardCore(tokens, state);
+    }
+
+    /// <summary>
+    /// <see cref="Forward(Tensor, RwkvState?)"/> that also reports every linear projection's input and every
+    /// element-wise multiplication site's operand to <paramref name="observer"/> (calibration). The logits are the
+    /// same as without an observer. Only the calling thread's forward pass is observed.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Another observed forward pass is running on this network.</exception>
+    internal Tensor ForwardObserved(Tensor tokens, RwkvState? state, INetworkObserver? observer)
+    {
+        if (observer is null)
+            return ForwardCore(tokens, state);
+        lock (_observerLock)
+        {
+            if (_observer is not null)
+                throw new InvalidOperationException("An observed forward pass is already running on this network.");
+            _observerThread = Environment.CurrentManagedThreadId; // before the volatile write that publishes it
+            _observer = observer;
+        }
+        try
+        {
+            return ForwardCore(tokens, state);
+        }
+        finally
+        {
+            lock (_observerLock)
+                _observer = null;
+        }
+    }
+
+    /// <summary>
+    /// The observer of the forward pass running on the current thread, or null (the usual case, which costs the
+    /// versions one null test per site). Versions report through it with <c>Observer?.OnLinearInput(…)</c>, so the
+    /// name strings are only built when someone listens.
+    /// </summary>
+    private protected INetworkObserver? Observer
+    {
+        get
+        {
+            INetworkObserver? observer = _observer;
+            return observer is not null && _observerThread == Environment.CurrentManagedThreadId ? observer : null;
+        }
+    }
+
+    private Tensor ForwardCore(Tensor tokens, RwkvState? state)
     {
         ArgumentNullException.ThrowIfNull(tokens);
         if (tokens.dim() != 2 || tokens.shape[0] < 1 || tokens.shape[1] < 1)

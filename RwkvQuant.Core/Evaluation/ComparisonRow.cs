@@ -1,0 +1,22 @@
+namespace RwkvQuant.Evaluation;
+
+/// <summary>
+/// One method's result in a <see cref="QuantizerComparison"/>. Bits per weight are exact (every stored bit) and
+/// parameter-weighted over the quantized tensors: <c>StoredBits / Parameters</c>. The relative error is the mean
+/// over those tensors of tr((W−Q)H(W−Q)ᵀ) / tr(W H Wᵀ). Tensors the method cannot take (e.g. a ggml format on a column
+/// count that is not a multiple of 32) stay in float32, are named in <see cref="Skipped"/> and counted in neither.
+/// </summary>
+internal sealed record ComparisonRow(
+    string Method,
+    int TensorCount,
+    long Parameters,
+    long StoredBits,
+    double MeanRelativeError,
+    double MaxRelativeError,
+    double? BitsPerByte,
+    IReadOnlyList<string> Skipped,
+    IReadOnlyList<string> Notes,
+    TimeSpan QuantizeTime)
+{
+    public double BitsPerWeight => Parameters == 0 ? double.NaN : (double)StoredBits / Parameters;
+}

@@ -1,0 +1,125 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using RwkvQuant.Formats;
+using RwkvQuant.Models;
+using RwkvQuant.Quantization;
+using RwkvQuant.Tokenizers;
+
+namespace RwkvQuant.Evaluation;
+
+/// <summary>
+/// Compares quantizers on one model: each method quantizes every 2-D weight inside the blocks (att/ffn projections
+/// and LoRA matrices, in their <c>[out, in]</c> form; not the embedding or the head), and the row reports the exact
+/// bits per weight, the mean relative Hessian-weighted error tr((W−Q)H(W−Q)ᵀ) / tr(W H Wᵀ) over those tensors, and —
+/// when evaluation documents are given — the bits per byte of the model with those weights replaced by their
+/// dequantized values. The Hessians come from calibration (<see cref="Calibration.HessianCollector"/>).
+/// </summary>
+internal static class QuantizerComparison
+{
+    /// <summary>Runs every method; the first row of the result is the float32 model itself (0 error, 32 bits).</summary>
+    public static IReadOnlyList<ComparisonRow> Run(
+        RwkvModel model,
+        IReadOnlyDictionary<string, Hessian> hessians,
+        IReadOnlyList<ComparisonMethod> methods,
+        IReadOnlyList<int[]>? evaluationDocuments = null,
+        ITokenizer? tokenizer = null,
+        EvaluationOptions? evaluationOptions = null,
+        IProgress<string>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(hessians);
+        ArgumentNullException.ThrowIfNull(methods);
+        if (evaluationDocuments is not null && tokenizer is null)
+            throw new ArgumentException("Evaluation documents need the tokenizer that produced them.", nameof(tokenizer));
+        LinearWeight[] weights = LinearWeights.Of(model).Where(w => w.Block >= 0).ToArray();
+        foreach (LinearWeight weight in weights)
+        {
+            if (!hessians.TryGetValue(weight.Name, out Hessian? h) || h.Size != weight.Columns)
+                throw new ArgumentException($"No {weight.Columns}×{weight.Columns} Hessian for '{weight.Name}'.", nameof(hessians));
+        }
+
+        var rows = new List<ComparisonRow>();
+        long parameters = weights.Sum(w => (long)w.Rows * w.Columns);
+        progress?.Report("float32");
+        rows.Add(new ComparisonRow("float32", weights.Length, parameters, 32 * parameters, 0, 0,
+            Evaluate(model, evaluationDocuments, tokenizer, evaluationOptions, cancellationToken), [], [], TimeSpan.Zero));
+
+        foreach (ComparisonMethod method in methods)
+        {
+            progress?.Report(method.Name);
+            var stopwatch = Stopwatch.StartNew();
+            var replaced = new Dictionary<string, TensorData>(StringComparer.Ordinal);
+            var skipped = new List<string>();
+            var notes = new List<string>();
+            double errorSum = 0, errorMax = 0;
+            long count = 0, quantizedParameters = 0, bits = 0;
+            foreach (LinearWeight weight in weights)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                TensorData canonical = model[weight.Name];
+                TensorData matrix = weight.ToMatrix(canonical);
+                Hessian h = hessians[weight.Name];
+                QuantizedTensor quantized;
+                try
+                {
+                    quantized = method.Quantize(matrix, method.RequiresHessian ? h : null, cancellationToken);
+                }
+                catch (ArgumentException exception)
+                {
+                    skipped.Add($"{weight.Name} [{weight.Rows}, {weight.Columns}]: {exception.Message}");
+                    continue;
+                }
+                float[] w = matrix.ToFloatArray(), q = quantized.Dequantize();
+                double relative = h.WeightedError(w, q) / h.WeightedError(w, new float[w.Length]);
+                errorSum += relative;
+                errorMax = Math.Max(errorMax, relative);
+                count++;
+                quantizedParameters += quantized.ElementCount;
+                bits += quantized.StoredBits;
+                notes.AddRange(quantized.Notes.Select(n => $"{weight.Name}: {n}"));
+                replaced[weight.Name] = weight.FromMatrix(q, canonical.Shape);
+            }
+            TimeSpan quantizeTime = stopwatch.Elapsed;
+            var tensors = model.Tensors.Values.Select(t => replaced.TryGetValue(t.Name, out TensorData? r) ? r : t);
+            var quantizedModel = new RwkvModel(model.Config, tensors, model.SourcePath);
+            rows.Add(new ComparisonRow(method.Name, checked((int)count), quantizedParameters, bits,
+                count == 0 ? double.NaN : errorSum / count, errorMax,
+                Evaluate(quantizedModel, evaluationDocuments, tokenizer, evaluationOptions, cancellationToken),
+                skipped, notes, quantizeTime));
+        }
+        return rows;
+    }
+
+    /// <summary>The rows as a plain-text (Markdown) table.</summary>
+    public static string Format(IReadOnlyList<ComparisonRow> rows)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        var text = new StringBuilder();
+        CultureInfo c = CultureInfo.InvariantCulture;
+        text.AppendLine("| method | tensors | parameters | bits/weight | mean rel. H-error | max rel. H-error | bits/byte | quantize time |");
+        text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (ComparisonRow row in rows)
+        {
+            text.AppendLine(string.Create(c,
+                $"| {row.Method} | {row.TensorCount} | {row.Parameters:N0} | {row.BitsPerWeight:F4} | {row.MeanRelativeError:E3} | {row.MaxRelativeError:E3} | {(row.BitsPerByte is { } b ? b.ToString("F4", c) : "–")} | {row.QuantizeTime.TotalSeconds:F1} s |"));
+        }
+        foreach (ComparisonRow row in rows.Where(r => r.Skipped.Count > 0 || r.Notes.Count > 0))
+        {
+            foreach (string s in row.Skipped)
+                text.AppendLine(CultureInfo.InvariantCulture, $"- {row.Method} skipped {s}");
+            foreach (string n in row.Notes)
+                text.AppendLine(CultureInfo.InvariantCulture, $"- {row.Method}: {n}");
+        }
+        return text.ToString();
+    }
+
+    private static double? Evaluate(RwkvModel model, IReadOnlyList<int[]>? documents, ITokenizer? tokenizer, EvaluationOptions? options, CancellationToken cancellationToken)
+    {
+        if (documents is null)
+            return null;
+        using RwkvNetwork network = RwkvNetwork.Create(model);
+        return PerplexityEvaluator.Evaluate(network, documents, tokenizer!, options, cancellationToken: cancellationToken).BitsPerByte;
+    }
+}
