@@ -16,6 +16,7 @@ internal static class CliApp
         root.Add(InfoCommand.Create(context));
         root.Add(EvalCommand.Create(context));
         root.Add(GenerateCommand.Create(context));
+        root.Add(CompareCommand.Create(context));
         return root;
     }
 

@@ -51,7 +51,7 @@ internal static class InverseHessianFactor
             if (attempt > 0)
             {
                 notes.Add(string.Create(CultureInfo.InvariantCulture,
-                    $"{tensorName}: Cholesky of H failed at {dampingPercent:P0} damping; raised to {percent:G3} × mean diag(H) ({attempt} raise(s))."));
+                    $"Cholesky of H failed at {dampingPercent:P0} damping; raised to {percent:G3} × mean diag(H) ({attempt} raise(s))."));
             }
             upper.MoveToOuterDisposeScope(); // out of this attempt's scope
             return upper.MoveToOuterDisposeScope(); // and out of this method's

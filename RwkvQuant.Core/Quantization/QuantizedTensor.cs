@@ -42,7 +42,8 @@ public abstract class QuantizedTensor
     /// <summary>Stored bits per weight, <c>StoredBits / ElementCount</c>, overhead included.</summary>
     public double BitsPerWeight => (double)StoredBits / ElementCount;
 
-    /// <summary>What the quantizer had to adapt (e.g. damping raised to make a Cholesky factorization succeed).</summary>
+    /// <summary>What the quantizer had to adapt (e.g. damping raised to make a Cholesky factorization succeed); the
+    /// notes do not repeat the tensor's name.</summary>
     public IReadOnlyList<string> Notes { get; init; } = [];
 
     /// <summary>

@@ -27,6 +27,7 @@ public class CliAppTests
     [InlineData("info")]
     [InlineData("eval")]
     [InlineData("generate")]
+    [InlineData("compare")]
     public async Task Help_works_for_each_command(string command)
     {
         CliRun run = await RunAsync(command, "--help");
@@ -110,6 +111,45 @@ public class CliAppTests
 
 public class CliModelCommandTests
 {
+    [FixtureFact]
+    public async Task Compare_prints_one_row_per_method_and_writes_markdown()
+    {
+        string model = Fixtures.Path("rwkvcpp", "tiny-rwkv-7v0-834K-FP32.bin");
+        string text = Fixtures.Path("text", "lambada_test.jsonl");
+        string markdown = Path.Combine(Path.GetTempPath(), $"rwkvquant-compare-{Guid.NewGuid():N}.md");
+        try
+        {
+            CliAppTests.CliRun run = await CliAppTests.RunAsync("compare", model, "--calib", text, "--calib-docs", "0..3", "--eval", text,
+                "--eval-docs", "5000..5001", "--samples", "4", "--sample-tokens", "64", "--methods", "rtn3,gptq3,q4_0", "--markdown", markdown);
+            Assert.True(run.ExitCode == 0, run.Error);
+            foreach (string method in new[] { "float32", "rtn a3 g64", "gptq a3 g64", "ggml q4_0" })
+                Assert.Contains($"| {method} |", run.Output, StringComparison.Ordinal);
+            Assert.Contains("| ggml q4_0 | 166 | 782,336 | 4.5000 |", File.ReadAllText(markdown), StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(markdown);
+        }
+    }
+
+    [FixtureFact]
+    public async Task Compare_refuses_calibration_documents_that_overlap_the_evaluation()
+    {
+        string model = Fixtures.Path("rwkvcpp", "tiny-rwkv-7v0-834K-FP32.bin");
+        string text = Fixtures.Path("text", "lambada_test.jsonl");
+        CliAppTests.CliRun run = await CliAppTests.RunAsync("compare", model, "--calib", text, "--calib-docs", "0..10", "--eval", text, "--eval-docs", "5..20");
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("overlap", run.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Compare_rejects_an_unknown_method()
+    {
+        CliAppTests.CliRun run = await CliAppTests.RunAsync("compare", "model.bin", "--calib", "a.txt", "--eval", "b.txt", "--methods", "rtn3,magic");
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("Unknown method 'magic'", run.Error, StringComparison.Ordinal);
+    }
+
     [FixtureFact]
     public async Task Eval_reports_the_evaluators_figures_for_a_lambada_range()
     {

@@ -68,7 +68,7 @@ public sealed class GptqQuantizer : IScalarQuantizer
         }
         double[] diagonal = h.diagonal().contiguous().data<double>().ToArray();
         if (dead > 0)
-            notes.Add($"{w.Name}: {dead} dead column(s) (H_ii = 0) set to zero (their inputs are always zero).");
+            notes.Add($"{dead} dead column(s) (H_ii = 0) set to zero (their inputs are always zero).");
 
         int[]? permutation = null;
         Tensor wt = tensor(values, [rows, columns]).t(); // [columns, rows]: storage column k is row k

@@ -1,0 +1,119 @@
+using System.CommandLine;
+using System.Globalization;
+using RwkvQuant.Calibration;
+using RwkvQuant.Evaluation;
+using RwkvQuant.Models;
+using RwkvQuant.Quantization;
+using RwkvQuant.Tokenizers;
+using Spectre.Console;
+
+namespace RwkvQuant.Cli.Commands;
+
+/// <summary>
+/// <c>rwkvquant compare &lt;model&gt; --calib FILE --eval FILE</c>: quantizes every weight matrix inside the blocks with
+/// each method and prints one table (exact bits per weight, Hessian-weighted error, bits per byte), measured in one run.
+/// </summary>
+internal static class CompareCommand
+{
+    public static Command Create(CliContext context)
+    {
+        var model = new Argument<FileInfo>("model") { Description = "The model file (rwkv.cpp .bin, PyTorch .pth or safetensors)." };
+        var calibration = new Option<FileInfo>("--calib") { Description = "Calibration text (.jsonl or plain text).", Required = true };
+        var calibrationDocuments = new Option<string?>("--calib-docs") { Description = "Calibration documents of a .jsonl file, a..b inclusive. Default: all." };
+        var evaluation = new Option<FileInfo>("--eval") { Description = "Evaluation text (.jsonl or plain text), disjoint from the calibration text.", Required = true };
+        var evaluationDocuments = new Option<string?>("--eval-docs") { Description = "Evaluation documents of a .jsonl file, a..b inclusive. Default: all." };
+        var samples = new Option<int>("--samples") { Description = "Calibration samples.", DefaultValueFactory = _ => CalibrationOptions.Default.SampleCount };
+        var sampleTokens = new Option<int>("--sample-tokens") { Description = "Tokens per calibration sample.", DefaultValueFactory = _ => CalibrationOptions.Default.TokensPerSample };
+        var methods = new Option<string>("--methods")
+        {
+            Description = $"Comma-separated methods: {string.Join(", ", ComparisonMethod.Standard.Keys)}.",
+            DefaultValueFactory = _ => string.Join(",", ComparisonMethod.Standard.Keys),
+        };
+        var markdown = new Option<FileInfo?>("--markdown") { Description = "Also write the table as Markdown to this file." };
+        var tokenizer = new TokenizerChoice();
+        var command = new Command("compare", "Quantize a model's block weights with several methods and compare bits per weight and quality in one table.")
+        {
+            model, calibration, calibrationDocuments, evaluation, evaluationDocuments, samples, sampleTokens, methods, markdown,
+        };
+        tokenizer.AddTo(command);
+        command.SetAction((parse, cancellationToken) => context.RunAsync(parse, token => Run(
+            context.Console,
+            new Request(
+                parse.GetRequiredValue(model).FullName,
+                parse.GetRequiredValue(calibration).FullName,
+                ParseRange(parse.GetValue(calibrationDocuments)),
+                parse.GetRequiredValue(evaluation).FullName,
+                ParseRange(parse.GetValue(evaluationDocuments)),
+                new CalibrationOptions { SampleCount = parse.GetValue(samples), TokensPerSample = parse.GetValue(sampleTokens) },
+                ParseMethods(parse.GetRequiredValue(methods)),
+                parse.GetValue(markdown)?.FullName),
+            config => tokenizer.Create(parse, config),
+            token), cancellationToken));
+        return command;
+    }
+
+    private sealed record Request(
+        string ModelPath, string CalibrationPath, DocumentRange? CalibrationRange, string EvaluationPath, DocumentRange? EvaluationRange,
+        CalibrationOptions Calibration, IReadOnlyList<ComparisonMethod> Methods, string? MarkdownPath);
+
+    private static DocumentRange? ParseRange(string? text) => text is null ? null : DocumentRange.Parse(text);
+
+    private static List<ComparisonMethod> ParseMethods(string text)
+    {
+        var result = new List<ComparisonMethod>();
+        foreach (string key in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!ComparisonMethod.Standard.TryGetValue(key, out Func<ComparisonMethod>? create))
+                throw new ArgumentException($"Unknown method '{key}'; choose from {string.Join(", ", ComparisonMethod.Standard.Keys)}.");
+            result.Add(create());
+        }
+        return result.Count > 0 ? result : throw new ArgumentException("--methods names no method.");
+    }
+
+    private static int Run(IAnsiConsole console, Request request, Func<RwkvConfig, ITokenizer> createTokenizer, CancellationToken cancellationToken)
+    {
+        RwkvModel model = CliContext.LoadModel(request.ModelPath);
+        ITokenizer tokenizer = createTokenizer(model.Config);
+        IReadOnlyList<string> calibrationTexts = TextCorpus.Load(request.CalibrationPath, request.CalibrationRange);
+        IReadOnlyList<string> evaluationTexts = TextCorpus.Load(request.EvaluationPath, request.EvaluationRange);
+        bool sameFile = string.Equals(Path.GetFullPath(request.CalibrationPath), Path.GetFullPath(request.EvaluationPath), StringComparison.Ordinal);
+        if (sameFile && request.CalibrationRange is { } c && request.EvaluationRange is { } e)
+            CalibrationData.EnsureDisjoint(c, e);
+        else
+            CalibrationData.EnsureDisjoint(calibrationTexts, evaluationTexts);
+        CalibrationData data = CalibrationData.FromDocuments(calibrationTexts, tokenizer, request.Calibration);
+        int[][] evaluationDocuments = evaluationTexts.Select(tokenizer.Encode).ToArray();
+
+        IReadOnlyList<ComparisonRow> rows = console.Status().Start("calibrating", status =>
+        {
+            IReadOnlyDictionary<string, Hessian> hessians = HessianCollector.Collect(model, data,
+                progress: new Reporter<CalibrationProgress>(p => status.Status($"calibrating: sample {p.SamplesDone}/{p.SampleCount}")),
+                cancellationToken: cancellationToken);
+            return QuantizerComparison.Run(model, hessians, request.Methods, evaluationDocuments, tokenizer,
+                progress: new Reporter<string>(method => status.Status($"quantizing and evaluating: {method}")),
+                cancellationToken: cancellationToken);
+        });
+
+        string heading =
+            $"Model {Path.GetFileName(request.ModelPath)} ({model.Config.Version}); calibration {Describe(request.CalibrationPath, request.CalibrationRange)}, " +
+            string.Create(CultureInfo.InvariantCulture, $"{data.Samples.Count} × {request.Calibration.TokensPerSample} tokens; ") +
+            $"bits per byte on {Describe(request.EvaluationPath, request.EvaluationRange)}. " +
+            "Errors are tr((W−Q)H(W−Q)ᵀ)/tr(WHWᵀ) over the weight matrices inside the blocks; bits per weight count every stored bit of those matrices.";
+        string table = QuantizerComparison.Format(rows);
+        console.WriteLine(heading);
+        console.WriteLine();
+        console.Write(new Text(table));
+        if (request.MarkdownPath is { } path)
+            File.WriteAllText(path, $"{heading}\n\n{table}");
+        return 0;
+    }
+
+    private static string Describe(string path, DocumentRange? range) =>
+        range is null ? Path.GetFileName(path) : $"{Path.GetFileName(path)} documents {range}";
+
+    /// <summary>Calls back on the reporting thread (Progress&lt;T&gt; would post to the thread pool).</summary>
+    private sealed class Reporter<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+}
