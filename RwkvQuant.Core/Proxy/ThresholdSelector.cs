@@ -1,3 +1,4 @@
+using System.Globalization;
 using RwkvQuant.Formats;
 using RwkvQuant.Quantization;
 
@@ -25,7 +26,7 @@ public sealed class ThresholdSelector : IQuantizationSelector
     public ProxyThresholds Thresholds { get; }
 
     /// <inheritdoc />
-    public string Name => $"{Proxy.Name} τ_c={Thresholds.Coarse.ToString("G4", System.Globalization.CultureInfo.InvariantCulture)} τ_f={Thresholds.Fine.ToString("G4", System.Globalization.CultureInfo.InvariantCulture)}";
+    public string Name => $"{Proxy.Name} τ_c={Thresholds.Coarse.ToString("G4", CultureInfo.InvariantCulture)} τ_f={Thresholds.Fine.ToString("G4", CultureInfo.InvariantCulture)}";
 
     /// <inheritdoc />
     public QuantizationChoice Choose(TensorData weight, Hessian? hessian = null, CancellationToken cancellationToken = default)

@@ -50,6 +50,7 @@ public class ModelProxyTests(ITestOutputHelper output)
                 $"published τ → SQ {scalar.Count}/{scores.Count} by count, {byParameters:P1} by parameters; " +
                 $"90% by count: τ_c = {ninety.Coarse:G4} with τ_f = 30 (reaches {scores.Count(s => ninety.Choose(s) == QuantizationChoice.Scalar)}), " +
                 $"τ_c = {ninetyPc.Coarse:G4} with τ_f = ∞; scaled (τ_c, τ_f) = ({scaled.Coarse:G4}, {scaled.Fine:G4})"));
+            output.WriteLine($"  SQ under the published thresholds: {string.Join(", ", scalar.Select(s => s.TensorName))}");
         }
     }
 
