@@ -44,6 +44,11 @@ public sealed class QuantizedModelFileTests : IDisposable
                 quantized.Add(ActOrderTensor(weight.Name, weight.Rows, weight.Columns));
                 continue;
             }
+            if (weight.Name == "blocks.0.att.value.weight")
+            {
+                quantized.Add(SvdTensor(weight.Name, weight.Rows, weight.Columns));
+                continue;
+            }
             quantized.Add((i++ % 4) switch
             {
                 0 => rtn.Quantize(matrix),
@@ -52,6 +57,8 @@ public sealed class QuantizedModelFileTests : IDisposable
                 _ => kmeans.Quantize(matrix),
             });
         }
+        // A vector (not a linear weight) quantized as [1, C]: its values go back in canonical order and shape [1, 1, C].
+        quantized.Add(rtn.Quantize(model["blocks.0.att.x_r"].Reshape([1, model.Config.EmbeddingSize])));
         return (model, QuantizedModel.Create(model, quantized));
     }
 
@@ -65,6 +72,16 @@ public sealed class QuantizedModelFileTests : IDisposable
         return new GroupScalarTensor(name, rows, columns, "test", 4, 32, symmetric: true, ScalePrecision.BF16, codes, scales, [], order);
     }
 
+    private static VectorQuantizedTensor SvdTensor(string name, int rows, int columns)
+    {
+        var random = new Random(11);
+        var layout = new VectorLayout(rows, columns, 1, 3, 2, 32);
+        double[] codebooks = Enumerable.Range(0, layout.Groups * layout.CodebookLength).Select(_ => random.NextDouble() - 0.5).ToArray();
+        int[] codes = Enumerable.Range(0, (int)layout.CodeCount).Select(_ => random.Next(8)).ToArray();
+        CodebookStore store = CodebookStore.EncodeSvd(codebooks, layout, 4, codes);
+        return new VectorQuantizedTensor(name, layout, codes, store, "test");
+    }
+
     [FixtureFact]
     public void Mixed_model_covers_every_scheme()
     {
@@ -73,6 +90,7 @@ public sealed class QuantizedModelFileTests : IDisposable
         Assert.Contains(q.QuantizedTensors, t => t is GroupScalarTensor { HasPermutation: true });
         Assert.Contains(q.QuantizedTensors, t => t is VectorQuantizedTensor { CodebookPrecision: CodebookPrecision.Int8WithScale });
         Assert.Contains(q.QuantizedTensors, t => t is VectorQuantizedTensor { CodebookPrecision: CodebookPrecision.Fp16 });
+        Assert.Contains(q.QuantizedTensors, t => t is VectorQuantizedTensor { SvdRank: 4 });
         Assert.Contains(q.QuantizedTensors, t => t is GgmlBlockTensor);
         Assert.Contains(q.QuantizedTensors, t => t.Name.EndsWith("att.w1", StringComparison.Ordinal)); // a transposed LoRA matrix
         Assert.Equal(TensorDataType.F16, q.FullPrecisionTensors.Single(t => t.Name == "emb.weight").Type);
@@ -92,8 +110,11 @@ public sealed class QuantizedModelFileTests : IDisposable
         {
             TensorData canonical = dequantized[tensor.Name];
             Assert.Equal(source[tensor.Name].Shape, canonical.Shape);
-            Assert.Equal(tensor.Dequantize(), linear[tensor.Name].ToMatrix(canonical).ToFloatArray());
+            Assert.Equal(tensor.Dequantize(), linear.TryGetValue(tensor.Name, out LinearWeight? weight)
+                ? weight.ToMatrix(canonical).ToFloatArray()
+                : canonical.ToFloatArray());
         }
+        Assert.Equal([1L, 1, source.Config.EmbeddingSize], dequantized["blocks.0.att.x_r"].Shape);
         Assert.Equal(source["blocks.0.ln1.weight"].ToFloatArray(), dequantized["blocks.0.ln1.weight"].ToFloatArray());
     }
 
