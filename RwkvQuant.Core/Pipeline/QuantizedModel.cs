@@ -127,14 +127,12 @@ public sealed class QuantizedModel
     /// The canonical float32 model: every quantized tensor dequantized (<see cref="QuantizedTensor.Dequantize"/>) and put
     /// back in its canonical layout and shape, every full-precision tensor converted to float32.
     /// </summary>
-    /// <exception cref="InvalidDataException">The tensors do not make the model that <see cref="Config"/> describes.</exception>
-    public RwkvModel ToDequantizedModel()
-    {
-        var tensors = _slots.Select(s => s.ToCanonical()).Concat(FullPrecisionTensors.Select(t => t.ToFloat32())).ToList();
-        string source = SourcePath ?? "quantized model";
-        RwkvConfig inferred = RwkvConfigInference.Infer(tensors.ToDictionary(t => t.Name, StringComparer.Ordinal), source);
-        if (inferred != Config)
-            throw ModelFileError.Create(source, null, $"the tensors make the model {inferred}, but the stored config says {Config}.");
-        return new RwkvModel(Config, tensors, SourcePath);
-    }
+    public RwkvModel ToDequantizedModel() =>
+        new(Config, _slots.Select(s => s.ToCanonical()).Concat(FullPrecisionTensors.Select(t => t.ToFloat32())), SourcePath);
+
+    /// <summary>The canonical shape of every tensor, by name.</summary>
+    internal IReadOnlyDictionary<string, IReadOnlyList<long>> CanonicalShapes =>
+        _slots.Select(s => (s.Tensor.Name, s.CanonicalShape))
+            .Concat(FullPrecisionTensors.Select(t => (t.Name, t.Shape)))
+            .ToDictionary(p => p.Name, p => p.Item2, StringComparer.Ordinal);
 }

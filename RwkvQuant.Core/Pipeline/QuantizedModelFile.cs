@@ -153,14 +153,19 @@ public static class QuantizedModelFile
                 throw ModelFileError.Create(path, tensor.Name, $"a full-precision tensor is {tensor.Type}, expected F16, BF16 or F32.");
             fullPrecision.Add(tensor);
         }
+        QuantizedModel model;
         try
         {
-            return new QuantizedModel(config, slots, fullPrecision, path);
+            model = new QuantizedModel(config, slots, fullPrecision, path);
         }
         catch (ArgumentException exception)
         {
             throw ModelFileError.Create(path, null, exception.Message, exception);
         }
+        RwkvConfig inferred = RwkvConfigInference.InferFromShapes(model.CanonicalShapes, path);
+        if (inferred != config)
+            throw ModelFileError.Create(path, null, $"the tensors make the model {inferred}, but the stored config says {config}.");
+        return model;
     }
 
     private static QuantizedSlot ReadSlot(string name, JsonElement element, string path,

@@ -208,7 +208,7 @@ public sealed class QuantizedModelFileTests : IDisposable
 
     public static TheoryData<string> BadFileCases() =>
     [
-        "wrong format id", "unsupported version", "bad tensors json", "bad config json", "missing part", "part size",
+        "wrong format id", "unsupported version", "bad tensors json", "bad config json", "config contradicts tensors", "missing part", "part size",
         "part dtype", "canonical shape", "unknown scheme", "stored bits", "bad field", "extra part", "integer full-precision",
     ];
 
@@ -241,6 +241,11 @@ public sealed class QuantizedModelFileTests : IDisposable
                 break;
             case "bad config json":
                 metadata["config"] = "{\"version\": \"V9\"}";
+                tensor = null;
+                break;
+            case "config contradicts tensors":
+                metadata["config"] = metadata["config"].Replace("\"layers\":12", "\"layers\":11", StringComparison.Ordinal);
+                Assert.Contains("\"layers\":11", metadata["config"], StringComparison.Ordinal);
                 tensor = null;
                 break;
             case "missing part":
