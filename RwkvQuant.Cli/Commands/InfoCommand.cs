@@ -5,6 +5,7 @@ using RwkvQuant.Formats.Ggml;
 using RwkvQuant.Formats.Pth;
 using RwkvQuant.Formats.Safetensors;
 using RwkvQuant.Models;
+using RwkvQuant.Pipeline;
 using Spectre.Console;
 
 namespace RwkvQuant.Cli.Commands;
@@ -14,7 +15,7 @@ internal static class InfoCommand
 {
     public static Command Create(CliContext context)
     {
-        var model = new Argument<FileInfo>("model") { Description = "The model file (rwkv.cpp .bin, PyTorch .pth or safetensors)." };
+        var model = new Argument<FileInfo>("model") { Description = "The model file (rwkv.cpp .bin, PyTorch .pth, safetensors or quantized .rwkvq)." };
         var command = new Command("info", "Show a model's architecture and tensors.") { model };
         command.SetAction((parse, cancellationToken) => context.RunAsync(parse,
             _ => Run(context.Console, parse.GetRequiredValue(model).FullName), cancellationToken));
@@ -30,7 +31,7 @@ internal static class InfoCommand
             throw new FileNotFoundException($"Model file '{path}' does not exist.", path);
         ModelFileFormat format = RwkvModelFile.DetectFormat(path);
         // The stored type of each tensor comes from the file (the model holds float32 after loading).
-        var (description, storedList) = ReadStored(path, format);
+        var (description, storedList, quantized) = ReadStored(path, format);
         var stored = storedList.ToDictionary(r => r.Name, StringComparer.Ordinal);
 
         RwkvModel? model = null;
@@ -70,6 +71,9 @@ internal static class InfoCommand
             Row("parameters", Format(model.ParameterCount));
             Row("tensors", Format(model.Tensors.Count));
         }
+        if (quantized is not null)
+            Row("quantized", string.Create(CultureInfo.InvariantCulture,
+                $"{quantized.QuantizedTensors.Count} tensors at {quantized.QuantizedBitsPerWeight:F4} bpw; whole model {quantized.BitsPerWeight:F4} bpw"));
         console.Write(summary);
 
         var tensors = new Table { Border = TableBorder.Simple };
@@ -95,20 +99,28 @@ internal static class InfoCommand
         return 0;
     }
 
-    private static (string Description, IReadOnlyList<StoredTensor> Tensors) ReadStored(string path, ModelFileFormat format)
+    private static (string Description, IReadOnlyList<StoredTensor> Tensors, QuantizedModel? Quantized) ReadStored(string path, ModelFileFormat format)
     {
         switch (format)
         {
             case ModelFileFormat.Ggml:
                 var (header, records) = GgmlReader.Read(path);
                 return ($"rwkv.cpp ggml, file version {header.FileVersion}, data type {header.DataType}",
-                    records.Select(r => new StoredTensor(r.Name, r.Type.ToString(), r.Shape)).ToList());
+                    records.Select(r => new StoredTensor(r.Name, r.Type.ToString(), r.Shape)).ToList(), null);
             case ModelFileFormat.Safetensors:
                 SafetensorsFile file = SafetensorsReader.Read(path);
+                if (QuantizedModelFile.IsQuantizedModel(file))
+                {
+                    QuantizedModel quantized = QuantizedModelFile.FromSafetensors(file, path);
+                    return ($"rwkvquant quantized model (safetensors), format version {QuantizedModelFile.FormatVersion}",
+                        [.. quantized.QuantizedTensors.Select(t => new StoredTensor(t.Name, string.Create(CultureInfo.InvariantCulture, $"{t.Scheme}, {t.BitsPerWeight:F4} bpw,"), [t.Rows, t.Columns])),
+                         .. quantized.FullPrecisionTensors.Select(t => new StoredTensor(t.Name, t.Type.ToString(), t.Shape))],
+                        quantized);
+                }
                 string metadata = file.Metadata.Count == 0 ? "" : $", metadata {{{string.Join(", ", file.Metadata.Select(m => $"{m.Key}: {m.Value}"))}}}";
-                return ($"safetensors{metadata}", file.Tensors.Select(t => new StoredTensor(t.Name, t.Type.ToString(), t.Shape)).ToList());
+                return ($"safetensors{metadata}", file.Tensors.Select(t => new StoredTensor(t.Name, t.Type.ToString(), t.Shape)).ToList(), null);
             default:
-                return ("PyTorch zip checkpoint", PthReader.Read(path).Select(t => new StoredTensor(t.Name, t.Type.ToString(), t.Shape)).ToList());
+                return ("PyTorch zip checkpoint", PthReader.Read(path).Select(t => new StoredTensor(t.Name, t.Type.ToString(), t.Shape)).ToList(), null);
         }
     }
 

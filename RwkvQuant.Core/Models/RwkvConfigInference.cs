@@ -38,15 +38,23 @@ internal static class RwkvConfigInference
     public static RwkvConfig Infer(IReadOnlyDictionary<string, TensorData> tensors, string source)
     {
         ArgumentNullException.ThrowIfNull(tensors);
+        return InferFromShapes(tensors.ToDictionary(t => t.Key, t => t.Value.Shape, StringComparer.Ordinal), source);
+    }
+
+    /// <summary>Infers the config from canonical tensor names and shapes alone; <paramref name="source"/> names them in errors.</summary>
+    /// <exception cref="InvalidDataException">A tensor the inference needs is missing or has an unexpected shape.</exception>
+    public static RwkvConfig InferFromShapes(IReadOnlyDictionary<string, IReadOnlyList<long>> tensors, string source)
+    {
+        ArgumentNullException.ThrowIfNull(tensors);
         ArgumentNullException.ThrowIfNull(source);
 
         IReadOnlyList<long> Shape(string name, int rank)
         {
-            if (!tensors.TryGetValue(name, out TensorData? tensor))
+            if (!tensors.TryGetValue(name, out IReadOnlyList<long>? shape))
                 throw ModelFileError.Create(source, name, "tensor is missing.");
-            if (tensor.Shape.Count != rank)
-                throw ModelFileError.Create(source, name, $"expected {rank} dimensions, got shape [{string.Join(", ", tensor.Shape)}].");
-            return tensor.Shape;
+            if (shape.Count != rank)
+                throw ModelFileError.Create(source, name, $"expected {rank} dimensions, got shape [{string.Join(", ", shape)}].");
+            return shape;
         }
 
         RwkvVersion version = DetectVersion(tensors.ContainsKey);

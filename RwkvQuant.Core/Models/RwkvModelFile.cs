@@ -2,6 +2,7 @@ using RwkvQuant.Formats;
 using RwkvQuant.Formats.Ggml;
 using RwkvQuant.Formats.Pth;
 using RwkvQuant.Formats.Safetensors;
+using RwkvQuant.Pipeline;
 
 namespace RwkvQuant.Models;
 
@@ -49,7 +50,8 @@ public static class RwkvModelFile
             "not a model file this library reads (expected an rwkv.cpp .bin, a PyTorch .pth zip or a safetensors file).");
     }
 
-    /// <summary>Loads a model from any supported container into canonical form.</summary>
+    /// <summary>Loads a model from any supported container into canonical form; a quantized <c>.rwkvq</c> file (see
+    /// <see cref="QuantizedModelFile"/>) is dequantized.</summary>
     /// <exception cref="InvalidDataException">The file is malformed or does not hold an RWKV model.</exception>
     public static RwkvModel Load(string path)
     {
@@ -57,11 +59,17 @@ public static class RwkvModelFile
         return DetectFormat(path) switch
         {
             ModelFileFormat.Ggml => GgmlModelLoader.Load(path),
-            ModelFileFormat.Safetensors => FromCanonicalTensors(SafetensorsReader.Read(path).Tensors, path),
+            ModelFileFormat.Safetensors => FromSafetensors(SafetensorsReader.Read(path), path),
             ModelFileFormat.Pth => FromPthTensors(PthReader.Read(path), path),
             _ => throw new InvalidOperationException("unreachable"),
         };
     }
+
+    /// <summary>A quantized <c>.rwkvq</c> file (format <c>"rwkvquant"</c>) gives its dequantized model.</summary>
+    private static RwkvModel FromSafetensors(SafetensorsFile file, string path) =>
+        QuantizedModelFile.IsQuantizedModel(file)
+            ? QuantizedModelFile.FromSafetensors(file, path).ToDequantizedModel()
+            : FromCanonicalTensors(file.Tensors, path);
 
     /// <summary>
     /// Builds a model from tensors that already carry BlinkDL's names and layouts (safetensors written by this
@@ -124,7 +132,8 @@ public static class RwkvModelFile
         SafetensorsWriter.Write(path, tensors, metadata);
     }
 
-    private static TensorData ConvertTo(TensorData tensor, TensorDataType type)
+    /// <summary>The tensor converted to F32, F16 or BF16 (round to nearest even).</summary>
+    internal static TensorData ConvertTo(TensorData tensor, TensorDataType type)
     {
         if (type == TensorDataType.F32)
             return tensor;

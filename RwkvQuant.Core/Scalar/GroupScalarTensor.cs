@@ -56,6 +56,59 @@ public sealed class GroupScalarTensor : QuantizedTensor
         }
     }
 
+    private GroupScalarTensor(
+        string name, int rows, int columns, string method, int bits, int groupSize, bool symmetric, ScalePrecision precision,
+        byte[] codes, byte[] scales, byte[]? zeros, byte[]? permutation)
+        : base(name, rows, columns)
+    {
+        Method = method;
+        Bits = bits;
+        GroupSize = groupSize;
+        Symmetric = symmetric;
+        ScalePrecision = precision;
+        _codes = codes;
+        _scales = scales;
+        _zeros = zeros;
+        _permutation = permutation;
+    }
+
+    /// <summary>
+    /// Rebuilds a tensor from its stored parts (as <see cref="PackedCodes"/>, <see cref="StoredScales"/>,
+    /// <see cref="StoredZeros"/> and <see cref="PackedPermutation"/> expose them), taking the arrays. Every size is
+    /// checked, and a stored permutation must be one.
+    /// </summary>
+    /// <exception cref="ArgumentException">A part has the wrong size, or the permutation is not a permutation.</exception>
+    internal static GroupScalarTensor FromStoredParts(
+        string name, int rows, int columns, string method, int bits, int groupSize, bool symmetric, ScalePrecision precision,
+        byte[] codes, byte[] scales, byte[]? zeros, byte[]? permutation)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentException.ThrowIfNullOrEmpty(method);
+        ArgumentNullException.ThrowIfNull(codes);
+        ArgumentNullException.ThrowIfNull(scales);
+        ArgumentOutOfRangeException.ThrowIfLessThan(rows, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(columns, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(bits, 2);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(bits, 8);
+        ArgumentOutOfRangeException.ThrowIfLessThan(groupSize, 1);
+        long groups = (long)rows * ((columns + groupSize - 1) / groupSize);
+        long floatBytes = StoredFloat.BitCount(precision) / 8;
+        if (codes.LongLength != BitPacking.PackedLength((long)rows * columns, bits))
+            throw new ArgumentException($"Tensor '{name}' [{rows}, {columns}] needs {BitPacking.PackedLength((long)rows * columns, bits)} bytes of {bits}-bit codes, got {codes.LongLength}.", nameof(codes));
+        if (scales.LongLength != groups * floatBytes)
+            throw new ArgumentException($"Tensor '{name}' needs {groups * floatBytes} bytes of scales, got {scales.LongLength}.", nameof(scales));
+        if (symmetric != (zeros is null) || (zeros is not null && zeros.LongLength != groups * floatBytes))
+            throw new ArgumentException($"Tensor '{name}' needs {(symmetric ? 0 : groups * floatBytes)} bytes of zeros, got {zeros?.LongLength ?? 0}.", nameof(zeros));
+        if (permutation is not null)
+        {
+            int permutationBits = PermutationBits(columns);
+            if (permutation.LongLength != BitPacking.PackedLength(columns, permutationBits) ||
+                !IsPermutation(BitPacking.Unpack(permutation, permutationBits, columns)))
+                throw new ArgumentException($"Tensor '{name}': the stored column order is not a permutation of 0..{columns - 1}.", nameof(permutation));
+        }
+        return new GroupScalarTensor(name, rows, columns, method, bits, groupSize, symmetric, precision, codes, scales, zeros, permutation);
+    }
+
     /// <summary>The quantizer that produced it, e.g. <c>"rtn"</c> or <c>"gptq"</c>.</summary>
     public string Method { get; }
 
@@ -79,6 +132,15 @@ public sealed class GroupScalarTensor : QuantizedTensor
 
     /// <summary>The packed codes (b bits each, row-major, storage order; see <see cref="BitPacking"/>).</summary>
     public ReadOnlySpan<byte> PackedCodes => _codes;
+
+    /// <summary>The stored scales, <c>[rows, GroupsPerRow]</c> little-endian in <see cref="ScalePrecision"/>.</summary>
+    internal ReadOnlySpan<byte> StoredScales => _scales;
+
+    /// <summary>The stored zeros like <see cref="StoredScales"/>; empty when symmetric.</summary>
+    internal ReadOnlySpan<byte> StoredZeros => _zeros;
+
+    /// <summary>The packed column order (⌈log₂ columns⌉ bits per column); empty without one.</summary>
+    internal ReadOnlySpan<byte> PackedPermutation => _permutation;
 
     /// <inheritdoc />
     public override string Scheme =>

@@ -45,6 +45,56 @@ internal sealed class CodebookStore
     /// <summary>The storage precision of direct codebooks (meaningless when <see cref="SvdRank"/> &gt; 0).</summary>
     public CodebookPrecision Precision => _int8 is null ? CodebookPrecision.Fp16 : CodebookPrecision.Int8WithScale;
 
+    /// <summary>The int8 codebooks <c>[G, L]</c>; empty unless stored as int8 + scale.</summary>
+    public ReadOnlySpan<sbyte> Int8 => _int8;
+
+    /// <summary>The FP16 scale of each int8 codebook <c>[G]</c>; empty unless stored as int8 + scale.</summary>
+    public ReadOnlySpan<Half> Int8Scales => _scales;
+
+    /// <summary>The FP16 codebooks <c>[G, L]</c>; empty unless stored as FP16.</summary>
+    public ReadOnlySpan<Half> Fp16 => _fp16;
+
+    /// <summary>The SVD factor U <c>[G, r]</c>; empty unless stored as SVD factors.</summary>
+    public ReadOnlySpan<Half> SvdU => _u;
+
+    /// <summary>The SVD factor V <c>[r, L]</c>; empty unless stored as SVD factors.</summary>
+    public ReadOnlySpan<Half> SvdV => _v;
+
+    /// <summary>Rebuilds int8 + scale codebooks from stored parts (taken, sizes checked).</summary>
+    public static CodebookStore FromInt8(int groups, int length, sbyte[] int8, Half[] scales)
+    {
+        CheckSize(groups, length);
+        if (int8.LongLength != (long)groups * length || scales.Length != groups)
+            throw new ArgumentException($"{groups} int8 codebooks of {length} values need {(long)groups * length} values and {groups} scales, got {int8.LongLength} and {scales.Length}.", nameof(int8));
+        return new CodebookStore(groups, length, int8, scales, null, null, null, 0);
+    }
+
+    /// <summary>Rebuilds FP16 codebooks from stored parts (taken, size checked).</summary>
+    public static CodebookStore FromFp16(int groups, int length, Half[] fp16)
+    {
+        CheckSize(groups, length);
+        if (fp16.LongLength != (long)groups * length)
+            throw new ArgumentException($"{groups} FP16 codebooks of {length} values need {(long)groups * length} values, got {fp16.LongLength}.", nameof(fp16));
+        return new CodebookStore(groups, length, null, null, fp16, null, null, 0);
+    }
+
+    /// <summary>Rebuilds rank-<paramref name="rank"/> SVD factors from stored parts (taken, sizes checked).</summary>
+    public static CodebookStore FromSvd(int groups, int length, int rank, Half[] u, Half[] v)
+    {
+        CheckSize(groups, length);
+        if (rank < 1 || rank > Math.Min(groups, length))
+            throw new ArgumentOutOfRangeException(nameof(rank), rank, $"The SVD rank must lie in [1, min(groups {groups}, codebook length {length})].");
+        if (u.LongLength != (long)groups * rank || v.LongLength != (long)rank * length)
+            throw new ArgumentException($"Rank-{rank} factors of {groups} codebooks of {length} values need {(long)groups * rank} and {(long)rank * length} values, got {u.LongLength} and {v.LongLength}.", nameof(u));
+        return new CodebookStore(groups, length, null, null, null, u, v, rank);
+    }
+
+    private static void CheckSize(int groups, int length)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(groups, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(length, 1);
+    }
+
     /// <summary>Bits stored: G·(8L + 16) for int8 + scale, 16·G·L for FP16, 16·r·(G + L) for SVD factors.</summary>
     public long StoredBits => SvdRank > 0
         ? 16L * SvdRank * (Groups + Length)

@@ -24,17 +24,41 @@ public sealed class VectorQuantizedTensor : QuantizedTensor
     private readonly string _method;
 
     internal VectorQuantizedTensor(string name, VectorLayout layout, ReadOnlySpan<int> codes, CodebookStore codebooks, string method)
+        : this(name, layout, PackCodes(name, layout, codes), codebooks, method)
+    {
+    }
+
+    private VectorQuantizedTensor(string name, VectorLayout layout, byte[] packedCodes, CodebookStore codebooks, string method)
         : base(name, layout.Rows, layout.Columns)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(method);
+        ArgumentNullException.ThrowIfNull(codebooks);
+        layout.Validate(name);
+        long codeBytes = BitPacking.PackedLength(layout.CodeCount, layout.Bits);
+        if (packedCodes.LongLength != codeBytes)
+            throw new ArgumentException($"Tensor '{name}' needs {codeBytes} bytes of {layout.Bits}-bit codes, got {packedCodes.LongLength}.", nameof(packedCodes));
+        if (codebooks.Groups != layout.Groups || codebooks.Length != layout.CodebookLength)
+            throw new ArgumentException($"Tensor '{name}' needs {layout.Groups} codebooks of {layout.CodebookLength} values, got {codebooks.Groups} of {codebooks.Length}.", nameof(codebooks));
+        _layout = layout;
+        _packedCodes = packedCodes;
+        _codebooks = codebooks;
+        _method = method;
+    }
+
+    /// <summary>Rebuilds a tensor from its packed codes (taken) and stored codebooks; every size is checked.</summary>
+    /// <exception cref="ArgumentException">The layout is invalid or a part has the wrong size.</exception>
+    internal static VectorQuantizedTensor FromStoredParts(string name, VectorLayout layout, byte[] packedCodes, CodebookStore codebooks, string method)
+    {
+        ArgumentNullException.ThrowIfNull(packedCodes);
+        return new VectorQuantizedTensor(name, layout, packedCodes, codebooks, method);
+    }
+
+    private static byte[] PackCodes(string name, VectorLayout layout, ReadOnlySpan<int> codes)
     {
         layout.Validate(name);
         if (codes.Length != layout.CodeCount)
             throw new ArgumentException($"Tensor '{name}' needs {layout.CodeCount} codes, got {codes.Length}.", nameof(codes));
-        if (codebooks.Groups != layout.Groups || codebooks.Length != layout.CodebookLength)
-            throw new ArgumentException($"Tensor '{name}' needs {layout.Groups} codebooks of {layout.CodebookLength} values, got {codebooks.Groups} of {codebooks.Length}.", nameof(codebooks));
-        _layout = layout;
-        _packedCodes = BitPacking.Pack(codes, layout.Bits);
-        _codebooks = codebooks;
-        _method = method;
+        return BitPacking.Pack(codes, layout.Bits);
     }
 
     /// <summary>Vector dimension d: consecutive columns per code.</summary>
@@ -61,6 +85,11 @@ public sealed class VectorQuantizedTensor : QuantizedTensor
     internal VectorLayout Layout => _layout;
 
     internal ReadOnlySpan<byte> PackedCodes => _packedCodes;
+
+    internal CodebookStore Codebooks => _codebooks;
+
+    /// <summary>The quantizer that produced it, e.g. <c>"kmeans"</c>.</summary>
+    internal string Method => _method;
 
     internal long CodeBits => 8L * _packedCodes.Length;
 

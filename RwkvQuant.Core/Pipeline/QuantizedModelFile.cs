@@ -1,0 +1,261 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using RwkvQuant.Formats;
+using RwkvQuant.Formats.Safetensors;
+using RwkvQuant.Models;
+using RwkvQuant.Pipeline.Serialization;
+
+namespace RwkvQuant.Pipeline;
+
+/// <summary>
+/// The <c>.rwkvq</c> file: a safetensors container holding a <see cref="QuantizedModel"/>.
+/// <para>Metadata: <c>format</c> = <c>"rwkvquant"</c>, <c>format_version</c> (an integer, now 1),
+/// <c>rwkv_version</c>, <c>config</c> (JSON: version, layers, embedding_size, vocabulary_size, head_count, head_size,
+/// feed_forward_size) and <c>tensors</c>: a JSON object mapping each quantized tensor's canonical name to
+/// <c>{scheme, rows, columns, shape, layout, stored_bits, description, …}</c> where <c>shape</c> and <c>layout</c>
+/// (<c>OutIn</c>, <c>InOut</c>, <c>StackedInOut</c>) place the <c>[rows, columns]</c> matrix in the canonical tensor and
+/// the remaining fields are the scheme's parameters.</para>
+/// <para>Entries: each quantized tensor's packed parts as <c>{name}.{part}</c> (e.g. <c>.codes</c> U8, <c>.scales</c>
+/// F16, <c>.codebooks</c> I8, <c>.blocks</c> U8); every other entry is a full-precision tensor under its canonical
+/// name, as F16, BF16 or F32.</para>
+/// </summary>
+public static class QuantizedModelFile
+{
+    /// <summary>The value of the <c>format</c> metadata entry.</summary>
+    public const string FormatId = "rwkvquant";
+
+    /// <summary>The format version this library writes and reads.</summary>
+    public const int FormatVersion = 1;
+
+    private const string VersionKey = "format_version";
+    private const string RwkvVersionKey = "rwkv_version";
+    private const string ConfigKey = "config";
+    private const string TensorsKey = "tensors";
+
+    /// <summary>
+    /// Saves <paramref name="model"/> to <paramref name="path"/> atomically: the file appears complete or not at all (a
+    /// previous file there is kept on failure or cancellation).
+    /// </summary>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (checked between
+    /// tensors); no file is left behind.</exception>
+    public static void Save(QuantizedModel model, string path, CancellationToken cancellationToken = default) =>
+        Save(model, path, null, cancellationToken);
+
+    /// <summary><see cref="Save(QuantizedModel, string, CancellationToken)"/> with a hook run after each tensor is encoded.</summary>
+    internal static void Save(QuantizedModel model, string path, Action<string>? afterTensor, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        AtomicFile.Write(path, stream =>
+        {
+            var entries = new List<TensorData>();
+            using var json = new MemoryStream();
+            using (var writer = new Utf8JsonWriter(json))
+            {
+                writer.WriteStartObject();
+                foreach (QuantizedSlot slot in model.Slots)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    QuantizedTensorCodec codec = QuantizedTensorCodecs.For(slot.Tensor);
+                    writer.WriteStartObject(slot.Tensor.Name);
+                    writer.WriteString("scheme", codec.SchemeId);
+                    writer.WriteNumber("rows", slot.Tensor.Rows);
+                    writer.WriteNumber("columns", slot.Tensor.Columns);
+                    writer.WriteStartArray("shape");
+                    foreach (long dimension in slot.CanonicalShape)
+                        writer.WriteNumberValue(dimension);
+                    writer.WriteEndArray();
+                    writer.WriteString("layout", slot.Layout.ToString());
+                    writer.WriteNumber("stored_bits", slot.Tensor.StoredBits);
+                    writer.WriteString("description", slot.Tensor.Scheme);
+                    codec.Encode(slot.Tensor, writer, new TensorPartWriter(slot.Tensor.Name, entries));
+                    writer.WriteEndObject();
+                    afterTensor?.Invoke(slot.Tensor.Name);
+                }
+                writer.WriteEndObject();
+            }
+            foreach (TensorData tensor in model.FullPrecisionTensors)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                entries.Add(tensor);
+                afterTensor?.Invoke(tensor.Name);
+            }
+            var metadata = new Dictionary<string, string>(StringComparer.Ordinal)
+            {
+                [RwkvModelFile.FormatMetadataKey] = FormatId,
+                [VersionKey] = FormatVersion.ToString(CultureInfo.InvariantCulture),
+                [RwkvVersionKey] = model.Config.Version.ToString(),
+                [ConfigKey] = WriteConfig(model.Config),
+                [TensorsKey] = Encoding.UTF8.GetString(json.ToArray()),
+            };
+            cancellationToken.ThrowIfCancellationRequested();
+            SafetensorsWriter.Write(stream, entries, metadata);
+        });
+    }
+
+    /// <summary>Loads a <c>.rwkvq</c> file.</summary>
+    /// <exception cref="InvalidDataException">The file is not a valid <c>.rwkvq</c> file: not safetensors, another format
+    /// id, an unsupported version, bad metadata JSON, a missing or mis-sized part, an unknown scheme (the message names
+    /// the file and the tensor).</exception>
+    public static QuantizedModel Load(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        return FromSafetensors(SafetensorsReader.Read(path), path);
+    }
+
+    /// <summary>True when the safetensors file declares itself a <c>.rwkvq</c> file.</summary>
+    internal static bool IsQuantizedModel(SafetensorsFile file) =>
+        file.Metadata.TryGetValue(RwkvModelFile.FormatMetadataKey, out string? format) && format == FormatId;
+
+    /// <summary>Builds the model from a safetensors file already read (and validated as a container).</summary>
+    internal static QuantizedModel FromSafetensors(SafetensorsFile file, string path)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        IReadOnlyDictionary<string, string> metadata = file.Metadata;
+        string format = metadata.GetValueOrDefault(RwkvModelFile.FormatMetadataKey) ?? "(none)";
+        if (format != FormatId)
+            throw ModelFileError.Create(path, null, $"metadata format is '{format}', not '{FormatId}': not a quantized model file.");
+        string versionText = Required(metadata, VersionKey, path);
+        if (!int.TryParse(versionText, NumberStyles.None, CultureInfo.InvariantCulture, out int version))
+            throw ModelFileError.Create(path, null, $"metadata {VersionKey} '{versionText}' is not an integer.");
+        if (version != FormatVersion)
+            throw ModelFileError.Create(path, null, $"format version {version} is not supported; this library reads version {FormatVersion}.");
+        RwkvConfig config = ReadConfig(Required(metadata, ConfigKey, path), path);
+        if (Required(metadata, RwkvVersionKey, path) != config.Version.ToString())
+            throw ModelFileError.Create(path, null, $"metadata {RwkvVersionKey} '{metadata[RwkvVersionKey]}' contradicts the config's version {config.Version}.");
+
+        var entries = new Dictionary<string, TensorData>(StringComparer.Ordinal);
+        foreach (TensorData tensor in file.Tensors)
+            entries[tensor.Name] = tensor;
+        var consumed = new HashSet<string>(StringComparer.Ordinal);
+        var slots = new List<QuantizedSlot>();
+        using (JsonDocument document = Parse(Required(metadata, TensorsKey, path), TensorsKey, path))
+        {
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+                throw ModelFileError.Create(path, null, $"metadata {TensorsKey} is a JSON {document.RootElement.ValueKind}, expected an object.");
+            foreach (JsonProperty property in document.RootElement.EnumerateObject())
+                slots.Add(ReadSlot(property.Name, property.Value, path, entries, consumed));
+        }
+
+        var quantizedNames = slots.Select(s => s.Tensor.Name).ToHashSet(StringComparer.Ordinal);
+        var fullPrecision = new List<TensorData>();
+        foreach (TensorData tensor in file.Tensors)
+        {
+            if (consumed.Contains(tensor.Name))
+                continue;
+            if (quantizedNames.Contains(tensor.Name))
+                throw ModelFileError.Create(path, tensor.Name, "the tensor is stored both quantized and in full precision.");
+            string? owner = quantizedNames.FirstOrDefault(n => tensor.Name.StartsWith(n + ".", StringComparison.Ordinal));
+            if (owner is not null)
+                throw ModelFileError.Create(path, owner, $"entry '{tensor.Name}' is not a part of its scheme.");
+            if (tensor.Type is not (TensorDataType.F16 or TensorDataType.BF16 or TensorDataType.F32))
+                throw ModelFileError.Create(path, tensor.Name, $"a full-precision tensor is {tensor.Type}, expected F16, BF16 or F32.");
+            fullPrecision.Add(tensor);
+        }
+        QuantizedModel model;
+        try
+        {
+            model = new QuantizedModel(config, slots, fullPrecision, path);
+        }
+        catch (ArgumentException exception)
+        {
+            throw ModelFileError.Create(path, null, exception.Message, exception);
+        }
+        RwkvConfig inferred = RwkvConfigInference.InferFromShapes(model.CanonicalShapes, path);
+        if (inferred != config)
+            throw ModelFileError.Create(path, null, $"the tensors make the model {inferred}, but the stored config says {config}.");
+        return model;
+    }
+
+    private static QuantizedSlot ReadSlot(string name, JsonElement element, string path,
+        IReadOnlyDictionary<string, TensorData> entries, HashSet<string> consumed)
+    {
+        var parts = new TensorPartReader(path, name, entries, consumed);
+        if (element.ValueKind != JsonValueKind.Object)
+            throw parts.Error($"metadata entry is a JSON {element.ValueKind}, expected an object.");
+        string scheme = parts.Text(element, "scheme");
+        QuantizedTensorCodec codec = QuantizedTensorCodecs.Find(scheme)
+            ?? throw parts.Error($"unknown scheme '{scheme}' (known: {string.Join(", ", QuantizedTensorCodecs.SchemeIds)}).");
+        int rows = parts.Int(element, "rows", 1, int.MaxValue);
+        int columns = parts.Int(element, "columns", 1, int.MaxValue);
+        LinearLayout layout = parts.Enum<LinearLayout>(element, "layout");
+        if (!element.TryGetProperty("shape", out JsonElement shapeElement) || shapeElement.ValueKind != JsonValueKind.Array || shapeElement.GetArrayLength() is < 1 or > 8)
+            throw parts.Error("metadata field 'shape' is missing or not an array of 1 to 8 dimensions.");
+        var shape = new List<long>();
+        foreach (JsonElement dimension in shapeElement.EnumerateArray())
+        {
+            if (dimension.ValueKind != JsonValueKind.Number || !dimension.TryGetInt64(out long value) || value < 1)
+                throw parts.Error($"metadata field 'shape' holds {dimension.GetRawText()}, expected a positive integer.");
+            shape.Add(value);
+        }
+        if (!element.TryGetProperty("stored_bits", out JsonElement bitsElement) || bitsElement.ValueKind != JsonValueKind.Number || !bitsElement.TryGetInt64(out long storedBits))
+            throw parts.Error("metadata field 'stored_bits' is missing or not an integer.");
+
+        QuantizedSlot slot;
+        try
+        {
+            slot = new QuantizedSlot(codec.Decode(name, rows, columns, element, parts), layout, shape);
+            slot.Validate();
+        }
+        catch (Exception exception) when (exception is ArgumentException or OverflowException)
+        {
+            throw parts.Error(exception.Message);
+        }
+        if (slot.Tensor.StoredBits != storedBits)
+            throw parts.Error($"the parts hold {slot.Tensor.StoredBits} bits, but the metadata says {storedBits}.");
+        return slot;
+    }
+
+    private static string WriteConfig(RwkvConfig config)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("version", config.Version.ToString());
+            writer.WriteNumber("layers", config.LayerCount);
+            writer.WriteNumber("embedding_size", config.EmbeddingSize);
+            writer.WriteNumber("vocabulary_size", config.VocabularySize);
+            writer.WriteNumber("head_count", config.HeadCount);
+            writer.WriteNumber("head_size", config.HeadSize);
+            writer.WriteNumber("feed_forward_size", config.FeedForwardSize);
+            writer.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    private static RwkvConfig ReadConfig(string text, string path)
+    {
+        using JsonDocument document = Parse(text, ConfigKey, path);
+        JsonElement root = document.RootElement;
+        if (root.ValueKind != JsonValueKind.Object)
+            throw ModelFileError.Create(path, null, $"metadata {ConfigKey} is a JSON {root.ValueKind}, expected an object.");
+        int Field(string key)
+        {
+            if (!root.TryGetProperty(key, out JsonElement value) || value.ValueKind != JsonValueKind.Number || !value.TryGetInt32(out int result) || result < 1)
+                throw ModelFileError.Create(path, null, $"metadata {ConfigKey} field '{key}' is missing or not a positive integer.");
+            return result;
+        }
+        string versionText = root.TryGetProperty("version", out JsonElement v) && v.ValueKind == JsonValueKind.String ? v.GetString()! : "";
+        if (!Enum.TryParse(versionText, out RwkvVersion version) || !Enum.IsDefined(version) || int.TryParse(versionText, out _))
+            throw ModelFileError.Create(path, null, $"metadata {ConfigKey} version '{versionText}' is not an RWKV version ({string.Join(", ", Enum.GetNames<RwkvVersion>())}).");
+        return new RwkvConfig(version, Field("layers"), Field("embedding_size"), Field("vocabulary_size"),
+            Field("head_count"), Field("head_size"), Field("feed_forward_size"));
+    }
+
+    private static JsonDocument Parse(string text, string key, string path)
+    {
+        try
+        {
+            return JsonDocument.Parse(text, new JsonDocumentOptions { MaxDepth = 16 });
+        }
+        catch (JsonException exception)
+        {
+            throw ModelFileError.Create(path, null, $"metadata {key} is not valid JSON: {exception.Message}", exception);
+        }
+    }
+
+    private static string Required(IReadOnlyDictionary<string, string> metadata, string key, string path) =>
+        metadata.TryGetValue(key, out string? value) ? value : throw ModelFileError.Create(path, null, $"metadata entry '{key}' is missing.");
+}
