@@ -7,7 +7,8 @@ namespace RwkvQuant.Codebooks;
 /// <summary>
 /// The algorithm shared by both codebook optimizers: per group of G channels, weighted k-means (d = 1) on the scalar
 /// values μ_j with weights s_j, so that each centroid is c_k = Σ s_j μ_j / Σ s_j over its members and the fit lowers
-/// Σ_j s_j (μ_j − μ̂_j)²; then the codebooks are rounded to int8 + FP16 scale and every channel takes the nearest
+/// Σ_j s_j (μ_j − μ̂_j)² (by default warm-started from the unweighted fit, see
+/// <see cref="CodebookOptimizerOptions.WarmStart"/>); then the codebooks are rounded to int8 + FP16 scale and every channel takes the nearest
 /// centroid as stored.
 /// </summary>
 internal static class CodebookFitting
@@ -51,8 +52,18 @@ internal static class CodebookFitting
         {
             cancellationToken.ThrowIfCancellationRequested();
             int start = g * groupSize, n = Math.Min(groupSize, values.Length - start);
-            fits[g] = KMeans.Fit(values.Slice(start, n), 1, entries, weights.IsEmpty ? [] : weights.Slice(start, n),
-                options.Initialization, options.Iterations, tolerance: 0, KMeans.Mix((ulong)(uint)options.Seed << 32 | (uint)g));
+            ReadOnlySpan<float> points = values.Slice(start, n);
+            ulong seed = KMeans.Mix((ulong)(uint)options.Seed << 32 | (uint)g);
+            if (weights.IsEmpty || !options.WarmStart)
+            {
+                fits[g] = KMeans.Fit(points, 1, entries, weights.IsEmpty ? [] : weights.Slice(start, n),
+                    options.Initialization, options.Iterations, tolerance: 0, seed);
+            }
+            else
+            {
+                KMeansResult unweighted = KMeans.Fit(points, 1, entries, [], options.Initialization, options.Iterations, tolerance: 0, seed);
+                fits[g] = KMeans.FitFrom(points, 1, unweighted.Centroids, weights.Slice(start, n), options.Iterations, tolerance: 0);
+            }
         }
         return fits;
     }

@@ -44,6 +44,15 @@ public sealed record CodebookOptimizerOptions
         init => field = Enum.IsDefined(value) ? value : throw new ArgumentOutOfRangeException(nameof(Initialization), value, "Unknown initialisation.");
     } = KMeansInitialization.Mahalanobis;
 
+    /// <summary>
+    /// When true (default), the weighted fit starts from the converged unweighted fit (itself started from
+    /// <see cref="Initialization"/>) and Lloyd's algorithm then refines it under the weights s_j, so its weighted error
+    /// can only fall below the unweighted codebook's. When false, the weighted fit starts from
+    /// <see cref="Initialization"/> directly (the paper's recipe), which with very uneven s_j often stops in a worse
+    /// local minimum than the unweighted fit. Ignored by <see cref="UnweightedCodebookOptimizer"/>.
+    /// </summary>
+    public bool WarmStart { get; init; } = true;
+
     /// <summary>Seed of k-means++ (each group derives its own stream from it); Mahalanobis ignores it. Default 0.</summary>
     public int Seed { get; init; }
 }
