@@ -139,6 +139,26 @@ public class CodebookOptimizerTests
     }
 
     [Fact]
+    public void Warm_started_weighted_fit_is_never_worse_than_the_unweighted_fit_before_rounding()
+    {
+        float[] values = VectorTestData.Gaussian(Channels, 31, 0.5);
+        float[] s = UnevenImportance(Channels, 32);
+        KMeansResult[] weighted = CodebookFitting.FitGroups(values, s, CodebookOptimizerOptions.Default, default);
+        KMeansResult[] unweighted = CodebookFitting.FitGroups(values, [], CodebookOptimizerOptions.Default, default);
+        for (int g = 0; g < weighted.Length; g++)
+        {
+            int start = g * 64, n = Math.Min(64, Channels - start);
+            double reference = KMeans.Assign(values.AsSpan(start, n), 1, unweighted[g].Centroids, 8, s.AsSpan(start, n), new int[n], new double[n], out _);
+            Assert.Equal(reference, weighted[g].Objectives[0], 1e-12 * reference); // it starts where the unweighted fit ended
+            Assert.True(weighted[g].Objective <= reference, $"group {g}: {weighted[g].Objective} > {reference}");
+        }
+        KMeansResult plain = KMeans.Fit(values.AsSpan(0, 64), 1, 8, s.AsSpan(0, 64), KMeansInitialization.Mahalanobis, 100, 0, 0);
+        KMeansResult restarted = KMeans.FitFrom(values.AsSpan(0, 64), 1, KMeans.InitializeMahalanobis(values.AsSpan(0, 64), 1, 8), s.AsSpan(0, 64), 100, 0);
+        Assert.Equal(plain.Centroids, restarted.Centroids);
+        Assert.Equal(plain.Objectives, restarted.Objectives);
+    }
+
+    [Fact]
     public void Groups_with_at_most_eight_distinct_values_are_exact_up_to_int8_rounding()
     {
         float[] levels = [-0.9f, -0.31f, -0.05f, 0f, 0.02f, 0.4f, 0.41f, 1.3f];
