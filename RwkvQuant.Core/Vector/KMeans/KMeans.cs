@@ -36,10 +36,31 @@ internal static class KMeans
     public static KMeansResult Fit(ReadOnlySpan<float> points, int dimension, int clusters, ReadOnlySpan<float> weights,
         KMeansInitialization initialization, int maxIterations, double tolerance, ulong seed)
     {
-        int n = Validate(points, dimension, clusters, weights);
+        Validate(points, dimension, clusters, weights);
         double[] centroids = initialization == KMeansInitialization.Mahalanobis
             ? InitializeMahalanobis(points, dimension, clusters)
             : InitializeKMeansPlusPlus(points, dimension, clusters, weights, seed);
+        return FitFrom(points, dimension, centroids, weights, maxIterations, tolerance);
+    }
+
+    /// <summary>
+    /// Runs Lloyd's algorithm from the given starting centroids (copied, not changed), e.g. to refine another fit's
+    /// codebook under new weights; the first objective is the starting centroids' own.
+    /// </summary>
+    /// <param name="points"><c>[N, d]</c> row-major.</param>
+    /// <param name="dimension">d.</param>
+    /// <param name="start">The starting centroids <c>[k, d]</c> row-major.</param>
+    /// <param name="weights">Empty, N values (per point) or N·d values (per point and dimension); all ≥ 0.</param>
+    /// <param name="maxIterations">Cap on update steps.</param>
+    /// <param name="tolerance">Stop when a step lowers J by at most this fraction of J.</param>
+    public static KMeansResult FitFrom(ReadOnlySpan<float> points, int dimension, ReadOnlySpan<double> start, ReadOnlySpan<float> weights,
+        int maxIterations, double tolerance)
+    {
+        if (start.Length == 0 || start.Length % dimension != 0)
+            throw new ArgumentException($"{start.Length} values do not form a non-empty set of {dimension}-dimensional centroids.", nameof(start));
+        int clusters = start.Length / dimension;
+        int n = Validate(points, dimension, clusters, weights);
+        double[] centroids = start.ToArray();
         var assignments = new int[n];
         Array.Fill(assignments, -1);
         var distances = new double[n];
