@@ -134,6 +134,51 @@ public sealed class HybridQuantizerTests : IDisposable
     }
 
     [FixtureFact]
+    public void Calibration_is_sequential_block_i_sees_the_quantized_blocks_before_it()
+    {
+        (RwkvModel source, HybridQuantizationResult result) = V7Result.Value;
+        RwkvModel dequantized = result.Model.ToDequantizedModel();
+        // Block 0 quantized, the rest as in the source: what block 1 must have been calibrated on.
+        var afterBlock0 = new RwkvModel(source.Config,
+            source.Tensors.Values.Select(t => t.Name.StartsWith("blocks.0.", StringComparison.Ordinal) ? dequantized[t.Name] : t));
+        const string name = "blocks.1.att.key.weight";
+        LinearWeight weight = LinearWeights.Of(source).Single(w => w.Name == name);
+        float[] w = weight.ToMatrix(source[name]).ToFloatArray();
+        float[] q = result.Model.QuantizedTensors.Single(t => t.Name == name).Dequantize();
+        double RelativeError(RwkvModel calibrated)
+        {
+            using RwkvNetwork network = RwkvNetwork.Create(calibrated);
+            using HessianCollector collector = HessianCollector.ForBlock(calibrated, 1);
+            collector.Collect(network, Calibration());
+            Hessian h = collector.Build(name);
+            return h.WeightedError(w, q) / h.WeightedError(w, new float[w.Length]);
+        }
+        double reported = Assert.Single(result.Tensors, t => t.Name == name).RelativeError!.Value;
+        Assert.Equal(RelativeError(afterBlock0), reported, 1e-12);
+        double unquantizedInputs = RelativeError(source);
+        Assert.True(Math.Abs(unquantizedInputs - reported) > 1e-6 * reported, $"{unquantizedInputs} vs {reported}");
+    }
+
+    [FixtureFact]
+    public async Task The_oracle_selector_reports_no_proxy_values()
+    {
+        RwkvModel model = LoadV7();
+        var scalar = new GptqQuantizer();
+        GptvqQuantizer vector = Gptvq();
+        HybridQuantizationResult result = await HybridQuantizer.CreateBuilder()
+            .UseSelector(new OracleSelector(scalar, vector)).UseScalar(scalar).UseVector(vector).Build()
+            .QuantizeAsync(model, Calibration());
+        var matrices = result.Tensors.Where(t => t.Kind == HybridTensorKind.Matrix).ToList();
+        Assert.All(matrices, t => Assert.Null(t.CoarseProxy));
+        Assert.All(matrices, t => Assert.InRange(t.RelativeError!.Value, 1e-9, 0.5));
+        // Without a codebook optimizer the multiplication vectors are kept in FP32.
+        Assert.All(result.Tensors.Where(t => t.Kind == HybridTensorKind.MultiplicationVector),
+            t => Assert.Equal((HybridMethod.Kept, "f32"), (t.Method, t.Scheme)));
+        Assert.DoesNotContain(result.Model.QuantizedTensors, t => t is QuantizedVectorTensor);
+        Assert.Contains("oracle", result.Selector, StringComparison.Ordinal);
+    }
+
+    [FixtureFact]
     public void Reported_bits_per_weight_are_the_stored_bits()
     {
         HybridQuantizationResult result = V7Result.Value.Result;
