@@ -17,6 +17,7 @@ internal static class CliApp
         root.Add(EvalCommand.Create(context));
         root.Add(GenerateCommand.Create(context));
         root.Add(CompareCommand.Create(context));
+        root.Add(QuantizeCommand.Create(context));
         return root;
     }
 

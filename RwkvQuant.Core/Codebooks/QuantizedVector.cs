@@ -79,6 +79,12 @@ public sealed class QuantizedVector
 
     internal ReadOnlySpan<byte> PackedCodes => _packedCodes;
 
+    /// <summary>The stored codebooks (for serialization).</summary>
+    internal CodebookStore Codebooks => _codebooks;
+
+    /// <summary>The method tag, e.g. <c>"awkmeans"</c> (for serialization).</summary>
+    internal string Method => _method;
+
     /// <summary>The codes, unpacked: C values in [0, 2^b), channel order.</summary>
     public int[] GetCodes() => BitPacking.Unpack(_packedCodes, Bits, Length);
 

@@ -28,6 +28,7 @@ public class CliAppTests
     [InlineData("eval")]
     [InlineData("generate")]
     [InlineData("compare")]
+    [InlineData("quantize")]
     public async Task Help_works_for_each_command(string command)
     {
         CliRun run = await RunAsync(command, "--help");

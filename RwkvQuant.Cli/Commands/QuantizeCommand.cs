@@ -1,0 +1,173 @@
+using System.CommandLine;
+using System.Globalization;
+using RwkvQuant.Calibration;
+using RwkvQuant.Codebooks;
+using RwkvQuant.Evaluation;
+using RwkvQuant.Models;
+using RwkvQuant.Pipeline;
+using RwkvQuant.Proxy;
+using RwkvQuant.Scalar.Gptq;
+using RwkvQuant.Tokenizers;
+using RwkvQuant.Vector.Gptvq;
+using Spectre.Console;
+
+namespace RwkvQuant.Cli.Commands;
+
+/// <summary>
+/// <c>rwkvquant quantize &lt;model&gt; --calib FILE -o out.rwkvq</c>: the RWKVQuant hybrid pipeline (GPTQ 3-bit g64 or
+/// GPTVQ d1 b3 per matrix as the coarse-to-fine proxy decides, activation-weighted codebooks for the multiplication
+/// vectors), the per-tensor report and totals, and the <c>.rwkvq</c> file written atomically.
+/// </summary>
+internal static class QuantizeCommand
+{
+    private const double DefaultScalarFraction = 0.9;
+
+    public static Command Create(CliContext context)
+    {
+        var model = new Argument<FileInfo>("model") { Description = "The model file (rwkv.cpp .bin, PyTorch .pth or safetensors)." };
+        var calibration = new Option<FileInfo>("--calib") { Description = "Calibration text (.jsonl or plain text). Keep it apart from any text you evaluate on.", Required = true };
+        var calibrationDocuments = new Option<string?>("--calib-docs") { Description = "Calibration documents of a .jsonl file, a..b inclusive. Default: all." };
+        var samples = new Option<int>("--samples") { Description = "Calibration samples.", DefaultValueFactory = _ => CalibrationOptions.Default.SampleCount };
+        var sampleTokens = new Option<int>("--sample-tokens") { Description = "Tokens per calibration sample.", DefaultValueFactory = _ => CalibrationOptions.Default.TokensPerSample };
+        var tauC = new Option<double?>("--tau-c") { Description = "Coarse threshold τ_c: a matrix goes to SQ iff P_c < τ_c and P_f < τ_f (the paper's RWKV-7 values are 1.54 and 30). Needs --tau-f." };
+        var tauF = new Option<double?>("--tau-f") { Description = "Fine threshold τ_f. Needs --tau-c." };
+        var fraction = new Option<double?>("--sq-fraction")
+        {
+            Description = "Target share of the block matrices (by count) sent to SQ: both published thresholds (1.54, 30) are scaled by one factor " +
+                          "(ProxyThresholds.ScaledForTargetScalarFraction) over the proxy scores of this model's matrices. " +
+                          "Default 0.9, the paper's share — the published thresholds themselves send almost nothing to SQ on small models.",
+        };
+        var noCodebooks = new Option<bool>("--no-codebooks") { Description = "Keep the element-wise multiplication vectors in FP32 instead of quantizing them to activation-weighted codebooks." };
+        var output = new Option<FileInfo>("--output", "-o") { Description = "The quantized model file to write (.rwkvq), atomically.", Required = true };
+        var tokenizer = new TokenizerChoice();
+        var command = new Command("quantize",
+            "Quantize a model with RWKVQuant: GPTQ 3-bit g64 (SQ) or GPTVQ d1 b3 (VQ) per block matrix as the coarse-to-fine proxy decides, " +
+            "activation-weighted codebooks for the multiplication vectors, embedding and head in FP16; calibration runs block by block.")
+        {
+            model, calibration, calibrationDocuments, samples, sampleTokens, tauC, tauF, fraction, noCodebooks, output,
+        };
+        tokenizer.AddTo(command);
+        command.SetAction((parse, cancellationToken) => context.RunAsync(parse, token =>
+        {
+            double? c = parse.GetValue(tauC), f = parse.GetValue(tauF), share = parse.GetValue(fraction);
+            if (c.HasValue != f.HasValue)
+                throw new ArgumentException("--tau-c and --tau-f go together: give both, or neither (then --sq-fraction decides).");
+            if (c.HasValue && share.HasValue)
+                throw new ArgumentException("Give either --tau-c/--tau-f or --sq-fraction, not both.");
+            if (share is < 0 or > 1)
+                throw new ArgumentException($"--sq-fraction is {share.Value.ToString(CultureInfo.InvariantCulture)}; it lies in [0, 1].");
+            string? range = parse.GetValue(calibrationDocuments);
+            return Run(
+                context.Console,
+                new Request(
+                    parse.GetRequiredValue(model).FullName,
+                    parse.GetRequiredValue(calibration).FullName,
+                    range is null ? null : DocumentRange.Parse(range),
+                    new CalibrationOptions { SampleCount = parse.GetValue(samples), TokensPerSample = parse.GetValue(sampleTokens) },
+                    c.HasValue ? new ProxyThresholds(c.Value, f!.Value) : null,
+                    share ?? DefaultScalarFraction,
+                    !parse.GetValue(noCodebooks),
+                    parse.GetRequiredValue(output).FullName),
+                config => tokenizer.Create(parse, config),
+                token);
+        }, cancellationToken));
+        return command;
+    }
+
+    private sealed record Request(string ModelPath, string CalibrationPath, DocumentRange? CalibrationRange, CalibrationOptions Calibration,
+        ProxyThresholds? Thresholds, double ScalarFraction, bool Codebooks, string OutputPath);
+
+    private static int Run(IAnsiConsole console, Request request, Func<RwkvConfig, ITokenizer> createTokenizer, CancellationToken cancellationToken)
+    {
+        RwkvModel model = CliContext.LoadModel(request.ModelPath);
+        ITokenizer tokenizer = createTokenizer(model.Config);
+        CalibrationData data = CalibrationData.FromDocuments(TextCorpus.Load(request.CalibrationPath, request.CalibrationRange), tokenizer, request.Calibration);
+
+        var proxy = new CoarseToFineProxy();
+        ProxyThresholds thresholds = request.Thresholds ?? ProxyThresholds.ScaledForTargetScalarFraction(
+            [.. LinearWeights.Of(model).Where(w => w.Block >= 0).Select(w => proxy.Score(w.ToMatrix(model[w.Name])))],
+            request.ScalarFraction);
+        HybridQuantizerBuilder builder = HybridQuantizer.CreateBuilder()
+            .UseProxy(proxy, thresholds)
+            .UseScalar(new GptqQuantizer())
+            .UseVector(new GptvqQuantizer());
+        if (request.Codebooks)
+            builder.UseCodebookOptimizer(new ActivationWeightedCodebookOptimizer());
+        HybridQuantizer quantizer = builder.Build();
+
+        HybridQuantizationResult result;
+        if (console.Profile.Capabilities.Interactive)
+        {
+            result = console.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+                .Start(progressContext =>
+                {
+                    ProgressTask task = progressContext.AddTask("quantizing");
+                    var progress = new Reporter(p =>
+                    {
+                        task.MaxValue = Math.Max(1, p.TensorCount);
+                        task.Value = p.TensorsDone;
+                        task.Description = p.TensorName is null
+                            ? $"block {p.Block + 1}/{p.BlockCount}: calibrating"
+                            : $"block {p.Block + 1}/{p.BlockCount}: {Markup.Escape(p.TensorName)}";
+                    });
+                    return quantizer.QuantizeAsync(model, data, progress, cancellationToken).GetAwaiter().GetResult();
+                });
+        }
+        else
+        {
+            var progress = new Reporter(p =>
+            {
+                if (p.TensorName is null)
+                    console.WriteLine($"block {p.Block + 1}/{p.BlockCount}: calibrating and quantizing ({p.TensorsDone}/{p.TensorCount} tensors done)");
+            });
+            result = quantizer.QuantizeAsync(model, data, progress, cancellationToken).GetAwaiter().GetResult();
+        }
+        QuantizedModelFile.Save(result.Model, request.OutputPath, cancellationToken);
+
+        var table = new Table { Border = TableBorder.Rounded };
+        foreach (string column in new[] { "tensor", "kind", "P_c", "P_f", "method", "scheme", "params", "bpw", "rel. error" })
+            table.AddColumn(column is "tensor" or "kind" or "method" or "scheme" ? new TableColumn(column) : new TableColumn(column).RightAligned());
+        foreach (HybridTensorReport t in result.Tensors)
+        {
+            table.AddRow(
+                Markup.Escape(t.Name),
+                t.Kind switch { HybridTensorKind.Matrix => "matrix", HybridTensorKind.MultiplicationVector => "mul. vector", _ => "other" },
+                Optional(t.CoarseProxy, "F3"),
+                Optional(t.FineProxy, "F2"),
+                t.Method switch { HybridMethod.Scalar => "SQ", HybridMethod.Vector => "VQ", HybridMethod.Codebook => "codebook", _ => "kept" },
+                Markup.Escape(t.Scheme),
+                Invariant(t.Parameters, "N0"),
+                Invariant(t.BitsPerWeight, "F4"),
+                Optional(t.RelativeError, "E3"));
+        }
+        console.Write(table);
+
+        QuantizedModel q = result.Model;
+        int matrices = result.Tensors.Count(t => t.Kind == HybridTensorKind.Matrix);
+        console.WriteLine($"model: {Path.GetFileName(request.ModelPath)} ({model.Config.Version}); calibration: {Describe(request.CalibrationPath, request.CalibrationRange)}, " +
+                          $"{data.Samples.Count} × {request.Calibration.TokensPerSample} tokens");
+        console.WriteLine($"selector: {result.Selector}" + (request.Thresholds is null ? $" (scaled for {Percent(request.ScalarFraction, "F0")} SQ by count)" : ""));
+        console.WriteLine($"SQ: {result.Tensors.Count(t => t.Method == HybridMethod.Scalar)}/{matrices} matrices = {Percent(result.ScalarFractionByCount, "F1")} by count, " +
+                          $"{Percent(result.ScalarFractionByParameters, "F1")} by parameters");
+        console.WriteLine($"quantized tensors: {q.QuantizedTensors.Count}, {Invariant(q.QuantizedParameterCount, "N0")} parameters, {Invariant(q.QuantizedBitsPerWeight, "F4")} bpw");
+        console.WriteLine($"whole model: {Invariant(q.ParameterCount, "N0")} parameters, {Invariant(q.BitsPerWeight, "F4")} bpw");
+        console.WriteLine($"wrote {request.OutputPath} ({Invariant(new FileInfo(request.OutputPath).Length, "N0")} bytes)");
+        return 0;
+    }
+
+    private static string Percent(double fraction, string format) => Invariant(100 * fraction, format) + "%";
+
+    private static string Optional(double? value, string format) => value is { } v ? Invariant(v, format) : "-";
+
+    private static string Invariant(IFormattable value, string format) => value.ToString(format, CultureInfo.InvariantCulture);
+
+    private static string Describe(string path, DocumentRange? range) =>
+        range is null ? Path.GetFileName(path) : $"{Path.GetFileName(path)} documents {range}";
+
+    /// <summary>Calls back on the quantizing thread (Progress&lt;T&gt; would post to the thread pool).</summary>
+    private sealed class Reporter(Action<HybridProgress> report) : IProgress<HybridProgress>
+    {
+        public void Report(HybridProgress value) => report(value);
+    }
+}

@@ -1,0 +1,207 @@
+using RwkvQuant.Calibration;
+using RwkvQuant.Codebooks;
+using RwkvQuant.Formats;
+using RwkvQuant.Models;
+using RwkvQuant.Proxy;
+using RwkvQuant.Quantization;
+using static TorchSharp.torch;
+
+namespace RwkvQuant.Pipeline;
+
+/// <summary>
+/// The RWKVQuant pipeline: every 2-D weight inside the blocks goes to scalar or vector quantization as the selector
+/// decides, every element-wise multiplication vector to the codebook optimizer (when one is set), and everything else
+/// (embedding and head in FP16, the rest in FP32) is kept. Built with <see cref="CreateBuilder"/>; immutable and
+/// thread-safe (the parts are stateless).
+/// <para>Calibration is sequential, block by block (GPTQ's sequential mode): for block i the whole network runs over
+/// the calibration samples with blocks &lt; i already replaced by their dequantized quantized weights, collecting the
+/// Hessian of each of block i's linear weights and the channel importances s_j = E[x_j²] of each of its
+/// multiplication vectors; block i is then quantized and the next block sees it. Each block runs the full forward
+/// pass, so calibration costs L forward passes over the samples (L² block evaluations): fine for small models.</para>
+/// </summary>
+public sealed class HybridQuantizer
+{
+    internal HybridQuantizer(IQuantizationSelector selector, IScalarQuantizer scalar, IVectorQuantizer vector, ICodebookOptimizer? codebooks)
+    {
+        Selector = selector;
+        ScalarQuantizer = scalar;
+        VectorQuantizer = vector;
+        CodebookOptimizer = codebooks;
+    }
+
+    /// <summary>A new builder.</summary>
+    public static HybridQuantizerBuilder CreateBuilder() => new();
+
+    /// <summary>Chooses SQ or VQ per matrix.</summary>
+    public IQuantizationSelector Selector { get; }
+
+    /// <summary>The SQ branch.</summary>
+    public IScalarQuantizer ScalarQuantizer { get; }
+
+    /// <summary>The VQ branch.</summary>
+    public IVectorQuantizer VectorQuantizer { get; }
+
+    /// <summary>The codebook optimizer for multiplication vectors, or null (they stay in FP32).</summary>
+    public ICodebookOptimizer? CodebookOptimizer { get; }
+
+    /// <summary>
+    /// The canonical names of <paramref name="model"/>'s element-wise multiplication vectors (DESIGN.md section 5; v7
+    /// <c>att.x_r … att.x_g, att.k_k, att.k_a, att.r_k, ffn.x_k</c>, v6 <c>att.time_maa_x, att.time_maa_{w,k,v,r,g},
+    /// ffn.time_maa_k, ffn.time_maa_r</c>, v4/v5 the <c>time_mix_*</c> vectors), block by block.
+    /// </summary>
+    public static IReadOnlyList<string> MultiplicationVectors(RwkvModel model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        string[] suffixes = model.Config.Version switch
+        {
+            RwkvVersion.V7 => ["att.x_r", "att.x_w", "att.x_k", "att.x_v", "att.x_a", "att.x_g", "att.k_k", "att.k_a", "att.r_k", "ffn.x_k"],
+            RwkvVersion.V6 => ["att.time_maa_x", "att.time_maa_w", "att.time_maa_k", "att.time_maa_v", "att.time_maa_r", "att.time_maa_g", "ffn.time_maa_k", "ffn.time_maa_r"],
+            _ => ["att.time_mix_k", "att.time_mix_v", "att.time_mix_r", "att.time_mix_g", "ffn.time_mix_k", "ffn.time_mix_r"],
+        };
+        var names = new List<string>();
+        for (int block = 0; block < model.Config.LayerCount; block++)
+        {
+            foreach (string suffix in suffixes)
+            {
+                string name = $"blocks.{block}.{suffix}";
+                if (model.Tensors.ContainsKey(name))
+                    names.Add(name);
+            }
+        }
+        return names;
+    }
+
+    /// <summary>
+    /// Quantizes <paramref name="model"/> with <paramref name="calibration"/> (see the class remarks). The CPU-bound
+    /// work runs on a thread-pool thread (<see cref="Task.Run(Action, CancellationToken)"/>); <paramref name="progress"/>
+    /// is called on that thread.
+    /// </summary>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (checked between
+    /// tensors and calibration batches); nothing is returned or written.</exception>
+    /// <exception cref="ArgumentException">A quantizer rejects a weight (the message names it).</exception>
+    /// <exception cref="InvalidOperationException">A weight or vector saw no calibration input.</exception>
+    public Task<HybridQuantizationResult> QuantizeAsync(RwkvModel model, CalibrationData calibration,
+        IProgress<HybridProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(calibration);
+        return Task.Run(() => Quantize(model, calibration, progress, cancellationToken), cancellationToken);
+    }
+
+    private HybridQuantizationResult Quantize(RwkvModel model, CalibrationData calibration, IProgress<HybridProgress>? progress, CancellationToken cancellationToken)
+    {
+        int blocks = model.Config.LayerCount;
+        List<LinearWeight> matrices = [.. LinearWeights.Of(model).Where(w => w.Block >= 0)];
+        IReadOnlyList<string> vectors = CodebookOptimizer is null ? [] : MultiplicationVectors(model);
+        int total = matrices.Count + vectors.Count, done = 0;
+        var current = new Dictionary<string, TensorData>(model.Tensors, StringComparer.Ordinal);
+        var quantized = new List<QuantizedTensor>();
+        var reports = new List<HybridTensorReport>();
+
+        for (int block = 0; block < blocks; block++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            progress?.Report(new HybridProgress(block, blocks, done, total, null));
+            string prefix = $"blocks.{block}.";
+            var blockVectors = vectors.Where(n => n.StartsWith(prefix, StringComparison.Ordinal)).ToList();
+            var calibrated = new RwkvModel(model.Config, current.Values, model.SourcePath);
+            IReadOnlyDictionary<string, double[]> importances;
+            Dictionary<string, Hessian> hessians;
+            using (RwkvNetwork network = RwkvNetwork.Create(calibrated))
+            using (HessianCollector hessianCollector = HessianCollector.ForBlock(calibrated, block))
+            {
+                var importanceCollector = new ChannelImportanceCollector(blockVectors);
+                CalibrationRunner.Run(network, calibration, new BothObservers(hessianCollector, importanceCollector), null, cancellationToken);
+                hessians = hessianCollector.Build().ToDictionary(StringComparer.Ordinal);
+                importances = blockVectors.Count == 0 ? new Dictionary<string, double[]>() : importanceCollector.Build();
+            }
+
+            foreach (LinearWeight weight in matrices.Where(w => w.Block == block))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                TensorData canonical = model[weight.Name];
+                TensorData matrix = weight.ToMatrix(canonical);
+                Hessian hessian = hessians[weight.Name];
+                (QuantizedTensor q, HybridMethod method, ProxyScore? score) = QuantizeMatrix(matrix, hessian, cancellationToken);
+                float[] w = matrix.ToFloatArray(), dequantized = q.Dequantize();
+                double reference = hessian.WeightedError(w, new float[w.Length]);
+                double error = hessian.WeightedError(w, dequantized);
+                quantized.Add(q);
+                current[weight.Name] = new QuantizedSlot(q, weight.Layout, canonical.Shape).ToCanonical();
+                reports.Add(new HybridTensorReport(weight.Name, HybridTensorKind.Matrix, score?.Coarse, score?.Fine, method, q.Scheme,
+                    q.ElementCount, q.StoredBits, reference > 0 ? error / reference : 0));
+                progress?.Report(new HybridProgress(block, blocks, ++done, total, weight.Name));
+            }
+
+            foreach (string name in blockVectors)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                TensorData vector = model[name];
+                float[] s = importances[name].Select(v => (float)v).ToArray();
+                bool weighted = s.Any(v => v > 0);
+                QuantizedVector q = CodebookOptimizer!.Quantize(vector, weighted ? s : [], cancellationToken);
+                float[] mu = vector.ToFloatArray();
+                double reference = 0;
+                for (int j = 0; j < mu.Length; j++)
+                    reference += (weighted ? s[j] : 1.0) * mu[j] * mu[j];
+                double error = q.WeightedError(mu, weighted ? s : []);
+                var tensor = new QuantizedVectorTensor(q);
+                quantized.Add(tensor);
+                current[name] = q.ToTensorData();
+                reports.Add(new HybridTensorReport(name, HybridTensorKind.MultiplicationVector, null, null, HybridMethod.Codebook, q.Scheme,
+                    q.Length, q.StoredBits, reference > 0 ? error / reference : 0));
+                progress?.Report(new HybridProgress(block, blocks, ++done, total, name));
+            }
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        QuantizedModel result = QuantizedModel.Create(model, quantized);
+        var multiplication = MultiplicationVectors(model).ToHashSet(StringComparer.Ordinal);
+        foreach (StoredTensorInfo info in result.Tensors.Where(t => !t.IsQuantized))
+        {
+            reports.Add(new HybridTensorReport(info.Name, multiplication.Contains(info.Name) ? HybridTensorKind.MultiplicationVector : HybridTensorKind.Kept,
+                null, null, HybridMethod.Kept, info.Scheme, info.Parameters, info.StoredBits, null));
+        }
+        return new HybridQuantizationResult(result, reports, Selector.Name);
+    }
+
+    private (QuantizedTensor Tensor, HybridMethod Method, ProxyScore? Score) QuantizeMatrix(TensorData matrix, Hessian hessian, CancellationToken cancellationToken)
+    {
+        switch (Selector)
+        {
+            case ThresholdSelector threshold:
+            {
+                ProxyScore score = threshold.Proxy.Score(matrix);
+                return threshold.Thresholds.Choose(score) == QuantizationChoice.Scalar
+                    ? (ScalarQuantizer.Quantize(matrix, hessian, cancellationToken), HybridMethod.Scalar, score)
+                    : (VectorQuantizer.Quantize(matrix, hessian, cancellationToken), HybridMethod.Vector, score);
+            }
+            case OracleSelector oracle when ReferenceEquals(oracle.ScalarQuantizer, ScalarQuantizer) && ReferenceEquals(oracle.VectorQuantizer, VectorQuantizer):
+            {
+                // The oracle has quantized both ways already; keep its chosen result rather than quantizing again.
+                OracleComparison comparison = oracle.Compare(matrix, hessian, cancellationToken);
+                return (comparison.Chosen, comparison.Choice == QuantizationChoice.Scalar ? HybridMethod.Scalar : HybridMethod.Vector, null);
+            }
+            default:
+                return Selector.Choose(matrix, hessian, cancellationToken) == QuantizationChoice.Scalar
+                    ? (ScalarQuantizer.Quantize(matrix, hessian, cancellationToken), HybridMethod.Scalar, null)
+                    : (VectorQuantizer.Quantize(matrix, hessian, cancellationToken), HybridMethod.Vector, null);
+        }
+    }
+
+    /// <summary>Feeds one calibration pass to the Hessian and importance collectors at once.</summary>
+    private sealed class BothObservers(INetworkObserver first, INetworkObserver second) : INetworkObserver
+    {
+        public void OnLinearInput(string weightName, Tensor input)
+        {
+            first.OnLinearInput(weightName, input);
+            second.OnLinearInput(weightName, input);
+        }
+
+        public void OnMultiplyOperand(string vectorName, Tensor operand)
+        {
+            first.OnMultiplyOperand(vectorName, operand);
+            second.OnMultiplyOperand(vectorName, operand);
+        }
+    }
+}

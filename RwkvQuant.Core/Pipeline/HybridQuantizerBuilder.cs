@@ -1,0 +1,109 @@
+using RwkvQuant.Codebooks;
+using RwkvQuant.Proxy;
+using RwkvQuant.Quantization;
+
+namespace RwkvQuant.Pipeline;
+
+/// <summary>
+/// Builds a <see cref="HybridQuantizer"/> step by step; each step checks its argument when it is added, and
+/// <see cref="Build"/> checks that the pipeline is complete. Required: <see cref="UseScalar"/> and
+/// <see cref="UseVector"/>. Optional: the selector (<see cref="UseSelector"/> or <see cref="UseProxy"/>; default the
+/// coarse-to-fine proxy with the published RWKV-7 thresholds) and <see cref="UseCodebookOptimizer"/> (without it the
+/// multiplication vectors stay in FP32). Each part is set at most once. A builder builds once: any call after
+/// <see cref="Build"/> throws <see cref="InvalidOperationException"/>. Not thread-safe.
+/// </summary>
+public sealed class HybridQuantizerBuilder
+{
+    private IQuantizationSelector? _selector;
+    private IScalarQuantizer? _scalar;
+    private IVectorQuantizer? _vector;
+    private ICodebookOptimizer? _codebooks;
+    private bool _built;
+
+    internal HybridQuantizerBuilder()
+    {
+    }
+
+    /// <summary>Chooses SQ or VQ per matrix with <paramref name="selector"/> (e.g. a <see cref="ThresholdSelector"/> or an <see cref="OracleSelector"/>).</summary>
+    /// <exception cref="ArgumentNullException">Null.</exception>
+    /// <exception cref="InvalidOperationException">A selector is already set, or the builder has built.</exception>
+    public HybridQuantizerBuilder UseSelector(IQuantizationSelector selector)
+    {
+        EnsureOpen();
+        ArgumentNullException.ThrowIfNull(selector);
+        if (_selector is not null)
+            throw new InvalidOperationException($"A selector is already set ({_selector.Name}).");
+        _selector = selector;
+        return this;
+    }
+
+    /// <summary>Chooses SQ or VQ per matrix by <paramref name="proxy"/> and <paramref name="thresholds"/> (a <see cref="ThresholdSelector"/>).</summary>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    /// <exception cref="InvalidOperationException">A selector is already set, or the builder has built.</exception>
+    public HybridQuantizerBuilder UseProxy(IProxy proxy, ProxyThresholds thresholds)
+    {
+        EnsureOpen();
+        ArgumentNullException.ThrowIfNull(proxy);
+        ArgumentNullException.ThrowIfNull(thresholds);
+        return UseSelector(new ThresholdSelector(proxy, thresholds));
+    }
+
+    /// <summary>The scalar quantizer (SQ branch), e.g. GPTQ 3-bit g64.</summary>
+    /// <exception cref="ArgumentNullException">Null.</exception>
+    /// <exception cref="InvalidOperationException">Already set, or the builder has built.</exception>
+    public HybridQuantizerBuilder UseScalar(IScalarQuantizer quantizer)
+    {
+        EnsureOpen();
+        ArgumentNullException.ThrowIfNull(quantizer);
+        if (_scalar is not null)
+            throw new InvalidOperationException($"A scalar quantizer is already set ({_scalar.Name}).");
+        _scalar = quantizer;
+        return this;
+    }
+
+    /// <summary>The vector quantizer (VQ branch), e.g. GPTVQ d1 b3.</summary>
+    /// <exception cref="ArgumentNullException">Null.</exception>
+    /// <exception cref="InvalidOperationException">Already set, or the builder has built.</exception>
+    public HybridQuantizerBuilder UseVector(IVectorQuantizer quantizer)
+    {
+        EnsureOpen();
+        ArgumentNullException.ThrowIfNull(quantizer);
+        if (_vector is not null)
+            throw new InvalidOperationException($"A vector quantizer is already set ({_vector.Name}).");
+        _vector = quantizer;
+        return this;
+    }
+
+    /// <summary>The codebook optimizer for the element-wise multiplication vectors (weighted by the calibration's
+    /// channel importances). Without one, those vectors stay in FP32.</summary>
+    /// <exception cref="ArgumentNullException">Null.</exception>
+    /// <exception cref="InvalidOperationException">Already set, or the builder has built.</exception>
+    public HybridQuantizerBuilder UseCodebookOptimizer(ICodebookOptimizer optimizer)
+    {
+        EnsureOpen();
+        ArgumentNullException.ThrowIfNull(optimizer);
+        if (_codebooks is not null)
+            throw new InvalidOperationException($"A codebook optimizer is already set ({_codebooks.Name}).");
+        _codebooks = optimizer;
+        return this;
+    }
+
+    /// <summary>The immutable pipeline.</summary>
+    /// <exception cref="InvalidOperationException">The scalar or vector quantizer is missing, or the builder has built.</exception>
+    public HybridQuantizer Build()
+    {
+        EnsureOpen();
+        if (_scalar is null)
+            throw new InvalidOperationException("The hybrid quantizer needs a scalar quantizer: call UseScalar.");
+        if (_vector is null)
+            throw new InvalidOperationException("The hybrid quantizer needs a vector quantizer: call UseVector.");
+        _built = true;
+        return new HybridQuantizer(_selector ?? new ThresholdSelector(new CoarseToFineProxy(), ProxyThresholds.PublishedRwkv7), _scalar, _vector, _codebooks);
+    }
+
+    private void EnsureOpen()
+    {
+        if (_built)
+            throw new InvalidOperationException("This builder has already built a HybridQuantizer; create a new builder with HybridQuantizer.CreateBuilder().");
+    }
+}
