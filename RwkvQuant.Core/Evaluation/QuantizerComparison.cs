@@ -43,8 +43,10 @@ internal static class QuantizerComparison
         var rows = new List<ComparisonRow>();
         long parameters = weights.Sum(w => (long)w.Rows * w.Columns);
         progress?.Report("float32");
+        using RwkvNetwork reference = RwkvNetwork.Create(model);
+        var (referenceBitsPerByte, _) = Evaluate(reference, null, evaluationDocuments, tokenizer, evaluationOptions, cancellationToken);
         rows.Add(new ComparisonRow("float32", weights.Length, parameters, 32 * parameters, 0, 0,
-            Evaluate(model, evaluationDocuments, tokenizer, evaluationOptions, cancellationToken), [], [], TimeSpan.Zero));
+            referenceBitsPerByte, evaluationDocuments is null ? null : 0, [], [], TimeSpan.Zero));
 
         foreach (ComparisonMethod method in methods)
         {
@@ -83,10 +85,10 @@ internal static class QuantizerComparison
             }
             TimeSpan quantizeTime = stopwatch.Elapsed;
             var tensors = model.Tensors.Values.Select(t => replaced.TryGetValue(t.Name, out TensorData? r) ? r : t);
-            var quantizedModel = new RwkvModel(model.Config, tensors, model.SourcePath);
+            using RwkvNetwork candidate = RwkvNetwork.Create(new RwkvModel(model.Config, tensors, model.SourcePath));
+            var (bitsPerByte, kl) = Evaluate(candidate, reference, evaluationDocuments, tokenizer, evaluationOptions, cancellationToken);
             rows.Add(new ComparisonRow(method.Name, checked((int)count), quantizedParameters, bits,
-                count == 0 ? double.NaN : errorSum / count, errorMax,
-                Evaluate(quantizedModel, evaluationDocuments, tokenizer, evaluationOptions, cancellationToken),
+                count == 0 ? double.NaN : errorSum / count, errorMax, bitsPerByte, kl,
                 skipped, notes, quantizeTime));
         }
         return rows;
@@ -98,12 +100,12 @@ internal static class QuantizerComparison
         ArgumentNullException.ThrowIfNull(rows);
         var text = new StringBuilder();
         CultureInfo c = CultureInfo.InvariantCulture;
-        text.AppendLine("| method | tensors | parameters | bits/weight | mean rel. H-error | max rel. H-error | bits/byte | quantize time |");
-        text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");
+        text.AppendLine("| method | tensors | parameters | bits/weight | mean rel. H-error | max rel. H-error | bits/byte | KL to float32 | quantize time |");
+        text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (ComparisonRow row in rows)
         {
             text.AppendLine(string.Create(c,
-                $"| {row.Method} | {row.TensorCount} | {row.Parameters:N0} | {row.BitsPerWeight:F4} | {row.MeanRelativeError:E3} | {row.MaxRelativeError:E3} | {(row.BitsPerByte is { } b ? b.ToString("F4", c) : "–")} | {row.QuantizeTime.TotalSeconds:F1} s |"));
+                $"| {row.Method} | {row.TensorCount} | {row.Parameters:N0} | {row.BitsPerWeight:F4} | {row.MeanRelativeError:E3} | {row.MaxRelativeError:E3} | {(row.BitsPerByte is { } b ? b.ToString("F4", c) : "–")} | {(row.KlDivergence is { } kl ? kl.ToString("E3", c) : "–")} | {row.QuantizeTime.TotalSeconds:F1} s |"));
         }
         foreach (ComparisonRow row in rows.Where(r => r.Skipped.Count > 0 || r.Notes.Count > 0))
         {
@@ -115,11 +117,14 @@ internal static class QuantizerComparison
         return text.ToString();
     }
 
-    private static double? Evaluate(RwkvModel model, IReadOnlyList<int[]>? documents, ITokenizer? tokenizer, EvaluationOptions? options, CancellationToken cancellationToken)
+    /// <summary>Bits per byte of <paramref name="network"/> and, given a reference, its mean KL(reference ‖ network).</summary>
+    private static (double? BitsPerByte, double? Kl) Evaluate(RwkvNetwork network, RwkvNetwork? reference, IReadOnlyList<int[]>? documents,
+        ITokenizer? tokenizer, EvaluationOptions? options, CancellationToken cancellationToken)
     {
         if (documents is null)
-            return null;
-        using RwkvNetwork network = RwkvNetwork.Create(model);
-        return PerplexityEvaluator.Evaluate(network, documents, tokenizer!, options, cancellationToken: cancellationToken).BitsPerByte;
+            return (null, null);
+        double bitsPerByte = PerplexityEvaluator.Evaluate(network, documents, tokenizer!, options, cancellationToken: cancellationToken).BitsPerByte;
+        double? kl = reference is null ? null : KlDivergenceEvaluator.Evaluate(reference, network, documents, options, cancellationToken: cancellationToken).MeanKl;
+        return (bitsPerByte, kl);
     }
 }

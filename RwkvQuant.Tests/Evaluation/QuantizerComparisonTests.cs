@@ -57,5 +57,7 @@ public class QuantizerComparisonTests(ITestOutputHelper output)
         Assert.InRange(rows[1].MeanRelativeError, 1e-4, 0.5);
         Assert.All(rows, r => Assert.InRange(r.BitsPerByte!.Value, 0.5, 8.0));
         Assert.True(rows[1].BitsPerByte > rows[0].BitsPerByte);
+        Assert.Equal(0, rows[0].KlDivergence);
+        Assert.All(rows.Skip(1), r => Assert.InRange(r.KlDivergence!.Value, 1e-9, 1.0));
     }
 }
