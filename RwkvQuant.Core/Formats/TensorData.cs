@@ -93,6 +93,39 @@ public sealed class TensorData
     /// <summary>Returns this tensor as float32 (itself when already float32).</summary>
     public TensorData ToFloat32() => Type == TensorDataType.F32 ? this : FromFloats(Name, Shape, ToFloatArray());
 
+    /// <summary>
+    /// This tensor's values in <paramref name="type"/>: F32, F16 or BF16, rounding to nearest even (as torch does;
+    /// NaN stays NaN). Returns itself when it already has that type.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="type"/> is not F32, F16 or BF16.</exception>
+    public TensorData ConvertTo(TensorDataType type)
+    {
+        if (type == Type)
+            return this;
+        if (type == TensorDataType.F32)
+            return ToFloat32();
+        if (type is not (TensorDataType.F16 or TensorDataType.BF16))
+            throw new ArgumentException($"Tensor '{Name}' converts to F32, F16 or BF16, not {type}.", nameof(type));
+        float[] values = ToFloatArray();
+        var bytes = new byte[values.Length * 2];
+        for (int i = 0; i < values.Length; i++)
+        {
+            ushort bits = type == TensorDataType.F16 ? BitConverter.HalfToUInt16Bits((Half)values[i]) : RoundToBFloat16(values[i]);
+            bytes[2 * i] = (byte)bits;
+            bytes[2 * i + 1] = (byte)(bits >> 8);
+        }
+        return new TensorData(Name, type, Shape, bytes);
+    }
+
+    private static ushort RoundToBFloat16(float value)
+    {
+        uint bits = BitConverter.SingleToUInt32Bits(value);
+        if (float.IsNaN(value))
+            return (ushort)((bits >> 16) | 0x40);
+        uint rounding = 0x7FFF + ((bits >> 16) & 1);
+        return (ushort)((bits + rounding) >> 16);
+    }
+
     /// <inheritdoc />
     public override string ToString() => $"{Name} {Type} [{string.Join(", ", Shape)}]";
 }

@@ -123,40 +123,12 @@ public static class RwkvModelFile
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (type is not (TensorDataType.F32 or TensorDataType.F16 or TensorDataType.BF16))
             throw new ArgumentException($"Models are saved as F32, F16 or BF16, not {type}.", nameof(type));
-        var tensors = model.Tensors.Values.OrderBy(t => t.Name, StringComparer.Ordinal).Select(t => ConvertTo(t, type)).ToList();
+        var tensors = model.Tensors.Values.OrderBy(t => t.Name, StringComparer.Ordinal).Select(t => t.ConvertTo(type)).ToList();
         var metadata = new Dictionary<string, string>
         {
             [FormatMetadataKey] = FullPrecisionFormat,
             ["rwkv_version"] = model.Config.Version.ToString(),
         };
         SafetensorsWriter.Write(path, tensors, metadata);
-    }
-
-    /// <summary>The tensor converted to F32, F16 or BF16 (round to nearest even).</summary>
-    internal static TensorData ConvertTo(TensorData tensor, TensorDataType type)
-    {
-        if (type == TensorDataType.F32)
-            return tensor;
-        float[] values = tensor.ToFloatArray();
-        var bytes = new byte[values.Length * 2];
-        for (int i = 0; i < values.Length; i++)
-        {
-            ushort bits = type == TensorDataType.F16
-                ? BitConverter.HalfToUInt16Bits((Half)values[i])
-                : RoundToBFloat16(values[i]);
-            bytes[2 * i] = (byte)bits;
-            bytes[2 * i + 1] = (byte)(bits >> 8);
-        }
-        return new TensorData(tensor.Name, type, tensor.Shape, bytes);
-    }
-
-    // Round to nearest even, as torch's float -> bfloat16 conversion does; NaN stays NaN.
-    private static ushort RoundToBFloat16(float value)
-    {
-        uint bits = BitConverter.SingleToUInt32Bits(value);
-        if (float.IsNaN(value))
-            return (ushort)((bits >> 16) | 0x40);
-        uint rounding = 0x7FFF + ((bits >> 16) & 1);
-        return (ushort)((bits + rounding) >> 16);
     }
 }

@@ -82,7 +82,7 @@ public sealed class QuantizedModel
         }
         IEnumerable<TensorData> full = source.Tensors.Values
             .Where(t => !replaced.Contains(t.Name))
-            .Select(t => t.Name is "emb.weight" or "head.weight" ? RwkvModelFile.ConvertTo(t, embeddingType) : t.ToFloat32());
+            .Select(t => t.Name is "emb.weight" or "head.weight" ? t.ConvertTo(embeddingType) : t.ToFloat32());
         return new QuantizedModel(source.Config, slots, full, source.SourcePath);
     }
 
