@@ -18,10 +18,8 @@ namespace RwkvQuant.Models;
 /// with u = <c>time_first</c> and w = −exp(<c>time_decay</c>). State per layer, in rwkv.cpp's order:
 /// <c>[ffn shift, att shift, aa, bb, pp]</c>, each <c>[B, C]</c>; the empty state has pp = −1e30.
 /// </summary>
-internal sealed class Rwkv4Network : RwkvNetwork
+internal sealed class Rwkv4Network : LegacyRwkvNetwork<Rwkv4Network.Layer>
 {
-    private const int FfnShift = 0;
-    private const int AttShift = 1;
     private const int StateA = 2;
     private const int StateB = 3;
     private const int StateP = 4;
@@ -29,26 +27,14 @@ internal sealed class Rwkv4Network : RwkvNetwork
     /// <summary>The "minus infinity" rwkv.cpp puts in pp of an empty state.</summary>
     private const float EmptyExponent = -1e30f;
 
-    private readonly Tensor _embedding;   // [V, C]
-    private readonly Tensor _ln0Weight, _ln0Bias, _lnOutWeight, _lnOutBias;
-    private readonly Tensor _head;        // [V, C]
-    private readonly Layer[] _layers;
-
-    public Rwkv4Network(RwkvModel model) : base(model.Config)
+    public Rwkv4Network(RwkvModel model) : base(RequireV4(model), i => new Layer(model, i))
     {
-        RwkvConfig c = model.Config;
-        if (c.Version != RwkvVersion.V4)
-            throw new ArgumentException($"Rwkv4Network needs an RWKV-4 model, got {c.Version}.", nameof(model));
-        _embedding = Weight(model, "emb.weight", c.VocabularySize, c.EmbeddingSize);
-        _ln0Weight = Weight(model, "blocks.0.ln0.weight", c.EmbeddingSize);
-        _ln0Bias = Weight(model, "blocks.0.ln0.bias", c.EmbeddingSize);
-        _lnOutWeight = Weight(model, "ln_out.weight", c.EmbeddingSize);
-        _lnOutBias = Weight(model, "ln_out.bias", c.EmbeddingSize);
-        _head = Weight(model, "head.weight", c.VocabularySize, c.EmbeddingSize);
-        _layers = new Layer[c.LayerCount];
-        for (int i = 0; i < _layers.Length; i++)
-            _layers[i] = new Layer(model, i);
     }
+
+    private static RwkvModel RequireV4(RwkvModel model) =>
+        model.Config.Version == RwkvVersion.V4
+            ? model
+            : throw new ArgumentException($"Rwkv4Network needs an RWKV-4 model, got {model.Config.Version}.", nameof(model));
 
     public override RwkvState CreateState(int batchSize = 1)
     {
@@ -69,31 +55,10 @@ internal sealed class Rwkv4Network : RwkvNetwork
         return new RwkvState(batchSize, layers);
     }
 
-    /// <inheritdoc />
-    protected override Tensor Run(Tensor tokens, RwkvState state)
-    {
-        long batch = tokens.shape[0], length = tokens.shape[1];
-        Tensor x = _embedding.index_select(0, tokens.reshape(-1)).reshape(batch, length, -1);
-        x = LayerNorm(x, _ln0Weight, _ln0Bias);
-        for (int i = 0; i < _layers.Length; i++)
-        {
-            using var layerScope = torch.NewDisposeScope(); // frees the layer's temporaries; state tensors are detached
-            Layer layer = _layers[i];
-            Tensor[] s = state.Layer(i);
-            x = x + TimeMix(LayerNorm(x, layer.Ln1Weight, layer.Ln1Bias), layer, state, i, s, Observer);
-            Tensor xx = LayerNorm(x, layer.Ln2Weight, layer.Ln2Bias);
-            Tensor previous = Shift(xx, s[FfnShift]);
-            state.Set(i, FfnShift, Last(xx));
-            x = (x + ChannelMix(xx, previous, layer.Ffn, Observer)).MoveToOuterDisposeScope();
-        }
-        x = LayerNorm(x, _lnOutWeight, _lnOutBias);
-        Observer?.OnLinearInput("head.weight", x);
-        return nn.functional.linear(x, _head);
-    }
-
     /// <summary>Time mix of one layer over <c>[B, T, C]</c>; the WKV recurrence loops over T on <c>[B, C]</c>.</summary>
-    private static Tensor TimeMix(Tensor x, Layer w, RwkvState state, int index, Tensor[] s, INetworkObserver? observer)
+    protected override Tensor TimeMix(Tensor x, Layer w, RwkvState state, int index, Tensor[] s)
     {
+        INetworkObserver? observer = Observer;
         Tensor previous = Shift(x, s[AttShift]);
         state.Set(index, AttShift, Last(x));
         string prefix = w.Prefix;
@@ -154,50 +119,29 @@ internal sealed class Rwkv4Network : RwkvNetwork
         return nn.functional.linear(gated, w.Output);
     }
 
-    protected override void Dispose(bool disposing)
-    {
-        if (!disposing)
-            return;
-        foreach (Tensor t in new[] { _embedding, _ln0Weight, _ln0Bias, _lnOutWeight, _lnOutBias, _head })
-            t.Dispose();
-        foreach (Layer layer in _layers)
-            layer.Dispose();
-    }
-
     /// <summary>Weights of one block.</summary>
-    private sealed class Layer : IDisposable
+    internal sealed class Layer : LegacyBlock
     {
-        public Layer(RwkvModel model, int index)
+        public Layer(RwkvModel model, int index) : base(model, index)
         {
             int c = model.Config.EmbeddingSize;
-            string p = $"blocks.{index}.";
-            Prefix = p;
-            Ln1Weight = Weight(model, p + "ln1.weight", c);
-            Ln1Bias = Weight(model, p + "ln1.bias", c);
-            Ln2Weight = Weight(model, p + "ln2.weight", c);
-            Ln2Bias = Weight(model, p + "ln2.bias", c);
-            MixK = Weight(model, p + "att.time_mix_k", c);
-            MixV = Weight(model, p + "att.time_mix_v", c);
-            MixR = Weight(model, p + "att.time_mix_r", c);
-            OneMinusMixK = (1 - MixK).DetachFromDisposeScope();
-            OneMinusMixV = (1 - MixV).DetachFromDisposeScope();
-            OneMinusMixR = (1 - MixR).DetachFromDisposeScope();
-            TimeFirst = Weight(model, p + "att.time_first", c);
+            string p = Prefix;
+            MixK = Own(Weight(model, p + "att.time_mix_k", c));
+            MixV = Own(Weight(model, p + "att.time_mix_v", c));
+            MixR = Own(Weight(model, p + "att.time_mix_r", c));
+            OneMinusMixK = Own((1 - MixK).DetachFromDisposeScope());
+            OneMinusMixV = Own((1 - MixV).DetachFromDisposeScope());
+            OneMinusMixR = Own((1 - MixR).DetachFromDisposeScope());
+            TimeFirst = Own(Weight(model, p + "att.time_first", c));
             // w = −exp(time_decay), in double before rounding, as the converter computes it.
             using (Tensor decay = Weight(model, p + "att.time_decay", c))
-                Decay = decay.to(ScalarType.Float64).exp().neg().to(ScalarType.Float32).DetachFromDisposeScope();
-            Key = Weight(model, p + "att.key.weight", c, c);
-            Value = Weight(model, p + "att.value.weight", c, c);
-            Receptance = Weight(model, p + "att.receptance.weight", c, c);
-            Output = Weight(model, p + "att.output.weight", c, c);
-            Ffn = new ChannelMixWeights(model, index);
+                Decay = Own(decay.to(ScalarType.Float64).exp().neg().to(ScalarType.Float32).DetachFromDisposeScope());
+            Key = Own(Weight(model, p + "att.key.weight", c, c));
+            Value = Own(Weight(model, p + "att.value.weight", c, c));
+            Receptance = Own(Weight(model, p + "att.receptance.weight", c, c));
+            Output = Own(Weight(model, p + "att.output.weight", c, c));
         }
 
-        public string Prefix { get; }
-        public Tensor Ln1Weight { get; }
-        public Tensor Ln1Bias { get; }
-        public Tensor Ln2Weight { get; }
-        public Tensor Ln2Bias { get; }
         public Tensor MixK { get; }
         public Tensor MixV { get; }
         public Tensor MixR { get; }
@@ -210,13 +154,5 @@ internal sealed class Rwkv4Network : RwkvNetwork
         public Tensor Value { get; }
         public Tensor Receptance { get; }
         public Tensor Output { get; }
-        public ChannelMixWeights Ffn { get; }
-
-        public void Dispose()
-        {
-            foreach (Tensor t in new[] { Ln1Weight, Ln1Bias, Ln2Weight, Ln2Bias, MixK, MixV, MixR, OneMinusMixK, OneMinusMixV, OneMinusMixR, TimeFirst, Decay, Key, Value, Receptance, Output })
-                t.Dispose();
-            Ffn.Dispose();
-        }
     }
 }

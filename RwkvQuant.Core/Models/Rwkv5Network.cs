@@ -24,38 +24,28 @@ namespace RwkvQuant.Models;
 /// v5, and this class matches rwkv.cpp). State per layer, in rwkv.cpp's order: <c>[ffn shift [B, C],
 /// att shift [B, C], S [B, H, N, N]]</c>; the empty state is all zeros.
 /// </summary>
-internal sealed class Rwkv5Network : RwkvNetwork
+internal sealed class Rwkv5Network : LegacyRwkvNetwork<Rwkv5Network.Layer>
 {
-    private const int FfnShift = 0;
-    private const int AttShift = 1;
     private const int Heads = 2;
 
     /// <summary>Epsilon of ggml's <c>ggml_group_norm</c> as rwkv.cpp calls it for v5.</summary>
     internal const double GroupNormEpsilon = 1e-5;
 
-    private readonly bool _gated;
-    private readonly Tensor _embedding;   // [V, C]
-    private readonly Tensor _ln0Weight, _ln0Bias, _lnOutWeight, _lnOutBias;
-    private readonly Tensor _head;        // [V, C]
-    private readonly Layer[] _layers;
+    public Rwkv5Network(RwkvModel model) : base(RequireV5(model), i => new Layer(model, i, model.Config.Version == RwkvVersion.V5_2))
+    {
+    }
 
-    public Rwkv5Network(RwkvModel model) : base(model.Config)
+    /// <summary>v5.2's SiLU gate (and its fourth token-shift mix); v5.1 has none.</summary>
+    private bool Gated => Config.Version == RwkvVersion.V5_2;
+
+    private static RwkvModel RequireV5(RwkvModel model)
     {
         RwkvConfig c = model.Config;
         if (c.Version is not (RwkvVersion.V5_1 or RwkvVersion.V5_2))
             throw new ArgumentException($"Rwkv5Network needs an RWKV-5.1 or 5.2 model, got {c.Version}.", nameof(model));
         if (c.HeadCount < 1 || c.HeadSize < 1 || c.HeadCount * c.HeadSize != c.EmbeddingSize)
             throw new ArgumentException($"Head count {c.HeadCount} × head size {c.HeadSize} does not make the width {c.EmbeddingSize}.", nameof(model));
-        _gated = c.Version == RwkvVersion.V5_2;
-        _embedding = Weight(model, "emb.weight", c.VocabularySize, c.EmbeddingSize);
-        _ln0Weight = Weight(model, "blocks.0.ln0.weight", c.EmbeddingSize);
-        _ln0Bias = Weight(model, "blocks.0.ln0.bias", c.EmbeddingSize);
-        _lnOutWeight = Weight(model, "ln_out.weight", c.EmbeddingSize);
-        _lnOutBias = Weight(model, "ln_out.bias", c.EmbeddingSize);
-        _head = Weight(model, "head.weight", c.VocabularySize, c.EmbeddingSize);
-        _layers = new Layer[c.LayerCount];
-        for (int i = 0; i < _layers.Length; i++)
-            _layers[i] = new Layer(model, i, _gated);
+        return model;
     }
 
     public override RwkvState CreateState(int batchSize = 1)
@@ -75,30 +65,8 @@ internal sealed class Rwkv5Network : RwkvNetwork
         return new RwkvState(batchSize, layers);
     }
 
-    /// <inheritdoc />
-    protected override Tensor Run(Tensor tokens, RwkvState state)
-    {
-        long batch = tokens.shape[0], length = tokens.shape[1];
-        Tensor x = _embedding.index_select(0, tokens.reshape(-1)).reshape(batch, length, -1);
-        x = LayerNorm(x, _ln0Weight, _ln0Bias);
-        for (int i = 0; i < _layers.Length; i++)
-        {
-            using var layerScope = torch.NewDisposeScope(); // frees the layer's temporaries; state tensors are detached
-            Layer layer = _layers[i];
-            Tensor[] s = state.Layer(i);
-            x = x + TimeMix(LayerNorm(x, layer.Ln1Weight, layer.Ln1Bias), layer, state, i, s);
-            Tensor xx = LayerNorm(x, layer.Ln2Weight, layer.Ln2Bias);
-            Tensor previous = Shift(xx, s[FfnShift]);
-            state.Set(i, FfnShift, Last(xx));
-            x = (x + ChannelMix(xx, previous, layer.Ffn, Observer)).MoveToOuterDisposeScope();
-        }
-        x = LayerNorm(x, _lnOutWeight, _lnOutBias);
-        Observer?.OnLinearInput("head.weight", x);
-        return nn.functional.linear(x, _head);
-    }
-
     /// <summary>Time mix of one layer over <c>[B, T, C]</c>; the WKV recurrence loops over T on <c>[B, H, N, N]</c>.</summary>
-    private Tensor TimeMix(Tensor x, Layer w, RwkvState state, int index, Tensor[] s)
+    protected override Tensor TimeMix(Tensor x, Layer w, RwkvState state, int index, Tensor[] s)
     {
         long batch = x.shape[0], length = x.shape[1], width = x.shape[2];
         long heads = Config.HeadCount, size = Config.HeadSize;
@@ -112,7 +80,7 @@ internal sealed class Rwkv5Network : RwkvNetwork
             observer.OnMultiplyOperand(p + "att.time_mix_k", difference);
             observer.OnMultiplyOperand(p + "att.time_mix_v", difference);
             observer.OnMultiplyOperand(p + "att.time_mix_r", difference);
-            if (_gated)
+            if (Gated)
                 observer.OnMultiplyOperand(p + "att.time_mix_g", difference);
         }
         Tensor xr = Mix(x, previous, w.MixR, w.OneMinusMixR);
@@ -147,7 +115,7 @@ internal sealed class Rwkv5Network : RwkvNetwork
 
         Tensor wkv = outputs.reshape(batch * length, width);
         Tensor y = nn.functional.group_norm(wkv, heads, w.LnXWeight, w.LnXBias, GroupNormEpsilon).view(batch, length, width);
-        if (_gated)
+        if (Gated)
         {
             Tensor xg = Mix(x, previous, w.MixG!, w.OneMinusMixG!);
             observer?.OnLinearInput(p + "att.gate.weight", xg);
@@ -157,31 +125,13 @@ internal sealed class Rwkv5Network : RwkvNetwork
         return nn.functional.linear(y, w.Output);
     }
 
-    protected override void Dispose(bool disposing)
-    {
-        if (!disposing)
-            return;
-        foreach (Tensor t in new[] { _embedding, _ln0Weight, _ln0Bias, _lnOutWeight, _lnOutBias, _head })
-            t.Dispose();
-        foreach (Layer layer in _layers)
-            layer.Dispose();
-    }
-
     /// <summary>Weights of one block.</summary>
-    private sealed class Layer : IDisposable
+    internal sealed class Layer : LegacyBlock
     {
-        private readonly List<Tensor> _owned = [];
-
-        public Layer(RwkvModel model, int index, bool gated)
+        public Layer(RwkvModel model, int index, bool gated) : base(model, index)
         {
-            RwkvConfig config = model.Config;
-            int c = config.EmbeddingSize;
-            string p = $"blocks.{index}.";
-            Prefix = p;
-            Ln1Weight = Own(Weight(model, p + "ln1.weight", c));
-            Ln1Bias = Own(Weight(model, p + "ln1.bias", c));
-            Ln2Weight = Own(Weight(model, p + "ln2.weight", c));
-            Ln2Bias = Own(Weight(model, p + "ln2.bias", c));
+            int c = model.Config.EmbeddingSize;
+            string p = Prefix;
             MixK = Own(Weight(model, p + "att.time_mix_k", c));
             MixV = Own(Weight(model, p + "att.time_mix_v", c));
             MixR = Own(Weight(model, p + "att.time_mix_r", c));
@@ -213,14 +163,8 @@ internal sealed class Rwkv5Network : RwkvNetwork
                 OneMinusMixG = Own((1 - MixG).DetachFromDisposeScope());
                 Gate = Own(Weight(model, p + "att.gate.weight", c, c));
             }
-            Ffn = new ChannelMixWeights(model, index);
         }
 
-        public string Prefix { get; }
-        public Tensor Ln1Weight { get; }
-        public Tensor Ln1Bias { get; }
-        public Tensor Ln2Weight { get; }
-        public Tensor Ln2Bias { get; }
         public Tensor MixK { get; }
         public Tensor MixV { get; }
         public Tensor MixR { get; }
@@ -238,20 +182,6 @@ internal sealed class Rwkv5Network : RwkvNetwork
         public Tensor? Gate { get; }
         public Tensor LnXWeight { get; }
         public Tensor LnXBias { get; }
-        public ChannelMixWeights Ffn { get; }
-
-        public void Dispose()
-        {
-            foreach (Tensor t in _owned)
-                t.Dispose();
-            Ffn.Dispose();
-        }
-
-        private Tensor Own(Tensor tensor)
-        {
-            _owned.Add(tensor);
-            return tensor;
-        }
 
         /// <summary>
         /// A per-head parameter as <c>[H, N]</c>: stored with one value per channel (<c>[H, N]</c>, v5.2) or one per

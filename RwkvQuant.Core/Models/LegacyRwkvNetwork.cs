@@ -1,0 +1,120 @@
+using TorchSharp;
+using static RwkvQuant.Models.LegacyBlockOps;
+using static RwkvQuant.Models.RwkvOps;
+using static TorchSharp.torch;
+
+namespace RwkvQuant.Models;
+
+/// <summary>
+/// What RWKV-4 and RWKV-5.x share, as rwkv.cpp computes them: the embedding with <c>ln0</c>, per block
+/// <c>x += TimeMix(LN1(x))</c> then <c>x += ChannelMix(LN2(x))</c> (the squared-ReLU channel mix of
+/// <see cref="LegacyBlockOps"/>), and <c>ln_out</c> with the head. The versions differ only in their time mix. State
+/// slot <see cref="FfnShift"/> holds the channel mix's token shift and <see cref="AttShift"/> the time mix's.
+/// </summary>
+internal abstract class LegacyRwkvNetwork<TLayer> : RwkvNetwork where TLayer : LegacyBlock
+{
+    protected const int FfnShift = 0;
+    protected const int AttShift = 1;
+
+    private readonly Tensor _embedding;   // [V, C]
+    private readonly Tensor _ln0Weight, _ln0Bias, _lnOutWeight, _lnOutBias;
+    private readonly Tensor _head;        // [V, C]
+    private readonly TLayer[] _layers;
+
+    /// <summary>Loads the shared weights and each block through <paramref name="createLayer"/> (block index → weights).</summary>
+    protected LegacyRwkvNetwork(RwkvModel model, Func<int, TLayer> createLayer) : base(model.Config)
+    {
+        RwkvConfig c = model.Config;
+        _embedding = Weight(model, "emb.weight", c.VocabularySize, c.EmbeddingSize);
+        _ln0Weight = Weight(model, "blocks.0.ln0.weight", c.EmbeddingSize);
+        _ln0Bias = Weight(model, "blocks.0.ln0.bias", c.EmbeddingSize);
+        _lnOutWeight = Weight(model, "ln_out.weight", c.EmbeddingSize);
+        _lnOutBias = Weight(model, "ln_out.bias", c.EmbeddingSize);
+        _head = Weight(model, "head.weight", c.VocabularySize, c.EmbeddingSize);
+        _layers = new TLayer[c.LayerCount];
+        for (int i = 0; i < _layers.Length; i++)
+            _layers[i] = createLayer(i);
+    }
+
+    /// <summary>
+    /// The time mix of block <paramref name="index"/> over x <c>[B, T, C]</c> (already layer-normed): its output, with
+    /// the block's time-mix state (<paramref name="s"/> = <c>state.Layer(index)</c>) advanced through
+    /// <paramref name="state"/>.
+    /// </summary>
+    protected abstract Tensor TimeMix(Tensor x, TLayer layer, RwkvState state, int index, Tensor[] s);
+
+    /// <inheritdoc />
+    protected override Tensor Run(Tensor tokens, RwkvState state)
+    {
+        long batch = tokens.shape[0], length = tokens.shape[1];
+        Tensor x = _embedding.index_select(0, tokens.reshape(-1)).reshape(batch, length, -1);
+        x = LayerNorm(x, _ln0Weight, _ln0Bias);
+        for (int i = 0; i < _layers.Length; i++)
+        {
+            using var layerScope = torch.NewDisposeScope(); // frees the layer's temporaries; state tensors are detached
+            TLayer layer = _layers[i];
+            Tensor[] s = state.Layer(i);
+            x = x + TimeMix(LayerNorm(x, layer.Ln1Weight, layer.Ln1Bias), layer, state, i, s);
+            Tensor xx = LayerNorm(x, layer.Ln2Weight, layer.Ln2Bias);
+            Tensor previous = Shift(xx, s[FfnShift]);
+            state.Set(i, FfnShift, Last(xx));
+            x = (x + ChannelMix(xx, previous, layer.Ffn, Observer)).MoveToOuterDisposeScope();
+        }
+        x = LayerNorm(x, _lnOutWeight, _lnOutBias);
+        Observer?.OnLinearInput("head.weight", x);
+        return nn.functional.linear(x, _head);
+    }
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        if (!disposing)
+            return;
+        foreach (Tensor t in new[] { _embedding, _ln0Weight, _ln0Bias, _lnOutWeight, _lnOutBias, _head })
+            t.Dispose();
+        foreach (TLayer layer in _layers)
+            layer.Dispose();
+    }
+}
+
+/// <summary>
+/// The weights every v4/v5 block has: its two layer norms and its channel mix. A version's block adds its time-mix
+/// weights, registering each tensor with <see cref="Own"/> so that <see cref="Dispose"/> releases it.
+/// </summary>
+internal abstract class LegacyBlock : IDisposable
+{
+    private readonly List<Tensor> _owned = [];
+
+    protected LegacyBlock(RwkvModel model, int index)
+    {
+        int c = model.Config.EmbeddingSize;
+        Prefix = $"blocks.{index}.";
+        Ln1Weight = Own(Weight(model, Prefix + "ln1.weight", c));
+        Ln1Bias = Own(Weight(model, Prefix + "ln1.bias", c));
+        Ln2Weight = Own(Weight(model, Prefix + "ln2.weight", c));
+        Ln2Bias = Own(Weight(model, Prefix + "ln2.bias", c));
+        Ffn = new ChannelMixWeights(model, index);
+    }
+
+    /// <summary><c>blocks.{i}.</c>, the start of this block's tensor names.</summary>
+    public string Prefix { get; }
+    public Tensor Ln1Weight { get; }
+    public Tensor Ln1Bias { get; }
+    public Tensor Ln2Weight { get; }
+    public Tensor Ln2Bias { get; }
+    public ChannelMixWeights Ffn { get; }
+
+    /// <summary>Registers <paramref name="tensor"/> for disposal with this block and returns it.</summary>
+    protected Tensor Own(Tensor tensor)
+    {
+        _owned.Add(tensor);
+        return tensor;
+    }
+
+    public void Dispose()
+    {
+        foreach (Tensor t in _owned)
+            t.Dispose();
+        Ffn.Dispose();
+    }
+}
