@@ -48,22 +48,7 @@ internal sealed class Rwkv5Network : LegacyRwkvNetwork<Rwkv5Network.Layer>
         return model;
     }
 
-    public override RwkvState CreateState(int batchSize = 1)
-    {
-        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-        RwkvConfig c = Config;
-        var layers = new Tensor[c.LayerCount][];
-        for (int i = 0; i < layers.Length; i++)
-        {
-            layers[i] =
-            [
-                torch.zeros(batchSize, c.EmbeddingSize).DetachFromDisposeScope(),
-                torch.zeros(batchSize, c.EmbeddingSize).DetachFromDisposeScope(),
-                torch.zeros(batchSize, c.HeadCount, c.HeadSize, c.HeadSize).DetachFromDisposeScope(),
-            ];
-        }
-        return new RwkvState(batchSize, layers);
-    }
+    public override RwkvState CreateState(int batchSize = 1) => MatrixValuedZeroState(Config, batchSize);
 
     /// <summary>Time mix of one layer over <c>[B, T, C]</c>; the WKV recurrence loops over T on <c>[B, H, N, N]</c>.</summary>
     protected override Tensor TimeMix(Tensor x, Layer w, RwkvState state, int index, Tensor[] s)

@@ -56,15 +56,7 @@ internal sealed class Rwkv7Network : RwkvNetwork
         }
     }
 
-    public override RwkvState CreateState(int batchSize = 1)
-    {
-        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-        int c = Config.EmbeddingSize, h = Config.HeadCount, n = Config.HeadSize;
-        var layers = new Tensor[Config.LayerCount][];
-        for (int i = 0; i < layers.Length; i++)
-            layers[i] = [zeros(batchSize, c).DetachFromDisposeScope(), zeros(batchSize, c).DetachFromDisposeScope(), zeros(batchSize, h, n, n).DetachFromDisposeScope()];
-        return new RwkvState(batchSize, layers);
-    }
+    public override RwkvState CreateState(int batchSize = 1) => MatrixValuedZeroState(Config, batchSize);
 
     /// <inheritdoc />
     protected override Tensor Run(Tensor tokens, RwkvState current)

@@ -50,6 +50,27 @@ internal static class RwkvOps
     /// <summary>The last position of x <c>[B, T, C]</c> as a fresh <c>[B, C]</c> tensor (the next token-shift state).</summary>
     public static Tensor Last(Tensor x) => x.select(1, x.shape[1] - 1).clone();
 
+    /// <summary>
+    /// The zero state of the matrix-valued versions (v5, v6, v7): per layer two token-shift vectors <c>[B, C]</c> and
+    /// the WKV state <c>[B, H, N, N]</c>. Which shift is which is the version's convention.
+    /// </summary>
+    public static RwkvState MatrixValuedZeroState(RwkvConfig config, int batchSize)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        int c = config.EmbeddingSize, h = config.HeadCount, n = config.HeadSize;
+        var layers = new Tensor[config.LayerCount][];
+        for (int i = 0; i < layers.Length; i++)
+        {
+            layers[i] =
+            [
+                torch.zeros(batchSize, c).DetachFromDisposeScope(),
+                torch.zeros(batchSize, c).DetachFromDisposeScope(),
+                torch.zeros(batchSize, h, n, n).DetachFromDisposeScope(),
+            ];
+        }
+        return new RwkvState(batchSize, layers);
+    }
+
     /// <summary>x · Wᵀ for a weight in PyTorch's <c>[out, in]</c> layout.</summary>
     public static Tensor Linear(Tensor x, Tensor weight) => nn.functional.linear(x, weight);
 }
