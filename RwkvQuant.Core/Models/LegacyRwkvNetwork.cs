@@ -43,23 +43,27 @@ internal abstract class LegacyRwkvNetwork<TLayer> : RwkvNetwork where TLayer : L
     /// </summary>
     protected abstract Tensor TimeMix(Tensor x, TLayer layer, RwkvState state, int index, Tensor[] s);
 
-    /// <inheritdoc />
-    protected override Tensor Run(Tensor tokens, RwkvState state)
+    private protected override Tensor Embed(Tensor tokens)
     {
         long batch = tokens.shape[0], length = tokens.shape[1];
         Tensor x = _embedding.index_select(0, tokens.reshape(-1)).reshape(batch, length, -1);
-        x = LayerNorm(x, _ln0Weight, _ln0Bias);
-        for (int i = 0; i < _layers.Length; i++)
-        {
-            using var layerScope = torch.NewDisposeScope(); // frees the layer's temporaries; state tensors are detached
-            TLayer layer = _layers[i];
-            Tensor[] s = state.Layer(i);
-            x = x + TimeMix(LayerNorm(x, layer.Ln1Weight, layer.Ln1Bias), layer, state, i, s);
-            Tensor xx = LayerNorm(x, layer.Ln2Weight, layer.Ln2Bias);
-            Tensor previous = Shift(xx, s[FfnShift]);
-            state.Set(i, FfnShift, Last(xx));
-            x = (x + ChannelMix(xx, previous, layer.Ffn, Observer)).MoveToOuterDisposeScope();
-        }
+        return LayerNorm(x, _ln0Weight, _ln0Bias);
+    }
+
+    private protected override Tensor RunBlock(int block, Tensor x, RwkvState state, BlockCarry carry)
+    {
+        using var layerScope = torch.NewDisposeScope(); // frees the layer's temporaries; state tensors are detached
+        TLayer layer = _layers[block];
+        Tensor[] s = state.Layer(block);
+        x = x + TimeMix(LayerNorm(x, layer.Ln1Weight, layer.Ln1Bias), layer, state, block, s);
+        Tensor xx = LayerNorm(x, layer.Ln2Weight, layer.Ln2Bias);
+        Tensor previous = Shift(xx, s[FfnShift]);
+        state.Set(block, FfnShift, Last(xx));
+        return (x + ChannelMix(xx, previous, layer.Ffn, Observer)).MoveToOuterDisposeScope();
+    }
+
+    private protected override Tensor Head(Tensor x)
+    {
         x = LayerNorm(x, _lnOutWeight, _lnOutBias);
         Observer?.OnLinearInput("head.weight", x);
         return nn.functional.linear(x, _head);

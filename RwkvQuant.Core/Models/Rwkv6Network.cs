@@ -54,34 +54,39 @@ internal sealed class Rwkv6Network : RwkvNetwork
 
     public override RwkvState CreateState(int batchSize = 1) => MatrixValuedZeroState(Config, batchSize);
 
-    /// <inheritdoc />
-    protected override Tensor Run(Tensor tokens, RwkvState current)
+    private protected override Tensor Embed(Tensor tokens)
     {
         long batch = tokens.shape[0], steps = tokens.shape[1];
         Tensor x = _embedding.index_select(0, tokens.reshape(-1)).reshape(batch, steps, -1); // [B, T, C]
-        x = LayerNorm(x, _ln0Weight, _ln0Bias);
-        for (int i = 0; i < _layers.Length; i++)
+        return LayerNorm(x, _ln0Weight, _ln0Bias);
+    }
+
+    private protected override Tensor RunBlock(int block, Tensor x, RwkvState state, BlockCarry carry)
+    {
+        Tensor[] s = state.Layer(block);
+        Tensor attShift, ffnShift, wkvState;
+        using (var layerScope = torch.NewDisposeScope())
         {
-            Tensor[] s = current.Layer(i);
-            Tensor attShift, ffnShift, wkvState;
-            using (var layerScope = torch.NewDisposeScope())
-            {
-                Layer l = _layers[i];
-                Tensor xa = LayerNorm(x, l.Ln1Weight, l.Ln1Bias);
-                x = x + TimeMix(l, xa, s[0], s[2], out wkvState);
-                attShift = Last(xa);
-                Tensor xf = LayerNorm(x, l.Ln2Weight, l.Ln2Bias);
-                x = x + ChannelMix(l, xf, s[1]);
-                ffnShift = Last(xf);
-                x.MoveToOuterDisposeScope();
-                attShift.MoveToOuterDisposeScope();
-                ffnShift.MoveToOuterDisposeScope();
-                wkvState.MoveToOuterDisposeScope();
-            }
-            current.Set(i, 0, attShift);
-            current.Set(i, 1, ffnShift);
-            current.Set(i, 2, wkvState);
+            Layer l = _layers[block];
+            Tensor xa = LayerNorm(x, l.Ln1Weight, l.Ln1Bias);
+            x = x + TimeMix(l, xa, s[0], s[2], out wkvState);
+            attShift = Last(xa);
+            Tensor xf = LayerNorm(x, l.Ln2Weight, l.Ln2Bias);
+            x = x + ChannelMix(l, xf, s[1]);
+            ffnShift = Last(xf);
+            x.MoveToOuterDisposeScope();
+            attShift.MoveToOuterDisposeScope();
+            ffnShift.MoveToOuterDisposeScope();
+            wkvState.MoveToOuterDisposeScope();
         }
+        state.Set(block, 0, attShift);
+        state.Set(block, 1, ffnShift);
+        state.Set(block, 2, wkvState);
+        return x;
+    }
+
+    private protected override Tensor Head(Tensor x)
+    {
         x = LayerNorm(x, _lnOutWeight, _lnOutBias);
         Observer?.OnLinearInput("head.weight", x);
         return Linear(x, _head);                                           // [B, T, V]

@@ -57,10 +57,14 @@ public abstract class RwkvNetwork : IDisposable
     /// same as without an observer. Only the calling thread's forward pass is observed.
     /// </summary>
     /// <exception cref="InvalidOperationException">Another observed forward pass is running on this network.</exception>
-    internal Tensor ForwardObserved(Tensor tokens, RwkvState? state, INetworkObserver? observer)
+    internal Tensor ForwardObserved(Tensor tokens, RwkvState? state, INetworkObserver? observer) =>
+        Observed(observer, () => ForwardCore(tokens, state));
+
+    /// <summary>Runs <paramref name="pass"/> with <paramref name="observer"/> listening on the calling thread.</summary>
+    private Tensor Observed(INetworkObserver? observer, Func<Tensor> pass)
     {
         if (observer is null)
-            return ForwardCore(tokens, state);
+            return pass();
         lock (_observerLock)
         {
             if (_observer is not null)
@@ -70,7 +74,7 @@ public abstract class RwkvNetwork : IDisposable
         }
         try
         {
-            return ForwardCore(tokens, state);
+            return pass();
         }
         finally
         {
@@ -132,11 +136,71 @@ public abstract class RwkvNetwork : IDisposable
     }
 
     /// <summary>
-    /// The version's forward pass: int64 tokens <c>[B, T]</c> → logits <c>[B, T, V]</c>, advancing
-    /// <paramref name="state"/> (whose batch size and layer count match). Called inside a dispose scope with
-    /// gradients off; the returned tensor is moved out by the caller.
+    /// The forward pass: int64 tokens <c>[B, T]</c> → logits <c>[B, T, V]</c>, advancing <paramref name="state"/>
+    /// (whose batch size and layer count match): <see cref="Embed"/>, each block in turn through
+    /// <see cref="RunBlock"/>, then <see cref="Head"/>. Called inside a dispose scope with gradients off; the returned
+    /// tensor is moved out by the caller.
     /// </summary>
-    protected abstract Tensor Run(Tensor tokens, RwkvState state);
+    private Tensor Run(Tensor tokens, RwkvState state)
+    {
+        Tensor x = Embed(tokens);
+        var carry = new BlockCarry();
+        for (int block = 0; block < Config.LayerCount; block++)
+            x = RunBlock(block, x, state, carry);
+        return Head(x);
+    }
+
+    /// <summary>The input of the first block, <c>[B, T, C]</c>, for int64 tokens <c>[B, T]</c> (embedding and <c>ln0</c>).</summary>
+    private protected abstract Tensor Embed(Tensor tokens);
+
+    /// <summary>
+    /// Block <paramref name="block"/> over its input x <c>[B, T, C]</c>: returns the block's output (the next block's
+    /// input), moved to the caller's dispose scope, and advances the block's slots of <paramref name="state"/>.
+    /// <paramref name="carry"/> holds what a block hands to later blocks of the same pass (RWKV-7's v of block 0).
+    /// </summary>
+    private protected abstract Tensor RunBlock(int block, Tensor x, RwkvState state, BlockCarry carry);
+
+    /// <summary>The logits <c>[B, T, V]</c> from the last block's output (<c>ln_out</c> and the head).</summary>
+    private protected abstract Tensor Head(Tensor x);
+
+    /// <summary>
+    /// The input of block 0 for <paramref name="tokens"/> <c>[B, T]</c> (a fresh tensor the caller owns), for running
+    /// the blocks one at a time (sequential calibration).
+    /// </summary>
+    internal Tensor EmbedTokens(Tensor tokens)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        return Embed(tokens.to(ScalarType.Int64)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Block <paramref name="block"/> alone over its input <paramref name="x"/> <c>[B, T, C]</c> from zero state,
+    /// reporting its linear inputs and multiplication operands to <paramref name="observer"/> when given. Returns the
+    /// block's output (a fresh tensor the caller owns); <paramref name="carry"/> is read and updated as in a full
+    /// pass (run the blocks in order with one carry per batch).
+    /// </summary>
+    internal Tensor RunBlockAlone(int block, Tensor x, BlockCarry carry, INetworkObserver? observer)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(carry);
+        ArgumentOutOfRangeException.ThrowIfNegative(block);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(block, Config.LayerCount);
+        if (x.dim() != 3 || x.shape[2] != Config.EmbeddingSize)
+            throw new ArgumentException($"Expected a block input [B, T, {Config.EmbeddingSize}], got [{string.Join(", ", x.shape)}].", nameof(x));
+        return Observed(observer, () =>
+        {
+            using var scope = torch.NewDisposeScope();
+            using var noGrad = torch.no_grad();
+            using RwkvState state = CreateState(checked((int)x.shape[0]));
+            Tensor? valueFirst = carry.ValueFirst;
+            Tensor output = RunBlock(block, x, state, carry).MoveToOuterDisposeScope();
+            if (carry.ValueFirst is { } made && !ReferenceEquals(made, valueFirst))
+                made.MoveToOuterDisposeScope(); // the caller owns what this block handed on
+            return output;
+        });
+    }
 
     /// <summary>Releases the network's tensors.</summary>
     protected abstract void Dispose(bool disposing);

@@ -13,11 +13,13 @@ namespace RwkvQuant.Pipeline;
 /// decides, every element-wise multiplication vector to the codebook optimizer (when one is set), and everything else
 /// (embedding and head in FP16, the rest in FP32) is kept. Built with <see cref="CreateBuilder"/>; immutable and
 /// thread-safe (the parts are stateless).
-/// <para>Calibration is sequential, block by block (GPTQ's sequential mode): for block i the whole network runs over
-/// the calibration samples with blocks &lt; i already replaced by their dequantized quantized weights, collecting the
+/// <para>Calibration is sequential, block by block (GPTQ's sequential mode): block i runs over the calibration samples'
+/// activations as blocks &lt; i, already replaced by their dequantized quantized weights, hand them on, collecting the
 /// Hessian of each of block i's linear weights and the channel importances s_j = E[x_j²] of each of its
-/// multiplication vectors; block i is then quantized and the next block sees it. Each block runs the full forward
-/// pass, so calibration costs L forward passes over the samples (L² block evaluations): fine for small models.</para>
+/// multiplication vectors; block i is then quantized and the next block sees it. The activations at the current
+/// block's input are kept for every calibration sample (samples × tokens × C floats; twice that for RWKV-7), so each
+/// block runs twice per sample — once observed, once quantized to produce the next block's input — and the earlier
+/// blocks are never re-run.</para>
 /// </summary>
 public sealed class HybridQuantizer
 {
@@ -98,60 +100,74 @@ public sealed class HybridQuantizer
         var quantized = new List<QuantizedTensor>();
         var reports = new List<HybridTensorReport>();
 
-        for (int block = 0; block < blocks; block++)
+        RwkvNetwork network = RwkvNetwork.Create(model);
+        try
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            progress?.Report(new HybridProgress(block, blocks, done, total, null));
-            string prefix = $"blocks.{block}.";
-            var blockVectors = vectors.Where(n => n.StartsWith(prefix, StringComparison.Ordinal)).ToList();
-            var calibrated = new RwkvModel(model.Config, current.Values, model.SourcePath);
-            IReadOnlyDictionary<string, double[]> importances;
-            Dictionary<string, Hessian> hessians;
-            using (RwkvNetwork network = RwkvNetwork.Create(calibrated))
-            using (HessianCollector hessianCollector = HessianCollector.ForBlock(calibrated, block))
-            {
-                var importanceCollector = new ChannelImportanceCollector(blockVectors);
-                CalibrationRunner.Run(network, calibration, new BothObservers(hessianCollector, importanceCollector), null, cancellationToken);
-                hessians = hessianCollector.Build().ToDictionary(StringComparer.Ordinal);
-                importances = blockVectors.Count == 0 ? new Dictionary<string, double[]>() : importanceCollector.Build();
-            }
-
-            foreach (LinearWeight weight in matrices.Where(w => w.Block == block))
+            using BlockInputs inputs = BlockInputs.Embed(network, calibration, cancellationToken);
+            for (int block = 0; block < blocks; block++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                TensorData canonical = model[weight.Name];
-                TensorData matrix = weight.ToMatrix(canonical);
-                Hessian hessian = hessians[weight.Name];
-                (QuantizedTensor q, HybridMethod method, ProxyScore? score) = QuantizeMatrix(matrix, hessian, cancellationToken);
-                float[] w = matrix.ToFloatArray(), dequantized = q.Dequantize();
-                double reference = hessian.WeightedError(w, new float[w.Length]);
-                double error = hessian.WeightedError(w, dequantized);
-                quantized.Add(q);
-                current[weight.Name] = new QuantizedSlot(q, weight.Layout, canonical.Shape).ToCanonical();
-                reports.Add(new HybridTensorReport(weight.Name, HybridTensorKind.Matrix, score?.Coarse, score?.Fine, method, q.Scheme,
-                    q.ElementCount, q.StoredBits, reference > 0 ? error / reference : 0));
-                progress?.Report(new HybridProgress(block, blocks, ++done, total, weight.Name));
-            }
+                progress?.Report(new HybridProgress(block, blocks, done, total, null));
+                string prefix = $"blocks.{block}.";
+                var blockVectors = vectors.Where(n => n.StartsWith(prefix, StringComparison.Ordinal)).ToList();
+                IReadOnlyDictionary<string, double[]> importances;
+                Dictionary<string, Hessian> hessians;
+                using (HessianCollector hessianCollector = HessianCollector.ForBlock(model, block))
+                {
+                    var importanceCollector = new ChannelImportanceCollector(blockVectors);
+                    inputs.Observe(network, new BothObservers(hessianCollector, importanceCollector), null, cancellationToken);
+                    hessians = hessianCollector.Build().ToDictionary(StringComparer.Ordinal);
+                    importances = blockVectors.Count == 0 ? new Dictionary<string, double[]>() : importanceCollector.Build();
+                }
 
-            foreach (string name in blockVectors)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                TensorData vector = model[name];
-                float[] s = importances[name].Select(v => (float)v).ToArray();
-                bool weighted = s.Any(v => v > 0);
-                QuantizedVector q = CodebookOptimizer!.Quantize(vector, weighted ? s : [], cancellationToken);
-                float[] mu = vector.ToFloatArray();
-                double reference = 0;
-                for (int j = 0; j < mu.Length; j++)
-                    reference += (weighted ? s[j] : 1.0) * mu[j] * mu[j];
-                double error = q.WeightedError(mu, weighted ? s : []);
-                var tensor = new QuantizedVectorTensor(q);
-                quantized.Add(tensor);
-                current[name] = q.ToTensorData();
-                reports.Add(new HybridTensorReport(name, HybridTensorKind.MultiplicationVector, null, null, HybridMethod.Codebook, q.Scheme,
-                    q.Length, q.StoredBits, reference > 0 ? error / reference : 0));
-                progress?.Report(new HybridProgress(block, blocks, ++done, total, name));
+                foreach (LinearWeight weight in matrices.Where(w => w.Block == block))
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    TensorData canonical = model[weight.Name];
+                    TensorData matrix = weight.ToMatrix(canonical);
+                    Hessian hessian = hessians[weight.Name];
+                    (QuantizedTensor q, HybridMethod method, ProxyScore? score) = QuantizeMatrix(matrix, hessian, cancellationToken);
+                    float[] w = matrix.ToFloatArray(), dequantized = q.Dequantize();
+                    double reference = hessian.WeightedError(w, new float[w.Length]);
+                    double error = hessian.WeightedError(w, dequantized);
+                    quantized.Add(q);
+                    current[weight.Name] = new QuantizedSlot(q, weight.Layout, canonical.Shape).ToCanonical();
+                    reports.Add(new HybridTensorReport(weight.Name, HybridTensorKind.Matrix, score?.Coarse, score?.Fine, method, q.Scheme,
+                        q.ElementCount, q.StoredBits, reference > 0 ? error / reference : 0));
+                    progress?.Report(new HybridProgress(block, blocks, ++done, total, weight.Name));
+                }
+
+                foreach (string name in blockVectors)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    TensorData vector = model[name];
+                    float[] s = importances[name].Select(v => (float)v).ToArray();
+                    bool weighted = s.Any(v => v > 0);
+                    QuantizedVector q = CodebookOptimizer!.Quantize(vector, weighted ? s : [], cancellationToken);
+                    float[] mu = vector.ToFloatArray();
+                    double reference = 0;
+                    for (int j = 0; j < mu.Length; j++)
+                        reference += (weighted ? s[j] : 1.0) * mu[j] * mu[j];
+                    double error = q.WeightedError(mu, weighted ? s : []);
+                    var tensor = new QuantizedVectorTensor(q);
+                    quantized.Add(tensor);
+                    current[name] = q.ToTensorData();
+                    reports.Add(new HybridTensorReport(name, HybridTensorKind.MultiplicationVector, null, null, HybridMethod.Codebook, q.Scheme,
+                        q.Length, q.StoredBits, reference > 0 ? error / reference : 0));
+                    progress?.Report(new HybridProgress(block, blocks, ++done, total, name));
+                }
+
+                if (block + 1 == blocks)
+                    break;
+                // The next block's inputs come from this block as quantized.
+                network.Dispose();
+                network = RwkvNetwork.Create(new RwkvModel(model.Config, current.Values, model.SourcePath));
+                inputs.Advance(network, cancellationToken);
             }
+        }
+        finally
+        {
+            network.Dispose();
         }
 
         cancellationToken.ThrowIfCancellationRequested();

@@ -51,14 +51,23 @@ internal sealed class TwoTokenNetwork : RwkvNetwork
     public override RwkvState CreateState(int batchSize = 1) =>
         new(batchSize, [[full([batchSize], (long)Config.VocabularySize, ScalarType.Int64).DetachFromDisposeScope()]]);
 
-    protected override Tensor Run(Tensor tokens, RwkvState state)
+    // One "block" does the work: its input is the token ids as floats, its output the logits; the head is the identity.
+    private protected override Tensor Embed(Tensor tokens)
     {
         ForwardCalls++;
+        return tokens.to(ScalarType.Float32).unsqueeze(-1);
+    }
+
+    private protected override Tensor RunBlock(int block, Tensor x, RwkvState state, BlockCarry carry)
+    {
+        Tensor tokens = x.squeeze(-1).to(ScalarType.Int64);
         Tensor previous = cat([state.Layer(0)[0].unsqueeze(1), tokens[.., ..^1]], 1); // [B, T]
         Tensor logits = _w[tokens] + _u[previous];                                   // [B, T, V]
         state.Set(0, 0, tokens[.., -1].clone());
         return logits;
     }
+
+    private protected override Tensor Head(Tensor x) => x;
 
     /// <summary>−ln p(token p+1 | prefix) summed over p = 0 … n − 2, in double precision.</summary>
     public double ExactNll(int[] document)

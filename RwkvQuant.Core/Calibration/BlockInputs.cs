@@ -1,0 +1,103 @@
+using RwkvQuant.Models;
+using static TorchSharp.torch;
+
+namespace RwkvQuant.Calibration;
+
+/// <summary>
+/// The calibration samples' activations at the input of one block, batch by batch, for sequential (block by block)
+/// calibration without re-running the earlier blocks: <see cref="Embed"/> gives block 0's input, <see cref="Observe"/>
+/// runs the current block with an observer (statistics only) and <see cref="Advance"/> replaces the inputs by the
+/// block's outputs under a network whose block is already quantized, so block i+1 sees the quantized block i. Each
+/// block runs twice per sample in all, instead of a full forward pass per block. Holds
+/// <c>samples × tokens × C</c> floats (twice that for RWKV-7, whose blocks also carry block 0's value).
+/// </summary>
+internal sealed class BlockInputs : IDisposable
+{
+    private readonly Batch[] _batches;
+
+    private BlockInputs(Batch[] batches) => _batches = batches;
+
+    /// <summary>The next block to run (0 after <see cref="Embed"/>; one more after each <see cref="Advance"/>).</summary>
+    public int NextBlock { get; private set; }
+
+    /// <summary>Block 0's input for every sample of <paramref name="data"/>, in batches of its batch size.</summary>
+    public static BlockInputs Embed(RwkvNetwork network, CalibrationData data, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(data);
+        var batches = new List<Batch>();
+        try
+        {
+            int total = data.Samples.Count, size = data.Options.BatchSize;
+            for (int first = 0; first < total; first += size)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                using Tensor tokens = data.Batch(first, Math.Min(size, total - first));
+                batches.Add(new Batch(network.EmbedTokens(tokens).DetachFromDisposeScope(), new BlockCarry()));
+            }
+            return new BlockInputs([.. batches]);
+        }
+        catch
+        {
+            foreach (Batch batch in batches)
+                batch.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Runs block <see cref="NextBlock"/> of <paramref name="network"/> over every batch with <paramref name="observer"/> listening; the inputs stay as they are.</summary>
+    public void Observe(RwkvNetwork network, INetworkObserver observer, IProgress<CalibrationProgress>? progress, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(observer);
+        int done = 0, total = _batches.Sum(b => (int)b.X.shape[0]);
+        foreach (Batch batch in _batches)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var carry = new BlockCarry { ValueFirst = batch.Carry.ValueFirst }; // what this run hands on is thrown away
+            network.RunBlockAlone(NextBlock, batch.X, carry, observer).Dispose();
+            if (!ReferenceEquals(carry.ValueFirst, batch.Carry.ValueFirst))
+                carry.ValueFirst?.Dispose();
+            done += (int)batch.X.shape[0];
+            progress?.Report(new CalibrationProgress(done, total));
+        }
+    }
+
+    /// <summary>Replaces every batch's input by block <see cref="NextBlock"/>'s output under <paramref name="network"/>, and moves on to the next block.</summary>
+    public void Advance(RwkvNetwork network, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        foreach (Batch batch in _batches)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            Tensor? before = batch.Carry.ValueFirst;
+            Tensor output = network.RunBlockAlone(NextBlock, batch.X, batch.Carry, observer: null).DetachFromDisposeScope();
+            batch.Carry.ValueFirst?.DetachFromDisposeScope();
+            batch.X.Dispose();
+            batch.X = output;
+            if (before is not null && !ReferenceEquals(before, batch.Carry.ValueFirst))
+                before.Dispose();
+        }
+        NextBlock++;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        foreach (Batch batch in _batches)
+            batch.Dispose();
+    }
+
+    private sealed class Batch(Tensor x, BlockCarry carry) : IDisposable
+    {
+        public Tensor X { get; set; } = x;
+
+        public BlockCarry Carry { get; } = carry;
+
+        public void Dispose()
+        {
+            X.Dispose();
+            Carry.ValueFirst?.Dispose();
+        }
+    }
+}
