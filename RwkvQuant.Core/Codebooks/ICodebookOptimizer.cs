@@ -22,4 +22,7 @@ public interface ICodebookOptimizer
     /// <exception cref="ArgumentException">The importance has the wrong length or is degenerate (NaN, infinite,
     /// negative, all zero), or the vector holds a non-finite value; the message names the tensor.</exception>
     QuantizedVector Quantize(TensorData vector, ReadOnlySpan<float> importance, CancellationToken cancellationToken = default);
+
+    /// <summary>The exact <see cref="QuantizedVector.StoredBits"/> of a vector of <paramref name="length"/> channels, from its length alone.</summary>
+    long StoredBitsFor(int length);
 }

@@ -71,6 +71,14 @@ public sealed class QuantizedVector
     /// <summary>Every stored bit: 8·⌈C·b / 8⌉ for the packed codes plus groups·(8·2^b + 16) for the codebooks.</summary>
     public long StoredBits => 8L * _packedCodes.Length + _codebooks.StoredBits;
 
+    /// <summary><see cref="StoredBits"/> of a vector of <paramref name="length"/> channels with these settings, from the sizes alone.</summary>
+    internal static long StoredBitsOf(int length, int bits, int groupSize)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(length, 1);
+        int groups = (length + groupSize - 1) / groupSize;
+        return 8L * BitPacking.PackedLength(length, bits) + CodebookStore.StoredBitsOf(groups, 1 << bits, CodebookPrecision.Int8WithScale, svdRank: 0);
+    }
+
     /// <summary>Stored bits per weight, <c>StoredBits / C</c>, overhead included.</summary>
     public double BitsPerWeight => (double)StoredBits / Length;
 

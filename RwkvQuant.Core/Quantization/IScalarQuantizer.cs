@@ -21,4 +21,11 @@ public interface IScalarQuantizer
     /// <exception cref="ArgumentException">The weight is not 2-D float, its shape does not suit the options, it holds
     /// NaN or infinity, or a required Hessian is missing or of the wrong size.</exception>
     QuantizedTensor Quantize(TensorData weight, Hessian? hessian = null, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The exact <see cref="QuantizedTensor.StoredBits"/> that <see cref="Quantize"/> stores for a <c>[rows, columns]</c>
+    /// weight, from the shape alone (for planning a bit budget before quantizing).
+    /// </summary>
+    /// <exception cref="ArgumentException">The options cannot quantize a weight of that shape.</exception>
+    long StoredBitsFor(int rows, int columns);
 }

@@ -152,13 +152,16 @@ public sealed class GroupScalarTensor : QuantizedTensor
     /// </summary>
     public override long StoredBits
     {
-        get
-        {
-            long groups = (long)Rows * GroupsPerRow;
-            long overhead = groups * StoredFloat.BitCount(ScalePrecision) * (Symmetric ? 1 : 2);
-            long permutation = HasPermutation ? (long)Columns * PermutationBits(Columns) : 0;
-            return ElementCount * Bits + overhead + permutation;
-        }
+        get => StoredBitsOf(Rows, Columns, Bits, GroupSize, Symmetric, ScalePrecision, HasPermutation);
+    }
+
+    /// <summary><see cref="StoredBits"/> of a <c>[rows, columns]</c> tensor with these settings, from the shape alone.</summary>
+    internal static long StoredBitsOf(int rows, int columns, int bits, int groupSize, bool symmetric, ScalePrecision precision, bool permutation)
+    {
+        long groups = (long)rows * ((columns + groupSize - 1) / groupSize);
+        long overhead = groups * StoredFloat.BitCount(precision) * (symmetric ? 1 : 2);
+        long order = permutation ? (long)columns * PermutationBits(columns) : 0;
+        return (long)rows * columns * bits + overhead + order;
     }
 
     /// <summary>The codes, unpacked, row-major in storage order.</summary>

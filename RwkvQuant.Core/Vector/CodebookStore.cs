@@ -96,9 +96,12 @@ internal sealed class CodebookStore
     }
 
     /// <summary>Bits stored: G·(8L + 16) for int8 + scale, 16·G·L for FP16, 16·r·(G + L) for SVD factors.</summary>
-    public long StoredBits => SvdRank > 0
-        ? 16L * SvdRank * (Groups + Length)
-        : _int8 is not null ? (long)Groups * (8L * Length + 16) : 16L * Groups * Length;
+    public long StoredBits => StoredBitsOf(Groups, Length, Precision, SvdRank);
+
+    /// <summary><see cref="StoredBits"/> of <paramref name="groups"/> codebooks of <paramref name="length"/> floats, from the sizes alone.</summary>
+    public static long StoredBitsOf(int groups, int length, CodebookPrecision precision, int svdRank) => svdRank > 0
+        ? 16L * svdRank * (groups + length)
+        : precision == CodebookPrecision.Int8WithScale ? (long)groups * (8L * length + 16) : 16L * groups * length;
 
     /// <summary>A short description for the tensor's scheme, e.g. <c>"int8+f16"</c> or <c>"svd4 f16"</c>.</summary>
     public string Describe() => SvdRank > 0 ? $"svd{SvdRank} f16" : _int8 is not null ? "int8+f16" : "f16";

@@ -102,6 +102,11 @@ public sealed class VectorQuantizedTensor : QuantizedTensor
     /// <inheritdoc />
     public override long StoredBits => CodeBits + CodebookBits;
 
+    /// <summary><see cref="StoredBits"/> of a tensor with this layout and codebook storage, from the sizes alone.</summary>
+    internal static long StoredBitsOf(VectorLayout layout, CodebookPrecision precision, int svdRank) =>
+        8L * BitPacking.PackedLength(layout.CodeCount, layout.Bits)
+        + CodebookStore.StoredBitsOf(layout.Groups, layout.CodebookLength, precision, svdRank);
+
     /// <summary>The codes, unpacked: <c>[rows, columns / d]</c> row-major, each in [0, 2^b).</summary>
     public int[] GetCodes() => BitPacking.Unpack(_packedCodes, Bits, checked((int)_layout.CodeCount));
 

@@ -28,6 +28,16 @@ public sealed class GgmlQuantizer : IScalarQuantizer
     public bool RequiresHessian => false;
 
     /// <inheritdoc />
+    public long StoredBitsFor(int rows, int columns)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(rows, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(columns, 1);
+        if (columns % GgmlTypes.BlockSize != 0)
+            throw new ArgumentException($"{Options.Type} needs a column count that is a multiple of {GgmlTypes.BlockSize}; got {columns}.", nameof(columns));
+        return (long)rows * (columns / GgmlTypes.BlockSize) * Options.Type.BytesPerBlock() * 8;
+    }
+
+    /// <inheritdoc />
     /// <exception cref="ArgumentException">The weight is not 2-D float, its column count is not a multiple of 32, or it
     /// holds NaN or infinity (the message names the tensor).</exception>
     public QuantizedTensor Quantize(TensorData weight, Hessian? hessian = null, CancellationToken cancellationToken = default) =>

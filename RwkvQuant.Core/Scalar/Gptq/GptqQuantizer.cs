@@ -37,6 +37,14 @@ public sealed class GptqQuantizer : IScalarQuantizer
     /// <inheritdoc />
     public bool RequiresHessian => true;
 
+    /// <inheritdoc />
+    public long StoredBitsFor(int rows, int columns)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(rows, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(columns, 1);
+        return GroupScalarTensor.StoredBitsOf(rows, columns, Options.Bits, Options.GroupSize, Options.Symmetric, Options.ScalePrecision, Options.ActOrder);
+    }
+
     /// <inheritdoc cref="IScalarQuantizer.Quantize" />
     /// <returns>A <see cref="GroupScalarTensor"/>; its notes say when dead columns were zeroed or damping was raised.</returns>
     /// <exception cref="InvalidOperationException">The Hessian could not be factored at any damping, or the error

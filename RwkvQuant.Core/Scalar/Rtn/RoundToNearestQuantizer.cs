@@ -23,6 +23,14 @@ public sealed class RoundToNearestQuantizer : IScalarQuantizer
     /// <inheritdoc />
     public bool RequiresHessian => false;
 
+    /// <inheritdoc />
+    public long StoredBitsFor(int rows, int columns)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(rows, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(columns, 1);
+        return GroupScalarTensor.StoredBitsOf(rows, columns, Options.Bits, Options.GroupSize, Options.Symmetric, Options.ScalePrecision, permutation: false);
+    }
+
     /// <inheritdoc cref="IScalarQuantizer.Quantize" />
     /// <returns>A <see cref="GroupScalarTensor"/>.</returns>
     public QuantizedTensor Quantize(TensorData weight, Hessian? hessian = null, CancellationToken cancellationToken = default)

@@ -51,6 +51,18 @@ public sealed class GptvqQuantizer : IVectorQuantizer
     public bool RequiresHessian => true;
 
     /// <inheritdoc />
+    public long StoredBitsFor(int rows, int columns)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(rows, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(columns, 1);
+        VectorLayout layout = Options.Codebooks.LayoutFor(rows, columns);
+        layout.Validate($"[{rows}, {columns}]");
+        if (Options.SvdRank > Math.Min(layout.Groups, layout.CodebookLength))
+            throw new ArgumentException($"A [{rows}, {columns}] weight has {layout.Groups} codebooks; an SVD of rank {Options.SvdRank} needs at least as many.");
+        return VectorQuantizedTensor.StoredBitsOf(layout, Options.Codebooks.CodebookPrecision, Options.SvdRank);
+    }
+
+    /// <inheritdoc />
     public QuantizedTensor Quantize(TensorData weight, Hessian? hessian = null, CancellationToken cancellationToken = default)
     {
         float[] values = VectorInput.Read(weight, hessian, requiresHessian: true, out int rows, out int columns);

@@ -31,6 +31,16 @@ public sealed class KMeansVectorQuantizer : IVectorQuantizer
     public bool RequiresHessian => false;
 
     /// <inheritdoc />
+    public long StoredBitsFor(int rows, int columns)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(rows, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(columns, 1);
+        VectorLayout layout = Options.LayoutFor(rows, columns);
+        layout.Validate($"[{rows}, {columns}]");
+        return VectorQuantizedTensor.StoredBitsOf(layout, Options.CodebookPrecision, svdRank: 0);
+    }
+
+    /// <inheritdoc />
     public QuantizedTensor Quantize(TensorData weight, Hessian? hessian = null, CancellationToken cancellationToken = default)
     {
         float[] values = VectorInput.Read(weight, hessian: null, requiresHessian: false, out int rows, out int columns);
