@@ -20,8 +20,6 @@ namespace RwkvQuant.Cli.Commands;
 /// </summary>
 internal static class QuantizeCommand
 {
-    private const double DefaultScalarFraction = 0.9;
-
     public static Command Create(CliContext context)
     {
         var model = new Argument<FileInfo>("model") { Description = "The model file (rwkv.cpp .bin, PyTorch .pth or safetensors)." };
@@ -37,6 +35,12 @@ internal static class QuantizeCommand
                           "(ProxyThresholds.ScaledForTargetScalarFraction) over the proxy scores of this model's matrices. " +
                           "Default 0.9, the paper's share — the published thresholds themselves send almost nothing to SQ on small models.",
         };
+        var bitsPerWeight = new Option<double?>("--bpw")
+        {
+            Description = "Bit budget: bits per weight over the quantized tensors (block matrices and multiplication vectors). The code width " +
+                          "(2-4 bits) and group sizes are chosen so the exact stored bits per weight are the largest not above it, with the " +
+                          "--sq-fraction share (default 0.9) of the matrices in SQ. E.g. 3.25.",
+        };
         var noCodebooks = new Option<bool>("--no-codebooks") { Description = "Keep the element-wise multiplication vectors in FP32 instead of quantizing them to activation-weighted codebooks." };
         var output = new Option<FileInfo>("--output", "-o") { Description = "The quantized model file to write (.rwkvq), atomically.", Required = true };
         var tokenizer = new TokenizerChoice();
@@ -44,7 +48,7 @@ internal static class QuantizeCommand
             "Quantize a model with RWKVQuant: GPTQ 3-bit g64 (SQ) or GPTVQ d1 b3 (VQ) per block matrix as the coarse-to-fine proxy decides, " +
             "activation-weighted codebooks for the multiplication vectors, embedding and head in FP16; calibration runs block by block.")
         {
-            model, calibration, calibrationDocuments, samples, sampleTokens, tauC, tauF, fraction, noCodebooks, output,
+            model, calibration, calibrationDocuments, samples, sampleTokens, tauC, tauF, fraction, bitsPerWeight, noCodebooks, output,
         };
         tokenizer.AddTo(command);
         command.SetAction((parse, cancellationToken) => context.RunAsync(parse, token =>
@@ -52,8 +56,11 @@ internal static class QuantizeCommand
             double? c = parse.GetValue(tauC), f = parse.GetValue(tauF), share = parse.GetValue(fraction);
             if (c.HasValue != f.HasValue)
                 throw new ArgumentException("--tau-c and --tau-f go together: give both, or neither (then --sq-fraction decides).");
-            if (c.HasValue && share.HasValue)
-                throw new ArgumentException("Give either --tau-c/--tau-f or --sq-fraction, not both.");
+            double? budget = parse.GetValue(bitsPerWeight);
+            if (c.HasValue && (share.HasValue || budget.HasValue))
+                throw new ArgumentException("Give either --tau-c/--tau-f or --sq-fraction/--bpw, not both.");
+            if (budget is { } b && !(b > 0 && double.IsFinite(b)))
+                throw new ArgumentException($"--bpw is {b.ToString(CultureInfo.InvariantCulture)}; it is a positive number of bits per weight.");
             if (share is < 0 or > 1)
                 throw new ArgumentException($"--sq-fraction is {share.Value.ToString(CultureInfo.InvariantCulture)}; it lies in [0, 1].");
             string? range = parse.GetValue(calibrationDocuments);
@@ -65,7 +72,8 @@ internal static class QuantizeCommand
                     range is null ? null : DocumentRange.Parse(range),
                     new CalibrationOptions { SampleCount = parse.GetValue(samples), TokensPerSample = parse.GetValue(sampleTokens) },
                     c.HasValue ? new ProxyThresholds(c.Value, f!.Value) : null,
-                    share ?? DefaultScalarFraction,
+                    share ?? HybridPlan.PaperScalarFraction,
+                    budget,
                     !parse.GetValue(noCodebooks),
                     parse.GetRequiredValue(output).FullName),
                 config => tokenizer.Create(parse, config),
@@ -75,7 +83,7 @@ internal static class QuantizeCommand
     }
 
     private sealed record Request(string ModelPath, string CalibrationPath, DocumentRange? CalibrationRange, CalibrationOptions Calibration,
-        ProxyThresholds? Thresholds, double ScalarFraction, bool Codebooks, string OutputPath);
+        ProxyThresholds? Thresholds, double ScalarFraction, double? BitsPerWeight, bool Codebooks, string OutputPath);
 
     private static int Run(IAnsiConsole console, Request request, Func<RwkvConfig, ITokenizer> createTokenizer, CancellationToken cancellationToken)
     {
@@ -83,17 +91,11 @@ internal static class QuantizeCommand
         ITokenizer tokenizer = createTokenizer(model.Config);
         CalibrationData data = CalibrationData.FromDocuments(TextCorpus.Load(request.CalibrationPath, request.CalibrationRange), tokenizer, request.Calibration);
 
-        var proxy = new CoarseToFineProxy();
-        ProxyThresholds thresholds = request.Thresholds ?? ProxyThresholds.ScaledForTargetScalarFraction(
-            [.. LinearWeights.Of(model).Where(w => w.Block >= 0).Select(w => proxy.Score(w.ToMatrix(model[w.Name])))],
-            request.ScalarFraction);
-        HybridQuantizerBuilder builder = HybridQuantizer.CreateBuilder()
-            .UseProxy(proxy, thresholds)
-            .UseScalar(new GptqQuantizer())
-            .UseVector(new GptvqQuantizer());
-        if (request.Codebooks)
-            builder.UseCodebookOptimizer(new ActivationWeightedCodebookOptimizer());
-        HybridQuantizer quantizer = builder.Build();
+        HybridPlan plan = request.Thresholds is { } thresholds ? HybridPlan.ForThresholds(model, thresholds, request.Codebooks)
+            : request.BitsPerWeight is { } budget ? HybridPlan.ForBitsPerWeight(model, budget, request.ScalarFraction, request.Codebooks)
+            : HybridPlan.ForScalarFraction(model, request.ScalarFraction, request.Codebooks);
+        console.WriteLine($"plan: {plan}");
+        HybridQuantizer quantizer = plan.Build();
 
         HybridQuantizationResult result;
         if (console.Profile.Capabilities.Interactive)
@@ -147,7 +149,8 @@ internal static class QuantizeCommand
         int matrices = result.Tensors.Count(t => t.Kind == HybridTensorKind.Matrix);
         console.WriteLine($"model: {Path.GetFileName(request.ModelPath)} ({model.Config.Version}); calibration: {Describe(request.CalibrationPath, request.CalibrationRange)}, " +
                           $"{data.Samples.Count} × {request.Calibration.TokensPerSample} tokens");
-        console.WriteLine($"selector: {result.Selector}" + (request.Thresholds is null ? $" (scaled for {Percent(request.ScalarFraction, "F0")} SQ by count)" : ""));
+        console.WriteLine($"selector: {result.Selector}" + (request.Thresholds is null ? $" (scaled for {Percent(request.ScalarFraction, "F0")} SQ by count)" : "") +
+                          (request.BitsPerWeight is { } target ? $"; budget {Invariant(target, "G4")} bpw" : ""));
         console.WriteLine($"SQ: {result.Tensors.Count(t => t.Method == HybridMethod.Scalar)}/{matrices} matrices = {Percent(result.ScalarFractionByCount, "F1")} by count, " +
                           $"{Percent(result.ScalarFractionByParameters, "F1")} by parameters");
         console.WriteLine($"quantized tensors: {q.QuantizedTensors.Count}, {Invariant(q.QuantizedParameterCount, "N0")} parameters, {Invariant(q.QuantizedBitsPerWeight, "F4")} bpw");

@@ -1,0 +1,71 @@
+using RwkvQuant.Calibration;
+using RwkvQuant.Evaluation;
+using RwkvQuant.Models;
+using RwkvQuant.Pipeline;
+using RwkvQuant.Proxy;
+using RwkvQuant.Tokenizers;
+
+namespace RwkvQuant.Tests.Pipeline;
+
+public class HybridPlanTests
+{
+    private static RwkvModel Load(string file) => RwkvModelFile.Load(Fixtures.Path("rwkvcpp", file));
+
+    [FixtureFact]
+    public void The_planned_bits_are_the_bits_the_quantized_model_stores()
+    {
+        RwkvModel model = Load("tiny-rwkv-7v0-834K-FP32.bin");
+        HybridPlan plan = HybridPlan.ForBitsPerWeight(model, 3.3);
+        CalibrationData data = CalibrationData.FromCorpus(Fixtures.Path("text", "lambada_test.jsonl"), DocumentRange.Parse("0..7"),
+            ByteTokenizer.Instance, new CalibrationOptions { SampleCount = 2, TokensPerSample = 32 });
+        HybridQuantizationResult result = plan.Build().QuantizeAsync(model, data).GetAwaiter().GetResult();
+        Assert.Equal(plan.PlannedStoredBits, result.Model.QuantizedStoredBits);
+        Assert.Equal(plan.PlannedParameters, result.Model.QuantizedParameterCount);
+        Assert.Equal(plan.PlannedBitsPerWeight, result.QuantizedBitsPerWeight);
+        Assert.Equal(plan.ScalarMatrixCount, result.Tensors.Count(t => t.Method == HybridMethod.Scalar));
+        Assert.True(result.QuantizedBitsPerWeight <= 3.3);
+    }
+
+    [FixtureTheory]
+    [InlineData(3.25)]
+    [InlineData(3.5)]
+    [InlineData(4.0)]
+    [InlineData(2.6)]
+    public void A_budget_gets_the_most_bits_that_fit_it(double target)
+    {
+        RwkvModel model = Load("tiny-rwkv-6v0-1m-FP32.bin");
+        HybridPlan plan = HybridPlan.ForBitsPerWeight(model, target);
+        Assert.True(plan.PlannedBitsPerWeight <= target, plan.ToString());
+        Assert.InRange(plan.ScalarMatrixCount, 129, 130); // 90% of 144 by count, held
+        // Asking for exactly what was planned gives the same plan; asking for a hair less gives fewer bits.
+        Assert.Equal(plan.PlannedStoredBits, HybridPlan.ForBitsPerWeight(model, plan.PlannedBitsPerWeight).PlannedStoredBits);
+        Assert.True(HybridPlan.ForBitsPerWeight(model, plan.PlannedBitsPerWeight - 1e-9).PlannedStoredBits < plan.PlannedStoredBits);
+    }
+
+    [FixtureFact]
+    public void An_unreachable_budget_names_the_smallest_reachable_one()
+    {
+        RwkvModel model = Load("tiny-rwkv-6v0-1m-FP32.bin");
+        var error = Assert.Throws<ArgumentException>(() => HybridPlan.ForBitsPerWeight(model, 1.5));
+        Assert.Contains("the smallest is 2.", error.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentOutOfRangeException>(() => HybridPlan.ForBitsPerWeight(model, double.NaN));
+        Assert.Throws<ArgumentOutOfRangeException>(() => HybridPlan.ForBitsPerWeight(model, 3, scalarFraction: 1.5));
+    }
+
+    [FixtureFact]
+    public void The_paper_defaults_on_the_v6_model_send_90_percent_to_SQ()
+    {
+        RwkvModel model = Load("tiny-rwkv-6v0-1m-FP32.bin");
+        HybridPlan plan = HybridPlan.ForScalarFraction(model);
+        Assert.Equal((130, 144), (plan.ScalarMatrixCount, plan.MatrixCount));
+        Assert.Equal((3, 64), (plan.Scalar.Bits, plan.Scalar.GroupSize));
+        Assert.Equal((1, 3, 2, 32), (plan.Vector.Codebooks.Dimension, plan.Vector.Codebooks.Bits, plan.Vector.Codebooks.GroupRows, plan.Vector.Codebooks.GroupColumns));
+        Assert.NotNull(plan.Codebooks);
+        HybridPlan without = HybridPlan.ForScalarFraction(model, codebooks: false);
+        Assert.Null(without.Codebooks);
+        Assert.True(without.PlannedParameters < plan.PlannedParameters); // the multiplication vectors are not counted
+        // Everything in SQ: the exact GPTQ a3 g64 figure of the comparison table (3.5250 over the block matrices).
+        Assert.Equal(3.525, HybridPlan.ForScalarFraction(model, 1, codebooks: false).PlannedBitsPerWeight, 4);
+        Assert.Equal(ProxyThresholds.PublishedRwkv7, HybridPlan.ForThresholds(model, ProxyThresholds.PublishedRwkv7).Thresholds);
+    }
+}
