@@ -26,8 +26,9 @@ internal static class CompareCommand
         var sampleTokens = new Option<int>("--sample-tokens") { Description = "Tokens per calibration sample.", DefaultValueFactory = _ => CalibrationOptions.Default.TokensPerSample };
         var methods = new Option<string>("--methods")
         {
-            Description = $"Comma-separated methods: {string.Join(", ", ComparisonMethod.Standard.Keys)}.",
-            DefaultValueFactory = _ => string.Join(",", ComparisonMethod.Standard.Keys),
+            Description = $"Comma-separated methods: {string.Join(", ", ComparisonMethod.Standard.Keys)}, or a hybrid with a bit budget, " +
+                          "hybrid@BPW / hybrid-nocb@BPW (e.g. hybrid@3.525). The seq-* and hybrid* methods run the whole pipeline with sequential calibration.",
+            DefaultValueFactory = _ => DefaultMethods,
         };
         var markdown = new Option<FileInfo?>("--markdown") { Description = "Also write the table as Markdown to this file." };
         var tokenizer = new TokenizerChoice();
@@ -58,15 +59,12 @@ internal static class CompareCommand
 
     private static DocumentRange? ParseRange(string? text) => text is null ? null : DocumentRange.Parse(text);
 
+    /// <summary>The proof table of the RWKVQuant method: baselines, GPTQ-only and GPTVQ-only, the hybrid with and without codebooks, ggml.</summary>
+    private const string DefaultMethods = "rtn3,gptq3,kmeans,gptvq,seq-gptq3,seq-gptvq,hybrid,hybrid-nocb,q4_0,q5_1";
+
     private static List<ComparisonMethod> ParseMethods(string text)
     {
-        var result = new List<ComparisonMethod>();
-        foreach (string key in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            if (!ComparisonMethod.Standard.TryGetValue(key, out Func<ComparisonMethod>? create))
-                throw new ArgumentException($"Unknown method '{key}'; choose from {string.Join(", ", ComparisonMethod.Standard.Keys)}.");
-            result.Add(create());
-        }
+        List<ComparisonMethod> result = [.. text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(ComparisonMethod.Parse)];
         return result.Count > 0 ? result : throw new ArgumentException("--methods names no method.");
     }
 
@@ -91,7 +89,7 @@ internal static class CompareCommand
                 cancellationToken: cancellationToken);
             return QuantizerComparison.Run(model, hessians, request.Methods, evaluationDocuments, tokenizer,
                 progress: new Reporter<string>(method => status.Status($"quantizing and evaluating: {method}")),
-                cancellationToken: cancellationToken);
+                calibration: data, cancellationToken: cancellationToken);
         });
 
         string heading =

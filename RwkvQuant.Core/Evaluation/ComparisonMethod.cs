@@ -1,5 +1,8 @@
+using System.Globalization;
 using RwkvQuant.Formats;
 using RwkvQuant.Formats.Ggml;
+using RwkvQuant.Models;
+using RwkvQuant.Pipeline;
 using RwkvQuant.Quantization;
 using RwkvQuant.Scalar.Ggml;
 using RwkvQuant.Scalar.Gptq;
@@ -9,9 +12,43 @@ using RwkvQuant.Vector.KMeans;
 
 namespace RwkvQuant.Evaluation;
 
-/// <summary>One row of a <see cref="QuantizerComparison"/>: a name and a quantizer (scalar or vector).</summary>
-internal sealed record ComparisonMethod(string Name, bool RequiresHessian, Func<TensorData, Hessian?, CancellationToken, QuantizedTensor> Quantize)
+/// <summary>
+/// One row of a <see cref="QuantizerComparison"/>: a name and either a quantizer (scalar or vector) applied to every
+/// block matrix with the float32 model's Hessians, or a whole pipeline (<see cref="Pipeline"/>: a
+/// <see cref="HybridQuantizer"/> made for the model, with its own sequential calibration).
+/// </summary>
+internal sealed record ComparisonMethod(string Name, bool RequiresHessian, Func<TensorData, Hessian?, CancellationToken, QuantizedTensor>? Quantize,
+    Func<RwkvModel, HybridPlan>? Pipeline = null)
 {
+    /// <summary>A pipeline row: the hybrid quantizer that <paramref name="plan"/> makes for the model.</summary>
+    public static ComparisonMethod OfPipeline(string name, Func<RwkvModel, HybridPlan> plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        return new(name, RequiresHessian: false, Quantize: null, plan);
+    }
+
+    /// <summary>
+    /// A method by key: one of <see cref="Standard"/>, or a pipeline with a bit budget, <c>hybrid@3.5</c> /
+    /// <c>hybrid-nocb@3.5</c> (see <see cref="HybridPlan.ForBitsPerWeight"/>).
+    /// </summary>
+    /// <exception cref="ArgumentException">An unknown key or a budget that is not a positive number.</exception>
+    public static ComparisonMethod Parse(string key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        if (Standard.TryGetValue(key, out Func<ComparisonMethod>? create))
+            return create();
+        int at = key.IndexOf('@', StringComparison.Ordinal);
+        string stem = at < 0 ? key : key[..at];
+        if (at > 0 && stem is "hybrid" or "hybrid-nocb")
+        {
+            if (!double.TryParse(key[(at + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out double budget) || !(budget > 0) || double.IsInfinity(budget))
+                throw new ArgumentException($"'{key}': the budget after '@' is a positive number of bits per weight, e.g. hybrid@3.5.");
+            bool codebooks = stem == "hybrid";
+            return OfPipeline(key, model => HybridPlan.ForBitsPerWeight(model, budget, codebooks: codebooks));
+        }
+        throw new ArgumentException($"Unknown method '{key}'; choose from {string.Join(", ", Standard.Keys)}, or hybrid@BPW / hybrid-nocb@BPW.");
+    }
+
     public static ComparisonMethod Of(IScalarQuantizer quantizer)
     {
         ArgumentNullException.ThrowIfNull(quantizer);
@@ -27,7 +64,9 @@ internal sealed record ComparisonMethod(string Name, bool RequiresHessian, Func<
     /// <summary>
     /// The baselines every comparison table carries, by key: RTN and GPTQ at 3 and 4 bits (asymmetric, groups of 64,
     /// FP16 scale and zero), k-means VQ and GPTVQ (d = 1, b = 3, one codebook per 2 × 32 weights; GPTVQ also with a
-    /// rank-4 SVD of the codebooks), and rwkv.cpp's ggml block formats.
+    /// rank-4 SVD of the codebooks), and rwkv.cpp's ggml block formats; and pipelines with sequential calibration
+    /// (<see cref="HybridPlan"/>): GPTQ only (<c>seq-gptq3</c>), GPTVQ only (<c>seq-gptvq</c>), and the RWKVQuant hybrid
+    /// with 90% of the matrices in SQ, with and without activation-weighted codebooks (<c>hybrid</c>, <c>hybrid-nocb</c>).
     /// </summary>
     public static IReadOnlyDictionary<string, Func<ComparisonMethod>> Standard { get; } = new Dictionary<string, Func<ComparisonMethod>>(StringComparer.OrdinalIgnoreCase)
     {
@@ -44,5 +83,9 @@ internal sealed record ComparisonMethod(string Name, bool RequiresHessian, Func<
         ["q5_0"] = () => Of(new GgmlQuantizer(new GgmlQuantizerOptions(GgmlType.Q5_0))),
         ["q5_1"] = () => Of(new GgmlQuantizer(new GgmlQuantizerOptions(GgmlType.Q5_1))),
         ["q8_0"] = () => Of(new GgmlQuantizer(new GgmlQuantizerOptions(GgmlType.Q8_0))),
+        ["seq-gptq3"] = () => OfPipeline("seq gptq a3 g64", model => HybridPlan.ForScalarFraction(model, 1, codebooks: false)),
+        ["seq-gptvq"] = () => OfPipeline("seq gptvq d1 b3 g2x32", model => HybridPlan.ForScalarFraction(model, 0, codebooks: false)),
+        ["hybrid"] = () => OfPipeline("hybrid 90% SQ + codebooks", model => HybridPlan.ForScalarFraction(model)),
+        ["hybrid-nocb"] = () => OfPipeline("hybrid 90% SQ", model => HybridPlan.ForScalarFraction(model, codebooks: false)),
     };
 }

@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using RwkvQuant.Calibration;
 using RwkvQuant.Formats;
 using RwkvQuant.Models;
+using RwkvQuant.Pipeline;
 using RwkvQuant.Quantization;
 using RwkvQuant.Tokenizers;
 
@@ -26,11 +28,14 @@ internal static class QuantizerComparison
         ITokenizer? tokenizer = null,
         EvaluationOptions? evaluationOptions = null,
         IProgress<string>? progress = null,
+        CalibrationData? calibration = null,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(hessians);
         ArgumentNullException.ThrowIfNull(methods);
+        if (calibration is null && methods.Any(m => m.Pipeline is not null))
+            throw new ArgumentException("Pipeline methods calibrate themselves: pass the calibration data.", nameof(calibration));
         if (evaluationDocuments is not null && tokenizer is null)
             throw new ArgumentException("Evaluation documents need the tokenizer that produced them.", nameof(tokenizer));
         LinearWeight[] weights = LinearWeights.Of(model).Where(w => w.Block >= 0).ToArray();
@@ -51,6 +56,11 @@ internal static class QuantizerComparison
         foreach (ComparisonMethod method in methods)
         {
             progress?.Report(method.Name);
+            if (method.Pipeline is { } plan)
+            {
+                rows.Add(RunPipeline(model, method.Name, plan(model), calibration!, reference, evaluationDocuments, tokenizer, evaluationOptions, cancellationToken));
+                continue;
+            }
             var stopwatch = Stopwatch.StartNew();
             var replaced = new Dictionary<string, TensorData>(StringComparer.Ordinal);
             var skipped = new List<string>();
@@ -66,7 +76,7 @@ internal static class QuantizerComparison
                 QuantizedTensor quantized;
                 try
                 {
-                    quantized = method.Quantize(matrix, method.RequiresHessian ? h : null, cancellationToken);
+                    quantized = method.Quantize!(matrix, method.RequiresHessian ? h : null, cancellationToken);
                 }
                 catch (ArgumentException exception)
                 {
@@ -92,6 +102,27 @@ internal static class QuantizerComparison
                 skipped, notes, quantizeTime));
         }
         return rows;
+    }
+
+    /// <summary>
+    /// A pipeline row: the hybrid quantizer of <paramref name="plan"/> with its sequential calibration. Its tensors are the
+    /// block matrices plus, with codebooks, the multiplication vectors (bits per weight over all of them, as the plan);
+    /// its errors are the block matrices' relative H-errors under the pipeline's own (sequential) Hessians.
+    /// </summary>
+    private static ComparisonRow RunPipeline(RwkvModel model, string name, HybridPlan plan, CalibrationData calibration, RwkvNetwork reference,
+        IReadOnlyList<int[]>? evaluationDocuments, ITokenizer? tokenizer, EvaluationOptions? evaluationOptions, CancellationToken cancellationToken)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        HybridQuantizationResult result = plan.Build().QuantizeAsync(model, calibration, cancellationToken: cancellationToken).GetAwaiter().GetResult();
+        TimeSpan quantizeTime = stopwatch.Elapsed;
+        double[] errors = [.. result.Tensors.Where(t => t.Kind == HybridTensorKind.Matrix).Select(t => t.RelativeError ?? 0)];
+        QuantizedModel q = result.Model;
+        var notes = new List<string> { $"plan: {plan}; errors under the sequential Hessians" };
+        notes.AddRange(q.QuantizedTensors.SelectMany(t => t.Notes.Select(n => $"{t.Name}: {n}")));
+        using RwkvNetwork candidate = RwkvNetwork.Create(q.ToDequantizedModel());
+        var (bitsPerByte, kl) = Evaluate(candidate, reference, evaluationDocuments, tokenizer, evaluationOptions, cancellationToken);
+        return new ComparisonRow(name, q.QuantizedTensors.Count, q.QuantizedParameterCount, q.QuantizedStoredBits,
+            errors.Length == 0 ? double.NaN : errors.Average(), errors.Length == 0 ? 0 : errors.Max(), bitsPerByte, kl, [], notes, quantizeTime);
     }
 
     /// <summary>The rows as a plain-text (Markdown) table.</summary>

@@ -2,6 +2,7 @@ using RwkvQuant.Calibration;
 using RwkvQuant.Evaluation;
 using RwkvQuant.Formats.Ggml;
 using RwkvQuant.Models;
+using RwkvQuant.Pipeline;
 using RwkvQuant.Quantization;
 using RwkvQuant.Scalar.Ggml;
 using RwkvQuant.Scalar.Gptq;
@@ -59,5 +60,53 @@ public class QuantizerComparisonTests(ITestOutputHelper output)
         Assert.True(rows[1].BitsPerByte > rows[0].BitsPerByte);
         Assert.Equal(0, rows[0].KlDivergence);
         Assert.All(rows.Skip(1), r => Assert.InRange(r.KlDivergence!.Value, 1e-9, 1.0));
+    }
+
+    [FixtureFact]
+    public void Pipeline_rows_run_the_hybrid_quantizer_with_its_own_calibration()
+    {
+        RwkvModel model = GgmlModelLoader.Load(Fixtures.Path("rwkvcpp", "tiny-rwkv-7v0-834K-FP32.bin"));
+        var options = new CalibrationOptions { SampleCount = 4, TokensPerSample = 64 };
+        CalibrationData data = CalibrationData.FromCorpus(Fixtures.Path("text", "lambada_test.jsonl"), new DocumentRange(0, 7),
+            ByteTokenizer.Instance, options, evaluation: Evaluation);
+        IReadOnlyDictionary<string, Hessian> hessians = HessianCollector.Collect(model, data);
+        int[][] evaluation = TextCorpus.Load(Fixtures.Path("text", "lambada_test.jsonl"), new DocumentRange(5000, 5000))
+            .Select(ByteTokenizer.Instance.Encode).ToArray();
+        ComparisonMethod[] methods = [ComparisonMethod.Parse("gptq3"), ComparisonMethod.Parse("seq-gptq3"), ComparisonMethod.Parse("hybrid-nocb@3.4")];
+
+        Assert.Throws<ArgumentException>(() => QuantizerComparison.Run(model, hessians, methods)); // pipelines need calibration data
+        IReadOnlyList<ComparisonRow> rows = QuantizerComparison.Run(model, hessians, methods, evaluation, ByteTokenizer.Instance, calibration: data);
+        output.WriteLine(QuantizerComparison.Format(rows));
+
+        // GPTQ on every block matrix, with the float32 model's Hessians or sequentially: the same tensors and bits.
+        Assert.Equal((rows[1].TensorCount, rows[1].Parameters, rows[1].StoredBits), (rows[2].TensorCount, rows[2].Parameters, rows[2].StoredBits));
+        Assert.NotEqual(rows[1].MeanRelativeError, rows[2].MeanRelativeError); // block 0 alike, later blocks see quantized inputs
+        HybridPlanBits(model, rows[3]);
+        Assert.All(rows.Skip(1), r => Assert.InRange(r.KlDivergence!.Value, 1e-9, 1.0));
+        Assert.Contains(rows[3].Notes, n => n.StartsWith("plan: ", StringComparison.Ordinal));
+    }
+
+    private static void HybridPlanBits(RwkvModel model, ComparisonRow row)
+    {
+        HybridPlan plan = HybridPlan.ForBitsPerWeight(model, 3.4, codebooks: false);
+        Assert.Equal((plan.PlannedStoredBits, plan.PlannedParameters), (row.StoredBits, row.Parameters));
+        Assert.True(row.BitsPerWeight <= 3.4);
+    }
+
+    [Theory]
+    [InlineData("hybrid@3.5", true)]
+    [InlineData("hybrid-nocb@2.75", true)]
+    [InlineData("seq-gptvq", true)]
+    [InlineData("hybrid@", false)]
+    [InlineData("hybrid@-1", false)]
+    [InlineData("hybrid@x", false)]
+    [InlineData("gptq@3", false)]
+    [InlineData("nonsense", false)]
+    public void Method_keys_parse_or_are_refused_clearly(string key, bool valid)
+    {
+        if (valid)
+            Assert.Equal(key.Contains('@', StringComparison.Ordinal) ? key : ComparisonMethod.Standard[key]().Name, ComparisonMethod.Parse(key).Name);
+        else
+            Assert.Contains(key, Assert.Throws<ArgumentException>(() => ComparisonMethod.Parse(key)).Message, StringComparison.Ordinal);
     }
 }
