@@ -19,9 +19,9 @@ namespace RwkvQuant.Pipeline;
 /// 2 × 32 weights, activation-weighted codebooks b3 g64), thresholds scaled so that a share of the matrices (default
 /// 90% by count, as the authors tuned them) goes to SQ.</item>
 /// <item><see cref="ForThresholds"/>: the paper's settings with explicit τ_c, τ_f.</item>
-/// <item><see cref="ForBitsPerWeight"/>: a bit budget. The SQ share is held (default 90% by count); the code width
-/// (2, 3 or 4 bits, the same for SQ and VQ) and the group sizes (SQ groups of 32–256 columns, VQ codebooks per 64–512
-/// weights) are chosen so that the planned bits per weight are the largest that do not exceed the budget.</item>
+/// <item><see cref="ForBitsPerWeight"/>: a bit budget. The SQ share is held (default 90% by count); code width (2, 3
+/// or 4 bits) and group sizes (SQ groups of 32–256 columns, VQ codebooks per 64–512 weights) are chosen per matrix so
+/// that the planned bits per weight are as close to the budget as the settings allow without exceeding it.</item>
 /// </list>
 /// Immutable; <see cref="Build"/> makes the quantizer.
 /// </summary>
@@ -30,48 +30,37 @@ public sealed class HybridPlan
     /// <summary>The paper's share of block matrices sent to SQ (by count).</summary>
     public const double PaperScalarFraction = 0.9;
 
-    private static readonly int[] ScalarGroupSizes = [32, 64, 128, 256];
-    private static readonly (int Rows, int Columns)[] VectorGroups = [(2, 32), (4, 32), (4, 64), (8, 64)];
+    /// <summary>SQ settings for a budget, richer ones later: (code bits, group size) by nominal bits per weight b + 32/g.</summary>
+    private static readonly (int Bits, int Group)[] ScalarLadder =
+        [.. new[] { 2, 3, 4 }.SelectMany(b => new[] { 256, 128, 64, 32 }.Select(g => (b, g))).OrderBy(s => s.b + 32.0 / s.g).ThenBy(s => s.b)];
 
-    private HybridPlan(RwkvModel model, ProxyScore[] scores, LinearWeight[] matrices, GptqOptions scalar, GptvqOptions vector,
-        ProxyThresholds thresholds, CodebookOptimizerOptions? codebooks)
+    /// <summary>VQ settings for a budget: (code bits, codebook rows × columns) by nominal bits per weight b + (8·2^b + 16)/(rows·columns).</summary>
+    private static readonly (int Bits, int Rows, int Columns)[] VectorLadder =
+        [.. new[] { 2, 3, 4 }.SelectMany(b => new[] { (8, 64), (4, 64), (4, 32), (2, 32) }.Select(g => (b, g.Item1, g.Item2)))
+            .OrderBy(s => s.b + (8.0 * (1 << s.b) + 16) / (s.Item2 * s.Item3)).ThenBy(s => s.b)];
+
+    private readonly IReadOnlyDictionary<string, GptqOptions> _scalarFor;
+    private readonly IReadOnlyDictionary<string, GptvqOptions> _vectorFor;
+
+    private HybridPlan(GptqOptions scalar, GptvqOptions vector, ProxyThresholds thresholds, CodebookOptimizerOptions? codebooks,
+        IReadOnlyList<PlannedMatrix> matrices, IReadOnlyDictionary<string, GptqOptions> scalarFor, IReadOnlyDictionary<string, GptvqOptions> vectorFor,
+        long vectorBits, long vectorParameters)
     {
         Scalar = scalar;
         Vector = vector;
         Thresholds = thresholds;
         Codebooks = codebooks;
-        var gptq = new GptqQuantizer(scalar);
-        var gptvq = new GptvqQuantizer(vector);
-        var optimizer = codebooks is null ? null : new ActivationWeightedCodebookOptimizer(codebooks);
-        long bits = 0, parameters = 0;
-        int scalarCount = 0;
-        for (int i = 0; i < scores.Length; i++)
-        {
-            LinearWeight m = matrices[i];
-            bool sq = thresholds.Choose(scores[i]) == QuantizationChoice.Scalar;
-            scalarCount += sq ? 1 : 0;
-            bits += sq ? gptq.StoredBitsFor(m.Rows, m.Columns) : gptvq.StoredBitsFor(m.Rows, m.Columns);
-            parameters += (long)m.Rows * m.Columns;
-        }
-        if (optimizer is not null)
-        {
-            foreach (string name in HybridQuantizer.MultiplicationVectors(model))
-            {
-                int length = checked((int)model[name].ElementCount);
-                bits += optimizer.StoredBitsFor(length);
-                parameters += length;
-            }
-        }
-        MatrixCount = matrices.Length;
-        ScalarMatrixCount = scalarCount;
-        PlannedStoredBits = bits;
-        PlannedParameters = parameters;
+        Matrices = matrices;
+        _scalarFor = scalarFor;
+        _vectorFor = vectorFor;
+        PlannedStoredBits = matrices.Sum(m => m.StoredBits) + vectorBits;
+        PlannedParameters = matrices.Sum(m => (long)m.Rows * m.Columns) + vectorParameters;
     }
 
-    /// <summary>Options of the SQ branch (GPTQ).</summary>
+    /// <summary>Options of the SQ branch (GPTQ), for every SQ matrix without its own (<see cref="ScalarFor"/>).</summary>
     public GptqOptions Scalar { get; }
 
-    /// <summary>Options of the VQ branch (GPTVQ).</summary>
+    /// <summary>Options of the VQ branch (GPTVQ), for every VQ matrix without its own (<see cref="VectorFor"/>).</summary>
     public GptvqOptions Vector { get; }
 
     /// <summary>The coarse-to-fine proxy thresholds.</summary>
@@ -80,11 +69,17 @@ public sealed class HybridPlan
     /// <summary>Options of the activation-weighted codebook optimizer for the multiplication vectors, or null (they stay in FP32).</summary>
     public CodebookOptimizerOptions? Codebooks { get; }
 
+    /// <summary>Every block matrix with its proxy score, branch, setting and planned bits, in model order.</summary>
+    public IReadOnlyList<PlannedMatrix> Matrices { get; }
+
     /// <summary>Block matrices (the 2-D weights inside the blocks).</summary>
-    public int MatrixCount { get; }
+    public int MatrixCount => Matrices.Count;
 
     /// <summary>Block matrices the thresholds send to SQ.</summary>
-    public int ScalarMatrixCount { get; }
+    public int ScalarMatrixCount => Matrices.Count(m => m.Choice == QuantizationChoice.Scalar);
+
+    /// <summary>Matrices whose setting is not the branch default (budget plans only).</summary>
+    public int OverrideCount => _scalarFor.Count + _vectorFor.Count;
 
     /// <summary>Every bit the quantized tensors will store.</summary>
     public long PlannedStoredBits { get; }
@@ -95,10 +90,16 @@ public sealed class HybridPlan
     /// <summary>Bits per weight over the quantized tensors, <c>PlannedStoredBits / PlannedParameters</c>.</summary>
     public double PlannedBitsPerWeight => (double)PlannedStoredBits / PlannedParameters;
 
+    /// <summary>The SQ options of a matrix: its own, or <see cref="Scalar"/>.</summary>
+    public GptqOptions ScalarFor(string tensorName) => _scalarFor.GetValueOrDefault(tensorName, Scalar);
+
+    /// <summary>The VQ options of a matrix: its own, or <see cref="Vector"/>.</summary>
+    public GptvqOptions VectorFor(string tensorName) => _vectorFor.GetValueOrDefault(tensorName, Vector);
+
     /// <summary>A one-line description, e.g. <c>gptq a3 g64 + gptvq d1 b3 g2x32, 130/144 SQ, codebooks b3 g64: 3.5958 bpw</c>.</summary>
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"{new GptqQuantizer(Scalar).Name} + {new GptvqQuantizer(Vector).Name}, {ScalarMatrixCount}/{MatrixCount} SQ, " +
-        $"{(Codebooks is { } c ? $"codebooks b{c.Bits} g{c.GroupSize}" : "no codebooks")}: {PlannedBitsPerWeight:F4} bpw");
+        $"{new GptqQuantizer(Scalar).Name} + {new GptvqQuantizer(Vector).Name}{(OverrideCount > 0 ? $" ({OverrideCount} matrices with richer settings)" : "")}, " +
+        $"{ScalarMatrixCount}/{MatrixCount} SQ, {(Codebooks is { } c ? $"codebooks b{c.Bits} g{c.GroupSize}" : "no codebooks")}: {PlannedBitsPerWeight:F4} bpw");
 
     /// <summary>The paper's settings, thresholds scaled (<see cref="ProxyThresholds.ScaledForTargetScalarFraction"/>) so that <paramref name="scalarFraction"/> of the block matrices go to SQ.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="scalarFraction"/> is outside [0, 1].</exception>
@@ -106,9 +107,9 @@ public sealed class HybridPlan
     public static HybridPlan ForScalarFraction(RwkvModel model, double scalarFraction = PaperScalarFraction,
         bool codebooks = true, ScalarFractionMeasure measure = ScalarFractionMeasure.MatrixCount)
     {
-        (ProxyScore[] scores, LinearWeight[] matrices) = Score(model);
-        ProxyThresholds thresholds = ProxyThresholds.ScaledForTargetScalarFraction(scores, scalarFraction, measure);
-        return new HybridPlan(model, scores, matrices, PaperScalar(3, 64), PaperVector(3, 2, 32), thresholds, codebooks ? CodebookOptimizerOptions.Default : null);
+        Scored scored = Score(model);
+        ProxyThresholds thresholds = ProxyThresholds.ScaledForTargetScalarFraction(scored.Scores, scalarFraction, measure);
+        return Uniform(model, scored, thresholds, 3, 64, (3, 2, 32), codebooks);
     }
 
     /// <summary>The paper's settings with explicit thresholds.</summary>
@@ -116,15 +117,16 @@ public sealed class HybridPlan
     public static HybridPlan ForThresholds(RwkvModel model, ProxyThresholds thresholds, bool codebooks = true)
     {
         ArgumentNullException.ThrowIfNull(thresholds);
-        (ProxyScore[] scores, LinearWeight[] matrices) = Score(model);
-        return new HybridPlan(model, scores, matrices, PaperScalar(3, 64), PaperVector(3, 2, 32), thresholds, codebooks ? CodebookOptimizerOptions.Default : null);
+        return Uniform(model, Score(model), thresholds, 3, 64, (3, 2, 32), codebooks);
     }
 
     /// <summary>
-    /// The settings whose planned bits per weight (over the quantized tensors) are the largest not above
-    /// <paramref name="target"/>, with <paramref name="scalarFraction"/> of the block matrices in SQ: code widths 2, 3 and
-    /// 4 bits (SQ and VQ alike), SQ groups of 32, 64, 128 or 256 columns with FP16 scale and zero, VQ codebooks (d = 1,
-    /// int8 with an FP16 scale) per 2×32, 4×32, 4×64 or 8×64 weights. Ties go to the finer SQ groups.
+    /// Settings that bring the planned bits per weight (over the quantized tensors) as close to <paramref name="target"/>
+    /// as they can without exceeding it, with <paramref name="scalarFraction"/> of the block matrices in SQ. First a
+    /// uniform setting that fits — the widest codes (2, 3 or 4 bits, SQ and VQ alike) that fit, with the most bits
+    /// among them: SQ groups of 32, 64, 128 or 256 columns with FP16 scale and zero, VQ codebooks (d = 1, int8 with an
+    /// FP16 scale) per 8×64, 4×64, 4×32 or 2×32 weights. Then, pass after pass in model order, each matrix moves one setting up its branch's ladder (ordered by
+    /// nominal bits per weight) while the total still fits — so the plan lands within one such step of the budget.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="target"/> is not a positive finite number, or
     /// <paramref name="scalarFraction"/> is outside [0, 1].</exception>
@@ -134,54 +136,166 @@ public sealed class HybridPlan
     {
         if (!(target > 0) || double.IsInfinity(target))
             throw new ArgumentOutOfRangeException(nameof(target), target, "The bits-per-weight budget is a positive number.");
-        (ProxyScore[] scores, LinearWeight[] matrices) = Score(model);
-        ProxyThresholds thresholds = ProxyThresholds.ScaledForTargetScalarFraction(scores, scalarFraction, measure);
-        CodebookOptimizerOptions? codebookOptions = codebooks ? CodebookOptimizerOptions.Default : null;
+        Scored scored = Score(model);
+        ProxyThresholds thresholds = ProxyThresholds.ScaledForTargetScalarFraction(scored.Scores, scalarFraction, measure);
         HybridPlan? best = null, smallest = null;
         foreach (int bits in new[] { 2, 3, 4 })
         {
-            foreach (int groupSize in ScalarGroupSizes)
+            foreach (int groupSize in new[] { 256, 128, 64, 32 })
             {
-                foreach ((int rows, int columns) in VectorGroups)
+                foreach ((int rows, int columns) in new[] { (8, 64), (4, 64), (4, 32), (2, 32) })
                 {
-                    var plan = new HybridPlan(model, scores, matrices, PaperScalar(bits, groupSize), PaperVector(bits, rows, columns), thresholds, codebookOptions);
+                    HybridPlan plan = Uniform(model, scored, thresholds, bits, groupSize, (bits, rows, columns), codebooks);
                     if (smallest is null || plan.PlannedStoredBits < smallest.PlannedStoredBits)
                         smallest = plan;
-                    if (plan.PlannedBitsPerWeight <= target && (best is null || plan.PlannedStoredBits > best.PlannedStoredBits))
+                    // Fewer code bits cost more quality than coarser groups: the widest codes that fit, then the most bits.
+                    if (plan.PlannedBitsPerWeight <= target &&
+                        (best is null || bits > best.Scalar.Bits || (bits == best.Scalar.Bits && plan.PlannedStoredBits > best.PlannedStoredBits)))
+                    {
                         best = plan;
+                    }
                 }
             }
         }
-        return best ?? throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
-            $"No setting reaches {target} bits per weight with {scalarFraction:P0} of the matrices in SQ{(codebooks ? " and codebooks for the multiplication vectors" : "")}; " +
-            $"the smallest is {smallest!.PlannedBitsPerWeight:F4} ({smallest})."), nameof(target));
+        if (best is null)
+        {
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                $"No setting reaches {target} bits per weight with {scalarFraction:P0} of the matrices in SQ{(codebooks ? " and codebooks for the multiplication vectors" : "")}; " +
+                $"the smallest is {smallest!.PlannedBitsPerWeight:F4} ({smallest})."), nameof(target));
+        }
+        return best.Upgraded(target);
     }
 
-    /// <summary>A builder preset with this plan's proxy, thresholds, quantizers and codebook optimizer; more parts may not be added.</summary>
+    /// <summary>A builder preset with this plan's proxy, thresholds, quantizers (per matrix where the plan says so) and codebook optimizer.</summary>
     public HybridQuantizerBuilder CreateBuilder()
     {
         HybridQuantizerBuilder builder = HybridQuantizer.CreateBuilder()
             .UseProxy(new CoarseToFineProxy(), Thresholds)
             .UseScalar(new GptqQuantizer(Scalar))
             .UseVector(new GptvqQuantizer(Vector));
+        foreach ((string name, GptqOptions options) in _scalarFor)
+            builder.UseScalarFor(name, new GptqQuantizer(options));
+        foreach ((string name, GptvqOptions options) in _vectorFor)
+            builder.UseVectorFor(name, new GptvqQuantizer(options));
         return Codebooks is { } c ? builder.UseCodebookOptimizer(new ActivationWeightedCodebookOptimizer(c)) : builder;
     }
 
     /// <summary>The quantizer for this plan.</summary>
     public HybridQuantizer Build() => CreateBuilder().Build();
 
+    /// <summary>This plan with matrices moved up their ladders, pass after pass in model order, while the total fits <paramref name="target"/>.</summary>
+    private HybridPlan Upgraded(double target)
+    {
+        long budget = (long)Math.Floor(target * PlannedParameters), total = PlannedStoredBits;
+        var matrices = Matrices.ToArray();
+        var scalarFor = new Dictionary<string, GptqOptions>(StringComparer.Ordinal);
+        var vectorFor = new Dictionary<string, GptvqOptions>(StringComparer.Ordinal);
+        int[] rung = [.. matrices.Select(m => m.Choice == QuantizationChoice.Scalar
+            ? Array.IndexOf(ScalarLadder, (Scalar.Bits, Scalar.GroupSize))
+            : Array.IndexOf(VectorLadder, (Vector.Codebooks.Bits, Vector.Codebooks.GroupRows, Vector.Codebooks.GroupColumns)))];
+        for (bool moved = true; moved;)
+        {
+            moved = false;
+            for (int i = 0; i < matrices.Length; i++)
+            {
+                PlannedMatrix m = matrices[i];
+                bool sq = m.Choice == QuantizationChoice.Scalar;
+                int ladder = sq ? ScalarLadder.Length : VectorLadder.Length;
+                for (int next = rung[i] + 1; next < ladder; next++)
+                {
+                    (long bits, string setting, GptqOptions? s, GptvqOptions? v) = sq ? ScalarSetting(m, ScalarLadder[next]) : VectorSetting(m, VectorLadder[next]);
+                    if (bits <= m.StoredBits)
+                        continue; // no richer for this shape (e.g. one group spans the row either way)
+                    if (total - m.StoredBits + bits <= budget && (double)(total - m.StoredBits + bits) / PlannedParameters <= target)
+                    {
+                        total += bits - m.StoredBits;
+                        matrices[i] = m with { Setting = setting, StoredBits = bits };
+                        rung[i] = next;
+                        if (s is not null)
+                            scalarFor[m.Name] = s;
+                        else
+                            vectorFor[m.Name] = v!;
+                        moved = true;
+                    }
+                    break;
+                }
+            }
+        }
+        long vectorBits = PlannedStoredBits - Matrices.Sum(m => m.StoredBits);
+        long vectorParameters = PlannedParameters - Matrices.Sum(m => (long)m.Rows * m.Columns);
+        return new HybridPlan(Scalar, Vector, Thresholds, Codebooks, matrices, scalarFor, vectorFor, vectorBits, vectorParameters);
+    }
+
+    private static (long Bits, string Setting, GptqOptions? Scalar, GptvqOptions? Vector) ScalarSetting(PlannedMatrix m, (int Bits, int Group) rung)
+    {
+        GptqOptions options = PaperScalar(rung.Bits, rung.Group);
+        var quantizer = new GptqQuantizer(options);
+        return (quantizer.StoredBitsFor(m.Rows, m.Columns), quantizer.Name, options, null);
+    }
+
+    private static (long Bits, string Setting, GptqOptions? Scalar, GptvqOptions? Vector) VectorSetting(PlannedMatrix m, (int Bits, int Rows, int Columns) rung)
+    {
+        GptvqOptions options = PaperVector(rung.Bits, rung.Rows, rung.Columns);
+        var quantizer = new GptvqQuantizer(options);
+        return (quantizer.StoredBitsFor(m.Rows, m.Columns), quantizer.Name, null, options);
+    }
+
+    private static HybridPlan Uniform(RwkvModel model, Scored scored, ProxyThresholds thresholds, int scalarBits, int groupSize,
+        (int Bits, int Rows, int Columns) vector, bool codebooks)
+    {
+        GptqOptions scalarOptions = PaperScalar(scalarBits, groupSize);
+        GptvqOptions vectorOptions = PaperVector(vector.Bits, vector.Rows, vector.Columns);
+        var gptq = new GptqQuantizer(scalarOptions);
+        var gptvq = new GptvqQuantizer(vectorOptions);
+        var matrices = new PlannedMatrix[scored.Matrices.Length];
+        for (int i = 0; i < matrices.Length; i++)
+        {
+            LinearWeight w = scored.Matrices[i];
+            QuantizationChoice choice = thresholds.Choose(scored.Scores[i]);
+            matrices[i] = choice == QuantizationChoice.Scalar
+                ? new PlannedMatrix(w.Name, w.Rows, w.Columns, scored.Scores[i], choice, gptq.Name, gptq.StoredBitsFor(w.Rows, w.Columns))
+                : new PlannedMatrix(w.Name, w.Rows, w.Columns, scored.Scores[i], choice, gptvq.Name, gptvq.StoredBitsFor(w.Rows, w.Columns));
+        }
+        CodebookOptimizerOptions? codebookOptions = codebooks ? CodebookOptimizerOptions.Default : null;
+        long vectorBits = 0, vectorParameters = 0;
+        if (codebookOptions is not null)
+        {
+            var optimizer = new ActivationWeightedCodebookOptimizer(codebookOptions);
+            foreach (string name in HybridQuantizer.MultiplicationVectors(model))
+            {
+                int length = checked((int)model[name].ElementCount);
+                vectorBits += optimizer.StoredBitsFor(length);
+                vectorParameters += length;
+            }
+        }
+        return new HybridPlan(scalarOptions, vectorOptions, thresholds, codebookOptions, matrices,
+            new Dictionary<string, GptqOptions>(), new Dictionary<string, GptvqOptions>(), vectorBits, vectorParameters);
+    }
+
     private static GptqOptions PaperScalar(int bits, int groupSize) => new() { Bits = bits, GroupSize = groupSize };
 
     private static GptvqOptions PaperVector(int bits, int rows, int columns) =>
         new() { Codebooks = new KMeansOptions { Dimension = 1, Bits = bits, GroupRows = rows, GroupColumns = columns } };
 
-    private static (ProxyScore[] Scores, LinearWeight[] Matrices) Score(RwkvModel model)
+    private sealed record Scored(ProxyScore[] Scores, LinearWeight[] Matrices);
+
+    private static Scored Score(RwkvModel model)
     {
         ArgumentNullException.ThrowIfNull(model);
         LinearWeight[] matrices = [.. LinearWeights.Of(model).Where(w => w.Block >= 0)];
         if (matrices.Length == 0)
             throw new ArgumentException("The model has no weight matrices inside its blocks to quantize.", nameof(model));
         var proxy = new CoarseToFineProxy();
-        return ([.. matrices.Select(w => proxy.Score(w.ToMatrix(model[w.Name])))], matrices);
+        return new Scored([.. matrices.Select(w => proxy.Score(w.ToMatrix(model[w.Name])))], matrices);
     }
 }
+
+/// <summary>One block matrix in a <see cref="HybridPlan"/>.</summary>
+/// <param name="Name">Canonical tensor name.</param>
+/// <param name="Rows">Rows of its <c>[out, in]</c> form.</param>
+/// <param name="Columns">Columns of its <c>[out, in]</c> form.</param>
+/// <param name="Score">Its coarse-to-fine proxy score.</param>
+/// <param name="Choice">The branch the thresholds send it to.</param>
+/// <param name="Setting">The quantizer's name with the planned settings, e.g. <c>gptq a3 g128</c>.</param>
+/// <param name="StoredBits">The bits it will store.</param>
+public sealed record PlannedMatrix(string Name, int Rows, int Columns, ProxyScore Score, QuantizationChoice Choice, string Setting, long StoredBits);

@@ -23,8 +23,14 @@ namespace RwkvQuant.Pipeline;
 /// </summary>
 public sealed class HybridQuantizer
 {
-    internal HybridQuantizer(IQuantizationSelector selector, IScalarQuantizer scalar, IVectorQuantizer vector, ICodebookOptimizer? codebooks)
+    private readonly IReadOnlyDictionary<string, IScalarQuantizer> _scalarFor;
+    private readonly IReadOnlyDictionary<string, IVectorQuantizer> _vectorFor;
+
+    internal HybridQuantizer(IQuantizationSelector selector, IScalarQuantizer scalar, IVectorQuantizer vector, ICodebookOptimizer? codebooks,
+        IReadOnlyDictionary<string, IScalarQuantizer> scalarFor, IReadOnlyDictionary<string, IVectorQuantizer> vectorFor)
     {
+        _scalarFor = scalarFor;
+        _vectorFor = vectorFor;
         Selector = selector;
         ScalarQuantizer = scalar;
         VectorQuantizer = vector;
@@ -42,6 +48,12 @@ public sealed class HybridQuantizer
 
     /// <summary>The VQ branch.</summary>
     public IVectorQuantizer VectorQuantizer { get; }
+
+    /// <summary>The SQ quantizer of a tensor: its own when one was set, else <see cref="ScalarQuantizer"/>.</summary>
+    public IScalarQuantizer ScalarQuantizerFor(string tensorName) => _scalarFor.GetValueOrDefault(tensorName, ScalarQuantizer);
+
+    /// <summary>The VQ quantizer of a tensor: its own when one was set, else <see cref="VectorQuantizer"/>.</summary>
+    public IVectorQuantizer VectorQuantizerFor(string tensorName) => _vectorFor.GetValueOrDefault(tensorName, VectorQuantizer);
 
     /// <summary>The codebook optimizer for multiplication vectors, or null (they stay in FP32).</summary>
     public ICodebookOptimizer? CodebookOptimizer { get; }
@@ -126,7 +138,7 @@ public sealed class HybridQuantizer
                     TensorData canonical = model[weight.Name];
                     TensorData matrix = weight.ToMatrix(canonical);
                     Hessian hessian = hessians[weight.Name];
-                    (QuantizedTensor q, HybridMethod method, ProxyScore? score) = QuantizeMatrix(matrix, hessian, cancellationToken);
+                    (QuantizedTensor q, HybridMethod method, ProxyScore? score) = QuantizeMatrix(matrix, hessian, ScalarQuantizerFor(weight.Name), VectorQuantizerFor(weight.Name), cancellationToken);
                     float[] w = matrix.ToFloatArray(), dequantized = q.Dequantize();
                     double reference = hessian.WeightedError(w, new float[w.Length]);
                     double error = hessian.WeightedError(w, dequantized);
@@ -181,7 +193,8 @@ public sealed class HybridQuantizer
         return new HybridQuantizationResult(result, reports, Selector.Name);
     }
 
-    private (QuantizedTensor Tensor, HybridMethod Method, ProxyScore? Score) QuantizeMatrix(TensorData matrix, Hessian hessian, CancellationToken cancellationToken)
+    private (QuantizedTensor Tensor, HybridMethod Method, ProxyScore? Score) QuantizeMatrix(TensorData matrix, Hessian hessian,
+        IScalarQuantizer scalar, IVectorQuantizer vector, CancellationToken cancellationToken)
     {
         switch (Selector)
         {
@@ -189,10 +202,10 @@ public sealed class HybridQuantizer
             {
                 ProxyScore score = threshold.Proxy.Score(matrix);
                 return threshold.Thresholds.Choose(score) == QuantizationChoice.Scalar
-                    ? (ScalarQuantizer.Quantize(matrix, hessian, cancellationToken), HybridMethod.Scalar, score)
-                    : (VectorQuantizer.Quantize(matrix, hessian, cancellationToken), HybridMethod.Vector, score);
+                    ? (scalar.Quantize(matrix, hessian, cancellationToken), HybridMethod.Scalar, score)
+                    : (vector.Quantize(matrix, hessian, cancellationToken), HybridMethod.Vector, score);
             }
-            case OracleSelector oracle when ReferenceEquals(oracle.ScalarQuantizer, ScalarQuantizer) && ReferenceEquals(oracle.VectorQuantizer, VectorQuantizer):
+            case OracleSelector oracle when ReferenceEquals(oracle.ScalarQuantizer, scalar) && ReferenceEquals(oracle.VectorQuantizer, vector):
             {
                 // The oracle has quantized both ways already; keep its chosen result rather than quantizing again.
                 OracleComparison comparison = oracle.Compare(matrix, hessian, cancellationToken);
@@ -200,8 +213,8 @@ public sealed class HybridQuantizer
             }
             default:
                 return Selector.Choose(matrix, hessian, cancellationToken) == QuantizationChoice.Scalar
-                    ? (ScalarQuantizer.Quantize(matrix, hessian, cancellationToken), HybridMethod.Scalar, null)
-                    : (VectorQuantizer.Quantize(matrix, hessian, cancellationToken), HybridMethod.Vector, null);
+                    ? (scalar.Quantize(matrix, hessian, cancellationToken), HybridMethod.Scalar, null)
+                    : (vector.Quantize(matrix, hessian, cancellationToken), HybridMethod.Vector, null);
         }
     }
 

@@ -9,7 +9,9 @@ namespace RwkvQuant.Pipeline;
 /// <see cref="Build"/> checks that the pipeline is complete. Required: <see cref="UseScalar"/> and
 /// <see cref="UseVector"/>. Optional: the selector (<see cref="UseSelector"/> or <see cref="UseProxy"/>; default the
 /// coarse-to-fine proxy with the published RWKV-7 thresholds) and <see cref="UseCodebookOptimizer"/> (without it the
-/// multiplication vectors stay in FP32). Each part is set at most once. A builder builds once: any call after
+/// multiplication vectors stay in FP32), and per-tensor quantizers (<see cref="UseScalarFor"/>,
+/// <see cref="UseVectorFor"/>: a tensor the selector sends to that branch uses its own quantizer, e.g. other group
+/// sizes to meet a bit budget). Each part is set at most once. A builder builds once: any call after
 /// <see cref="Build"/> throws <see cref="InvalidOperationException"/>. Not thread-safe.
 /// </summary>
 public sealed class HybridQuantizerBuilder
@@ -18,6 +20,8 @@ public sealed class HybridQuantizerBuilder
     private IScalarQuantizer? _scalar;
     private IVectorQuantizer? _vector;
     private ICodebookOptimizer? _codebooks;
+    private readonly Dictionary<string, IScalarQuantizer> _scalarFor = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, IVectorQuantizer> _vectorFor = new(StringComparer.Ordinal);
     private bool _built;
 
     internal HybridQuantizerBuilder()
@@ -88,6 +92,32 @@ public sealed class HybridQuantizerBuilder
         return this;
     }
 
+    /// <summary>The SQ quantizer of one tensor (by canonical name), when the selector sends it to SQ.</summary>
+    /// <exception cref="ArgumentNullException">Null.</exception>
+    /// <exception cref="InvalidOperationException">That tensor already has one, or the builder has built.</exception>
+    public HybridQuantizerBuilder UseScalarFor(string tensorName, IScalarQuantizer quantizer)
+    {
+        EnsureOpen();
+        ArgumentException.ThrowIfNullOrEmpty(tensorName);
+        ArgumentNullException.ThrowIfNull(quantizer);
+        if (!_scalarFor.TryAdd(tensorName, quantizer))
+            throw new InvalidOperationException($"Tensor '{tensorName}' already has a scalar quantizer ({_scalarFor[tensorName].Name}).");
+        return this;
+    }
+
+    /// <summary>The VQ quantizer of one tensor (by canonical name), when the selector sends it to VQ.</summary>
+    /// <exception cref="ArgumentNullException">Null.</exception>
+    /// <exception cref="InvalidOperationException">That tensor already has one, or the builder has built.</exception>
+    public HybridQuantizerBuilder UseVectorFor(string tensorName, IVectorQuantizer quantizer)
+    {
+        EnsureOpen();
+        ArgumentException.ThrowIfNullOrEmpty(tensorName);
+        ArgumentNullException.ThrowIfNull(quantizer);
+        if (!_vectorFor.TryAdd(tensorName, quantizer))
+            throw new InvalidOperationException($"Tensor '{tensorName}' already has a vector quantizer ({_vectorFor[tensorName].Name}).");
+        return this;
+    }
+
     /// <summary>The immutable pipeline.</summary>
     /// <exception cref="InvalidOperationException">The scalar or vector quantizer is missing, or the builder has built.</exception>
     public HybridQuantizer Build()
@@ -98,7 +128,8 @@ public sealed class HybridQuantizerBuilder
         if (_vector is null)
             throw new InvalidOperationException("The hybrid quantizer needs a vector quantizer: call UseVector.");
         _built = true;
-        return new HybridQuantizer(_selector ?? new ThresholdSelector(new CoarseToFineProxy(), ProxyThresholds.PublishedRwkv7), _scalar, _vector, _codebooks);
+        return new HybridQuantizer(_selector ?? new ThresholdSelector(new CoarseToFineProxy(), ProxyThresholds.PublishedRwkv7), _scalar, _vector, _codebooks,
+            _scalarFor.ToDictionary(StringComparer.Ordinal), _vectorFor.ToDictionary(StringComparer.Ordinal));
     }
 
     private void EnsureOpen()
