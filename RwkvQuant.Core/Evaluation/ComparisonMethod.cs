@@ -1,8 +1,10 @@
 using System.Globalization;
+using RwkvQuant.Codebooks;
 using RwkvQuant.Formats;
 using RwkvQuant.Formats.Ggml;
 using RwkvQuant.Models;
 using RwkvQuant.Pipeline;
+using RwkvQuant.Proxy;
 using RwkvQuant.Quantization;
 using RwkvQuant.Scalar.Ggml;
 using RwkvQuant.Scalar.Gptq;
@@ -18,13 +20,28 @@ namespace RwkvQuant.Evaluation;
 /// <see cref="HybridQuantizer"/> made for the model, with its own sequential calibration).
 /// </summary>
 internal sealed record ComparisonMethod(string Name, bool RequiresHessian, Func<TensorData, Hessian?, CancellationToken, QuantizedTensor>? Quantize,
-    Func<RwkvModel, HybridPlan>? Pipeline = null)
+    Func<RwkvModel, (HybridQuantizer Quantizer, string Description)>? Pipeline = null)
 {
     /// <summary>A pipeline row: the hybrid quantizer that <paramref name="plan"/> makes for the model.</summary>
     public static ComparisonMethod OfPipeline(string name, Func<RwkvModel, HybridPlan> plan)
     {
         ArgumentNullException.ThrowIfNull(plan);
-        return new(name, RequiresHessian: false, Quantize: null, plan);
+        return new(name, RequiresHessian: false, Quantize: null, model =>
+        {
+            HybridPlan p = plan(model);
+            return (p.Build(), $"plan: {p}");
+        });
+    }
+
+    /// <summary>A pipeline row with a hand-built quantizer (ablations).</summary>
+    public static ComparisonMethod OfPipeline(string name, Func<RwkvModel, HybridQuantizer> quantizer)
+    {
+        ArgumentNullException.ThrowIfNull(quantizer);
+        return new(name, RequiresHessian: false, Quantize: null, model =>
+        {
+            HybridQuantizer q = quantizer(model);
+            return (q, $"selector: {q.Selector.Name}; {q.ScalarQuantizer.Name} | {q.VectorQuantizer.Name}; codebooks: {q.CodebookOptimizer?.Name ?? "none"}");
+        });
     }
 
     /// <summary>
@@ -66,7 +83,9 @@ internal sealed record ComparisonMethod(string Name, bool RequiresHessian, Func<
     /// FP16 scale and zero), k-means VQ and GPTVQ (d = 1, b = 3, one codebook per 2 × 32 weights; GPTVQ also with a
     /// rank-4 SVD of the codebooks), and rwkv.cpp's ggml block formats; and pipelines with sequential calibration
     /// (<see cref="HybridPlan"/>): GPTQ only (<c>seq-gptq3</c>), GPTVQ only (<c>seq-gptvq</c>), and the RWKVQuant hybrid
-    /// with 90% of the matrices in SQ, with and without activation-weighted codebooks (<c>hybrid</c>, <c>hybrid-nocb</c>).
+    /// with 90% of the matrices in SQ, with and without activation-weighted codebooks (<c>hybrid</c>, <c>hybrid-nocb</c>),
+    /// with unweighted codebooks (<c>hybrid-uwcb</c>, the ablation), and the oracle that quantizes each matrix both
+    /// ways and keeps the lower Hessian-weighted error, whatever its bits (<c>oracle</c>, no codebooks).
     /// </summary>
     public static IReadOnlyDictionary<string, Func<ComparisonMethod>> Standard { get; } = new Dictionary<string, Func<ComparisonMethod>>(StringComparer.OrdinalIgnoreCase)
     {
@@ -87,5 +106,13 @@ internal sealed record ComparisonMethod(string Name, bool RequiresHessian, Func<
         ["seq-gptvq"] = () => OfPipeline("seq gptvq d1 b3 g2x32", model => HybridPlan.ForScalarFraction(model, 0, codebooks: false)),
         ["hybrid"] = () => OfPipeline("hybrid 90% SQ + codebooks", model => HybridPlan.ForScalarFraction(model)),
         ["hybrid-nocb"] = () => OfPipeline("hybrid 90% SQ", model => HybridPlan.ForScalarFraction(model, codebooks: false)),
+        ["hybrid-uwcb"] = () => OfPipeline("hybrid 90% SQ + unweighted codebooks", model =>
+            HybridPlan.ForScalarFraction(model, codebooks: false).CreateBuilder().UseCodebookOptimizer(new UnweightedCodebookOptimizer()).Build()),
+        ["oracle"] = () => OfPipeline("oracle gptq a3 g64 | gptvq d1 b3 g2x32", model =>
+        {
+            var scalar = new GptqQuantizer(new GptqOptions { Bits = 3, GroupSize = 64 });
+            var vector = new GptvqQuantizer(new GptvqOptions { Codebooks = new KMeansOptions { Dimension = 1, Bits = 3 } });
+            return HybridQuantizer.CreateBuilder().UseSelector(new OracleSelector(scalar, vector)).UseScalar(scalar).UseVector(vector).Build();
+        }),
     };
 }

@@ -56,9 +56,10 @@ internal static class QuantizerComparison
         foreach (ComparisonMethod method in methods)
         {
             progress?.Report(method.Name);
-            if (method.Pipeline is { } plan)
+            if (method.Pipeline is { } pipeline)
             {
-                rows.Add(RunPipeline(model, method.Name, plan(model), calibration!, reference, evaluationDocuments, tokenizer, evaluationOptions, cancellationToken));
+                (HybridQuantizer quantizer, string description) = pipeline(model);
+                rows.Add(RunPipeline(model, method.Name, quantizer, description, calibration!, reference, evaluationDocuments, tokenizer, evaluationOptions, cancellationToken));
                 continue;
             }
             var stopwatch = Stopwatch.StartNew();
@@ -105,19 +106,20 @@ internal static class QuantizerComparison
     }
 
     /// <summary>
-    /// A pipeline row: the hybrid quantizer of <paramref name="plan"/> with its sequential calibration. Its tensors are the
+    /// A pipeline row: <paramref name="quantizer"/> with its sequential calibration. Its tensors are the
     /// block matrices plus, with codebooks, the multiplication vectors (bits per weight over all of them, as the plan);
     /// its errors are the block matrices' relative H-errors under the pipeline's own (sequential) Hessians.
     /// </summary>
-    private static ComparisonRow RunPipeline(RwkvModel model, string name, HybridPlan plan, CalibrationData calibration, RwkvNetwork reference,
+    private static ComparisonRow RunPipeline(RwkvModel model, string name, HybridQuantizer quantizer, string description, CalibrationData calibration, RwkvNetwork reference,
         IReadOnlyList<int[]>? evaluationDocuments, ITokenizer? tokenizer, EvaluationOptions? evaluationOptions, CancellationToken cancellationToken)
     {
         var stopwatch = Stopwatch.StartNew();
-        HybridQuantizationResult result = plan.Build().QuantizeAsync(model, calibration, cancellationToken: cancellationToken).GetAwaiter().GetResult();
+        HybridQuantizationResult result = quantizer.QuantizeAsync(model, calibration, cancellationToken: cancellationToken).GetAwaiter().GetResult();
         TimeSpan quantizeTime = stopwatch.Elapsed;
         double[] errors = [.. result.Tensors.Where(t => t.Kind == HybridTensorKind.Matrix).Select(t => t.RelativeError ?? 0)];
         QuantizedModel q = result.Model;
-        var notes = new List<string> { $"plan: {plan}; errors under the sequential Hessians" };
+        int scalar = result.Tensors.Count(t => t.Method == HybridMethod.Scalar), matrices = result.Tensors.Count(t => t.Kind == HybridTensorKind.Matrix);
+        var notes = new List<string> { $"{description}; {scalar}/{matrices} matrices SQ; errors under the sequential Hessians" };
         notes.AddRange(q.QuantizedTensors.SelectMany(t => t.Notes.Select(n => $"{t.Name}: {n}")));
         using RwkvNetwork candidate = RwkvNetwork.Create(q.ToDequantizedModel());
         var (bitsPerByte, kl) = Evaluate(candidate, reference, evaluationDocuments, tokenizer, evaluationOptions, cancellationToken);
