@@ -14,6 +14,7 @@ internal sealed class CentroidSearchLauncher : ICentroidSearch
     private static readonly ConditionalWeakTable<Accelerator, CentroidSearchLauncher> Cache = [];
 
     private readonly Accelerator _accelerator;
+    private readonly Lock _lock = new(); // quantizers search groups from several threads; one launch sequence at a time
     private readonly Action<Index1D, ArrayView<float>, ArrayView<double>, ArrayView<float>, int, int, int, ArrayView<int>, ArrayView<double>> _kernel;
 
     /// <summary>Loads the kernel on <paramref name="accelerator"/>.</summary>
@@ -52,6 +53,13 @@ internal sealed class CentroidSearchLauncher : ICentroidSearch
         (int n, _) = CentroidSearchShape.Validate(points.Length, dimension, centroids.Length, weights.Length, nearest.Length, distances.Length);
         if (n == 0)
             return;
+        lock (_lock)
+            SearchOnDevice(points, dimension, centroids, weights, nearest, distances, n);
+    }
+
+    private void SearchOnDevice(ReadOnlySpan<float> points, int dimension, ReadOnlySpan<double> centroids, ReadOnlySpan<float> weights,
+        Span<int> nearest, Span<double> distances, int n)
+    {
         using MemoryBuffer1D<float, Stride1D.Dense> dp = Upload(points), dw = Upload(weights);
         using MemoryBuffer1D<double, Stride1D.Dense> dc = Upload(centroids), dd = _accelerator.Allocate1D<double>(n);
         using MemoryBuffer1D<int, Stride1D.Dense> di = _accelerator.Allocate1D<int>(n);
