@@ -37,16 +37,19 @@ internal sealed unsafe class CentroidSearchCpu : ICentroidSearch
         {
             var a = new Arguments(p, dimension, n, c, k, weights.IsEmpty ? null : w, index, best);
             if ((long)n * k >= ParallelThreshold && Environment.ProcessorCount > 1)
-            {
-                int blocks = Math.Min(Environment.ProcessorCount * 4, (n + 4095) / 4096);
-                int size = ((n + blocks - 1) / blocks + Lanes - 1) / Lanes * Lanes;
-                Parallel.For(0, (n + size - 1) / size, b => SearchRange(a, b * size, Math.Min(n, (b + 1) * size)));
-            }
+                SearchParallel(a);
             else
-            {
                 SearchRange(a, 0, n);
-            }
         }
+    }
+
+    /// <summary>Blocks of points (multiples of four) on the thread pool; its own method, so small calls allocate no closure.</summary>
+    private static void SearchParallel(Arguments a)
+    {
+        int n = a.Count;
+        int blocks = Math.Min(Environment.ProcessorCount * 4, (n + 4095) / 4096);
+        int size = ((n + blocks - 1) / blocks + Lanes - 1) / Lanes * Lanes;
+        Parallel.For(0, (n + size - 1) / size, b => SearchRange(a, b * size, Math.Min(n, (b + 1) * size)));
     }
 
     private static void SearchRange(Arguments a, int start, int end)

@@ -24,12 +24,15 @@ internal static unsafe class Wkv7Cpu
         {
             var args = new Arguments(shape, pr, pw, pk, pv, pz, pb, ps, py);
             if ((long)shape.Steps * shape.Heads * shape.HeadSize * shape.HeadSize >= ParallelThreshold && shape.Heads > 1)
-                Parallel.For(0, shape.Heads, h => Head(args, h));
+                RunParallel(args);
             else
                 for (int h = 0; h < shape.Heads; h++)
                     Head(args, h);
         }
     }
+
+    /// <summary>The heads on the thread pool (its own method, so the sequential path allocates no closure).</summary>
+    private static void RunParallel(Arguments args) => Parallel.For(0, args.Shape.Heads, h => Head(args, h));
 
     private static void Head(Arguments a, int h)
     {
