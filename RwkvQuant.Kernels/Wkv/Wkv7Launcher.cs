@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
@@ -5,11 +6,13 @@ using ILGPU.Runtime;
 namespace RwkvQuant.Kernels.Wkv;
 
 /// <summary>
-/// Runs <see cref="WkvKernels.Wkv7"/> on one accelerator: the kernel is loaded once, at construction, and every launch
-/// checks the views' lengths against the shape first.
+/// Runs <see cref="WkvKernels.Wkv7"/> on one accelerator: the kernel is loaded once per accelerator (at construction;
+/// <see cref="For"/> keeps one launcher per accelerator) and every launch checks the views' lengths against the shape first.
 /// </summary>
 internal sealed class Wkv7Launcher
 {
+    private static readonly ConditionalWeakTable<Accelerator, Wkv7Launcher> Cache = [];
+
     private readonly Accelerator _accelerator;
     private readonly Action<Index2D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
         ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> _kernel;
@@ -21,6 +24,13 @@ internal sealed class Wkv7Launcher
         _accelerator = accelerator;
         _kernel = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<float>, ArrayView<float>, ArrayView<float>,
             ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(WkvKernels.Wkv7);
+    }
+
+    /// <summary>The launcher of <paramref name="accelerator"/>, created on first use and kept while the accelerator lives.</summary>
+    public static Wkv7Launcher For(Accelerator accelerator)
+    {
+        ArgumentNullException.ThrowIfNull(accelerator);
+        return Cache.GetValue(accelerator, a => new Wkv7Launcher(a));
     }
 
     /// <summary>Launches on device views (asynchronously, on the default stream); layouts as <see cref="Wkv7Reference.Run"/>.</summary>

@@ -27,13 +27,13 @@ public sealed class WkvKernelTests(CpuAcceleratorFixture fixture) : IClassFixtur
         if (version == 6)
         {
             yield return ("simd", V6((s, r, w, k, v, u, st, y) => Wkv6Cpu.Run(s, r, w, k, v, u, st, y)), SimdTolerance);
-            var launcher = new Wkv6Launcher(fixture.Accelerator);
+            Wkv6Launcher launcher = Wkv6Launcher.For(fixture.Accelerator);
             yield return ("ilgpu", V6((s, r, w, k, v, u, st, y) => launcher.Run(s, r, w, k, v, u, st, y)), KernelTolerance);
         }
         else
         {
             yield return ("simd", V7((s, r, w, k, v, z, b, st, y) => Wkv7Cpu.Run(s, r, w, k, v, z, b, st, y)), SimdTolerance);
-            var launcher = new Wkv7Launcher(fixture.Accelerator);
+            Wkv7Launcher launcher = Wkv7Launcher.For(fixture.Accelerator);
             yield return ("ilgpu", V7((s, r, w, k, v, z, b, st, y) => launcher.Run(s, r, w, k, v, z, b, st, y)), KernelTolerance);
         }
     }
@@ -112,7 +112,7 @@ public sealed class WkvKernelTests(CpuAcceleratorFixture fixture) : IClassFixtur
         Assert.Equal("k", Assert.Throws<ArgumentException>(() => Wkv6Reference.Run(shape, token, token, shortToken, token, u, state, token)).ParamName);
         Assert.Equal("u", Assert.Throws<ArgumentException>(() => Wkv6Cpu.Run(shape, token, token, token, token, token, state, token)).ParamName);
         Assert.Equal("state", Assert.Throws<ArgumentException>(() => Wkv7Cpu.Run(shape, token, token, token, token, token, token, token, token)).ParamName);
-        var launcher = new Wkv7Launcher(fixture.Accelerator);
+        Wkv7Launcher launcher = Wkv7Launcher.For(fixture.Accelerator);
         Assert.Equal("b", Assert.Throws<ArgumentException>(() => launcher.Run(shape, token, token, token, token, token, shortToken, state, token)).ParamName);
         Assert.Throws<ArgumentOutOfRangeException>(() => new WkvShape(0, 3, 4));
     }
