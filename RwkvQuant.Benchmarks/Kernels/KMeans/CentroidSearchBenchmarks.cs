@@ -67,7 +67,7 @@ public class CentroidSearchBenchmarks
 
     private sealed class ThroughputConfig : ManualConfig
     {
-        public ThroughputConfig() => AddColumn(new ThroughputColumn("Dist/s",
-            c => Points * ThroughputColumn.Parameter(c, nameof(Centroids))));
+        public ThroughputConfig() => AddColumn(new WorkPerSecondColumn("Dist/s",
+            c => Points * WorkPerSecondColumn.Parameter(c, nameof(Centroids))));
     }
 }

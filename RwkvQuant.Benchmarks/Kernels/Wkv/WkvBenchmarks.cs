@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
+using RwkvQuant.Benchmarks.Kernels.KMeans;
 using RwkvQuant.Kernels.Wkv;
 
 namespace RwkvQuant.Benchmarks.Kernels.Wkv;
@@ -70,6 +71,6 @@ public class WkvBenchmarks
 
     private sealed class ThroughputConfig : ManualConfig
     {
-        public ThroughputConfig() => AddColumn(new ThroughputColumn("Tokens/s", c => ThroughputColumn.Parameter(c, nameof(Steps))));
+        public ThroughputConfig() => AddColumn(new WorkPerSecondColumn("Tokens/s", c => WorkPerSecondColumn.Parameter(c, nameof(Steps))));
     }
 }

@@ -1,5 +1,6 @@
 using RwkvQuant.Formats;
 using RwkvQuant.Kernels.KMeans;
+using RwkvQuant.Tests.Kernels.Wkv;
 using RwkvQuant.Tests.Vector;
 using RwkvQuant.Vector;
 using RwkvQuant.Vector.KMeans;
@@ -11,7 +12,7 @@ namespace RwkvQuant.Tests.Kernels.KMeans;
 /// The nearest-centroid searches (reference, SIMD CPU, ILGPU on its CPU accelerator) agree bit for bit, ties to the
 /// lowest index included, and k-means through them is bit-identical to its reference assignment.
 /// </summary>
-public sealed class CentroidSearchTests(CpuAcceleratorFixture fixture) : IClassFixture<CpuAcceleratorFixture>
+public sealed class CentroidSearchTests(IlgpuCpuFixture fixture) : IClassFixture<IlgpuCpuFixture>
 {
     public static TheoryData<int, int, int, bool> Cases => new()
     {

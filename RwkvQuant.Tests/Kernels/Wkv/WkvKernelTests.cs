@@ -3,7 +3,7 @@ using RwkvQuant.Kernels.Wkv;
 namespace RwkvQuant.Tests.Kernels.Wkv;
 
 /// <summary>The WKV twins (reference, SIMD CPU, ILGPU on its CPU accelerator) agree, and state carries across calls.</summary>
-public sealed class WkvKernelTests(CpuAcceleratorFixture fixture) : IClassFixture<CpuAcceleratorFixture>
+public sealed class WkvKernelTests(IlgpuCpuFixture fixture) : IClassFixture<IlgpuCpuFixture>
 {
     /// <summary>SIMD sums in another order than the reference; ILGPU runs the reference's expression.</summary>
     private const float SimdTolerance = 2e-5f, KernelTolerance = 1e-6f;

@@ -2,15 +2,15 @@ using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Running;
 
-namespace RwkvQuant.Benchmarks.Kernels;
+namespace RwkvQuant.Benchmarks.Kernels.KMeans;
 
 /// <summary>
 /// A column of work done per second: the work of one operation (read from the case's parameters) over its mean time,
 /// e.g. distance evaluations per second (n·k / t) or tokens per second (T / t).
 /// </summary>
-internal sealed class ThroughputColumn(string name, Func<BenchmarkCase, double> workPerOperation) : IColumn
+internal sealed class WorkPerSecondColumn(string name, Func<BenchmarkCase, double> workPerOperation) : IColumn
 {
-    public string Id => nameof(ThroughputColumn) + "." + name;
+    public string Id => nameof(WorkPerSecondColumn) + "." + name;
 
     public string ColumnName => name;
 

@@ -2,14 +2,14 @@ using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
 
-namespace RwkvQuant.Tests.Kernels;
+namespace RwkvQuant.Tests.Kernels.Wkv;
 
 /// <summary>One ILGPU context with its CPU accelerator (the correctness backend), shared by a test class.</summary>
-public sealed class CpuAcceleratorFixture : IDisposable
+public sealed class IlgpuCpuFixture : IDisposable
 {
     private readonly Context _context = Context.Create(b => b.CPU().EnableAlgorithms());
 
-    public CpuAcceleratorFixture() => Accelerator = _context.CreateCPUAccelerator(0);
+    public IlgpuCpuFixture() => Accelerator = _context.CreateCPUAccelerator(0);
 
     public Accelerator Accelerator { get; }
 
