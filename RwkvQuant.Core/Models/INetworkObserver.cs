@@ -26,4 +26,19 @@ internal interface INetworkObserver
     /// Reported once per site per forward call.
     /// </summary>
     void OnMultiplyOperand(string vectorName, Tensor operand);
+
+    /// <summary>
+    /// The inputs and results of one layer's WKV recurrence (v6 and v7 only), so that kernels can be held to the
+    /// network's own math. <paramref name="layerPrefix"/> is <c>blocks.{i}.</c>. Most observers ignore it (the default).
+    /// </summary>
+    void OnWkv(string layerPrefix, WkvTrace trace)
+    {
+    }
 }
+
+/// <summary>
+/// One WKV call as a network ran it. Per-token tensors are <c>[B, T, H, N]</c>, states <c>[B, H, N, N]</c>. v6 sets
+/// <see cref="Bonus"/> (u <c>[H, N]</c>); v7 sets <see cref="Z"/> (−κ̂) and <see cref="B"/> (κ̂ ⊙ a).
+/// </summary>
+internal sealed record WkvTrace(Tensor R, Tensor W, Tensor K, Tensor V, Tensor? Bonus, Tensor? Z, Tensor? B,
+    Tensor InitialState, Tensor Output, Tensor FinalState);

@@ -130,8 +130,10 @@ internal sealed class Rwkv6Network : RwkvNetwork
         observer?.OnLinearInput(l.Prefix + "att.time_decay_w2", decayHidden);
         Tensor w = (-(l.Decay + decayHidden.matmul(l.DecayW2)).exp()).exp(); // decay in (0, 1)
 
-        Tensor y = Wkv(r.reshape(batch, steps, h, n), w.reshape(batch, steps, h, n),
-                       k.reshape(batch, steps, h, n), v.reshape(batch, steps, h, n), l.Bonus, s0, out s); // [B, T, H, N]
+        Tensor r4 = r.reshape(batch, steps, h, n), w4 = w.reshape(batch, steps, h, n);
+        Tensor k4 = k.reshape(batch, steps, h, n), v4 = v.reshape(batch, steps, h, n);
+        Tensor y = Wkv(r4, w4, k4, v4, l.Bonus, s0, out s);                    // [B, T, H, N]
+        observer?.OnWkv(l.Prefix, new WkvTrace(r4, w4, k4, v4, l.Bonus, null, null, s0, y, s));
         Tensor o = GroupNorm(y.reshape(batch, steps, -1), h, l.LnXWeight, l.LnXBias, GroupNormEpsilon) * g;
         observer?.OnLinearInput(l.Prefix + "att.output.weight", o);
         return Linear(o, l.Output);

@@ -155,6 +155,7 @@ internal sealed class Rwkv7Network : RwkvNetwork
         Tensor k4 = k.reshape(batch, steps, h, n), v4 = v.reshape(batch, steps, h, n);
         Tensor z4 = -kk, b4 = kk * a.reshape(batch, steps, h, n);
         Tensor y = Wkv(r4, w4, k4, v4, z4, b4, s0, out s);                     // [B, T, H, N]
+        observer?.OnWkv(l.Prefix, new WkvTrace(r4, w4, k4, v4, null, z4, b4, s0, y, s));
 
         Tensor o = GroupNorm(y.reshape(batch, steps, -1), h, l.LnXWeight, l.LnXBias, GroupNormEpsilon);
         Tensor rk = r * k;

@@ -134,7 +134,7 @@ public sealed class GptvqQuantizer : IVectorQuantizer
                         }
                     }
                     KMeansResult fit = KMeans.KMeans.Fit(points.AsSpan(0, n), d, entries, weights.AsSpan(0, n), codebookOptions.Initialization,
-                        codebookOptions.MaxIterations, codebookOptions.Tolerance, KMeans.KMeans.Mix((ulong)(uint)codebookOptions.Seed << 32 | (uint)g));
+                        codebookOptions.MaxIterations, codebookOptions.Tolerance, KMeans.KMeans.Mix((ulong)(uint)codebookOptions.Seed << 32 | (uint)g), codebookOptions.Search);
                     // The pass feeds back the error of the centroids as they will be stored.
                     float[] stored = CodebookStore.Encode(fit.Centroids, 1, length, codebookOptions.CodebookPrecision).Decode();
                     for (int j = 0; j < length; j++)

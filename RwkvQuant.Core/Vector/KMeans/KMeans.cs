@@ -1,3 +1,6 @@
+using System.Buffers;
+using RwkvQuant.Kernels.KMeans;
+
 namespace RwkvQuant.Vector.KMeans;
 
 /// <summary>The outcome of one k-means fit.</summary>
@@ -33,14 +36,15 @@ internal static class KMeans
     /// <param name="maxIterations">Cap on update steps.</param>
     /// <param name="tolerance">Stop when a step lowers J by at most this fraction of J.</param>
     /// <param name="seed">Seed of k-means++.</param>
+    /// <param name="search">The assignment step's nearest-centroid search (see <see cref="Assign"/>); null for the CPU's.</param>
     public static KMeansResult Fit(ReadOnlySpan<float> points, int dimension, int clusters, ReadOnlySpan<float> weights,
-        KMeansInitialization initialization, int maxIterations, double tolerance, ulong seed)
+        KMeansInitialization initialization, int maxIterations, double tolerance, ulong seed, ICentroidSearch? search = null)
     {
         Validate(points, dimension, clusters, weights);
         double[] centroids = initialization == KMeansInitialization.Mahalanobis
             ? InitializeMahalanobis(points, dimension, clusters)
             : InitializeKMeansPlusPlus(points, dimension, clusters, weights, seed);
-        return FitFrom(points, dimension, centroids, weights, maxIterations, tolerance);
+        return FitFrom(points, dimension, centroids, weights, maxIterations, tolerance, search);
     }
 
     /// <summary>
@@ -53,8 +57,9 @@ internal static class KMeans
     /// <param name="weights">Empty, N values (per point) or N·d values (per point and dimension); all ≥ 0.</param>
     /// <param name="maxIterations">Cap on update steps.</param>
     /// <param name="tolerance">Stop when a step lowers J by at most this fraction of J.</param>
+    /// <param name="search">The assignment step's nearest-centroid search (see <see cref="Assign"/>); null for the CPU's.</param>
     public static KMeansResult FitFrom(ReadOnlySpan<float> points, int dimension, ReadOnlySpan<double> start, ReadOnlySpan<float> weights,
-        int maxIterations, double tolerance)
+        int maxIterations, double tolerance, ICentroidSearch? search = null)
     {
         if (start.Length == 0 || start.Length % dimension != 0)
             throw new ArgumentException($"{start.Length} values do not form a non-empty set of {dimension}-dimensional centroids.", nameof(start));
@@ -65,7 +70,7 @@ internal static class KMeans
         Array.Fill(assignments, -1);
         var distances = new double[n];
         var objectives = new List<double>();
-        double objective = Assign(points, dimension, centroids, clusters, weights, assignments, distances, out _);
+        double objective = Assign(points, dimension, centroids, clusters, weights, assignments, distances, out _, search);
         objectives.Add(objective);
         int iterations = 0;
         bool converged = false;
@@ -74,7 +79,7 @@ internal static class KMeans
             Update(points, dimension, centroids, clusters, weights, assignments, distances);
             iterations++;
             double previous = objective;
-            objective = Assign(points, dimension, centroids, clusters, weights, assignments, distances, out int changes);
+            objective = Assign(points, dimension, centroids, clusters, weights, assignments, distances, out int changes, search);
             objectives.Add(objective);
             if (changes == 0)
             {
@@ -89,14 +94,49 @@ internal static class KMeans
 
     /// <summary>
     /// The assignment step: writes each point's nearest centroid into <paramref name="assignments"/> and its weighted
-    /// distance into <paramref name="distances"/>; returns J and the number of changed assignments. Uses the sorted
-    /// search for d = 1 and the plain scan otherwise.
+    /// distance into <paramref name="distances"/>; returns J and the number of changed assignments. Equal to the bit to
+    /// <see cref="AssignNaive"/>. Without a <paramref name="search"/>, the CPU's SIMD search (<see cref="CentroidSearchCpu"/>)
+    /// runs, or for d = 1 with more than <see cref="SortedSearchMinClusters"/> centroids the sorted search
+    /// (<see cref="AssignScalar"/>); with one (e.g. an ILGPU accelerator's <see cref="CentroidSearchLauncher"/>), that.
     /// </summary>
     public static double Assign(ReadOnlySpan<float> points, int dimension, ReadOnlySpan<double> centroids, int clusters,
-        ReadOnlySpan<float> weights, Span<int> assignments, Span<double> distances, out int changes) =>
-        dimension == 1
-            ? AssignScalar(points, centroids, clusters, weights, assignments, distances, out changes)
-            : AssignNaive(points, dimension, centroids, clusters, weights, assignments, distances, out changes);
+        ReadOnlySpan<float> weights, Span<int> assignments, Span<double> distances, out int changes, ICentroidSearch? search = null)
+    {
+        if (search is null && dimension == 1 && clusters > SortedSearchMinClusters)
+            return AssignScalar(points, centroids, clusters, weights, assignments, distances, out changes);
+        return AssignSearched(points, dimension, centroids, clusters, weights, assignments, distances, out changes,
+            search ?? CentroidSearchCpu.Instance);
+    }
+
+    /// <summary>Above this many centroids, d = 1 assignment binary-searches sorted centroids rather than scanning them all.</summary>
+    internal const int SortedSearchMinClusters = 32;
+
+    /// <summary>
+    /// The assignment step through a nearest-centroid search: per-dimension weights go to the search (weighted distance);
+    /// a per-point weight does not change the choice, so the search runs unweighted and the distance is scaled after, as
+    /// <see cref="AssignNaive"/> does.
+    /// </summary>
+    internal static double AssignSearched(ReadOnlySpan<float> points, int dimension, ReadOnlySpan<double> centroids, int clusters,
+        ReadOnlySpan<float> weights, Span<int> assignments, Span<double> distances, out int changes, ICentroidSearch search)
+    {
+        int n = points.Length / dimension;
+        bool perDimension = dimension > 1 && weights.Length == points.Length;
+        int[] nearest = ArrayPool<int>.Shared.Rent(n);
+        try
+        {
+            Span<double> best = distances[..n];
+            search.Search(points, dimension, centroids[..(clusters * dimension)], perDimension ? weights : [], nearest.AsSpan(0, n), best);
+            double objective = 0;
+            changes = 0;
+            for (int i = 0; i < n; i++)
+                Record(i, nearest[i], perDimension ? best[i] : PointWeight(weights, i, dimension) * best[i], assignments, distances, ref objective, ref changes);
+            return objective;
+        }
+        finally
+        {
+            ArrayPool<int>.Shared.Return(nearest);
+        }
+    }
 
     /// <summary>The reference assignment step: every point against every centroid.</summary>
     public static double AssignNaive(ReadOnlySpan<float> points, int dimension, ReadOnlySpan<double> centroids, int clusters,

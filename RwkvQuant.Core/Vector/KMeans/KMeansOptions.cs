@@ -1,3 +1,5 @@
+using ILGPU.Runtime;
+
 namespace RwkvQuant.Vector.KMeans;
 
 /// <summary>
@@ -80,6 +82,17 @@ public sealed record KMeansOptions
         get;
         init => field = Enum.IsDefined(value) ? value : throw new ArgumentOutOfRangeException(nameof(CodebookPrecision), value, "Unknown codebook precision.");
     } = CodebookPrecision.Int8WithScale;
+
+    /// <summary>
+    /// The accelerator whose ILGPU kernel runs the assignment step's nearest-centroid search, or null (default) for the
+    /// managed SIMD search on the CPU. Results are identical either way (the search is exact in double precision); an
+    /// accelerator pays off only on a GPU — ILGPU's CPU accelerator is slower than the default. The caller owns it.
+    /// </summary>
+    public Accelerator? SearchAccelerator { get; init; }
+
+    /// <summary>The search <see cref="SearchAccelerator"/> selects (null: the CPU default).</summary>
+    internal Kernels.KMeans.ICentroidSearch? Search =>
+        SearchAccelerator is { } accelerator ? Kernels.KMeans.CentroidSearchLauncher.For(accelerator) : null;
 
     /// <summary>Throws when the options do not fit together (the group width is not a multiple of the dimension).</summary>
     internal void ValidateCombination()

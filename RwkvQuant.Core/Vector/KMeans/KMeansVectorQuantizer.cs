@@ -53,7 +53,7 @@ public sealed class KMeansVectorQuantizer : IVectorQuantizer
         {
             int n = VectorInput.Gather(values, layout, g, points);
             KMeansResult fit = KMeans.Fit(points.AsSpan(0, n * d), d, entries, [], Options.Initialization,
-                Options.MaxIterations, Options.Tolerance, KMeans.Mix((ulong)(uint)Options.Seed << 32 | (uint)g));
+                Options.MaxIterations, Options.Tolerance, KMeans.Mix((ulong)(uint)Options.Seed << 32 | (uint)g), Options.Search);
             fit.Centroids.CopyTo(codebooks, (long)g * length);
             return points;
         }, _ => { });
@@ -70,7 +70,7 @@ public sealed class KMeansVectorQuantizer : IVectorQuantizer
             for (int j = 0; j < length; j++)
                 centroids[j] = decoded[(long)g * length + j];
             var groupCodes = new int[n];
-            KMeans.Assign(points.AsSpan(0, n * d), d, centroids, entries, [], groupCodes, new double[n], out _);
+            KMeans.Assign(points.AsSpan(0, n * d), d, centroids, entries, [], groupCodes, new double[n], out _, Options.Search);
             VectorInput.Scatter(groupCodes, layout, g, codes);
         });
         return new VectorQuantizedTensor(weight.Name, layout, codes, store, "kmeans");

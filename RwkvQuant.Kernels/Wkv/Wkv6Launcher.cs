@@ -1,0 +1,65 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace RwkvQuant.Kernels.Wkv;
+
+/// <summary>
+/// Runs <see cref="WkvKernels.Wkv6"/> on one accelerator: the kernel is loaded once per accelerator (at construction;
+/// <see cref="For"/> keeps one launcher per accelerator) and every launch checks the views' lengths against the shape first.
+/// </summary>
+internal sealed class Wkv6Launcher
+{
+    private static readonly ConditionalWeakTable<Accelerator, Wkv6Launcher> Cache = [];
+
+    private readonly Accelerator _accelerator;
+    private readonly Action<Index2D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> _kernel;
+
+    /// <summary>Loads the kernel on <paramref name="accelerator"/>.</summary>
+    public Wkv6Launcher(Accelerator accelerator)
+    {
+        ArgumentNullException.ThrowIfNull(accelerator);
+        _accelerator = accelerator;
+        _kernel = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(WkvKernels.Wkv6);
+    }
+
+    /// <summary>The launcher of <paramref name="accelerator"/>, created on first use and kept while the accelerator lives.</summary>
+    public static Wkv6Launcher For(Accelerator accelerator)
+    {
+        ArgumentNullException.ThrowIfNull(accelerator);
+        return Cache.GetValue(accelerator, a => new Wkv6Launcher(a));
+    }
+
+    /// <summary>Launches on device views (asynchronously, on the default stream); layouts as <see cref="Wkv6Reference.Run"/>.</summary>
+    public void Launch(WkvShape shape, ArrayView<float> r, ArrayView<float> w, ArrayView<float> k, ArrayView<float> v,
+        ArrayView<float> u, ArrayView<float> state, ArrayView<float> y)
+    {
+        shape.CheckCommon(r.Length, w.Length, k.Length, v.Length, state.Length, y.Length);
+        WkvShape.Check(u.Length, shape.HeadVectorLength, nameof(u), "[H, N]");
+        _kernel(new Index2D(shape.Heads, shape.HeadSize), r, w, k, v, u, state, y, shape.Steps, shape.Heads, shape.HeadSize);
+    }
+
+    /// <summary>Copies host data in, runs, waits and copies the output and the new state back (tests, one-off calls).</summary>
+    public void Run(WkvShape shape, ReadOnlySpan<float> r, ReadOnlySpan<float> w, ReadOnlySpan<float> k,
+        ReadOnlySpan<float> v, ReadOnlySpan<float> u, Span<float> state, Span<float> y)
+    {
+        shape.CheckCommon(r.Length, w.Length, k.Length, v.Length, state.Length, y.Length);
+        WkvShape.Check(u.Length, shape.HeadVectorLength, nameof(u), "[H, N]");
+        using MemoryBuffer1D<float, Stride1D.Dense> dr = Upload(r), dw = Upload(w), dk = Upload(k), dv = Upload(v), du = Upload(u);
+        using MemoryBuffer1D<float, Stride1D.Dense> ds = Upload(state), dy = _accelerator.Allocate1D<float>(y.Length);
+        Launch(shape, dr.View, dw.View, dk.View, dv.View, du.View, ds.View, dy.View);
+        _accelerator.Synchronize();
+        ds.View.CopyToCPU(ref MemoryMarshal.GetReference(state), state.Length);
+        dy.View.CopyToCPU(ref MemoryMarshal.GetReference(y), y.Length);
+    }
+
+    private MemoryBuffer1D<float, Stride1D.Dense> Upload(ReadOnlySpan<float> data)
+    {
+        MemoryBuffer1D<float, Stride1D.Dense> buffer = _accelerator.Allocate1D<float>(data.Length);
+        buffer.View.CopyFromCPU(ref MemoryMarshal.GetReference(data), data.Length);
+        return buffer;
+    }
+}
