@@ -234,14 +234,16 @@ internal sealed class Rwkv7TrainingModel : IDisposable
         long batch = r.shape[0], steps = r.shape[1], h = r.shape[2], n = r.shape[3];
         // Split over time once with unbind: its backward is one stack, where a select per step would have each step's
         // backward fill a whole [B, T, …] gradient (quadratic in T).
-        Tensor[] wRow = w.unsqueeze(-2).unbind(1), bRow = b.unsqueeze(-2).unbind(1), kRow = k.unsqueeze(-2).unbind(1); // [B, H, 1, N]
+        Tensor[] wRow = w.unsqueeze(-2).unbind(1);                            // [B, H, 1, N]
+        Tensor[] bkRows = stack([b, k], -2).unbind(1);                         // [B, H, 2, N]: b_tᵀ over k_tᵀ
         Tensor[] vColumn = v.unsqueeze(-1).unbind(1), zColumn = z.unsqueeze(-1).unbind(1), rColumn = r.unsqueeze(-1).unbind(1); // [B, H, N, 1]
         var outputs = new Tensor[steps];
         Tensor current = zeros(batch, h, n, n);
         for (int t = 0; t < steps; t++)
         {
             Tensor sz = current.matmul(zColumn[t]);                            // [B, H, N, 1]
-            current = current * wRow[t] + sz * bRow[t] + vColumn[t] * kRow[t];
+            // (S·z)·bᵀ + v·kᵀ as one rank-2 product [S·z, v]·[b, k]ᵀ: one full-size pass instead of three.
+            current = current * wRow[t] + cat([sz, vColumn[t]], -1).matmul(bkRows[t]);
             outputs[t] = current.matmul(rColumn[t]);                           // [B, H, N, 1]
         }
         return stack(outputs, 1).squeeze(-1);                                  // [B, T, H, N]
