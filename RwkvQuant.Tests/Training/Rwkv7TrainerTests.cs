@@ -26,20 +26,11 @@ public sealed class Rwkv7TrainerTests(ITestOutputHelper output) : IDisposable
 
     private readonly string _directory = Directory.CreateTempSubdirectory("rwkvquant-train-").FullName;
 
-    // These models are tiny: thousands of small torch operations per step, where intra-op threads only add
-    // synchronisation (10× slower measured on a busy 2-core machine). Restored afterwards.
-    private readonly int _threads = SetThreads(1);
-
-    private static int SetThreads(int count)
-    {
-        int previous = TorchSharp.torch.get_num_threads();
-        TorchSharp.torch.set_num_threads(count);
-        return previous;
-    }
+    private readonly SingleTorchThread _thread = new();
 
     public void Dispose()
     {
-        SetThreads(_threads);
+        _thread.Dispose();
         Directory.Delete(_directory, recursive: true);
     }
 
