@@ -8,8 +8,8 @@ namespace RwkvQuant.Training;
 
 /// <summary>
 /// A byte-level RWKV-7 whose parameters are trainable torch tensors: exactly the tensors (canonical BlinkDL names and
-/// shapes) and the math of <see cref="Rwkv7Network"/>, written with autograd-friendly operations (a plain loop over
-/// time for the WKV recurrence, every sequence from the zero state). Initialised as BlinkDL's RWKV-7 trainer
+/// shapes) and the math of <see cref="Rwkv7Network"/>, written with autograd-friendly operations (the WKV recurrence
+/// in chunks, <see cref="TrainingWkv"/>; every sequence from the zero state). Initialised as BlinkDL's RWKV-7 trainer
 /// (<c>RWKV-LM/RWKV-v7/train_temp/src/model.py</c>) does, from a seed. Owns its tensors.
 /// </summary>
 internal sealed class Rwkv7TrainingModel : IDisposable
@@ -217,36 +217,12 @@ internal sealed class Rwkv7TrainingModel : IDisposable
         Tensor r4 = r.reshape(batch, steps, h, n), w4 = w.reshape(batch, steps, h, n);
         Tensor k4 = k.reshape(batch, steps, h, n), v4 = v.reshape(batch, steps, h, n);
         Tensor z4 = -kk, b4 = kk * a.reshape(batch, steps, h, n);
-        Tensor y = Wkv(r4, w4, k4, v4, z4, b4);                                // [B, T, H, N]
+        Tensor y = TrainingWkv.Chunked(r4, w4, k4, v4, z4, b4);               // [B, T, H, N]
 
         Tensor o = GroupNorm(y.reshape(batch, steps, -1), h, P(b + "att.ln_x.weight"), P(b + "att.ln_x.bias"), GroupNormEpsilon);
         Tensor bonus = (r * k * P(b + "att.r_k").reshape(Config.EmbeddingSize)).reshape(batch, steps, h, n).sum(-1, keepdim: true) * v4;
         o = (o + bonus.reshape(batch, steps, -1)) * g;
         return RwkvOps.Linear(o, P(b + "att.output.weight"));
-    }
-
-    /// <summary>
-    /// The WKV recurrence from S = 0, differentiable: S_t = S_{t−1}·diag(w_t) + (S_{t−1}·z_t)·b_tᵀ + v_t·k_tᵀ,
-    /// y_t = S_t·r_t; inputs <c>[B, T, H, N]</c>, S <c>[B, H, N(value), N(key)]</c>.
-    /// </summary>
-    private static Tensor Wkv(Tensor r, Tensor w, Tensor k, Tensor v, Tensor z, Tensor b)
-    {
-        long batch = r.shape[0], steps = r.shape[1], h = r.shape[2], n = r.shape[3];
-        // Split over time once with unbind: its backward is one stack, where a select per step would have each step's
-        // backward fill a whole [B, T, …] gradient (quadratic in T).
-        Tensor[] wRow = w.unsqueeze(-2).unbind(1);                            // [B, H, 1, N]
-        Tensor[] bkRows = stack([b, k], -2).unbind(1);                         // [B, H, 2, N]: b_tᵀ over k_tᵀ
-        Tensor[] vColumn = v.unsqueeze(-1).unbind(1), zColumn = z.unsqueeze(-1).unbind(1), rColumn = r.unsqueeze(-1).unbind(1); // [B, H, N, 1]
-        var outputs = new Tensor[steps];
-        Tensor current = zeros(batch, h, n, n);
-        for (int t = 0; t < steps; t++)
-        {
-            Tensor sz = current.matmul(zColumn[t]);                            // [B, H, N, 1]
-            // (S·z)·bᵀ + v·kᵀ as one rank-2 product [S·z, v]·[b, k]ᵀ: one full-size pass instead of three.
-            current = current * wRow[t] + cat([sz, vColumn[t]], -1).matmul(bkRows[t]);
-            outputs[t] = current.matmul(rColumn[t]);                           // [B, H, N, 1]
-        }
-        return stack(outputs, 1).squeeze(-1);                                  // [B, T, H, N]
     }
 
     private Tensor ChannelMix(string b, Tensor x, Tensor lastX)
