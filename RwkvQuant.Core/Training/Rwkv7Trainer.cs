@@ -187,7 +187,7 @@ public static class Rwkv7Trainer
     }
 
     /// <summary>Writes <paramref name="log"/> as CSV (invariant culture; an empty validation cell where none was taken), atomically.</summary>
-    public static void WriteLog(string path, IReadOnlyList<TrainingLogEntry> log)
+    internal static void WriteLog(string path, IReadOnlyList<TrainingLogEntry> log)
     {
         ArgumentNullException.ThrowIfNull(log);
         var csv = new StringBuilder("step,learning_rate,train_bpb,validation_bpb,tokens,elapsed_seconds\n");
