@@ -1,3 +1,4 @@
+using RwkvQuant.Calibration;
 using RwkvQuant.Corpora;
 
 namespace RwkvQuant.Tests.Training;
@@ -132,6 +133,8 @@ public sealed class ReferencePackCorpusTests : IDisposable
         Assert.Empty(splits[CorpusSplit.Train].Intersect(splits[CorpusSplit.Evaluation]));
         Assert.Empty(splits[CorpusSplit.Train].Intersect(splits[CorpusSplit.Calibration]));
         Assert.Empty(splits[CorpusSplit.Train].Intersect(splits[CorpusSplit.Validation]));
+        // The calibration code's own check agrees: the splits feed CalibrationData and the evaluators as document lists.
+        CalibrationData.EnsureDisjoint(corpus.Texts(CorpusSplit.Calibration), corpus.Texts(CorpusSplit.Evaluation));
         Assert.DoesNotContain(corpus.Documents, d => d.Text.Contains("cref=", StringComparison.Ordinal) || d.Text.Contains("<see", StringComparison.Ordinal));
 
         // Deterministic: one file read again gives the same documents, in the same order.
