@@ -1,0 +1,144 @@
+using System.CommandLine;
+using System.Globalization;
+using RwkvQuant.Corpora;
+using RwkvQuant.Training;
+using Spectre.Console;
+using TorchSharp;
+
+namespace RwkvQuant.Cli.Commands;
+
+/// <summary>
+/// <c>rwkvquant train -o DIR</c>: trains a byte-level RWKV-7 on the .NET SDK's reference-pack documentation (train split;
+/// validation split for the loss curve), with checkpoints, resume, a CSV log and a PNG of the loss curves.
+/// </summary>
+internal static class TrainCommand
+{
+    public static Command Create(CliContext context)
+    {
+        Rwkv7TrainingOptions d = Rwkv7TrainingOptions.Default;
+        var output = new Option<DirectoryInfo>("--output", "-o") { Description = "Folder for the checkpoint, model.safetensors (FP16), training-log.csv and validation.png.", Required = true };
+        var resume = new Option<bool>("--resume") { Description = "Continue from the folder's checkpoint (same layers, width, head size, context, batch and seed; --steps may be raised)." };
+        var layers = new Option<int>("--layers") { Description = "Blocks.", DefaultValueFactory = _ => d.Layers };
+        var width = new Option<int>("--width") { Description = "Width of the residual stream.", DefaultValueFactory = _ => d.Width };
+        var headSize = new Option<int>("--head-size") { Description = "Channels per head (divides the width).", DefaultValueFactory = _ => d.HeadSize };
+        var contextLength = new Option<int>("--context") { Description = "Bytes per training window.", DefaultValueFactory = _ => d.ContextLength };
+        var batch = new Option<int>("--batch") { Description = "Windows per step.", DefaultValueFactory = _ => d.BatchSize };
+        var steps = new Option<int>("--steps") { Description = "Optimizer steps in all.", DefaultValueFactory = _ => d.Steps };
+        var learningRate = new Option<double>("--lr") { Description = "Peak learning rate (after the warm-up).", DefaultValueFactory = _ => d.LearningRate };
+        var finalLearningRate = new Option<double>("--final-lr") { Description = "Learning rate at the last step (cosine decay).", DefaultValueFactory = _ => d.FinalLearningRate };
+        var warmup = new Option<int>("--warmup") { Description = "Linear warm-up steps.", DefaultValueFactory = _ => d.WarmupSteps };
+        var seed = new Option<long>("--seed") { Description = "Seed of the initial weights and of the training windows.", DefaultValueFactory = _ => d.Seed };
+        var validateEvery = new Option<int>("--validate-every") { Description = "Steps between validation losses.", DefaultValueFactory = _ => d.ValidationInterval };
+        var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Steps between checkpoints.", DefaultValueFactory = _ => d.CheckpointInterval };
+        var threads = new Option<int?>("--threads") { Description = "CPU threads for torch (default: torch's choice)." };
+        var documentation = new Option<DirectoryInfo?>("--docs") { Description = "A ref/net10.0 folder of XML documentation to use instead of the one found through the SDK." };
+        var command = new Command("train",
+            "Train a byte-level RWKV-7 on the .NET reference-pack documentation (found through the SDK): checkpoints, resume, validation bits per byte, CSV log and PNG plot.\n\n" +
+            "Examples:\n" +
+            "  rwkvquant train -o run --steps 200                          a quick 4 × 256 run\n" +
+            "  rwkvquant train -o run --layers 2 --width 64 --steps 100    a tiny model\n" +
+            "  rwkvquant train -o run --resume --steps 4000                continue (and extend) a run")
+        {
+            output, resume, layers, width, headSize, contextLength, batch, steps, learningRate, finalLearningRate, warmup, seed,
+            validateEvery, checkpointEvery, threads, documentation,
+        };
+        command.SetAction((parse, cancellationToken) => context.RunAsync(parse, token =>
+        {
+            var options = new Rwkv7TrainingOptions
+            {
+                Layers = parse.GetValue(layers),
+                Width = parse.GetValue(width),
+                HeadSize = parse.GetValue(headSize),
+                ContextLength = parse.GetValue(contextLength),
+                BatchSize = parse.GetValue(batch),
+                Steps = parse.GetValue(steps),
+                LearningRate = parse.GetValue(learningRate),
+                FinalLearningRate = parse.GetValue(finalLearningRate),
+                WarmupSteps = parse.GetValue(warmup),
+                Seed = parse.GetValue(seed),
+                ValidationInterval = parse.GetValue(validateEvery),
+                CheckpointInterval = parse.GetValue(checkpointEvery),
+            };
+            if (parse.GetValue(threads) is { } count)
+            {
+                if (count < 1)
+                    throw new ArgumentException($"--threads is {count}; it must be at least 1.");
+                torch.set_num_threads(count);
+            }
+            return Run(context.Console, options, parse.GetRequiredValue(output).FullName, parse.GetValue(resume),
+                parse.GetValue(documentation)?.FullName, token);
+        }, cancellationToken));
+        return command;
+    }
+
+    private static int Run(IAnsiConsole console, Rwkv7TrainingOptions options, string outputDirectory, bool resume, string? docs,
+        CancellationToken cancellationToken)
+    {
+        ReferencePackCorpus corpus = ReferencePackCorpus.Load(docs, cancellationToken);
+        IReadOnlyList<string> train = corpus.Texts(CorpusSplit.Train), validation = corpus.Texts(CorpusSplit.Validation);
+        console.MarkupLine(Markup.Escape(
+            $"corpus: {corpus.Source}: {corpus.Documents.Count:N0} documents, {corpus.ByteCount / 1e6:F2} MB " +
+            $"({train.Count:N0} training, {validation.Count:N0} validation documents)"));
+        Directory.CreateDirectory(outputDirectory);
+        string plotPath = Path.Combine(outputDirectory, TrainingPlot.FileName);
+        string title = $"RWKV-7 {options.Layers} × {options.Width}, context {options.ContextLength}, batch {options.BatchSize}";
+        int plottedRows = -1;
+        void OnProgress(TrainingProgress p)
+        {
+            TrainingLogEntry? last = p.Log.Count > 0 ? p.Log[^1] : null;
+            if (last is { ValidationBitsPerByte: not null } && last.Step == p.Step && p.Log.Count != plottedRows)
+            {
+                plottedRows = p.Log.Count;
+                TrainingPlot.Write(plotPath, p.Log, title);
+                if (!console.Profile.Capabilities.Interactive)
+                {
+                    console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"step {p.Step}/{p.TotalSteps}  lr {p.LearningRate:G3}  train {last.TrainBitsPerByte:F4} bpb  validation {last.ValidationBitsPerByte:F4} bpb  {p.SecondsPerStep:F2} s/step"));
+                }
+            }
+        }
+
+        TrainingResult result;
+        if (console.Profile.Capabilities.Interactive)
+        {
+            result = console.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+                .Start(progressContext =>
+                {
+                    ProgressTask task = progressContext.AddTask("training", maxValue: options.Steps);
+                    var reporter = new Reporter(p =>
+                    {
+                        OnProgress(p);
+                        task.Value = p.Step;
+                        string validated = p.ValidationBitsPerByte is { } v ? v.ToString("F3", CultureInfo.InvariantCulture) : "–";
+                        task.Description = Markup.Escape(string.Create(CultureInfo.InvariantCulture,
+                            $"step {p.Step}: train {p.TrainBitsPerByte:F3} bpb, validation {validated} bpb"));
+                    });
+                    return Rwkv7Trainer.Train(train, validation, options, outputDirectory, resume, reporter, cancellationToken);
+                });
+        }
+        else
+        {
+            result = Rwkv7Trainer.Train(train, validation, options, outputDirectory, resume, new Reporter(OnProgress), cancellationToken);
+        }
+
+        var table = new Table { Border = TableBorder.Rounded, ShowHeaders = false };
+        table.AddColumn("measure");
+        table.AddColumn(new TableColumn("value").RightAligned());
+        void Row(string name, string value) => table.AddRow(Markup.Escape(name), Markup.Escape(value));
+        Row("model", $"RWKV-7 {options.Layers} layers × {options.Width}, head size {options.HeadSize}, {result.Model.ParameterCount.ToString("N0", CultureInfo.InvariantCulture)} parameters");
+        Row("steps", result.Steps.ToString("N0", CultureInfo.InvariantCulture));
+        Row("validation bits per byte", result.ValidationBitsPerByte.ToString("F4", CultureInfo.InvariantCulture));
+        Row("weights (FP16)", result.ModelPath);
+        Row("log", Path.Combine(outputDirectory, Rwkv7Trainer.LogFileName));
+        Row("plot", plotPath);
+        console.Write(table);
+        return 0;
+    }
+
+    /// <summary>Calls back on the training thread (Progress&lt;T&gt; would post to the thread pool, out of order).</summary>
+    private sealed class Reporter(Action<TrainingProgress> report) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) => report(value);
+    }
+}
