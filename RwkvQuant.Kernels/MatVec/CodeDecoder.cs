@@ -17,14 +17,15 @@ internal readonly struct CodeDecoder
     private readonly Vector512<uint> _mask;
 
     /// <summary>The decoder for <paramref name="bits"/>-bit codes, lane j taking code ⌊j / <paramref name="repeat"/>⌋
-    /// (repeat = d duplicates each vector code over its d columns).</summary>
-    public CodeDecoder(int bits, int repeat = 1)
+    /// (repeat = d duplicates each vector code over its d columns), the first code starting <paramref name="bitOffset"/>
+    /// bits into the first byte.</summary>
+    public CodeDecoder(int bits, int repeat = 1, int bitOffset = 0)
     {
         var control = new byte[64];
         var shifts = new uint[16];
         for (int lane = 0; lane < 16; lane++)
         {
-            int bit = lane / repeat * bits;
+            int bit = bitOffset + lane / repeat * bits;
             int first = bit >> 3;
             shifts[lane] = (uint)(bit & 7);
             for (int k = 0; k < 4; k++)

@@ -1,0 +1,163 @@
+using System.Buffers;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using RwkvQuant.Kernels.Packed;
+
+namespace RwkvQuant.Kernels.MatVec;
+
+/// <summary>
+/// The fast CPU product of vector-quantized weights and up to <see cref="MaxVectors"/> vectors, reading only the packed
+/// codes and the stored codebooks. Rows are taken one codebook row-group at a time: that group's codebooks are decoded
+/// to float32 once (2^b·d values each), then every row of the group looks its codes up. With AVX-512, when a codebook
+/// holds at most 32 values (d = 1 with b ≤ 5, d = 2 with b ≤ 4, d = 4 with b ≤ 3; the quantizers' default d = 1, b = 3
+/// holds 8) and the group width is a multiple of 16, the lookup is an in-register permute (vpermps / vpermt2ps) of 16
+/// decoded indices; otherwise a scalar loop looks up each code.
+/// </summary>
+internal static unsafe class VectorCodesMatVec
+{
+    /// <summary>Vectors multiplied in one pass over the weights.</summary>
+    public const int MaxVectors = 8;
+
+    /// <summary>Codebook values one in-register lookup can hold.</summary>
+    private const int RegisterTable = 32;
+
+    /// <summary>Effectively computes y[n, r] = Σ_c W[r, c]·x[n, c] for x <c>[vectors, Columns]</c>, y <c>[vectors, Rows]</c>.</summary>
+    public static void MatVec(PackedVectorCodes w, ReadOnlySpan<float> x, Span<float> y, int vectors) =>
+        MatVec(w, x, y, vectors, CodeDecoder.IsSupported);
+
+    /// <summary>As above; <paramref name="useAvx512"/> false forces the scalar lookup (for tests).</summary>
+    public static void MatVec(PackedVectorCodes w, ReadOnlySpan<float> x, Span<float> y, int vectors, bool useAvx512)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        PackedReference.CheckShapes(w.Rows, w.Columns, x, y, vectors);
+        bool avx512 = useAvx512 && CodeDecoder.IsSupported && w.CodebookLength <= RegisterTable && w.GroupColumns % 16 == 0 &&
+            w.Dimension is 1 or 2 or 4;
+        for (int first = 0; first < vectors; first += MaxVectors)
+        {
+            int count = Math.Min(MaxVectors, vectors - first);
+            Pass(w, x.Slice(first * w.Columns, count * w.Columns), y.Slice(first * w.Rows, count * w.Rows), count, avx512);
+        }
+    }
+
+    private static void Pass(PackedVectorCodes w, ReadOnlySpan<float> x, Span<float> y, int vectors, bool avx512)
+    {
+        int padded = (w.Columns + 15) / 16 * 16;
+        float[] xs = ArrayPool<float>.Shared.Rent(vectors * padded);
+        try
+        {
+            for (int n = 0; n < vectors; n++)
+            {
+                x.Slice(n * w.Columns, w.Columns).CopyTo(xs.AsSpan(n * padded));
+                xs.AsSpan(n * padded + w.Columns, padded - w.Columns).Clear();
+            }
+            int rowGroups = (w.Rows + w.GroupRows - 1) / w.GroupRows;
+            fixed (float* xp = xs)
+            fixed (float* yp = y)
+            fixed (byte* cp = w.Codes)
+            {
+                var context = new Context(w, (nint)xp, padded, (nint)cp, (nint)yp, vectors);
+                RowPartition.For(rowGroups, (long)w.GroupRows * padded * vectors, (first, end) =>
+                {
+                    for (int rowGroup = first; rowGroup < end; rowGroup++)
+                        RowGroup(context, rowGroup, avx512);
+                });
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(xs);
+        }
+    }
+
+    private readonly record struct Context(PackedVectorCodes W, nint X, int Padded, nint Codes, nint Y, int Vectors);
+
+    private static void RowGroup(Context c, int rowGroup, bool avx512)
+    {
+        PackedVectorCodes w = c.W;
+        int columnGroups = w.ColumnGroups, length = w.CodebookLength;
+        int stride = avx512 ? RegisterTable : length;
+        float[] tables = ArrayPool<float>.Shared.Rent(columnGroups * stride);
+        try
+        {
+            // This row-group's codebooks as float32 [columnGroups, stride] (zero-padded to a register table).
+            Array.Clear(tables, 0, columnGroups * stride);
+            for (int cg = 0; cg < columnGroups; cg++)
+            {
+                int group = rowGroup * columnGroups + cg;
+                for (int i = 0; i < length; i++)
+                    tables[cg * stride + i] = w.CodebookValue(group, i);
+            }
+            int end = Math.Min(w.Rows, (rowGroup + 1) * w.GroupRows);
+            fixed (float* table = tables)
+            {
+                for (int row = rowGroup * w.GroupRows; row < end; row++)
+                {
+                    byte* codes = (byte*)c.Codes + (long)row * w.RowBytes;
+                    if (avx512)
+                        RowAvx512(c, row, codes, table);
+                    else
+                        RowScalar(c, row, codes, table, stride);
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(tables);
+        }
+    }
+
+    private static void RowAvx512(Context c, int row, byte* codes, float* tables)
+    {
+        PackedVectorCodes w = c.W;
+        int d = w.Dimension, bits = w.Bits, vectors = c.Vectors;
+        // A 16-column segment covers 16/d codes; it starts at bit s·16·b/d, on a byte or (d = 4, odd b) half-way.
+        int segmentBits = 16 / d * bits;
+        var aligned = new CodeDecoder(bits, d, 0);
+        var shifted = new CodeDecoder(bits, d, 4);
+        Vector512<int> lane = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        Vector512<int> coordinate = lane & Vector512.Create(d - 1); // j = lane mod d (d divides 16)
+        Vector512<int> dimension = Vector512.Create(d);
+        Vector512<float>* totals = stackalloc Vector512<float>[MaxVectors];
+        for (int n = 0; n < vectors; n++)
+            totals[n] = Vector512<float>.Zero;
+        int segments = (w.Columns + 15) / 16, segmentsPerGroup = w.GroupColumns / 16;
+        for (int s = 0; s < segments; s++)
+        {
+            long bit = (long)s * segmentBits;
+            byte* p = codes + (bit >> 3);
+            Vector512<int> code = (bit & 7) == 0 ? aligned.DecodeInt(p) : shifted.DecodeInt(p);
+            Vector512<int> index = code * dimension + coordinate;
+            float* table = tables + s / segmentsPerGroup * RegisterTable;
+            Vector512<float> weights = Avx512F.PermuteVar16x32x2(Avx512F.LoadVector512(table), index, Avx512F.LoadVector512(table + 16));
+            float* xk = (float*)c.X + 16 * s;
+            for (int n = 0; n < vectors; n++, xk += c.Padded)
+                totals[n] = Avx512F.FusedMultiplyAdd(weights, Avx512F.LoadVector512(xk), totals[n]);
+        }
+        for (int n = 0; n < vectors; n++)
+            ((float*)c.Y)[n * w.Rows + row] = Vector512.Sum(totals[n]);
+    }
+
+    private static void RowScalar(Context c, int row, byte* codes, float* tables, int stride)
+    {
+        PackedVectorCodes w = c.W;
+        int d = w.Dimension, bits = w.Bits;
+        var rowCodes = new ReadOnlySpan<byte>(codes, w.RowBytes);
+        Span<float> sums = stackalloc float[MaxVectors];
+        sums.Clear();
+        for (int v = 0; v < w.VectorsPerRow; v++)
+        {
+            int column = v * d;
+            float* centroid = tables + column / w.GroupColumns * stride + RowAlignedCodes.Read(rowCodes, 0, v, bits) * d;
+            for (int n = 0; n < c.Vectors; n++)
+            {
+                float* xk = (float*)c.X + n * c.Padded + column;
+                float sum = sums[n];
+                for (int j = 0; j < d; j++)
+                    sum += centroid[j] * xk[j];
+                sums[n] = sum;
+            }
+        }
+        for (int n = 0; n < c.Vectors; n++)
+            ((float*)c.Y)[n * w.Rows + row] = sums[n];
+    }
+}
