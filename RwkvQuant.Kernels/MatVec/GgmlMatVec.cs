@@ -88,42 +88,19 @@ internal static unsafe class GgmlMatVec
             totals[n] = Vector512<float>.Zero;
             corrections[n] = 0;
         }
-        Vector512<uint> lowShifts = Vector512.Create(0u, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        Vector512<uint> highShifts = lowShifts + Vector512.Create(16u);
-        Vector512<uint> one = Vector512.Create(1u);
         for (int b = 0; b < blocks; b++, block += blockBytes)
         {
             float d = Half(block);
-            Vector512<float> low, high;
-            float offset;
-            if (type == GgmlBlockType.Q8_0)
+            GgmlBlockCodes.Decode(type, block, out Vector512<int> lowCodes, out Vector512<int> highCodes);
+            Vector512<float> low = Avx512F.ConvertToVector512Single(lowCodes);
+            Vector512<float> high = Avx512F.ConvertToVector512Single(highCodes);
+            float offset = type switch
             {
-                low = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load((sbyte*)block + 2)));
-                high = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load((sbyte*)block + 18)));
-                offset = 0;
-            }
-            else
-            {
-                int qsOffset = type switch { GgmlBlockType.Q4_0 => 2, GgmlBlockType.Q4_1 => 4, GgmlBlockType.Q5_0 => 6, _ => 8 };
-                Vector128<byte> qs = Vector128.Load(block + qsOffset);
-                Vector512<uint> lowCodes = Avx512F.ConvertToVector512Int32(qs & Vector128.Create((byte)0x0F)).AsUInt32();
-                Vector512<uint> highCodes = Avx512F.ConvertToVector512Int32(Vector128.ShiftRightLogical(qs, 4)).AsUInt32();
-                if (type is GgmlBlockType.Q5_0 or GgmlBlockType.Q5_1)
-                {
-                    uint qhBits = *(uint*)(block + qsOffset - 4);
-                    Vector512<uint> qh = Vector512.Create(qhBits);
-                    lowCodes |= Avx512F.ShiftLeftLogical(Avx512F.ShiftRightLogicalVariable(qh, lowShifts) & one, 4);
-                    highCodes |= Avx512F.ShiftLeftLogical(Avx512F.ShiftRightLogicalVariable(qh, highShifts) & one, 4);
-                }
-                low = Avx512F.ConvertToVector512Single(lowCodes.AsInt32());
-                high = Avx512F.ConvertToVector512Single(highCodes.AsInt32());
-                offset = type switch
-                {
-                    GgmlBlockType.Q4_0 => -8 * d,
-                    GgmlBlockType.Q5_0 => -16 * d,
-                    _ => Half(block + 2),
-                };
-            }
+                GgmlBlockType.Q8_0 => 0,
+                GgmlBlockType.Q4_0 => -8 * d,
+                GgmlBlockType.Q5_0 => -16 * d,
+                _ => Half(block + 2),
+            };
             Vector512<float> scale = Vector512.Create(d);
             float* xk = (float*)c.X + b * Block;
             float* sums = (float*)c.BlockSums + b;
@@ -157,5 +134,5 @@ internal static unsafe class GgmlMatVec
             ((float*)c.Y)[n * w.Rows + row] = sums[n];
     }
 
-    private static float Half(byte* p) => (float)BitConverter.UInt16BitsToHalf(*(ushort*)p);
+    internal static float Half(byte* p) => (float)BitConverter.UInt16BitsToHalf(*(ushort*)p);
 }

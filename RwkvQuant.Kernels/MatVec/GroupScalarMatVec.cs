@@ -95,7 +95,8 @@ internal static unsafe class GroupScalarMatVec
         int groups = w.GroupsPerRow, segmentBytes = 2 * w.Bits, padded = w.PaddedColumns, vectors = c.Vectors;
         int segmentsPerGroup = w.GroupSize / 16;
         float* x = (float*)c.X, sums = (float*)c.GroupSums, y = (float*)c.Y;
-        Span<float> scaleZero = stackalloc float[2];
+        int stride = w.Symmetric ? 1 : 2;
+        float[] rowParameters = ArrayPool<float>.Shared.Rent(groups * stride);
         Vector512<float>* accumulators = stackalloc Vector512<float>[MaxVectors];
         Vector512<float>* totals = stackalloc Vector512<float>[MaxVectors];
         float* corrections = stackalloc float[MaxVectors];
@@ -103,9 +104,12 @@ internal static unsafe class GroupScalarMatVec
         {
             byte* codes = (byte*)c.Codes + (long)row * w.RowBytes;
             ushort* parameters = (ushort*)c.Parameters + (long)row * groups * w.ParameterWords;
+            DecodeParameters(w, parameters, rowParameters);
+            fixed (float* sz = rowParameters)
+            {
             if (vectors == 1)
             {
-                y[row] = RowSingle(w, decoder, codes, parameters, x, sums);
+                y[row] = RowSingle(w, decoder, codes, sz, x, sums);
                 continue;
             }
             for (int n = 0; n < vectors; n++)
@@ -127,30 +131,34 @@ internal static unsafe class GroupScalarMatVec
                     for (int n = 0; n < vectors; n++, xk += padded)
                         accumulators[n] = Avx512F.FusedMultiplyAdd(q, Avx512F.LoadVector512(xk), accumulators[n]);
                 }
-                ReadParameters(w, parameters, g, scaleZero);
-                Vector512<float> scale = Vector512.Create(scaleZero[0]);
+                float scaleValue = sz[g * stride], sZero = scaleValue * (w.Symmetric ? w.SymmetricZero : sz[g * stride + 1]);
+                Vector512<float> scale = Vector512.Create(scaleValue);
                 for (int n = 0; n < vectors; n++)
                 {
                     totals[n] = Avx512F.FusedMultiplyAdd(accumulators[n], scale, totals[n]);
-                    corrections[n] += scaleZero[0] * scaleZero[1] * sums[n * groups + g];
+                    corrections[n] += sZero * sums[n * groups + g];
                 }
             }
             for (int n = 0; n < vectors; n++)
                 y[n * w.Rows + row] = Vector512.Sum(totals[n]) - corrections[n];
+            }
         }
+        ArrayPool<float>.Shared.Return(rowParameters);
     }
 
     /// <summary>One row times one vector: two accumulators per group, the scale applied once per group.</summary>
-    private static float RowSingle(PackedGroupScalar w, CodeDecoder decoder, byte* codes, ushort* parameters, float* x, float* sums)
+    private static float RowSingle(PackedGroupScalar w, CodeDecoder decoder, byte* codes, float* sz, float* x, float* sums)
     {
-        int groups = w.GroupsPerRow, segmentBytes = 2 * w.Bits, groupSize = w.GroupSize;
-        Span<float> scaleZero = stackalloc float[2];
+        int groups = w.GroupsPerRow, segmentBytes = 2 * w.Bits, groupSize = w.GroupSize, columns = w.Columns;
+        int stride = w.Symmetric ? 1 : 2;
+        float symmetricZero = w.SymmetricZero;
+        bool symmetric = w.Symmetric;
         Vector512<float> total = Vector512<float>.Zero;
         float correction = 0;
         for (int g = 0; g < groups; g++)
         {
             int start = g * groupSize;
-            int segments = (Math.Min(w.Columns, start + groupSize) - start + 15) / 16;
+            int segments = (Math.Min(columns, start + groupSize) - start + 15) / 16;
             byte* p = codes + start / 16 * segmentBytes;
             float* xk = x + start;
             Vector512<float> a0 = Vector512<float>.Zero, a1 = Vector512<float>.Zero;
@@ -162,9 +170,9 @@ internal static unsafe class GroupScalarMatVec
             }
             if (s < segments)
                 a0 = Avx512F.FusedMultiplyAdd(decoder.Decode(p), Avx512F.LoadVector512(xk), a0);
-            ReadParameters(w, parameters, g, scaleZero);
-            total = Avx512F.FusedMultiplyAdd(a0 + a1, Vector512.Create(scaleZero[0]), total);
-            correction += scaleZero[0] * scaleZero[1] * sums[g];
+            float scale = sz[g * stride];
+            total = Avx512F.FusedMultiplyAdd(a0 + a1, Vector512.Create(scale), total);
+            correction += scale * (symmetric ? symmetricZero : sz[g * stride + 1]) * sums[g];
         }
         return Vector512.Sum(total) - correction;
     }
@@ -227,6 +235,25 @@ internal static unsafe class GroupScalarMatVec
         for (int k = 0; start + k < length; k++)
             window |= (ulong)p[start + k] << (8 * k);
         return window;
+    }
+
+    /// <summary>A row's stored parameters (s, or s then z, per group) decoded to float32 into <paramref name="destination"/>.</summary>
+    private static void DecodeParameters(PackedGroupScalar w, ushort* parameters, float[] destination)
+    {
+        int count = w.GroupsPerRow * (w.Symmetric ? 1 : 2);
+        switch (w.Format)
+        {
+            case ScaleFormat.F16:
+                TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(parameters, count), destination.AsSpan(0, count));
+                break;
+            case ScaleFormat.BF16:
+                for (int i = 0; i < count; i++)
+                    destination[i] = BitConverter.UInt32BitsToSingle((uint)parameters[i] << 16);
+                break;
+            default:
+                new ReadOnlySpan<float>(parameters, count).CopyTo(destination);
+                break;
+        }
     }
 
     /// <summary>Scale and zero of group <paramref name="group"/> of a row whose parameters start at <paramref name="parameters"/>.</summary>
