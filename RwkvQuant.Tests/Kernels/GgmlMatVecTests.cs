@@ -30,7 +30,7 @@ public class GgmlMatVecTests
             PackedReference.MatVec(w, x, expected, vectors);
             float[] scale = PackedTestData.AbsoluteProducts(weights, rows, columns, x, vectors);
             // d·Σq·x + c·X_b: the rounding scales with |d|·2^5·Σ|x| at most; bound it by Σ|w||x| plus Σ|x|.
-            float[] bound = scale.Select((s, i) => s + 5 * x.Skip(i / rows * columns).Take(columns).Sum(Math.Abs)).ToArray();
+            float[] bound = PackedTestData.CodeSumBound(scale, rows, columns, x, 5);
             foreach (bool avx in new[] { true, false })
             {
                 var actual = new float[vectors * rows];

@@ -34,7 +34,7 @@ public class GroupScalarMatVecTests
             PackedReference.MatVec(w, x, expected, vectors);
             float[] scale = PackedTestData.AbsoluteProducts(weights, rows, columns, x, vectors);
             // The fast path sums s·(Σq·x − z·Σx): its rounding scales with s·2^b·Σ|x|, bounded here by a few Σ|w||x| + Σ|x|.
-            float[] bound = scale.Select((s, i) => s + (float)(1 << bits) * x.Skip(i / rows * columns).Take(columns).Sum(Math.Abs)).ToArray();
+            float[] bound = PackedTestData.CodeSumBound(scale, rows, columns, x, (float)(1 << bits));
             foreach (bool avx in new[] { true, false })
             {
                 var actual = new float[vectors * rows];

@@ -116,7 +116,7 @@ public sealed class PackedKernelLauncherTests : IDisposable
             var expected = new float[vectors * rows];
             PackedReference.MatVec(weights, rows, columns, x, expected, vectors);
             float[] scale = PackedTestData.AbsoluteProducts(weights, rows, columns, x, vectors);
-            float[] bound = scale.Select((s, i) => s + codeRange * x.Skip(i / rows * columns).Take(columns).Sum(Math.Abs)).ToArray();
+            float[] bound = PackedTestData.CodeSumBound(scale, rows, columns, x, codeRange);
             var actual = new float[vectors * rows];
             product(x, actual, vectors);
             PackedTestData.AssertClose(expected, actual, bound, 1e-5, $"kernel product n{vectors}");

@@ -117,6 +117,24 @@ internal static class PackedTestData
         }
     }
 
+    /// <summary>
+    /// The error scale of products that sum codes before scaling (q·x, then s·(Σ − z·X)): Σ|w||x| + <paramref name="codeRange"/>·Σ|x|
+    /// per output.
+    /// </summary>
+    public static float[] CodeSumBound(float[] absoluteProducts, int rows, int columns, float[] x, float codeRange)
+    {
+        var bound = new float[absoluteProducts.Length];
+        for (int i = 0; i < bound.Length; i++)
+        {
+            int n = i / rows;
+            float sum = 0;
+            for (int k = 0; k < columns; k++)
+                sum += Math.Abs(x[n * columns + k]);
+            bound[i] = absoluteProducts[i] + codeRange * sum;
+        }
+        return bound;
+    }
+
     /// <summary>Σ_k |W[r, k]|·|x[n, k]| per output, the natural scale of a product's rounding error.</summary>
     public static float[] AbsoluteProducts(float[] weights, int rows, int columns, float[] x, int vectors)
     {
