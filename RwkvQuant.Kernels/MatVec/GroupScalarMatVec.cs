@@ -238,7 +238,7 @@ internal static unsafe class GroupScalarMatVec
     }
 
     /// <summary>A row's stored parameters (s, or s then z, per group) decoded to float32 into <paramref name="destination"/>.</summary>
-    private static void DecodeParameters(PackedGroupScalar w, ushort* parameters, float[] destination)
+    internal static void DecodeParameters(PackedGroupScalar w, ushort* parameters, float[] destination)
     {
         int count = w.GroupsPerRow * (w.Symmetric ? 1 : 2);
         switch (w.Format)

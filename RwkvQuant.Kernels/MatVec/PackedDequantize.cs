@@ -50,30 +50,40 @@ internal static unsafe class PackedDequantize
     /// <summary>Row <paramref name="r"/> in storage order into <paramref name="row"/> (PaddedColumns long).</summary>
     private static void GroupScalarRow(PackedGroupScalar w, int r, CodeDecoder decoder, bool avx512, float[] row)
     {
-        int groups = w.GroupsPerRow;
-        fixed (byte* codes = &w.Codes[(long)r * w.RowBytes])
-        fixed (float* output = row)
+        int groups = w.GroupsPerRow, stride = w.Symmetric ? 1 : 2;
+        float[] parameters = ArrayPool<float>.Shared.Rent(groups * stride);
+        try
         {
-            if (avx512)
+            fixed (ushort* stored = &w.GroupParameters[(long)r * groups * w.ParameterWords])
+                GroupScalarMatVec.DecodeParameters(w, stored, parameters);
+            fixed (byte* codes = &w.Codes[(long)r * w.RowBytes])
+            fixed (float* output = row)
             {
-                int segmentBytes = 2 * w.Bits;
-                for (int k = 0; k < w.Columns; k += 16)
+                if (avx512)
                 {
-                    int group = k / w.GroupSize;
-                    Vector512<float> q = decoder.Decode(codes + k / 16 * segmentBytes);
-                    Vector512<float> value = (q - Vector512.Create(w.Zero(r, group))) * Vector512.Create(w.Scale(r, group));
-                    Avx512F.Store(output + k, value);
+                    int segmentBytes = 2 * w.Bits;
+                    for (int k = 0; k < w.Columns; k += 16)
+                    {
+                        int group = k / w.GroupSize;
+                        float zero = w.Symmetric ? w.SymmetricZero : parameters[group * 2 + 1];
+                        Vector512<float> q = decoder.Decode(codes + k / 16 * segmentBytes);
+                        Avx512F.Store(output + k, (q - Vector512.Create(zero)) * Vector512.Create(parameters[group * stride]));
+                    }
+                    return;
                 }
-                return;
+                GroupScalarMatVec.DecodeRow(new ReadOnlySpan<byte>(codes, w.RowBytes), w.Bits, row.AsSpan(0, w.Columns));
+                for (int g = 0; g < groups; g++)
+                {
+                    float scale = parameters[g * stride], zero = w.Symmetric ? w.SymmetricZero : parameters[g * 2 + 1];
+                    int end = Math.Min(w.Columns, (g + 1) * w.GroupSize);
+                    for (int k = g * w.GroupSize; k < end; k++)
+                        output[k] = scale * (output[k] - zero);
+                }
             }
-            GroupScalarMatVec.DecodeRow(new ReadOnlySpan<byte>(codes, w.RowBytes), w.Bits, row.AsSpan(0, w.Columns));
-            for (int g = 0; g < groups; g++)
-            {
-                float scale = w.Scale(r, g), zero = w.Zero(r, g);
-                int end = Math.Min(w.Columns, (g + 1) * w.GroupSize);
-                for (int k = g * w.GroupSize; k < end; k++)
-                    output[k] = scale * (output[k] - zero);
-            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(parameters);
         }
     }
 
@@ -88,14 +98,16 @@ internal static unsafe class PackedDequantize
             nint target = (nint)output;
             RowPartition.For(rowGroups, (long)w.GroupRows * w.Columns, (first, end) =>
             {
-                float[] tables = ArrayPool<float>.Shared.Rent(w.ColumnGroups * length);
+                float[] tables = ArrayPool<float>.Shared.Rent(VectorCodesMatVec.TablesPayOff(w) ? w.ColumnGroups * length : 1);
                 try
                 {
                     for (int rowGroup = first; rowGroup < end; rowGroup++)
                     {
-                        for (int cg = 0; cg < w.ColumnGroups; cg++)
-                            for (int i = 0; i < length; i++)
-                                tables[cg * length + i] = w.CodebookValue(rowGroup * w.ColumnGroups + cg, i);
+                        bool useTables = VectorCodesMatVec.TablesPayOff(w);
+                        if (useTables)
+                            for (int cg = 0; cg < w.ColumnGroups; cg++)
+                                for (int i = 0; i < length; i++)
+                                    tables[cg * length + i] = w.CodebookValue(rowGroup * w.ColumnGroups + cg, i);
                         int lastRow = Math.Min(w.Rows, (rowGroup + 1) * w.GroupRows);
                         for (int r = rowGroup * w.GroupRows; r < lastRow; r++)
                         {
@@ -103,10 +115,19 @@ internal static unsafe class PackedDequantize
                             float* destination = (float*)target + (long)r * w.Columns;
                             for (int v = 0; v < w.VectorsPerRow; v++)
                             {
-                                int column = v * d;
-                                int at = column / w.GroupColumns * length + RowAlignedCodes.Read(codes, 0, v, w.Bits) * d;
-                                for (int j = 0; j < d; j++)
-                                    destination[column + j] = tables[at + j];
+                                int column = v * d, entry = RowAlignedCodes.Read(codes, 0, v, w.Bits) * d;
+                                if (useTables)
+                                {
+                                    int at = column / w.GroupColumns * length + entry;
+                                    for (int j = 0; j < d; j++)
+                                        destination[column + j] = tables[at + j];
+                                }
+                                else
+                                {
+                                    int group = w.GroupOf(r, column);
+                                    for (int j = 0; j < d; j++)
+                                        destination[column + j] = w.CodebookValue(group, entry + j);
+                                }
                             }
                         }
                     }

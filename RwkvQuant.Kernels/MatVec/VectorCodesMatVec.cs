@@ -74,6 +74,13 @@ internal static unsafe class VectorCodesMatVec
     private static void RowGroup(Context c, int rowGroup, bool avx512)
     {
         PackedVectorCodes w = c.W;
+        if (!avx512 && !TablesPayOff(w))
+        {
+            int last = Math.Min(w.Rows, (rowGroup + 1) * w.GroupRows);
+            for (int row = rowGroup * w.GroupRows; row < last; row++)
+                RowDirect(c, row);
+            return;
+        }
         int columnGroups = w.ColumnGroups, length = w.CodebookLength;
         int stride = avx512 ? RegisterTable : length;
         float[] tables = ArrayPool<float>.Shared.Rent(columnGroups * stride);
@@ -135,6 +142,34 @@ internal static unsafe class VectorCodesMatVec
         }
         for (int n = 0; n < vectors; n++)
             ((float*)c.Y)[n * w.Rows + row] = Vector512.Sum(totals[n]);
+    }
+
+    /// <summary>
+    /// Decoding a row-group's codebooks up front costs ColumnGroups·L values for GroupRows·Columns weights: worth it only
+    /// when a codebook is no larger than its group (large codebooks over small groups are looked up in place).
+    /// </summary>
+    internal static bool TablesPayOff(PackedVectorCodes w) => w.CodebookLength <= (long)w.GroupRows * w.GroupColumns;
+
+    /// <summary>One row, each centroid value read from the stored codebook in place.</summary>
+    private static void RowDirect(Context c, int row)
+    {
+        PackedVectorCodes w = c.W;
+        int d = w.Dimension;
+        ReadOnlySpan<byte> rowCodes = w.Codes.AsSpan((int)((long)row * w.RowBytes), w.RowBytes);
+        Span<float> sums = stackalloc float[MaxVectors];
+        sums.Clear();
+        for (int v = 0; v < w.VectorsPerRow; v++)
+        {
+            int column = v * d, group = w.GroupOf(row, column), entry = RowAlignedCodes.Read(rowCodes, 0, v, w.Bits) * d;
+            for (int j = 0; j < d; j++)
+            {
+                float value = w.CodebookValue(group, entry + j);
+                for (int n = 0; n < c.Vectors; n++)
+                    sums[n] += value * ((float*)c.X)[n * c.Padded + column + j];
+            }
+        }
+        for (int n = 0; n < c.Vectors; n++)
+            ((float*)c.Y)[n * w.Rows + row] = sums[n];
     }
 
     private static void RowScalar(Context c, int row, byte* codes, float* tables, int stride)

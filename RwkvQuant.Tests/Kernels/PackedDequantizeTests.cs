@@ -30,6 +30,7 @@ public class PackedDequantizeTests
     [InlineData(37, 131, 1, 3, 2, 32, (int)CodebookFormat.Int8Scaled)]
     [InlineData(37, 130, 2, 5, 4, 34, (int)CodebookFormat.F16)]
     [InlineData(70, 76, 4, 3, 3, 16, (int)CodebookFormat.F32)]
+    [InlineData(9, 200, 2, 8, 3, 40, (int)CodebookFormat.Int8Scaled)]
     public void Vector_codes(int rows, int columns, int dimension, int bits, int groupRows, int groupColumns, int format)
     {
         PackedVectorCodes w = PackedTestData.VectorCodes(rows, columns, dimension, bits, groupRows, groupColumns, (CodebookFormat)format, seed: bits);
