@@ -88,10 +88,15 @@ internal static unsafe class PackedDequantize
     }
 
     /// <summary>Writes W into <paramref name="weights"/>: each code's centroid, looked up in its group's decoded codebook.</summary>
-    public static void Dequantize(PackedVectorCodes w, Span<float> weights)
+    public static void Dequantize(PackedVectorCodes w, Span<float> weights, bool useAvx512 = true)
     {
         ArgumentNullException.ThrowIfNull(w);
         CheckLength(weights, (long)w.Rows * w.Columns);
+        if (useAvx512 && CentroidLookup.Fits(w))
+        {
+            DequantizeAvx512(w, weights);
+            return;
+        }
         int rowGroups = (w.Rows + w.GroupRows - 1) / w.GroupRows, length = w.CodebookLength, d = w.Dimension;
         fixed (float* output = weights)
         {
@@ -135,6 +140,61 @@ internal static unsafe class PackedDequantize
                 finally
                 {
                     ArrayPool<float>.Shared.Return(tables);
+                }
+            });
+        }
+    }
+
+    /// <summary>VQ rows by the in-register codebook lookup (<see cref="CentroidLookup"/>), 16 weights per step.</summary>
+    private static void DequantizeAvx512(PackedVectorCodes w, Span<float> weights)
+    {
+        int rowGroups = (w.Rows + w.GroupRows - 1) / w.GroupRows, length = w.CodebookLength, columnGroups = w.ColumnGroups;
+        int segments = (w.Columns + 15) / 16, segmentsPerGroup = w.GroupColumns / 16;
+        var lookup = new CentroidLookup(w.Dimension, w.Bits);
+        fixed (float* output = weights)
+        fixed (byte* allCodes = w.Codes)
+        {
+            nint target = (nint)output, source = (nint)allCodes;
+            RowPartition.For(rowGroups, (long)w.GroupRows * w.Columns, (first, end) =>
+            {
+                float[] tableArray = ArrayPool<float>.Shared.Rent(columnGroups * CentroidLookup.TableLength);
+                float* row = stackalloc float[16];
+                try
+                {
+                    fixed (float* t = tableArray)
+                    {
+                        for (int rowGroup = first; rowGroup < end; rowGroup++)
+                        {
+                            Array.Clear(tableArray, 0, columnGroups * CentroidLookup.TableLength);
+                            for (int cg = 0; cg < columnGroups; cg++)
+                                for (int i = 0; i < length; i++)
+                                    t[cg * CentroidLookup.TableLength + i] = w.CodebookValue(rowGroup * columnGroups + cg, i);
+                            int lastRow = Math.Min(w.Rows, (rowGroup + 1) * w.GroupRows);
+                            for (int r = rowGroup * w.GroupRows; r < lastRow; r++)
+                            {
+                                byte* codes = (byte*)source + (long)r * w.RowBytes;
+                                float* destination = (float*)target + (long)r * w.Columns;
+                                for (int s = 0; s < segments; s++)
+                                {
+                                    Vector512<float> values = lookup.Weights(codes, s, t + s / segmentsPerGroup * CentroidLookup.TableLength);
+                                    int count = Math.Min(16, w.Columns - 16 * s);
+                                    if (count == 16)
+                                    {
+                                        Avx512F.Store(destination + 16 * s, values);
+                                    }
+                                    else
+                                    {
+                                        Avx512F.Store(row, values);
+                                        new Span<float>(row, count).CopyTo(new Span<float>(destination + 16 * s, count));
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                finally
+                {
+                    ArrayPool<float>.Shared.Return(tableArray);
                 }
             });
         }

@@ -19,7 +19,7 @@ internal static unsafe class VectorCodesMatVec
     public const int MaxVectors = 8;
 
     /// <summary>Codebook values one in-register lookup can hold.</summary>
-    private const int RegisterTable = 32;
+    private const int RegisterTable = CentroidLookup.TableLength;
 
     /// <summary>Effectively computes y[n, r] = Σ_c W[r, c]·x[n, c] for x <c>[vectors, Columns]</c>, y <c>[vectors, Rows]</c>.</summary>
     public static void MatVec(PackedVectorCodes w, ReadOnlySpan<float> x, Span<float> y, int vectors) =>
@@ -30,8 +30,7 @@ internal static unsafe class VectorCodesMatVec
     {
         ArgumentNullException.ThrowIfNull(w);
         PackedReference.CheckShapes(w.Rows, w.Columns, x, y, vectors);
-        bool avx512 = useAvx512 && CodeDecoder.IsSupported && w.CodebookLength <= RegisterTable && w.GroupColumns % 16 == 0 &&
-            w.Dimension is 1 or 2 or 4;
+        bool avx512 = useAvx512 && CentroidLookup.Fits(w);
         for (int first = 0; first < vectors; first += MaxVectors)
         {
             int count = Math.Min(MaxVectors, vectors - first);
@@ -116,26 +115,15 @@ internal static unsafe class VectorCodesMatVec
     private static void RowAvx512(Context c, int row, byte* codes, float* tables)
     {
         PackedVectorCodes w = c.W;
-        int d = w.Dimension, bits = w.Bits, vectors = c.Vectors;
-        // A 16-column segment covers 16/d codes; it starts at bit s·16·b/d, on a byte or (d = 4, odd b) half-way.
-        int segmentBits = 16 / d * bits;
-        var aligned = new CodeDecoder(bits, d, 0);
-        var shifted = new CodeDecoder(bits, d, 4);
-        Vector512<int> lane = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        Vector512<int> coordinate = lane & Vector512.Create(d - 1); // j = lane mod d (d divides 16)
-        Vector512<int> dimension = Vector512.Create(d);
+        int vectors = c.Vectors;
+        var lookup = new CentroidLookup(w.Dimension, w.Bits);
         Vector512<float>* totals = stackalloc Vector512<float>[MaxVectors];
         for (int n = 0; n < vectors; n++)
             totals[n] = Vector512<float>.Zero;
         int segments = (w.Columns + 15) / 16, segmentsPerGroup = w.GroupColumns / 16;
         for (int s = 0; s < segments; s++)
         {
-            long bit = (long)s * segmentBits;
-            byte* p = codes + (bit >> 3);
-            Vector512<int> code = (bit & 7) == 0 ? aligned.DecodeInt(p) : shifted.DecodeInt(p);
-            Vector512<int> index = code * dimension + coordinate;
-            float* table = tables + s / segmentsPerGroup * RegisterTable;
-            Vector512<float> weights = Avx512F.PermuteVar16x32x2(Avx512F.LoadVector512(table), index, Avx512F.LoadVector512(table + 16));
+            Vector512<float> weights = lookup.Weights(codes, s, tables + s / segmentsPerGroup * RegisterTable);
             float* xk = (float*)c.X + 16 * s;
             for (int n = 0; n < vectors; n++, xk += c.Padded)
                 totals[n] = Avx512F.FusedMultiplyAdd(weights, Avx512F.LoadVector512(xk), totals[n]);

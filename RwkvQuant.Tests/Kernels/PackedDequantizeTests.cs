@@ -31,13 +31,18 @@ public class PackedDequantizeTests
     [InlineData(37, 130, 2, 5, 4, 34, (int)CodebookFormat.F16)]
     [InlineData(70, 76, 4, 3, 3, 16, (int)CodebookFormat.F32)]
     [InlineData(9, 200, 2, 8, 3, 40, (int)CodebookFormat.Int8Scaled)]
+    [InlineData(9, 204, 4, 3, 2, 48, (int)CodebookFormat.F16)]
+    [InlineData(64, 100, 2, 4, 2, 32, (int)CodebookFormat.Int8Scaled)]
     public void Vector_codes(int rows, int columns, int dimension, int bits, int groupRows, int groupColumns, int format)
     {
         PackedVectorCodes w = PackedTestData.VectorCodes(rows, columns, dimension, bits, groupRows, groupColumns, (CodebookFormat)format, seed: bits);
         float[] expected = PackedReference.Dequantize(w);
-        var actual = new float[expected.Length];
-        PackedDequantize.Dequantize(w, actual);
-        Assert.Equal(expected, actual);
+        foreach (bool avx in new[] { true, false })
+        {
+            var actual = new float[expected.Length];
+            PackedDequantize.Dequantize(w, actual, avx);
+            Assert.Equal(expected, actual);
+        }
     }
 
     [Theory]
