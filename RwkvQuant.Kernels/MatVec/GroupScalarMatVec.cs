@@ -93,13 +93,9 @@ internal static unsafe class GroupScalarMatVec
     {
         PackedGroupScalar w = c.W;
         int groups = w.GroupsPerRow, segmentBytes = 2 * w.Bits, padded = w.PaddedColumns, vectors = c.Vectors;
-        int segmentsPerGroup = w.GroupSize / 16;
         float* x = (float*)c.X, sums = (float*)c.GroupSums, y = (float*)c.Y;
         int stride = w.Symmetric ? 1 : 2;
         float[] rowParameters = ArrayPool<float>.Shared.Rent(groups * stride);
-        Vector512<float>* accumulators = stackalloc Vector512<float>[MaxVectors];
-        Vector512<float>* totals = stackalloc Vector512<float>[MaxVectors];
-        float* corrections = stackalloc float[MaxVectors];
         for (int row = first; row < end; row++)
         {
             byte* codes = (byte*)c.Codes + (long)row * w.RowBytes;
@@ -112,38 +108,63 @@ internal static unsafe class GroupScalarMatVec
                 y[row] = RowSingle(w, decoder, codes, sz, x, sums);
                 continue;
             }
-            for (int n = 0; n < vectors; n++)
-            {
-                totals[n] = Vector512<float>.Zero;
-                corrections[n] = 0;
-            }
-            for (int g = 0; g < groups; g++)
-            {
-                int start = g * w.GroupSize;
-                int segments = Math.Min(segmentsPerGroup, (Math.Min(w.Columns, start + w.GroupSize) - start + 15) / 16);
-                for (int n = 0; n < vectors; n++)
-                    accumulators[n] = Vector512<float>.Zero;
-                byte* p = codes + start / 16 * segmentBytes;
-                for (int s = 0; s < segments; s++, p += segmentBytes)
-                {
-                    Vector512<float> q = decoder.Decode(p);
-                    float* xk = x + start + 16 * s;
-                    for (int n = 0; n < vectors; n++, xk += padded)
-                        accumulators[n] = Avx512F.FusedMultiplyAdd(q, Avx512F.LoadVector512(xk), accumulators[n]);
-                }
-                float scaleValue = sz[g * stride], sZero = scaleValue * (w.Symmetric ? w.SymmetricZero : sz[g * stride + 1]);
-                Vector512<float> scale = Vector512.Create(scaleValue);
-                for (int n = 0; n < vectors; n++)
-                {
-                    totals[n] = Avx512F.FusedMultiplyAdd(accumulators[n], scale, totals[n]);
-                    corrections[n] += sZero * sums[n * groups + g];
-                }
-            }
-            for (int n = 0; n < vectors; n++)
-                y[n * w.Rows + row] = Vector512.Sum(totals[n]) - corrections[n];
+            for (int n = 0; n < vectors; n += 4)
+                RowFour(w, decoder, codes, sz, x + n * padded, sums + n * groups, y + n * w.Rows + row, Math.Min(4, vectors - n));
             }
         }
         ArrayPool<float>.Shared.Return(rowParameters);
+    }
+
+    /// <summary>
+    /// One row times up to four vectors (x rows <c>padded</c> apart, y outputs <c>Rows</c> apart), accumulators in
+    /// registers: each decoded segment feeds four FMAs. Missing vectors (count &lt; 4) reuse vector 0 and are dropped.
+    /// </summary>
+    private static void RowFour(PackedGroupScalar w, CodeDecoder decoder, byte* codes, float* sz, float* x, float* sums, float* y, int count)
+    {
+        int groups = w.GroupsPerRow, segmentBytes = 2 * w.Bits, groupSize = w.GroupSize, columns = w.Columns, padded = w.PaddedColumns;
+        int stride = w.Symmetric ? 1 : 2;
+        float symmetricZero = w.SymmetricZero;
+        bool symmetric = w.Symmetric;
+        float* x0 = x, x1 = count > 1 ? x + padded : x, x2 = count > 2 ? x + 2 * padded : x, x3 = count > 3 ? x + 3 * padded : x;
+        Vector512<float> t0 = default, t1 = default, t2 = default, t3 = default;
+        float c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+        for (int g = 0; g < groups; g++)
+        {
+            int start = g * groupSize;
+            int segments = (Math.Min(columns, start + groupSize) - start + 15) / 16;
+            byte* p = codes + start / 16 * segmentBytes;
+            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            for (int s = 0, k = start; s < segments; s++, p += segmentBytes, k += 16)
+            {
+                Vector512<float> q = decoder.Decode(p);
+                a0 = Avx512F.FusedMultiplyAdd(q, Avx512F.LoadVector512(x0 + k), a0);
+                a1 = Avx512F.FusedMultiplyAdd(q, Avx512F.LoadVector512(x1 + k), a1);
+                a2 = Avx512F.FusedMultiplyAdd(q, Avx512F.LoadVector512(x2 + k), a2);
+                a3 = Avx512F.FusedMultiplyAdd(q, Avx512F.LoadVector512(x3 + k), a3);
+            }
+            float scaleValue = sz[g * stride];
+            float sZero = scaleValue * (symmetric ? symmetricZero : sz[g * stride + 1]);
+            var scale = Vector512.Create(scaleValue);
+            t0 = Avx512F.FusedMultiplyAdd(a0, scale, t0);
+            t1 = Avx512F.FusedMultiplyAdd(a1, scale, t1);
+            t2 = Avx512F.FusedMultiplyAdd(a2, scale, t2);
+            t3 = Avx512F.FusedMultiplyAdd(a3, scale, t3);
+            c0 += sZero * sums[g];
+            if (count > 1)
+                c1 += sZero * sums[groups + g];
+            if (count > 2)
+                c2 += sZero * sums[2 * groups + g];
+            if (count > 3)
+                c3 += sZero * sums[3 * groups + g];
+        }
+        int rows = w.Rows;
+        y[0] = Vector512.Sum(t0) - c0;
+        if (count > 1)
+            y[rows] = Vector512.Sum(t1) - c1;
+        if (count > 2)
+            y[2 * rows] = Vector512.Sum(t2) - c2;
+        if (count > 3)
+            y[3 * rows] = Vector512.Sum(t3) - c3;
     }
 
     /// <summary>One row times one vector: two accumulators per group, the scale applied once per group.</summary>
