@@ -1,0 +1,160 @@
+using System.Globalization;
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Running;
+using RwkvQuant.Kernels.MatVec;
+using RwkvQuant.Kernels.Packed;
+using RwkvQuant.Native;
+using RwkvQuant.Packing;
+using static TorchSharp.torch;
+
+namespace RwkvQuant.Benchmarks.Kernels;
+
+/// <summary>
+/// y = W·x for one token: FP32 W by TorchSharp's <c>torch.mv</c> (the baseline) and by our SIMD product, against the fused
+/// 3-bit group-64 product over the packed codes (FP16 scale and zero per group, 3.5 bits per weight; random codes), the
+/// same for a batch of 8 vectors (reported per vector), and a plain parallel copy of the FP32 matrix's bytes (the
+/// memory-bandwidth reference). The GB/s column is the bytes each operation reads (weights, x) over its mean time.
+/// </summary>
+[MemoryDiagnoser]
+[Config(typeof(Config))]
+public class DequantMatVecBenchmarks
+{
+    private const int Batch = 8;
+
+    private float[] _weights = [];
+    private float[] _x = [];
+    private float[] _y = [];
+    private float[] _xBatch = [];
+    private float[] _yBatch = [];
+    private float[] _copy = [];
+    private PackedGroupScalar _packed = null!;
+    private Tensor _torchWeights = null!;
+    private Tensor _torchX = null!;
+
+    /// <summary>Rows × columns of W.</summary>
+    [Params("1024x1024", "4096x4096", "4096x16384")]
+    public string Shape { get; set; } = "1024x1024";
+
+    private (int Rows, int Columns) Size => Parse(Shape);
+
+    /// <summary>Builds W (random FP32 values and random 3-bit codes with FP16 scales and zeros) and x.</summary>
+    [GlobalSetup]
+    public void Setup()
+    {
+        TorchSharpNative.EnsureLoadable();
+        var (rows, columns) = Size;
+        var random = new Random(1);
+        _weights = new float[rows * columns];
+        for (int i = 0; i < _weights.Length; i++)
+            _weights[i] = (float)(random.NextDouble() - 0.5) * 0.1f;
+        _copy = new float[_weights.Length];
+        _x = new float[columns];
+        _xBatch = new float[Batch * columns];
+        for (int i = 0; i < _xBatch.Length; i++)
+            _xBatch[i] = (float)(random.NextDouble() * 2 - 1);
+        _xBatch.AsSpan(0, columns).CopyTo(_x);
+        _y = new float[rows];
+        _yBatch = new float[Batch * rows];
+        _packed = RandomGroupScalar(rows, columns, 3, 64, random);
+        _torchWeights = tensor(_weights, [rows, columns]);
+        _torchX = tensor(_x, [columns]);
+    }
+
+    /// <summary>Releases the TorchSharp tensors.</summary>
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _torchWeights.Dispose();
+        _torchX.Dispose();
+    }
+
+    /// <summary>FP32 W·x by TorchSharp (libtorch's own threads).</summary>
+    [Benchmark(Baseline = true)]
+    public float TorchFp32()
+    {
+        using Tensor y = mv(_torchWeights, _torchX);
+        return y[0].item<float>();
+    }
+
+    /// <summary>FP32 W·x by our SIMD product.</summary>
+    [Benchmark]
+    public float SimdFp32()
+    {
+        var (rows, columns) = Size;
+        Fp32MatVec.MatVec(_weights, rows, columns, _x, _y, 1);
+        return _y[0];
+    }
+
+    /// <summary>Fused 3-bit group-64 dequantize × vector.</summary>
+    [Benchmark]
+    public float Fused3Bit()
+    {
+        GroupScalarMatVec.MatVec(_packed, _x, _y, 1);
+        return _y[0];
+    }
+
+    /// <summary>Fused 3-bit group-64 dequantize × 8 vectors, per vector.</summary>
+    [Benchmark(OperationsPerInvoke = Batch)]
+    public float Fused3BitBatch8()
+    {
+        GroupScalarMatVec.MatVec(_packed, _xBatch, _yBatch, Batch);
+        return _yBatch[0];
+    }
+
+    /// <summary>A parallel copy of the FP32 matrix's bytes (reads and writes them once): the bandwidth reference.</summary>
+    [Benchmark]
+    public float CopyFp32()
+    {
+        int rows = Size.Rows, columns = Size.Columns;
+        RowPartition.For(rows, columns, (first, end) =>
+            _weights.AsSpan(first * columns, (end - first) * columns).CopyTo(_copy.AsSpan(first * columns)));
+        return _copy[0];
+    }
+
+    /// <summary>Bytes one operation of <paramref name="method"/> reads at <paramref name="shape"/>.</summary>
+    internal static double BytesRead(string method, string shape)
+    {
+        var (rows, columns) = Parse(shape);
+        double fp32 = 4.0 * rows * columns;
+        double packed = (double)rows * RowAlignedCodes.RowBytes(columns, 3) + rows * ((columns + 63) / 64) * 4.0;
+        return method switch
+        {
+            nameof(Fused3Bit) => packed + 4.0 * columns,
+            nameof(Fused3BitBatch8) => (packed + 4.0 * Batch * columns) / Batch,
+            nameof(CopyFp32) => fp32,
+            _ => fp32 + 4.0 * columns,
+        };
+    }
+
+    /// <summary>Random b-bit codes with FP16 scales in [0.001, 0.01] and zeros in [0, 2^b − 1].</summary>
+    internal static PackedGroupScalar RandomGroupScalar(int rows, int columns, int bits, int groupSize, Random random)
+    {
+        var codes = new int[rows * columns];
+        for (int i = 0; i < codes.Length; i++)
+            codes[i] = random.Next(1 << bits);
+        int groups = rows * ((columns + groupSize - 1) / groupSize);
+        var scales = new byte[2 * groups];
+        var zeros = new byte[2 * groups];
+        for (int g = 0; g < groups; g++)
+        {
+            BitConverter.TryWriteBytes(scales.AsSpan(2 * g), (Half)(0.001 + 0.009 * random.NextDouble()));
+            BitConverter.TryWriteBytes(zeros.AsSpan(2 * g), (Half)(random.NextDouble() * ((1 << bits) - 1)));
+        }
+        return PackedGroupScalar.FromDense(rows, columns, bits, groupSize, false, ScaleFormat.F16, BitPacking.Pack(codes, bits), scales, zeros, []);
+    }
+
+    internal static (int Rows, int Columns) Parse(string shape)
+    {
+        string[] parts = shape.Split('x');
+        return (int.Parse(parts[0], CultureInfo.InvariantCulture), int.Parse(parts[1], CultureInfo.InvariantCulture));
+    }
+
+    private sealed class Config : ManualConfig
+    {
+        public Config() => AddColumn(new ThroughputColumn("GB/s", BytesOf));
+
+        private static double BytesOf(BenchmarkCase c) =>
+            BytesRead(c.Descriptor.WorkloadMethod.Name, (string)c.Parameters["Shape"]);
+    }
+}
