@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.IO.Compression;
 using System.Reflection;
 using System.Text;
 using System.Text.RegularExpressions;
@@ -15,13 +16,13 @@ namespace RwkvQuant.Tests.Packaging;
 /// build, with a unique prerelease version) into a local folder feed; a throwaway console app in a temporary folder
 /// outside the repository references RwkvQuant.Core from that feed (TorchSharp and the rest from nuget.org), and its
 /// Program.cs — <c>Packaging/QuickStart/Program.cs</c>, the README's quick-start — quantizes a tiny real model through
-/// the public API, saves and reloads the <c>.rwkvq</c> file and runs the network. Restores go to a temporary global
+/// the public API, saves and reloads the <c>.rwkvq</c> file and runs the network. The packages' README, XML
+/// documentation, licence, repository commit and symbols package are checked on the way. Restores go to a temporary global
 /// packages folder with the user's own as a read-only fallback, so the user's NuGet cache is left as it was.
 /// On Linux with an old libstdc++ it also checks that RwkvQuant.Core's module initializer made the app's own copy of
 /// TorchSharp's native library loadable. About a minute (50 s measured on a loaded 2-core machine, most of it the
 /// quantization); filter it out locally with <c>--filter Category!=Packaging</c>.
 /// </summary>
-[Trait("Category", "Packaging")]
 public sealed class ConsumerAppTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan StepTimeout = TimeSpan.FromMinutes(4);
@@ -29,6 +30,7 @@ public sealed class ConsumerAppTests(ITestOutputHelper output)
     private static readonly string[] NetworkNames = ["original", "quantized"];
 
     [FixtureFact]
+    [Trait("Category", "Packaging")]
     public void A_console_app_referencing_the_packed_Core_quantizes_and_runs_a_model()
     {
         string model = Fixtures.Path("rwkvcpp", "tiny-rwkv-7v0-834K-FP32.bin");
@@ -52,6 +54,8 @@ public sealed class ConsumerAppTests(ITestOutputHelper output)
             Task.WaitAll(packs);
             Assert.True(File.Exists(Path.Combine(feed, $"RwkvQuant.Core.{version}.nupkg")), packs[1].Result);
             Assert.True(File.Exists(Path.Combine(feed, $"RwkvQuant.Kernels.{version}.nupkg")), packs[0].Result);
+            foreach (string id in PackedProjects)
+                AssertPackageContents(feed, id, version);
 
             WriteApp(app, feed, packages, version);
             string quantizedPath = Path.Combine(work, "model.rwkvq");
@@ -113,6 +117,25 @@ public sealed class ConsumerAppTests(ITestOutputHelper output)
         foreach (string readme in readmes)
             Assert.True(Normalize(File.ReadAllText(readme)).Contains("```csharp\n" + program + "```\n", StringComparison.Ordinal),
                 $"{readme} must show {QuickStartProgram(root)} verbatim in a ```csharp block.");
+    }
+
+    /// <summary>README, XML documentation, licence expression, repository commit, and a symbols package with the PDB.</summary>
+    private static void AssertPackageContents(string feed, string id, string version)
+    {
+        using (ZipArchive package = ZipFile.OpenRead(Path.Combine(feed, $"{id}.{version}.nupkg")))
+        {
+            string[] entries = [.. package.Entries.Select(e => e.FullName)];
+            Assert.Contains("README.md", entries);
+            Assert.Contains($"lib/net10.0/{id}.dll", entries);
+            Assert.Contains($"lib/net10.0/{id}.xml", entries);
+            using var reader = new StreamReader(package.GetEntry($"{id}.nuspec")!.Open());
+            string nuspec = reader.ReadToEnd();
+            Assert.Contains("<license type=\"expression\">MIT</license>", nuspec, StringComparison.Ordinal);
+            Assert.Contains("<readme>README.md</readme>", nuspec, StringComparison.Ordinal);
+            Assert.Matches("<repository type=\"git\"[^>]* commit=\"[0-9a-f]{40}\"", nuspec);
+        }
+        using ZipArchive symbols = ZipFile.OpenRead(Path.Combine(feed, $"{id}.{version}.snupkg"));
+        Assert.Contains(symbols.Entries, e => e.FullName == $"lib/net10.0/{id}.pdb");
     }
 
     private static string QuickStartProgram(string root) => Path.Combine(root, "RwkvQuant.Tests", "Packaging", "QuickStart", "Program.cs");
