@@ -20,8 +20,8 @@ namespace RwkvQuant.Tests.Packaging;
 /// documentation, licence, repository commit and symbols package are checked on the way. Restores go to a temporary global
 /// packages folder with the user's own as a read-only fallback, so the user's NuGet cache is left as it was.
 /// On Linux with an old libstdc++ it also checks that RwkvQuant.Core's module initializer made the app's own copy of
-/// TorchSharp's native library loadable. About a minute (50 s measured on a loaded 2-core machine, most of it the
-/// quantization); filter it out locally with <c>--filter Category!=Packaging</c>.
+/// TorchSharp's native library loadable. 50 s to 2 min measured on a loaded 2-core machine, most of it the app's
+/// quantization; filter it out locally with <c>--filter Category!=Packaging</c>.
 /// </summary>
 public sealed class ConsumerAppTests(ITestOutputHelper output)
 {
