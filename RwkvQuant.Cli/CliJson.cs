@@ -1,14 +1,16 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace RwkvQuant.Cli;
 
-/// <summary>The one JSON style of <c>--json</c> output: camelCase names, indented, every field written (null included),
-/// non-finite numbers as null (JSON has no NaN; see <see cref="Finite"/>).</summary>
+/// <summary>The one JSON style of <c>--json</c> output: camelCase names, enums as camelCase strings, indented, every
+/// field written (null included), non-finite numbers as null (JSON has no NaN; see <see cref="Finite"/>).</summary>
 internal static class CliJson
 {
     private static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
     {
         WriteIndented = true,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
     };
 
     public static string Serialize<T>(T value) => JsonSerializer.Serialize(value, Options);

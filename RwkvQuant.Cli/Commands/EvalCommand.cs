@@ -58,8 +58,8 @@ internal static class EvalCommand
 
     /// <summary>What <c>eval --json</c> writes.</summary>
     internal sealed record Report(string Model, string Version, long Parameters, string Text, string? Documents, string Encoding,
-        int DocumentCount, long TokenCount, long ByteCount, double BitsPerByte, double BitsPerToken, double NatsPerToken, double Perplexity,
-        double Seconds, double TokensPerSecond);
+        int DocumentCount, long TokenCount, long ByteCount, double? BitsPerByte, double? BitsPerToken, double? NatsPerToken, double? Perplexity,
+        double Seconds, double? TokensPerSecond);
 
     private static int Run(CliContext context, bool json, string modelPath, string textPath, DocumentRange? range, EvaluationOptions options,
         Func<RwkvConfig, ITokenizer> createTokenizer, CancellationToken cancellationToken)
@@ -95,8 +95,8 @@ internal static class EvalCommand
         if (json)
         {
             context.WriteJson(new Report(modelPath, model.Config.Version.ToString(), model.ParameterCount, textPath, range?.ToString(), EncodingName(tokenizer),
-                result.DocumentCount, result.TokenCount, result.ByteCount, result.BitsPerByte, result.BitsPerToken, result.NatsPerToken, result.Perplexity,
-                result.Elapsed.TotalSeconds, result.TokensPerSecond));
+                result.DocumentCount, result.TokenCount, result.ByteCount, CliJson.Finite(result.BitsPerByte), CliJson.Finite(result.BitsPerToken),
+                CliJson.Finite(result.NatsPerToken), CliJson.Finite(result.Perplexity), result.Elapsed.TotalSeconds, CliJson.Finite(result.TokensPerSecond)));
             return 0;
         }
         var table = new Table { Border = TableBorder.Rounded, ShowHeaders = false };
