@@ -23,9 +23,9 @@ internal static class ComparisonPlot
         ComparisonRow[] scored = [.. methods.Where(r => r.BitsPerByte is { } b && double.IsFinite(b))];
         ComparisonRow[] diverged = [.. methods.Where(r => r.KlDivergence is > 0 && double.IsFinite(r.KlDivergence.Value))];
 
-        var multiplot = new Multiplot();
         using var quality = new Plot();
-        multiplot.AddPlot(quality);
+        var multiplot = new Multiplot();
+        multiplot.Reset(quality); // a new Multiplot starts with a blank plot of its own
         AddPoints(quality, scored, r => r.BitsPerByte!.Value);
         if (baseline?.BitsPerByte is { } reference)
         {
@@ -33,7 +33,7 @@ internal static class ComparisonPlot
             line.LinePattern = LinePattern.Dashed;
             line.LegendText = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"float32: {reference:F4} bits/byte");
         }
-        quality.Title(title);
+        quality.Title(title, size: 15);
         quality.XLabel("bits per weight (block matrices)");
         quality.YLabel("bits per byte (lower is better)");
         quality.ShowLegend(Alignment.UpperRight);
@@ -52,7 +52,7 @@ internal static class ComparisonPlot
                 IntegerTicksOnly = true,
                 LabelFormatter = y => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"1e{y:0}"),
             };
-            kl.Title("KL divergence to float32 (per token)");
+            kl.Title("KL divergence to float32 (per token)", size: 15);
             kl.XLabel("bits per weight (block matrices)");
             kl.YLabel("KL(float32 ‖ method), log scale");
             FitLimits(kl, diverged.Select(r => r.BitsPerWeight), diverged.Select(r => Math.Log10(r.KlDivergence!.Value)));

@@ -141,7 +141,7 @@ internal static class CompareCommand
             AtomicFile.Write(markdownPath, stream => stream.Write(markdown));
         }
         if (request.PlotPath is { } plotPath)
-            ComparisonPlot.Write(plotPath, rows, $"{Path.GetFileName(request.ModelPath)} ({model.Config.Version}): block matrices quantized by each method");
+            ComparisonPlot.Write(plotPath, rows, $"{Path.GetFileName(request.ModelPath)}: bits per byte on {Describe(request.EvaluationPath, request.EvaluationRange)}");
         if (json)
         {
             context.WriteJson(new Report(request.ModelPath, model.Config.Version.ToString(), heading,
