@@ -9,13 +9,7 @@ internal static class CliApp
 {
     public static RootCommand Build(CliContext context)
     {
-        var root = new RootCommand(
-            "RwkvQuant: inspect, evaluate, quantize and run RWKV language models.\n\n" +
-            "Examples:\n" +
-            "  rwkvquant info model.bin                                            architecture and tensors\n" +
-            "  rwkvquant quantize model.bin --calib text.jsonl -o model.rwkvq      RWKVQuant at the paper's settings\n" +
-            "  rwkvquant eval model.rwkvq --text text.jsonl --docs 5000..5152      bits per byte\n" +
-            "  rwkvquant <command> --help                                          options and examples of a command")
+        var root = new RootCommand("RwkvQuant: inspect, evaluate, quantize and run RWKV language models.")
         {
             context.Verbose,
         };
@@ -25,6 +19,12 @@ internal static class CliApp
         root.Add(CompareCommand.Create(context));
         root.Add(QuantizeCommand.Create(context));
         root.Add(TrainCommand.Create(context));
+        context.Examples.Add(root,
+            new("rwkvquant info model.bin", "Show a model's architecture and tensors"),
+            new("rwkvquant quantize model.bin --calib text.jsonl -o model.rwkvq", "Quantize with RWKVQuant at the paper's settings"),
+            new("rwkvquant eval model.rwkvq --text text.jsonl --docs 5000..5152", "Measure bits per byte of the quantized model"),
+            new("rwkvquant <command> --help", "Options and examples of a command"));
+        context.Examples.Install(root);
         return root;
     }
 

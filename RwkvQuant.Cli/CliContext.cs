@@ -18,6 +18,9 @@ internal sealed class CliContext(IAnsiConsole console, TextWriter error)
 
     public TextWriter Error { get; } = error;
 
+    /// <summary>The examples each command's <c>--help</c> ends with.</summary>
+    public HelpExamples Examples { get; } = new();
+
     public Option<bool> Verbose { get; } = new("--verbose")
     {
         Description = "Show stack traces on errors.",

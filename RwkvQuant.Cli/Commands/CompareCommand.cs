@@ -38,18 +38,16 @@ internal static class CompareCommand
             Description = $"Also write a PNG ({ComparisonPlot.Width} × {ComparisonPlot.Height}) of bits per byte and KL to float32 against bits per weight, one point per method, float32 as a line (atomically).",
         };
         var tokenizer = new TokenizerChoice();
-        var command = new Command("compare",
-            "Quantize a model's block weights with several methods and compare bits per weight and quality in one table.\n\n" +
-            "Examples:\n" +
-            "  rwkvquant compare model.bin --calib lambada_test.jsonl --calib-docs 0..127 --eval lambada_test.jsonl --eval-docs 5000..5152\n" +
-            "      the default methods (the RWKVQuant proof table)\n" +
-            "  rwkvquant compare model.bin --calib c.jsonl --eval e.jsonl --methods rtn3,gptq3,hybrid@3.525,q4_0 --markdown table.md --plot table.png\n" +
-            "      chosen methods, with the table as Markdown and the bits-per-weight-vs-quality plot\n" +
-            "  rwkvquant compare model.bin --calib c.jsonl --eval e.jsonl --methods gptq3,gptvq --json\n" +
-            "      the rows as JSON for scripts")
+        var command = new Command("compare", "Quantize a model's block weights with several methods and compare bits per weight and quality in one table.")
         {
             model, calibration, calibrationDocuments, evaluation, evaluationDocuments, samples, sampleTokens, methods, markdown, plot,
         };
+        context.Examples.Add(command,
+            new("rwkvquant compare model.bin --calib lambada_test.jsonl --calib-docs 0..127 --eval lambada_test.jsonl --eval-docs 5000..5152",
+                "The default methods (the RWKVQuant proof table), calibration and evaluation documents disjoint"),
+            new("rwkvquant compare model.bin --calib c.jsonl --eval e.jsonl --methods rtn3,gptq3,hybrid@3.525,q4_0 --markdown table.md --plot table.png",
+                "Chosen methods, with the table as Markdown and the bits-per-weight-vs-quality plot as PNG"),
+            new("rwkvquant compare model.bin --calib c.jsonl --eval e.jsonl --methods gptq3,gptvq --json", "The rows as JSON, for scripts"));
         tokenizer.AddTo(command);
         context.AddJson(command);
         command.SetAction((parse, cancellationToken) => context.RunAsync(parse, token => Run(

@@ -28,16 +28,12 @@ internal static class EvalCommand
             DefaultValueFactory = _ => EvaluationOptions.Default.BatchSize,
         };
         var tokenizer = new TokenizerChoice();
-        var command = new Command("eval",
-            "Measure a model's bits per byte and perplexity on a text.\n\n" +
-            "Examples:\n" +
-            "  rwkvquant eval model.bin --text lambada_test.jsonl --docs 5000..5152              bits per byte on 153 documents\n" +
-            "  rwkvquant eval model.rwkvq --text lambada_test.jsonl --docs 5000..5152            the same for a quantized model\n" +
-            "  rwkvquant eval tiny-rwkv-6v0-1m-FP32.bin --text notes.txt --encoding utf16le      a plain text file, UTF-16LE bytes\n" +
-            "  rwkvquant eval model.bin --text lambada_test.jsonl --docs 0..9 --json             the figures as JSON")
-        {
-            model, text, documents, batch,
-        };
+        var command = new Command("eval", "Measure a model's bits per byte and perplexity on a text.") { model, text, documents, batch };
+        context.Examples.Add(command,
+            new("rwkvquant eval model.bin --text lambada_test.jsonl --docs 5000..5152", "Bits per byte on 153 documents of a JSON-lines file"),
+            new("rwkvquant eval model.rwkvq --text lambada_test.jsonl --docs 5000..5152", "The same for a quantized model"),
+            new("rwkvquant eval tiny-rwkv-6v0-1m-FP32.bin --text notes.txt --encoding utf16le", "A plain text file as UTF-16LE bytes (the v6 fixtures)"),
+            new("rwkvquant eval model.bin --text lambada_test.jsonl --docs 0..9 --json", "The figures as JSON, for scripts"));
         tokenizer.AddTo(command);
         context.AddJson(command);
         command.SetAction((parse, cancellationToken) => context.RunAsync(parse, token =>

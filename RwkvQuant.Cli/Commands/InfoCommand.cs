@@ -17,15 +17,11 @@ internal static class InfoCommand
     public static Command Create(CliContext context)
     {
         var model = new Argument<FileInfo>("model") { Description = "The model file (rwkv.cpp .bin, PyTorch .pth, safetensors or quantized .rwkvq)." };
-        var command = new Command("info",
-            "Show a model's architecture and tensors.\n\n" +
-            "Examples:\n" +
-            "  rwkvquant info tiny-rwkv-7v0-834K-FP16.bin       architecture, parameters, every tensor and how it is stored\n" +
-            "  rwkvquant info model.rwkvq                       a quantized model: scheme and bits per weight per tensor\n" +
-            "  rwkvquant info model.bin --json                  the same as JSON for scripts")
-        {
-            model,
-        };
+        var command = new Command("info", "Show a model's architecture and tensors.") { model };
+        context.Examples.Add(command,
+            new("rwkvquant info tiny-rwkv-7v0-834K-FP16.bin", "Architecture, parameters, every tensor and how the file stores it"),
+            new("rwkvquant info model.rwkvq", "A quantized model: scheme and bits per weight of each tensor"),
+            new("rwkvquant info model.bin --json", "The same as JSON, for scripts"));
         context.AddJson(command);
         command.SetAction((parse, cancellationToken) => context.RunAsync(parse, _ =>
         {

@@ -46,15 +46,15 @@ internal static class QuantizeCommand
         var tokenizer = new TokenizerChoice();
         var command = new Command("quantize",
             "Quantize a model with RWKVQuant: GPTQ 3-bit g64 (SQ) or GPTVQ d1 b3 (VQ) per block matrix as the coarse-to-fine proxy decides, " +
-            "activation-weighted codebooks for the multiplication vectors, embedding and head in FP16; calibration runs block by block.\n\n" +
-            "Examples:\n" +
-            "  rwkvquant quantize model.bin --calib lambada_test.jsonl --calib-docs 0..127 -o model.rwkvq     the paper's settings\n" +
-            "  rwkvquant quantize model.bin --calib c.jsonl -o model.rwkvq --bpw 3.25                        fit a bit budget\n" +
-            "  rwkvquant quantize model.bin --calib c.jsonl -o model.rwkvq --tau-c 1.54 --tau-f 30           the published thresholds\n" +
-            "  rwkvquant quantize model.bin --calib c.jsonl -o model.rwkvq --json                            the report as JSON for scripts")
+            "activation-weighted codebooks for the multiplication vectors, embedding and head in FP16; calibration runs block by block.")
         {
             model, calibration, calibrationDocuments, samples, sampleTokens, tauC, tauF, fraction, bitsPerWeight, noCodebooks, output,
         };
+        context.Examples.Add(command,
+            new("rwkvquant quantize model.bin --calib lambada_test.jsonl --calib-docs 0..127 -o model.rwkvq", "The paper's settings (90% of the block matrices in SQ, codebooks for the multiplication vectors)"),
+            new("rwkvquant quantize model.bin --calib c.jsonl -o model.rwkvq --bpw 3.25", "The most accurate plan whose stored bits per weight fit a budget"),
+            new("rwkvquant quantize model.bin --calib c.jsonl -o model.rwkvq --tau-c 1.54 --tau-f 30", "The published RWKV-7 thresholds as they are"),
+            new("rwkvquant quantize model.bin --calib c.jsonl -o model.rwkvq --json", "The report and totals as JSON, for scripts (progress on stderr)"));
         tokenizer.AddTo(command);
         context.AddJson(command);
         command.SetAction((parse, cancellationToken) => context.RunAsync(parse, token =>

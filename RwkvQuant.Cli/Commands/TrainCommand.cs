@@ -33,16 +33,16 @@ internal static class TrainCommand
         var threads = new Option<int?>("--threads") { Description = "CPU threads for torch (default: torch's choice)." };
         var documentation = new Option<DirectoryInfo?>("--docs") { Description = "A ref/net10.0 folder of XML documentation to use instead of the one found through the SDK." };
         var command = new Command("train",
-            "Train a byte-level RWKV-7 on the .NET reference-pack documentation (found through the SDK): checkpoints, resume, validation bits per byte, CSV log and PNG plot.\n\n" +
-            "Examples:\n" +
-            "  rwkvquant train -o run --steps 200                          a quick 4 × 256 run\n" +
-            "  rwkvquant train -o run --layers 2 --width 64 --steps 100    a tiny model\n" +
-            "  rwkvquant train -o run --resume --steps 4000                continue (and extend) a run\n" +
-            "  rwkvquant train -o run --steps 200 --json                   the result as JSON (progress on stderr)")
+            "Train a byte-level RWKV-7 on the .NET reference-pack documentation (found through the SDK): checkpoints, resume, validation bits per byte, CSV log and PNG plot.")
         {
             output, resume, layers, width, headSize, contextLength, batch, steps, learningRate, finalLearningRate, warmup, seed,
             validateEvery, checkpointEvery, threads, documentation,
         };
+        context.Examples.Add(command,
+            new("rwkvquant train -o run --steps 200", "A quick run at the default size (4 layers × 256)"),
+            new("rwkvquant train -o run --layers 2 --width 64 --steps 100", "A tiny model"),
+            new("rwkvquant train -o run --resume --steps 4000", "Continue (and extend) a run from its checkpoint"),
+            new("rwkvquant train -o run --steps 200 --json", "The result as JSON, for scripts (progress on stderr)"));
         context.AddJson(command);
         command.SetAction((parse, cancellationToken) => context.RunAsync(parse, token =>
         {

@@ -35,11 +35,13 @@ public sealed class CliJsonTests : IDisposable
     }
 
     [Fact]
-    public async Task Root_help_shows_examples()
+    public async Task Root_help_shows_its_own_examples_and_not_the_commands()
     {
         CliAppTests.CliRun run = await CliAppTests.RunAsync("--help");
         Assert.Equal(0, run.ExitCode);
-        Assert.Contains("Examples:", run.Output, StringComparison.Ordinal);
+        Assert.Equal(2, run.Output.Split("Examples:").Length); // one section
+        Assert.Contains("rwkvquant <command> --help", run.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("--bpw 3.25", run.Output, StringComparison.Ordinal); // quantize's examples stay in quantize --help
     }
 
     [Fact]
