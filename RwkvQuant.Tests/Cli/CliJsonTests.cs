@@ -127,6 +127,8 @@ public sealed class CliJsonTests : IDisposable
         using JsonDocument json = Parse(run);
         Assert.Equal("ArgumentException", json.RootElement.GetProperty("errorType").GetString());
         Assert.Contains("--tau-c and --tau-f go together", json.RootElement.GetProperty("error").GetString(), StringComparison.Ordinal);
+        string line = Assert.Single(run.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("rwkvquant: error: --tau-c and --tau-f", line, StringComparison.Ordinal);
         Assert.False(File.Exists(output));
     }
 
