@@ -9,7 +9,7 @@ internal static class CliApp
 {
     public static RootCommand Build(CliContext context)
     {
-        var root = new RootCommand("RwkvQuant: inspect, evaluate and run RWKV language models.")
+        var root = new RootCommand("RwkvQuant: inspect, evaluate, quantize and run RWKV language models.")
         {
             context.Verbose,
         };
@@ -19,6 +19,12 @@ internal static class CliApp
         root.Add(CompareCommand.Create(context));
         root.Add(QuantizeCommand.Create(context));
         root.Add(TrainCommand.Create(context));
+        context.Examples.Add(root,
+            new("rwkvquant info model.bin", "Show a model's architecture and tensors"),
+            new("rwkvquant quantize model.bin --calib text.jsonl -o model.rwkvq", "Quantize with RWKVQuant at the paper's settings"),
+            new("rwkvquant eval model.rwkvq --text text.jsonl --docs 5000..5152", "Measure bits per byte of the quantized model"),
+            new("rwkvquant <command> --help", "Options and examples of a command"));
+        context.Examples.Install(root);
         return root;
     }
 
@@ -26,6 +32,8 @@ internal static class CliApp
     {
         var context = new CliContext(console, error);
         ParseResult parse = Build(context).Parse(args);
+        if (parse.Errors.Count > 0 && args.Contains(context.Json.Name, StringComparer.Ordinal))
+            return Task.FromResult(ReportParseErrors(context, parse));
         var invocation = new InvocationConfiguration
         {
             Output = console.Profile.Out.Writer,
@@ -34,5 +42,15 @@ internal static class CliApp
             EnableDefaultExceptionHandler = false,
         };
         return parse.InvokeAsync(invocation, cancellationToken);
+    }
+
+    /// <summary>With <c>--json</c>, a command line that does not parse is a JSON error too (the messages also go to stderr).</summary>
+    private static int ReportParseErrors(CliContext context, ParseResult parse)
+    {
+        string[] messages = [.. parse.Errors.Select(e => e.Message)];
+        foreach (string message in messages)
+            context.Error.WriteLine($"rwkvquant: error: {message}");
+        context.WriteJson(new CliError(string.Join(" ", messages), "ParseError", CliContext.Failure));
+        return CliContext.Failure;
     }
 }

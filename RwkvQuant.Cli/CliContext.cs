@@ -4,16 +4,22 @@ using Spectre.Console;
 
 namespace RwkvQuant.Cli;
 
-/// <summary>What every command shares: the output console, the error writer, the <c>--verbose</c> option, and
-/// the wrapper that turns failures into one line on stderr and exit code 1.</summary>
+/// <summary>What every command shares: the output console, the error writer, the <c>--verbose</c> and <c>--json</c>
+/// options, and the wrapper that turns failures into one line on stderr (and, with <c>--json</c>, a JSON error object
+/// on stdout) and exit code 1.</summary>
 internal sealed class CliContext(IAnsiConsole console, TextWriter error)
 {
     public const int Failure = 1;
     public const int Cancelled = 130;
 
+    private IAnsiConsole? _errorConsole;
+
     public IAnsiConsole Console { get; } = console;
 
     public TextWriter Error { get; } = error;
+
+    /// <summary>The examples each command's <c>--help</c> ends with.</summary>
+    public HelpExamples Examples { get; } = new();
 
     public Option<bool> Verbose { get; } = new("--verbose")
     {
@@ -21,16 +27,46 @@ internal sealed class CliContext(IAnsiConsole console, TextWriter error)
         Recursive = true,
     };
 
+    /// <summary>Added to each command that supports it (<see cref="AddJson"/>); not recursive, so commands without
+    /// JSON output do not offer it.</summary>
+    public Option<bool> Json { get; } = new("--json")
+    {
+        Description = "Write the result as one JSON object on stdout (camelCase fields, numbers as numbers) for scripts; " +
+                      "progress goes to stderr as plain lines; an error is {\"error\": \"...\", ...} on stdout with a non-zero exit code.",
+    };
+
+    /// <summary>Plain text lines on stderr, no markup, no live progress: where progress goes when stdout carries JSON.</summary>
+    private IAnsiConsole ErrorConsole => _errorConsole ??= CreateErrorConsole(Error);
+
+    public void AddJson(Command command) => command.Add(Json);
+
+    /// <summary>Whether this invocation asked for JSON (false for commands without <c>--json</c>).</summary>
+    public bool IsJson(ParseResult parse) => parse.CommandResult.Command.Options.Contains(Json) && parse.GetValue(Json);
+
+    /// <summary>The console for progress and informational lines: stdout normally, stderr (plain lines) with <c>--json</c>.</summary>
+    public IAnsiConsole ProgressConsole(bool json) => json ? ErrorConsole : Console;
+
+    /// <summary>Writes <paramref name="value"/> as indented camelCase JSON and a newline to stdout, bypassing Spectre (no wrapping, no markup).</summary>
+    public void WriteJson<T>(T value)
+    {
+        TextWriter output = Console.Profile.Out.Writer;
+        output.WriteLine(CliJson.Serialize(value));
+        output.Flush();
+    }
+
     /// <summary>Runs a command body on a worker thread; Ctrl+C cancels <paramref name="cancellationToken"/>.</summary>
     public async Task<int> RunAsync(ParseResult parse, Func<CancellationToken, int> body, CancellationToken cancellationToken)
     {
+        bool json = IsJson(parse);
         try
         {
             return await Task.Run(() => body(cancellationToken), cancellationToken).ConfigureAwait(false);
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException exception)
         {
             await Error.WriteLineAsync("rwkvquant: cancelled.").ConfigureAwait(false);
+            if (json)
+                WriteJson(new CliError("cancelled", exception.GetType().Name, Cancelled));
             return Cancelled;
         }
 #pragma warning disable CA1031 // the CLI's last line of defence: every failure becomes one line and exit code 1
@@ -39,6 +75,8 @@ internal sealed class CliContext(IAnsiConsole console, TextWriter error)
         {
             string text = parse.GetValue(Verbose) ? exception.ToString() : $"rwkvquant: error: {exception.Message}";
             await Error.WriteLineAsync(text).ConfigureAwait(false);
+            if (json)
+                WriteJson(new CliError(exception.Message, exception.GetType().Name, Failure));
             return Failure;
         }
     }
@@ -50,4 +88,23 @@ internal sealed class CliContext(IAnsiConsole console, TextWriter error)
             throw new FileNotFoundException($"Model file '{path}' does not exist.", path);
         return RwkvModelFile.Load(path);
     }
+
+    private static IAnsiConsole CreateErrorConsole(TextWriter error)
+    {
+        IAnsiConsole console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Ansi = AnsiSupport.No,
+            ColorSystem = ColorSystemSupport.NoColors,
+            Interactive = InteractionSupport.No,
+            Out = new AnsiConsoleOutput(error),
+        });
+        console.Profile.Width = 160;
+        return console;
+    }
 }
+
+/// <summary>The JSON object a failed command writes on stdout with <c>--json</c>.</summary>
+/// <param name="Error">The message, as the one-line error on stderr shows it.</param>
+/// <param name="ErrorType">The exception's type name (e.g. FileNotFoundException, ArgumentException), or ParseError.</param>
+/// <param name="ExitCode">The process exit code.</param>
+internal sealed record CliError(string Error, string ErrorType, int ExitCode);

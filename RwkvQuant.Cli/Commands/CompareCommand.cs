@@ -1,7 +1,9 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text;
 using RwkvQuant.Calibration;
 using RwkvQuant.Evaluation;
+using RwkvQuant.Formats;
 using RwkvQuant.Models;
 using RwkvQuant.Quantization;
 using RwkvQuant.Tokenizers;
@@ -30,15 +32,27 @@ internal static class CompareCommand
                           "hybrid@BPW / hybrid-nocb@BPW (e.g. hybrid@3.525). The seq-* and hybrid* methods run the whole pipeline with sequential calibration.",
             DefaultValueFactory = _ => DefaultMethods,
         };
-        var markdown = new Option<FileInfo?>("--markdown") { Description = "Also write the table as Markdown to this file." };
+        var markdown = new Option<FileInfo?>("--markdown") { Description = "Also write the table as Markdown to this file (atomically)." };
+        var plot = new Option<FileInfo?>("--plot")
+        {
+            Description = $"Also write a PNG ({ComparisonPlot.Width} × {ComparisonPlot.Height}) of bits per byte and KL to float32 against bits per weight, one point per method, float32 as a line (atomically).",
+        };
         var tokenizer = new TokenizerChoice();
         var command = new Command("compare", "Quantize a model's block weights with several methods and compare bits per weight and quality in one table.")
         {
-            model, calibration, calibrationDocuments, evaluation, evaluationDocuments, samples, sampleTokens, methods, markdown,
+            model, calibration, calibrationDocuments, evaluation, evaluationDocuments, samples, sampleTokens, methods, markdown, plot,
         };
+        context.Examples.Add(command,
+            new("rwkvquant compare model.bin --calib lambada_test.jsonl --calib-docs 0..127 --eval lambada_test.jsonl --eval-docs 5000..5152",
+                "The default methods (the RWKVQuant proof table), calibration and evaluation documents disjoint"),
+            new("rwkvquant compare model.bin --calib c.jsonl --eval e.jsonl --methods rtn3,gptq3,hybrid@3.525,q4_0 --markdown table.md --plot table.png",
+                "Chosen methods, with the table as Markdown and the bits-per-weight-vs-quality plot as PNG"),
+            new("rwkvquant compare model.bin --calib c.jsonl --eval e.jsonl --methods gptq3,gptvq --json", "The rows as JSON, for scripts"));
         tokenizer.AddTo(command);
+        context.AddJson(command);
         command.SetAction((parse, cancellationToken) => context.RunAsync(parse, token => Run(
-            context.Console,
+            context,
+            context.IsJson(parse),
             new Request(
                 parse.GetRequiredValue(model).FullName,
                 parse.GetRequiredValue(calibration).FullName,
@@ -47,7 +61,8 @@ internal static class CompareCommand
                 ParseRange(parse.GetValue(evaluationDocuments)),
                 new CalibrationOptions { SampleCount = parse.GetValue(samples), TokensPerSample = parse.GetValue(sampleTokens) },
                 ParseMethods(parse.GetRequiredValue(methods)),
-                parse.GetValue(markdown)?.FullName),
+                parse.GetValue(markdown)?.FullName,
+                parse.GetValue(plot)?.FullName),
             config => tokenizer.Create(parse, config),
             token), cancellationToken));
         return command;
@@ -55,7 +70,26 @@ internal static class CompareCommand
 
     private sealed record Request(
         string ModelPath, string CalibrationPath, DocumentRange? CalibrationRange, string EvaluationPath, DocumentRange? EvaluationRange,
-        CalibrationOptions Calibration, IReadOnlyList<ComparisonMethod> Methods, string? MarkdownPath);
+        CalibrationOptions Calibration, IReadOnlyList<ComparisonMethod> Methods, string? MarkdownPath, string? PlotPath);
+
+    /// <summary>What <c>compare --json</c> writes: the table's rows with full-precision numbers.</summary>
+    internal sealed record Report(string Model, string Version, string Description, CalibrationReport Calibration, TextReport Evaluation,
+        IReadOnlyList<RowReport> Rows, string? Markdown, string? Plot);
+
+    internal sealed record CalibrationReport(string File, string? Documents, int Samples, int TokensPerSample);
+
+    internal sealed record TextReport(string File, string? Documents);
+
+    /// <param name="MeanRelativeError">Mean of tr((W−Q)H(W−Q)ᵀ)/tr(WHWᵀ) over the tensors; null where no tensor was quantized.</param>
+    /// <param name="KlDivergence">Mean KL(float32 ‖ method) per token; 0 for float32.</param>
+    internal sealed record RowReport(string Method, int Tensors, long Parameters, long StoredBits, double? BitsPerWeight,
+        double? MeanRelativeError, double? MaxRelativeError, double? BitsPerByte, double? KlDivergence, double QuantizeSeconds,
+        IReadOnlyList<string> Skipped, IReadOnlyList<string> Notes)
+    {
+        public static RowReport From(ComparisonRow row) => new(row.Method, row.TensorCount, row.Parameters, row.StoredBits,
+            CliJson.Finite(row.BitsPerWeight), CliJson.Finite(row.MeanRelativeError), CliJson.Finite(row.MaxRelativeError),
+            CliJson.Finite(row.BitsPerByte), CliJson.Finite(row.KlDivergence), row.QuantizeTime.TotalSeconds, row.Skipped, row.Notes);
+    }
 
     private static DocumentRange? ParseRange(string? text) => text is null ? null : DocumentRange.Parse(text);
 
@@ -68,7 +102,7 @@ internal static class CompareCommand
         return result.Count > 0 ? result : throw new ArgumentException("--methods names no method.");
     }
 
-    private static int Run(IAnsiConsole console, Request request, Func<RwkvConfig, ITokenizer> createTokenizer, CancellationToken cancellationToken)
+    private static int Run(CliContext context, bool json, Request request, Func<RwkvConfig, ITokenizer> createTokenizer, CancellationToken cancellationToken)
     {
         RwkvModel model = CliContext.LoadModel(request.ModelPath);
         ITokenizer tokenizer = createTokenizer(model.Config);
@@ -82,6 +116,7 @@ internal static class CompareCommand
         CalibrationData data = CalibrationData.FromDocuments(calibrationTexts, tokenizer, request.Calibration);
         int[][] evaluationDocuments = evaluationTexts.Select(tokenizer.Encode).ToArray();
 
+        IAnsiConsole console = context.ProgressConsole(json);
         IReadOnlyList<ComparisonRow> rows = console.Status().Start("calibrating", status =>
         {
             IReadOnlyDictionary<string, Hessian> hessians = HessianCollector.Collect(model, data,
@@ -98,11 +133,24 @@ internal static class CompareCommand
             $"bits per byte on {Describe(request.EvaluationPath, request.EvaluationRange)}. " +
             "Errors are tr((W−Q)H(W−Q)ᵀ)/tr(WHWᵀ) over the weight matrices inside the blocks; bits per weight count every stored bit of those matrices.";
         string table = QuantizerComparison.Format(rows);
-        console.WriteLine(heading);
-        console.WriteLine();
-        console.Write(new Text(table));
-        if (request.MarkdownPath is { } path)
-            File.WriteAllText(path, $"{heading}\n\n{table}");
+        if (request.MarkdownPath is { } markdownPath)
+        {
+            byte[] markdown = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false).GetBytes($"{heading}\n\n{table}");
+            AtomicFile.Write(markdownPath, stream => stream.Write(markdown));
+        }
+        if (request.PlotPath is { } plotPath)
+            ComparisonPlot.Write(plotPath, rows, $"{Path.GetFileName(request.ModelPath)}: bits per byte on {Describe(request.EvaluationPath, request.EvaluationRange)}");
+        if (json)
+        {
+            context.WriteJson(new Report(request.ModelPath, model.Config.Version.ToString(), heading,
+                new CalibrationReport(request.CalibrationPath, request.CalibrationRange?.ToString(), data.Samples.Count, request.Calibration.TokensPerSample),
+                new TextReport(request.EvaluationPath, request.EvaluationRange?.ToString()),
+                [.. rows.Select(RowReport.From)], request.MarkdownPath, request.PlotPath));
+            return 0;
+        }
+        context.Console.WriteLine(heading);
+        context.Console.WriteLine();
+        context.Console.Write(new Text(table));
         return 0;
     }
 

@@ -29,12 +29,19 @@ internal static class EvalCommand
         };
         var tokenizer = new TokenizerChoice();
         var command = new Command("eval", "Measure a model's bits per byte and perplexity on a text.") { model, text, documents, batch };
+        context.Examples.Add(command,
+            new("rwkvquant eval model.bin --text lambada_test.jsonl --docs 5000..5152", "Bits per byte on 153 documents of a JSON-lines file"),
+            new("rwkvquant eval model.rwkvq --text lambada_test.jsonl --docs 5000..5152", "The same for a quantized model"),
+            new("rwkvquant eval tiny-rwkv-6v0-1m-FP32.bin --text notes.txt --encoding utf16le", "A plain text file as UTF-16LE bytes (the v6 fixtures)"),
+            new("rwkvquant eval model.bin --text lambada_test.jsonl --docs 0..9 --json", "The figures as JSON, for scripts"));
         tokenizer.AddTo(command);
+        context.AddJson(command);
         command.SetAction((parse, cancellationToken) => context.RunAsync(parse, token =>
         {
             string? range = parse.GetValue(documents);
             return Run(
-                context.Console,
+                context,
+                context.IsJson(parse),
                 parse.GetRequiredValue(model).FullName,
                 parse.GetRequiredValue(text).FullName,
                 range is null ? null : DocumentRange.Parse(range),
@@ -45,7 +52,12 @@ internal static class EvalCommand
         return command;
     }
 
-    private static int Run(IAnsiConsole console, string modelPath, string textPath, DocumentRange? range, EvaluationOptions options,
+    /// <summary>What <c>eval --json</c> writes.</summary>
+    internal sealed record Report(string Model, string Version, long Parameters, string Text, string? Documents, string Encoding,
+        int DocumentCount, long TokenCount, long ByteCount, double? BitsPerByte, double? BitsPerToken, double? NatsPerToken, double? Perplexity,
+        double Seconds, double? TokensPerSecond);
+
+    private static int Run(CliContext context, bool json, string modelPath, string textPath, DocumentRange? range, EvaluationOptions options,
         Func<RwkvConfig, ITokenizer> createTokenizer, CancellationToken cancellationToken)
     {
         RwkvModel model = CliContext.LoadModel(modelPath);
@@ -54,6 +66,7 @@ internal static class EvalCommand
         int[][] documents = texts.Select(tokenizer.Encode).ToArray();
         using RwkvNetwork network = RwkvNetwork.Create(model);
 
+        IAnsiConsole console = context.ProgressConsole(json);
         PerplexityResult result;
         if (console.Profile.Capabilities.Interactive)
         {
@@ -75,6 +88,13 @@ internal static class EvalCommand
             result = PerplexityEvaluator.Evaluate(network, documents, tokenizer, options, cancellationToken: cancellationToken);
         }
 
+        if (json)
+        {
+            context.WriteJson(new Report(modelPath, model.Config.Version.ToString(), model.ParameterCount, textPath, range?.ToString(), EncodingName(tokenizer),
+                result.DocumentCount, result.TokenCount, result.ByteCount, CliJson.Finite(result.BitsPerByte), CliJson.Finite(result.BitsPerToken),
+                CliJson.Finite(result.NatsPerToken), CliJson.Finite(result.Perplexity), result.Elapsed.TotalSeconds, CliJson.Finite(result.TokensPerSecond)));
+            return 0;
+        }
         var table = new Table { Border = TableBorder.Rounded, ShowHeaders = false };
         table.AddColumn("measure");
         table.AddColumn(new TableColumn("value").RightAligned());
@@ -90,7 +110,7 @@ internal static class EvalCommand
         Row("perplexity (per token)", Invariant(result.Perplexity, "F4"));
         Row("time", $"{Invariant(result.Elapsed.TotalSeconds, "F2")} s");
         Row("tokens per second", Invariant(result.TokensPerSecond, "N0"));
-        console.Write(table);
+        context.Console.Write(table);
         return 0;
     }
 

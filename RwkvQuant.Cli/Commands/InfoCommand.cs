@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text.Json.Serialization;
 using RwkvQuant.Formats;
 using RwkvQuant.Formats.Ggml;
 using RwkvQuant.Formats.Pth;
@@ -17,15 +18,50 @@ internal static class InfoCommand
     {
         var model = new Argument<FileInfo>("model") { Description = "The model file (rwkv.cpp .bin, PyTorch .pth, safetensors or quantized .rwkvq)." };
         var command = new Command("info", "Show a model's architecture and tensors.") { model };
-        command.SetAction((parse, cancellationToken) => context.RunAsync(parse,
-            _ => Run(context.Console, parse.GetRequiredValue(model).FullName), cancellationToken));
+        context.Examples.Add(command,
+            new("rwkvquant info tiny-rwkv-7v0-834K-FP16.bin", "Architecture, parameters, every tensor and how the file stores it"),
+            new("rwkvquant info model.rwkvq", "A quantized model: scheme and bits per weight of each tensor"),
+            new("rwkvquant info model.bin --json", "The same as JSON, for scripts"));
+        context.AddJson(command);
+        command.SetAction((parse, cancellationToken) => context.RunAsync(parse, _ =>
+        {
+            Report report = Inspect(parse.GetRequiredValue(model).FullName);
+            if (context.IsJson(parse))
+                context.WriteJson(report);
+            else
+                Render(context.Console, report);
+            return 0;
+        }, cancellationToken));
         return command;
     }
 
-    /// <summary>A tensor as the file stores it.</summary>
-    private sealed record StoredTensor(string Name, string Type, IReadOnlyList<long> Shape);
+    /// <summary>A tensor as the file stores it: <paramref name="Type"/> is the element type, or the quantization
+    /// scheme with its <paramref name="BitsPerWeight"/>.</summary>
+    internal sealed record StoredTensor(string Name, string Type, IReadOnlyList<long> Shape, double? BitsPerWeight = null)
+    {
+        [JsonIgnore]
+        public string Display => BitsPerWeight is { } bpw
+            ? string.Create(CultureInfo.InvariantCulture, $"{Type}, {bpw:F4} bpw, [{string.Join(", ", Shape)}]")
+            : $"{Type} [{string.Join(", ", Shape)}]";
+    }
 
-    private static int Run(IAnsiConsole console, string path)
+    /// <summary>What <c>info</c> shows (and writes with <c>--json</c>).</summary>
+    internal sealed record Report(string File, string Format, bool Runnable, string? NotRunnableReason, ConfigReport? Config,
+        long Parameters, int TensorCount, QuantizedReport? Quantized, IReadOnlyList<TensorReport> Tensors);
+
+    internal sealed record ConfigReport(string Version, int Layers, int Width, int Heads, int HeadSize, int VocabularySize, int FeedForwardSize);
+
+    /// <param name="TensorCount">Quantized tensors.</param>
+    /// <param name="Parameters">Parameters of the quantized tensors.</param>
+    /// <param name="StoredBits">Stored bits of the quantized tensors.</param>
+    /// <param name="BitsPerWeight">Stored bits / parameters over the quantized tensors.</param>
+    /// <param name="WholeModelBitsPerWeight">Stored bits / parameters over every tensor of the model.</param>
+    internal sealed record QuantizedReport(int TensorCount, long Parameters, long StoredBits, double BitsPerWeight, double WholeModelBitsPerWeight);
+
+    /// <param name="Stored">The file record it came from (for v7's packed mixing vectors, <c>att.x_rwkvag</c>); null if none matched.</param>
+    internal sealed record TensorReport(string Name, IReadOnlyList<long> Shape, long Parameters, StoredTensor? Stored);
+
+    private static Report Inspect(string path)
     {
         if (!File.Exists(path))
             throw new FileNotFoundException($"Model file '{path}' does not exist.", path);
@@ -46,34 +82,49 @@ internal static class InfoCommand
             notRunnable = exception.Message;
         }
 
+        IEnumerable<(string Name, IReadOnlyList<long> Shape)> rows = model is null
+            ? storedList.Select(t => (t.Name, t.Shape))
+            : model.Tensors.Values.OrderBy(t => t.Name, TensorOrder.Instance).Select(t => (t.Name, t.Shape));
+        TensorReport[] tensors = [.. rows.Select(r => new TensorReport(r.Name, r.Shape, r.Shape.Aggregate(1L, (a, b) => a * b), StoredRecord(stored, r.Name)))];
+        ConfigReport? config = model?.Config is { } c
+            ? new ConfigReport(c.Version.ToString(), c.LayerCount, c.EmbeddingSize, c.HeadCount, c.HeadSize, c.VocabularySize, c.FeedForwardSize)
+            : null;
+        QuantizedReport? quantizedReport = quantized is null ? null : new QuantizedReport(quantized.QuantizedTensors.Count,
+            quantized.QuantizedParameterCount, quantized.QuantizedStoredBits, quantized.QuantizedBitsPerWeight, quantized.BitsPerWeight);
+        return new Report(path, description, model is not null, notRunnable, config,
+            model?.ParameterCount ?? storedList.Sum(t => t.Shape.Aggregate(1L, (a, b) => a * b)),
+            model?.Tensors.Count ?? storedList.Count, quantizedReport, tensors);
+    }
+
+    private static void Render(IAnsiConsole console, Report report)
+    {
         var summary = new Table { Border = TableBorder.Rounded, ShowHeaders = false };
         summary.AddColumn("property");
         summary.AddColumn("value");
         void Row(string name, string value) => summary.AddRow(Markup.Escape(name), Markup.Escape(value));
-        Row("file", path);
-        Row("format", description);
-        if (model is null)
+        Row("file", report.File);
+        Row("format", report.Format);
+        if (report.Config is not { } config)
         {
-            Row("model", $"not runnable: {notRunnable}");
-            Row("parameters", Format(storedList.Sum(t => t.Shape.Aggregate(1L, (a, b) => a * b))));
-            Row("tensors", Format(storedList.Count));
+            Row("model", $"not runnable: {report.NotRunnableReason}");
+            Row("parameters", Format(report.Parameters));
+            Row("tensors", Format(report.TensorCount));
         }
         else
         {
-            RwkvConfig config = model.Config;
-            Row("version", config.Version.ToString());
-            Row("layers", Format(config.LayerCount));
-            Row("width", Format(config.EmbeddingSize));
-            Row("heads", Format(config.HeadCount));
+            Row("version", config.Version);
+            Row("layers", Format(config.Layers));
+            Row("width", Format(config.Width));
+            Row("heads", Format(config.Heads));
             Row("head size", Format(config.HeadSize));
             Row("vocabulary", Format(config.VocabularySize));
             Row("FFN size", Format(config.FeedForwardSize));
-            Row("parameters", Format(model.ParameterCount));
-            Row("tensors", Format(model.Tensors.Count));
+            Row("parameters", Format(report.Parameters));
+            Row("tensors", Format(report.TensorCount));
         }
-        if (quantized is not null)
+        if (report.Quantized is { } q)
             Row("quantized", string.Create(CultureInfo.InvariantCulture,
-                $"{quantized.QuantizedTensors.Count} tensors at {quantized.QuantizedBitsPerWeight:F4} bpw; whole model {quantized.BitsPerWeight:F4} bpw"));
+                $"{q.TensorCount} tensors at {q.BitsPerWeight:F4} bpw; whole model {q.WholeModelBitsPerWeight:F4} bpw"));
         console.Write(summary);
 
         var tensors = new Table { Border = TableBorder.Simple };
@@ -81,22 +132,16 @@ internal static class InfoCommand
         tensors.AddColumn("shape");
         tensors.AddColumn("stored as");
         tensors.AddColumn(new TableColumn("parameters").RightAligned());
-        IEnumerable<(string Name, IReadOnlyList<long> Shape)> rows = model is null
-            ? storedList.Select(t => (t.Name, t.Shape))
-            : model.Tensors.Values.OrderBy(t => t.Name, TensorOrder.Instance).Select(t => (t.Name, t.Shape));
-        foreach (var (name, shape) in rows)
+        foreach (TensorReport t in report.Tensors)
         {
-            StoredTensor? record = StoredRecord(stored, name);
-            string storedAs = record is null ? "?" : $"{record.Type} [{string.Join(", ", record.Shape)}]"
-                + (record.Name == name ? "" : $" in {record.Name}");
+            string storedAs = t.Stored is not { } record ? "?" : record.Display + (record.Name == t.Name ? "" : $" in {record.Name}");
             tensors.AddRow(
-                Markup.Escape(name),
-                Markup.Escape($"[{string.Join(", ", shape)}]"),
+                Markup.Escape(t.Name),
+                Markup.Escape($"[{string.Join(", ", t.Shape)}]"),
                 Markup.Escape(storedAs),
-                Format(shape.Aggregate(1L, (a, b) => a * b)));
+                Format(t.Parameters));
         }
         console.Write(tensors);
-        return 0;
     }
 
     private static (string Description, IReadOnlyList<StoredTensor> Tensors, QuantizedModel? Quantized) ReadStored(string path, ModelFileFormat format)
@@ -113,7 +158,7 @@ internal static class InfoCommand
                 {
                     QuantizedModel quantized = QuantizedModelFile.FromSafetensors(file, path);
                     return ($"rwkvquant quantized model (safetensors), format version {QuantizedModelFile.FormatVersion}",
-                        [.. quantized.QuantizedTensors.Select(t => new StoredTensor(t.Name, string.Create(CultureInfo.InvariantCulture, $"{t.Scheme}, {t.BitsPerWeight:F4} bpw,"), [t.Rows, t.Columns])),
+                        [.. quantized.QuantizedTensors.Select(t => new StoredTensor(t.Name, t.Scheme, [t.Rows, t.Columns], t.BitsPerWeight)),
                          .. quantized.FullPrecisionTensors.Select(t => new StoredTensor(t.Name, t.Type.ToString(), t.Shape))],
                         quantized);
                 }

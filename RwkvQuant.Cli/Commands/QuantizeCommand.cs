@@ -50,7 +50,13 @@ internal static class QuantizeCommand
         {
             model, calibration, calibrationDocuments, samples, sampleTokens, tauC, tauF, fraction, bitsPerWeight, noCodebooks, output,
         };
+        context.Examples.Add(command,
+            new("rwkvquant quantize model.bin --calib lambada_test.jsonl --calib-docs 0..127 -o model.rwkvq", "The paper's settings (90% of the block matrices in SQ, codebooks for the multiplication vectors)"),
+            new("rwkvquant quantize model.bin --calib c.jsonl -o model.rwkvq --bpw 3.25", "The most accurate plan whose stored bits per weight fit a budget"),
+            new("rwkvquant quantize model.bin --calib c.jsonl -o model.rwkvq --tau-c 1.54 --tau-f 30", "The published RWKV-7 thresholds as they are"),
+            new("rwkvquant quantize model.bin --calib c.jsonl -o model.rwkvq --json", "The report and totals as JSON, for scripts (progress on stderr)"));
         tokenizer.AddTo(command);
+        context.AddJson(command);
         command.SetAction((parse, cancellationToken) => context.RunAsync(parse, token =>
         {
             double? c = parse.GetValue(tauC), f = parse.GetValue(tauF), share = parse.GetValue(fraction);
@@ -65,7 +71,8 @@ internal static class QuantizeCommand
                 throw new ArgumentException($"--sq-fraction is {share.Value.ToString(CultureInfo.InvariantCulture)}; it lies in [0, 1].");
             string? range = parse.GetValue(calibrationDocuments);
             return Run(
-                context.Console,
+                context,
+                context.IsJson(parse),
                 new Request(
                     parse.GetRequiredValue(model).FullName,
                     parse.GetRequiredValue(calibration).FullName,
@@ -85,8 +92,26 @@ internal static class QuantizeCommand
     private sealed record Request(string ModelPath, string CalibrationPath, DocumentRange? CalibrationRange, CalibrationOptions Calibration,
         ProxyThresholds? Thresholds, double ScalarFraction, double? BitsPerWeight, bool Codebooks, string OutputPath);
 
-    private static int Run(IAnsiConsole console, Request request, Func<RwkvConfig, ITokenizer> createTokenizer, CancellationToken cancellationToken)
+    /// <summary>What <c>quantize --json</c> writes.</summary>
+    /// <param name="ScalarFractionTarget">The --sq-fraction share the thresholds were scaled for; null with explicit --tau-c/--tau-f.</param>
+    internal sealed record Report(string Model, string Version, CalibrationReport Calibration, string Plan, string Selector,
+        double? ScalarFractionTarget, double? BitsPerWeightBudget, bool Codebooks, string Output, long FileBytes, Totals Totals,
+        IReadOnlyList<TensorReport> Tensors);
+
+    internal sealed record CalibrationReport(string File, string? Documents, int Samples, int TokensPerSample);
+
+    /// <param name="QuantizedBitsPerWeight">QuantizedStoredBits / QuantizedParameters.</param>
+    /// <param name="BitsPerWeight">StoredBits / Parameters over the whole model (kept tensors at their stored type).</param>
+    internal sealed record Totals(int Matrices, int ScalarMatrices, double ScalarFractionByCount, double ScalarFractionByParameters,
+        int QuantizedTensors, long QuantizedParameters, long QuantizedStoredBits, double QuantizedBitsPerWeight,
+        long Parameters, long StoredBits, double BitsPerWeight);
+
+    internal sealed record TensorReport(string Name, HybridTensorKind Kind, double? CoarseProxy, double? FineProxy, HybridMethod Method,
+        string Scheme, long Parameters, long StoredBits, double BitsPerWeight, double? RelativeError);
+
+    private static int Run(CliContext context, bool json, Request request, Func<RwkvConfig, ITokenizer> createTokenizer, CancellationToken cancellationToken)
     {
+        IAnsiConsole console = context.ProgressConsole(json);
         RwkvModel model = CliContext.LoadModel(request.ModelPath);
         ITokenizer tokenizer = createTokenizer(model.Config);
         CalibrationData data = CalibrationData.FromDocuments(TextCorpus.Load(request.CalibrationPath, request.CalibrationRange), tokenizer, request.Calibration);
@@ -126,6 +151,20 @@ internal static class QuantizeCommand
             result = quantizer.QuantizeAsync(model, data, progress, cancellationToken).GetAwaiter().GetResult();
         }
         QuantizedModelFile.Save(result.Model, request.OutputPath, cancellationToken);
+        QuantizedModel q = result.Model;
+        int matrices = result.Tensors.Count(t => t.Kind == HybridTensorKind.Matrix);
+        if (json)
+        {
+            context.WriteJson(new Report(request.ModelPath, model.Config.Version.ToString(),
+                new CalibrationReport(request.CalibrationPath, request.CalibrationRange?.ToString(), data.Samples.Count, request.Calibration.TokensPerSample),
+                plan.ToString(), result.Selector, request.Thresholds is null ? request.ScalarFraction : null, request.BitsPerWeight, request.Codebooks,
+                request.OutputPath, new FileInfo(request.OutputPath).Length,
+                new Totals(matrices, result.Tensors.Count(t => t.Method == HybridMethod.Scalar), result.ScalarFractionByCount, result.ScalarFractionByParameters,
+                    q.QuantizedTensors.Count, q.QuantizedParameterCount, q.QuantizedStoredBits, q.QuantizedBitsPerWeight, q.ParameterCount, q.StoredBits, q.BitsPerWeight),
+                [.. result.Tensors.Select(t => new TensorReport(t.Name, t.Kind, CliJson.Finite(t.CoarseProxy), CliJson.Finite(t.FineProxy), t.Method, t.Scheme,
+                    t.Parameters, t.StoredBits, t.BitsPerWeight, CliJson.Finite(t.RelativeError)))]));
+            return 0;
+        }
 
         var table = new Table { Border = TableBorder.Rounded };
         foreach (string column in new[] { "tensor", "kind", "P_c", "P_f", "method", "scheme", "params", "bpw", "rel. error" })
@@ -145,8 +184,6 @@ internal static class QuantizeCommand
         }
         console.Write(table);
 
-        QuantizedModel q = result.Model;
-        int matrices = result.Tensors.Count(t => t.Kind == HybridTensorKind.Matrix);
         console.WriteLine($"model: {Path.GetFileName(request.ModelPath)} ({model.Config.Version}); calibration: {Describe(request.CalibrationPath, request.CalibrationRange)}, " +
                           $"{data.Samples.Count} × {request.Calibration.TokensPerSample} tokens");
         console.WriteLine($"selector: {result.Selector}" + (request.Thresholds is null ? $" (scaled for {Percent(request.ScalarFraction, "F0")} SQ by count)" : "") +

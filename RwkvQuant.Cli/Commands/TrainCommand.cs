@@ -33,15 +33,17 @@ internal static class TrainCommand
         var threads = new Option<int?>("--threads") { Description = "CPU threads for torch (default: torch's choice)." };
         var documentation = new Option<DirectoryInfo?>("--docs") { Description = "A ref/net10.0 folder of XML documentation to use instead of the one found through the SDK." };
         var command = new Command("train",
-            "Train a byte-level RWKV-7 on the .NET reference-pack documentation (found through the SDK): checkpoints, resume, validation bits per byte, CSV log and PNG plot.\n\n" +
-            "Examples:\n" +
-            "  rwkvquant train -o run --steps 200                          a quick 4 × 256 run\n" +
-            "  rwkvquant train -o run --layers 2 --width 64 --steps 100    a tiny model\n" +
-            "  rwkvquant train -o run --resume --steps 4000                continue (and extend) a run")
+            "Train a byte-level RWKV-7 on the .NET reference-pack documentation (found through the SDK): checkpoints, resume, validation bits per byte, CSV log and PNG plot.")
         {
             output, resume, layers, width, headSize, contextLength, batch, steps, learningRate, finalLearningRate, warmup, seed,
             validateEvery, checkpointEvery, threads, documentation,
         };
+        context.Examples.Add(command,
+            new("rwkvquant train -o run --steps 200", "A quick run at the default size (4 layers × 256)"),
+            new("rwkvquant train -o run --layers 2 --width 64 --steps 100", "A tiny model"),
+            new("rwkvquant train -o run --resume --steps 4000", "Continue (and extend) a run from its checkpoint"),
+            new("rwkvquant train -o run --steps 200 --json", "The result as JSON, for scripts (progress on stderr)"));
+        context.AddJson(command);
         command.SetAction((parse, cancellationToken) => context.RunAsync(parse, token =>
         {
             var options = new Rwkv7TrainingOptions
@@ -65,15 +67,22 @@ internal static class TrainCommand
                     throw new ArgumentException($"--threads is {count}; it must be at least 1.");
                 torch.set_num_threads(count);
             }
-            return Run(context.Console, options, parse.GetRequiredValue(output).FullName, parse.GetValue(resume),
+            return Run(context, context.IsJson(parse), options, parse.GetRequiredValue(output).FullName, parse.GetValue(resume),
                 parse.GetValue(documentation)?.FullName, token);
         }, cancellationToken));
         return command;
     }
 
-    private static int Run(IAnsiConsole console, Rwkv7TrainingOptions options, string outputDirectory, bool resume, string? docs,
+    /// <summary>What <c>train --json</c> writes.</summary>
+    internal sealed record Report(int Layers, int Width, int HeadSize, int ContextLength, int BatchSize, long Parameters, int Steps,
+        double? ValidationBitsPerByte, string ModelPath, string LogPath, string PlotPath, CorpusReport Corpus);
+
+    internal sealed record CorpusReport(string Source, int Documents, long Bytes, int TrainingDocuments, int ValidationDocuments);
+
+    private static int Run(CliContext context, bool json, Rwkv7TrainingOptions options, string outputDirectory, bool resume, string? docs,
         CancellationToken cancellationToken)
     {
+        IAnsiConsole console = context.ProgressConsole(json);
         ReferencePackCorpus corpus = ReferencePackCorpus.Load(docs, cancellationToken);
         IReadOnlyList<string> train = corpus.Texts(CorpusSplit.Train), validation = corpus.Texts(CorpusSplit.Validation);
         console.MarkupLine(Markup.Escape(
@@ -122,6 +131,14 @@ internal static class TrainCommand
             result = Rwkv7Trainer.Train(train, validation, options, outputDirectory, resume, new Reporter(OnProgress), cancellationToken);
         }
 
+        string logPath = Path.Combine(outputDirectory, Rwkv7Trainer.LogFileName);
+        if (json)
+        {
+            context.WriteJson(new Report(options.Layers, options.Width, options.HeadSize, options.ContextLength, options.BatchSize,
+                result.Model.ParameterCount, result.Steps, CliJson.Finite(result.ValidationBitsPerByte), result.ModelPath, logPath, plotPath,
+                new CorpusReport(corpus.Source, corpus.Documents.Count, corpus.ByteCount, train.Count, validation.Count)));
+            return 0;
+        }
         var table = new Table { Border = TableBorder.Rounded, ShowHeaders = false };
         table.AddColumn("measure");
         table.AddColumn(new TableColumn("value").RightAligned());
@@ -130,7 +147,7 @@ internal static class TrainCommand
         Row("steps", result.Steps.ToString("N0", CultureInfo.InvariantCulture));
         Row("validation bits per byte", result.ValidationBitsPerByte.ToString("F4", CultureInfo.InvariantCulture));
         Row("weights (FP16)", result.ModelPath);
-        Row("log", Path.Combine(outputDirectory, Rwkv7Trainer.LogFileName));
+        Row("log", logPath);
         Row("plot", plotPath);
         console.Write(table);
         return 0;
