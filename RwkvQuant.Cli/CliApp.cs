@@ -18,6 +18,7 @@ internal static class CliApp
         root.Add(GenerateCommand.Create(context));
         root.Add(CompareCommand.Create(context));
         root.Add(QuantizeCommand.Create(context));
+        root.Add(BenchCommand.Create(context));
         return root;
     }
 
