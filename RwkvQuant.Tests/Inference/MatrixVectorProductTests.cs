@@ -39,6 +39,37 @@ public class MatrixVectorProductTests
     }
 
     [Theory]
+    [InlineData(2, 8)]
+    [InlineData(3, 64)]
+    [InlineData(3, 24)]
+    [InlineData(4, 32)]
+    [InlineData(5, 16)]
+    [InlineData(6, 64)]
+    [InlineData(7, 8)]
+    [InlineData(8, 40)]
+    public void The_vectorized_group_scalar_path_equals_the_portable_one(int bits, int groupSize)
+    {
+        // 136 columns: whole bytes per 8 codes, and with groups of 24, 40 or 64 a short last group.
+        TensorData weight = ScalarTestData.Weight(bits + 20, 37, 136);
+        Hessian h = ScalarTestData.CorrelatedHessian(bits, 136, samples: 64);
+        foreach (QuantizedTensor quantized in new[]
+        {
+            new RoundToNearestQuantizer(new RoundToNearestOptions { Bits = bits, GroupSize = groupSize }).Quantize(weight),
+            new GptqQuantizer(new GptqOptions { Bits = bits, GroupSize = groupSize, Symmetric = true, ActOrder = true }).Quantize(weight, h),
+        })
+        {
+            var tensor = (GroupScalarTensor)quantized;
+            var fast = new GroupScalarMatrixProduct(tensor);
+            Assert.Equal(System.Runtime.Intrinsics.X86.Avx2.IsSupported, fast.IsVectorized);
+            var portable = new GroupScalarMatrixProduct(tensor, allowVectorized: false);
+            Assert.False(portable.IsVectorized);
+            float[] weights = tensor.Dequantize();
+            AssertProductMatches(fast, weights, seed: bits);
+            AssertProductMatches(portable, weights, seed: bits);
+        }
+    }
+
+    [Theory]
     [InlineData(3, false, false)]
     [InlineData(3, false, true)]
     [InlineData(4, true, true)]
