@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using RwkvQuant.Scalar;
@@ -101,7 +102,7 @@ internal sealed class GroupScalarMatrixProduct : IMatrixVectorProduct
                 for (int g = 0; g < groups; g++)
                 {
                     int from = g * groupSize, length = Math.Min(groupSize, columns - from);
-                    float scale = _tensor.GetScale(r, g), zero = _tensor.GetZero(r, g);
+                    float scale = Scale(r * groups + g), zero = Zero(r * groups + g);
                     float dot = TensorPrimitives.Dot(q.Slice(from, length), xs.Slice(from, length));
                     acc += scale * (dot - zero * sums[g]);
                 }
@@ -117,8 +118,9 @@ internal sealed class GroupScalarMatrixProduct : IMatrixVectorProduct
     /// <summary>
     /// The AVX2 rows: 8 codes of b bits are b whole bytes; codes 0–3 sit in their low 4b bits and codes 4–7 in the next
     /// 4b, so one 64-bit load split in two 32-bit halves, broadcast to four lanes each and shifted right by
-    /// (0, b, 2b, 3b), gives the 8 codes after a mask. Each group's Σ q·x stays in a vector, scaled into the row's
-    /// accumulator; the zero's term s·z·Σx is added as a scalar.
+    /// (0, b, 2b, 3b), gives the 8 codes after a mask (for b ≤ 4 the 8 codes fit 32 bits: one broadcast, shifts
+    /// (0, b, …, 7b), two accumulators). Each group's Σ q·x stays in a vector, scaled into the row's accumulator; the
+    /// zero's term s·z·Σx is added as a scalar.
     /// </summary>
     private unsafe void MultiplyRowsVectorized(float[] stored, Span<float> y, int start, int end)
     {
@@ -126,10 +128,13 @@ internal sealed class GroupScalarMatrixProduct : IMatrixVectorProduct
         ReadOnlySpan<byte> codes = _tensor.PackedCodes;
         Vector256<uint> shifts = Vector256.Create(0u, (uint)bits, 2u * (uint)bits, 3u * (uint)bits, 0u, (uint)bits, 2u * (uint)bits, 3u * (uint)bits);
         Vector256<uint> mask = Vector256.Create((1u << bits) - 1);
+        Vector256<uint> narrowShifts = Vector256.Create(0u, 1, 2, 3, 4, 5, 6, 7) * (uint)bits;
         int halfShift = 4 * bits;
+        bool narrow = bits <= 4;
         fixed (float* xs = stored)
         fixed (byte* packed = codes)
         {
+            byte* streamEnd = packed + codes.Length;
             float* sums = xs + columns;
             for (int r = start; r < end; r++)
             {
@@ -141,22 +146,61 @@ internal sealed class GroupScalarMatrixProduct : IMatrixVectorProduct
                     int from = g * groupSize, length = Math.Min(groupSize, columns - from);
                     Vector256<float> dot = Vector256<float>.Zero;
                     byte* chunk = packed + rowByte + (long)from * bits / 8;
-                    for (int k = 0; k < length; k += 8, chunk += bits)
+                    if (narrow)
                     {
-                        ulong word = chunk + 8 <= packed + codes.Length ? *(ulong*)chunk : Tail(chunk, packed + codes.Length);
-                        uint low = (uint)word, high = (uint)(word >> halfShift);
-                        Vector256<uint> lanes = Vector256.Create(Vector128.Create(low), Vector128.Create(high));
-                        Vector256<int> q = (Avx2.ShiftRightLogicalVariable(lanes, shifts) & mask).AsInt32();
-                        dot = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(q), Vector256.Load(xs + from + k), dot);
+                        // b ≤ 4: all 8 codes lie in the low 32 bits, one broadcast feeds the 8 lanes.
+                        Vector256<float> dot1 = Vector256<float>.Zero;
+                        int k = 0;
+                        for (; k + 16 <= length; k += 16, chunk += 2 * bits)
+                        {
+                            uint first = Load32(chunk, streamEnd), second = Load32(chunk + bits, streamEnd);
+                            Vector256<int> q0 = (Avx2.ShiftRightLogicalVariable(Vector256.Create(first), narrowShifts) & mask).AsInt32();
+                            Vector256<int> q1 = (Avx2.ShiftRightLogicalVariable(Vector256.Create(second), narrowShifts) & mask).AsInt32();
+                            dot = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(q0), Vector256.Load(xs + from + k), dot);
+                            dot1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(q1), Vector256.Load(xs + from + k + 8), dot1);
+                        }
+                        if (k < length)
+                        {
+                            Vector256<int> q = (Avx2.ShiftRightLogicalVariable(Vector256.Create(Load32(chunk, streamEnd)), narrowShifts) & mask).AsInt32();
+                            dot = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(q), Vector256.Load(xs + from + k), dot);
+                        }
+                        dot += dot1;
                     }
-                    float scale = _tensor.GetScale(r, g);
+                    else
+                    {
+                        for (int k = 0; k < length; k += 8, chunk += bits)
+                        {
+                            ulong word = chunk + 8 <= streamEnd ? *(ulong*)chunk : Tail(chunk, streamEnd);
+                            uint low = (uint)word, high = (uint)(word >> halfShift);
+                            Vector256<uint> lanes = Vector256.Create(Vector128.Create(low), Vector128.Create(high));
+                            Vector256<int> q = (Avx2.ShiftRightLogicalVariable(lanes, shifts) & mask).AsInt32();
+                            dot = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(q), Vector256.Load(xs + from + k), dot);
+                        }
+                    }
+                    float scale = Scale(r * groups + g);
                     row = Vector256.FusedMultiplyAdd(dot, Vector256.Create(scale), row);
-                    offset += scale * _tensor.GetZero(r, g) * sums[g];
+                    offset += scale * Zero(r * groups + g) * sums[g];
                 }
                 y[r] = Vector256.Sum(row) - offset;
             }
         }
     }
+
+    /// <summary>Stored scale <paramref name="index"/> (row · groups + group), read in its precision.</summary>
+    private float Scale(int index) => Read(_tensor.StoredScales, index);
+
+    /// <summary>Stored zero <paramref name="index"/>, or 2^(b−1) when symmetric.</summary>
+    private float Zero(int index) => _tensor.Symmetric ? 1 << (_tensor.Bits - 1) : Read(_tensor.StoredZeros, index);
+
+    private float Read(ReadOnlySpan<byte> stored, int index) => _tensor.ScalePrecision switch
+    {
+        ScalePrecision.F16 => (float)MemoryMarshal.Cast<byte, Half>(stored)[index],
+        ScalePrecision.BF16 => BitConverter.UInt32BitsToSingle((uint)MemoryMarshal.Cast<byte, ushort>(stored)[index] << 16),
+        _ => MemoryMarshal.Cast<byte, float>(stored)[index],
+    };
+
+    /// <summary>32 bits at <paramref name="chunk"/>, zero-extended past the end of the stream.</summary>
+    private static unsafe uint Load32(byte* chunk, byte* end) => chunk + 4 <= end ? *(uint*)chunk : (uint)Tail(chunk, end);
 
     /// <summary>The last bytes of the code stream, zero-extended to 64 bits (a load must not run past the end).</summary>
     private static unsafe ulong Tail(byte* chunk, byte* end)

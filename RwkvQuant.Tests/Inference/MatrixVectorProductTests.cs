@@ -151,6 +151,23 @@ public class MatrixVectorProductTests
     }
 
     [Fact]
+    public void Half_dot_products_read_every_half_and_bfloat16_exactly()
+    {
+        // Zeros, subnormals, the largest half, negatives; 37 values: two vector chunks and a tail.
+        Half[] specials = [(Half)0f, -(Half)0f, Half.Epsilon, -Half.Epsilon, BitConverter.UInt16BitsToHalf(0x03FF), Half.MaxValue, Half.MinValue, (Half)1f, (Half)(-2.5f), (Half)6.1e-5f];
+        var random = new Random(4);
+        Half[] halves = Enumerable.Range(0, 37).Select(i => i < specials.Length ? specials[i] : (Half)(random.NextDouble() * 8 - 4)).ToArray();
+        ushort[] bits = halves.Select(BitConverter.HalfToUInt16Bits).ToArray();
+        for (int i = 0; i < halves.Length; i++)
+        {
+            float[] unit = new float[halves.Length];
+            unit[i] = 1;
+            Assert.Equal((float)halves[i], DenseMatrixProduct.HalfDot(bits, unit, brain: false));
+            Assert.Equal(BitConverter.UInt32BitsToSingle((uint)bits[i] << 16), DenseMatrixProduct.HalfDot(bits, unit, brain: true));
+        }
+    }
+
+    [Fact]
     public void Large_products_split_across_threads_give_the_same_result()
     {
         // 640 × 544 = 348,160 weights: above the threshold from which rows run in parallel.
