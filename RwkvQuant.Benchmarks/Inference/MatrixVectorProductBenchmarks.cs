@@ -7,7 +7,7 @@ namespace RwkvQuant.Benchmarks.Inference;
 
 /// <summary>
 /// One matrix-vector product of the engine at the synthetic model's shapes (a 768×3072 projection and the 65536×768
-/// head): the kept float32 matrix (baseline), the kept FP16 matrix (converted a chunk at a time), and RTN 3-bit g64
+/// head, and a tiny model's 64×64): the kept float32 matrix (baseline), the kept FP16 matrix (converted a chunk at a time), and RTN 3-bit g64
 /// from its packed codes.
 /// </summary>
 [MemoryDiagnoser]
@@ -17,7 +17,7 @@ public class MatrixVectorProductBenchmarks
     private float[] _x = [], _y = [];
 
     /// <summary>The matrix shape, rows×columns.</summary>
-    [Params("768x3072", "65536x768")]
+    [Params("64x64", "768x3072", "65536x768")]
     public string Shape { get; set; } = "";
 
     /// <summary>Random weights in the three storages, and a random input.</summary>
