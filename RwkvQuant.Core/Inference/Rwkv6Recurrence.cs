@@ -74,7 +74,7 @@ internal sealed class Rwkv6Recurrence : RecurrentNetwork
         Span<float> hidden = s.Hidden.AsSpan(0, l.MaaW1.Rows);
         l.MaaW1.Multiply(s.Temp, hidden);
         TensorPrimitives.Tanh(hidden, hidden);
-        BlockDiagonal.Multiply(l.MaaW2, Shifts, hidden, s.Shifts, s.Row);   // [5, C]
+        BlockDiagonal.Multiply(l.MaaW2, Shifts, hidden, s.Shifts);          // [5, C]
         MixShift(s, l.MaaW, 0, s.XW);
         MixShift(s, l.MaaK, 1, s.XK);
         MixShift(s, l.MaaV, 2, s.XV);
@@ -159,9 +159,6 @@ internal sealed class Rwkv6Recurrence : RecurrentNetwork
 
         /// <summary>A LoRA's hidden activations <c>[max(5D, D_w)]</c>.</summary>
         public float[] Hidden { get; } = new float[Math.Max(hidden, 1)];
-
-        /// <summary>One decoded row of <c>time_maa_w2</c> <c>[5D]</c>.</summary>
-        public float[] Row { get; } = new float[Math.Max(hidden, 1)];
 
         /// <summary>The channel mix's hidden activations <c>[F]</c>.</summary>
         public float[] FeedForward { get; } = new float[f];
