@@ -105,6 +105,26 @@ public class MatrixVectorProductTests
     }
 
     [Theory]
+    [InlineData(2, 16)]
+    [InlineData(3, 32)]
+    [InlineData(3, 24)]
+    [InlineData(4, 64)]
+    public void The_vectorized_scalar_codebook_path_equals_the_portable_one(int bits, int groupColumns)
+    {
+        // 136 columns: whole bytes per 8 codes; groups of 24 or 64 columns leave a narrower last group.
+        TensorData weight = ScalarTestData.Weight(bits + 30, 37, 136);
+        var quantizer = new KMeansVectorQuantizer(new KMeansOptions { Dimension = 1, Bits = bits, GroupRows = 8, GroupColumns = groupColumns, MaxIterations = 3 });
+        var tensor = (VectorQuantizedTensor)quantizer.Quantize(weight);
+        var fast = new VectorQuantizedMatrixProduct(tensor);
+        Assert.Equal(System.Runtime.Intrinsics.X86.Avx2.IsSupported, fast.IsVectorized);
+        var portable = new VectorQuantizedMatrixProduct(tensor, allowVectorized: false);
+        Assert.False(portable.IsVectorized);
+        float[] weights = tensor.Dequantize();
+        AssertProductMatches(fast, weights, seed: bits);
+        AssertProductMatches(portable, weights, seed: bits);
+    }
+
+    [Theory]
     [InlineData(0)]
     [InlineData(4)]
     public void Gptvq_tensors_multiply_like_their_dequantization_with_and_without_svd_codebooks(int svdRank)
