@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -148,23 +149,7 @@ internal sealed class GroupScalarMatrixProduct : IMatrixVectorProduct
                     byte* chunk = packed + rowByte + (long)from * bits / 8;
                     if (narrow)
                     {
-                        // b ≤ 4: all 8 codes lie in the low 32 bits, one broadcast feeds the 8 lanes.
-                        Vector256<float> dot1 = Vector256<float>.Zero;
-                        int k = 0;
-                        for (; k + 16 <= length; k += 16, chunk += 2 * bits)
-                        {
-                            uint first = Load32(chunk, streamEnd), second = Load32(chunk + bits, streamEnd);
-                            Vector256<int> q0 = (Avx2.ShiftRightLogicalVariable(Vector256.Create(first), narrowShifts) & mask).AsInt32();
-                            Vector256<int> q1 = (Avx2.ShiftRightLogicalVariable(Vector256.Create(second), narrowShifts) & mask).AsInt32();
-                            dot = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(q0), Vector256.Load(xs + from + k), dot);
-                            dot1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(q1), Vector256.Load(xs + from + k + 8), dot1);
-                        }
-                        if (k < length)
-                        {
-                            Vector256<int> q = (Avx2.ShiftRightLogicalVariable(Vector256.Create(Load32(chunk, streamEnd)), narrowShifts) & mask).AsInt32();
-                            dot = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(q), Vector256.Load(xs + from + k), dot);
-                        }
-                        dot += dot1;
+                        dot = NarrowGroupDot(chunk, xs + from, length, bits, streamEnd, narrowShifts, mask);
                     }
                     else
                     {
@@ -186,6 +171,30 @@ internal sealed class GroupScalarMatrixProduct : IMatrixVectorProduct
         }
     }
 
+    /// <summary>
+    /// Σ q·x over one group of b ≤ 4-bit codes (all 8 codes of a run lie in its first 32 bits: one broadcast feeds the
+    /// 8 lanes), with two accumulators. Its own method so that the loop's vectors stay in registers.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static unsafe Vector256<float> NarrowGroupDot(byte* chunk, float* x, int length, int bits, byte* streamEnd, Vector256<uint> shifts, Vector256<uint> mask)
+    {
+        Vector256<float> dot0 = Vector256<float>.Zero, dot1 = Vector256<float>.Zero;
+        int k = 0;
+        for (; k + 16 <= length; k += 16, chunk += 2 * bits)
+        {
+            Vector256<int> q0 = (Avx2.ShiftRightLogicalVariable(Vector256.Create(Load32(chunk, streamEnd)), shifts) & mask).AsInt32();
+            Vector256<int> q1 = (Avx2.ShiftRightLogicalVariable(Vector256.Create(Load32(chunk + bits, streamEnd)), shifts) & mask).AsInt32();
+            dot0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(q0), Vector256.Load(x + k), dot0);
+            dot1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(q1), Vector256.Load(x + k + 8), dot1);
+        }
+        if (k < length)
+        {
+            Vector256<int> q = (Avx2.ShiftRightLogicalVariable(Vector256.Create(Load32(chunk, streamEnd)), shifts) & mask).AsInt32();
+            dot0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(q), Vector256.Load(x + k), dot0);
+        }
+        return dot0 + dot1;
+    }
+
     /// <summary>Stored scale <paramref name="index"/> (row · groups + group), read in its precision.</summary>
     private float Scale(int index) => Read(_tensor.StoredScales, index);
 
@@ -205,6 +214,7 @@ internal sealed class GroupScalarMatrixProduct : IMatrixVectorProduct
         BitConverter.UInt32BitsToSingle(BitConverter.SingleToUInt32Bits(BitConverter.UInt32BitsToSingle((uint)(bits & 0x7FFF) << 13) * 5.192297e33f) | ((uint)(bits & 0x8000) << 16));
 
     /// <summary>32 bits at <paramref name="chunk"/>, zero-extended past the end of the stream.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe uint Load32(byte* chunk, byte* end) => chunk + 4 <= end ? *(uint*)chunk : (uint)Tail(chunk, end);
 
     /// <summary>The last bytes of the code stream, zero-extended to 64 bits (a load must not run past the end).</summary>
