@@ -19,6 +19,7 @@ internal static class CliApp
         root.Add(CompareCommand.Create(context));
         root.Add(QuantizeCommand.Create(context));
         root.Add(TrainCommand.Create(context));
+        root.Add(BenchCommand.Create(context));
         context.Examples.Add(root,
             new("rwkvquant info model.bin", "Show a model's architecture and tensors"),
             new("rwkvquant quantize model.bin --calib text.jsonl -o model.rwkvq", "Quantize with RWKVQuant at the paper's settings"),

@@ -3,18 +3,23 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using RwkvQuant.Generation;
+using RwkvQuant.Inference;
 using RwkvQuant.Models;
 using RwkvQuant.Tokenizers;
 using Spectre.Console;
 
 namespace RwkvQuant.Cli.Commands;
 
-/// <summary><c>rwkvquant generate &lt;model&gt; --prompt TEXT</c>: streams generated text, then tokens per second.</summary>
+/// <summary>
+/// <c>rwkvquant generate &lt;model&gt; --prompt TEXT</c>: streams generated text, then tokens per second. A v6/v7
+/// <c>.rwkvq</c> runs on the inference engine straight from its packed weights, and the weight bytes read per token
+/// are reported too; other models run on the float32 TorchSharp network.
+/// </summary>
 internal static class GenerateCommand
 {
     public static Command Create(CliContext context)
     {
-        var model = new Argument<FileInfo>("model") { Description = "The model file (rwkv.cpp .bin, PyTorch .pth or safetensors)." };
+        var model = new Argument<FileInfo>("model") { Description = "The model file (rwkv.cpp .bin, PyTorch .pth, safetensors, or a quantized .rwkvq run from its packed weights)." };
         var prompt = new Option<string>("--prompt") { Description = "The text to continue.", Required = true };
         var tokens = new Option<int>("--tokens") { Description = "Tokens to generate.", DefaultValueFactory = _ => 100 };
         var temperature = new Option<double>("--temperature")
@@ -46,10 +51,14 @@ internal static class GenerateCommand
     {
         if (count < 0)
             throw new ArgumentException($"--tokens must be 0 or more (got {count}).");
-        RwkvModel model = CliContext.LoadModel(modelPath);
-        ITokenizer tokenizer = createTokenizer(model.Config);
+        StoredModel stored = StoredModel.Load(modelPath);
+        ITokenizer tokenizer = createTokenizer(stored.Config);
         int[] promptTokens = tokenizer.Encode(prompt);
-        using RwkvNetwork network = RwkvNetwork.Create(model);
+        RwkvEngine? engine = stored.Quantized is not null && stored.EngineRuns ? RwkvEngine.Create(stored.Quantized) : null;
+        using RwkvNetwork? network = engine is null ? RwkvNetwork.Create(stored.ToFullModel()) : null;
+        IEnumerable<int> generation = engine is not null
+            ? TextGenerator.Generate(engine, promptTokens, count, sampling, tokenizer.EndOfTextToken, cancellationToken)
+            : TextGenerator.Generate(network!, promptTokens, count, sampling, tokenizer.EndOfTextToken, cancellationToken);
 
         TextWriter output = context.Console.Profile.Out.Writer;
         Decoder decoder = tokenizer.TextEncoding.GetDecoder();
@@ -58,7 +67,7 @@ internal static class GenerateCommand
         var stopwatch = Stopwatch.StartNew();
         TimeSpan promptTime = TimeSpan.Zero;
         int generated = 0;
-        foreach (int token in TextGenerator.Generate(network, promptTokens, count, sampling, tokenizer.EndOfTextToken, cancellationToken))
+        foreach (int token in generation)
         {
             if (generated++ == 0)
                 promptTime = stopwatch.Elapsed; // the prompt pass and the first sample
@@ -72,8 +81,12 @@ internal static class GenerateCommand
         string speed = generated > 1
             ? $"{((generated - 1) / Math.Max(stepSeconds, 1e-9)).ToString("F1", CultureInfo.InvariantCulture)} tokens/s"
             : "n/a";
+        string weights = engine is null
+            ? ""
+            : string.Create(CultureInfo.InvariantCulture, $"; quantized engine, {engine.WeightBytesPerToken / 1048576.0:F3} MiB of weights read per token")
+              + (generated > 1 ? string.Create(CultureInfo.InvariantCulture, $" ({engine.WeightBytesPerToken * (generated - 1) / Math.Max(stepSeconds, 1e-9) / 1e9:F2} GB/s)") : "");
         context.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"[{promptTokens.Length} prompt tokens in {promptTime.TotalSeconds:F2} s; {generated} generated tokens, {speed} after the first]"));
+            $"[{promptTokens.Length} prompt tokens in {promptTime.TotalSeconds:F2} s; {generated} generated tokens, {speed} after the first{weights}]"));
         return 0;
     }
 

@@ -1,3 +1,4 @@
+using RwkvQuant.Inference;
 using RwkvQuant.Models;
 using static TorchSharp.torch;
 
@@ -6,7 +7,7 @@ namespace RwkvQuant.Generation;
 /// <summary>
 /// Generates tokens in recurrent mode: the prompt runs through the network in one sequence-mode call, then each
 /// new token is sampled from the last logits and fed back with <see cref="RwkvNetwork.ForwardStep"/>, carrying
-/// the state.
+/// the state. With an <see cref="RwkvEngine"/> every token, prompt included, is one engine step.
 /// </summary>
 public static class TextGenerator
 {
@@ -35,6 +36,50 @@ public static class TextGenerator
                 throw new ArgumentException($"Prompt token {token} is outside the network's vocabulary of {vocabulary}.", nameof(prompt));
         }
         return Run(network, prompt, maxTokens, new TokenSampler(sampling ?? new SamplingOptions()), stopToken, cancellationToken);
+    }
+
+    /// <summary>
+    /// As <see cref="Generate(RwkvNetwork, IReadOnlyList{int}, int, SamplingOptions?, int?, CancellationToken)"/>, on
+    /// the inference engine (the prompt is fed one step per token).
+    /// </summary>
+    /// <exception cref="ArgumentException">The prompt is empty or holds a token outside the vocabulary.</exception>
+    public static IEnumerable<int> Generate(
+        RwkvEngine engine,
+        IReadOnlyList<int> prompt,
+        int maxTokens,
+        SamplingOptions? sampling = null,
+        int? stopToken = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        ArgumentNullException.ThrowIfNull(prompt);
+        ArgumentOutOfRangeException.ThrowIfNegative(maxTokens);
+        if (prompt.Count == 0)
+            throw new ArgumentException("The prompt has no tokens; generation needs at least one.", nameof(prompt));
+        int vocabulary = engine.Config.VocabularySize;
+        foreach (int token in prompt)
+        {
+            if ((uint)token >= (uint)vocabulary)
+                throw new ArgumentException($"Prompt token {token} is outside the engine's vocabulary of {vocabulary}.", nameof(prompt));
+        }
+        return Run(engine, prompt, maxTokens, new TokenSampler(sampling ?? new SamplingOptions()), stopToken, cancellationToken);
+    }
+
+    private static IEnumerable<int> Run(RwkvEngine engine, IReadOnlyList<int> prompt, int maxTokens, TokenSampler sampler, int? stopToken, CancellationToken cancellationToken)
+    {
+        RwkvEngineState state = engine.CreateState();
+        float[] logits = engine.Prefill(prompt, state, cancellationToken);
+        for (int n = 0; n < maxTokens; n++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            int next = sampler.Sample(logits);
+            if (next == stopToken)
+                yield break;
+            yield return next;
+            if (n + 1 == maxTokens)
+                yield break;
+            engine.Step(next, state, logits);
+        }
     }
 
     private static IEnumerable<int> Run(RwkvNetwork network, IReadOnlyList<int> prompt, int maxTokens, TokenSampler sampler, int? stopToken, CancellationToken cancellationToken)

@@ -1,0 +1,97 @@
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
+using RwkvQuant.Benchmarks.Kernels.KMeans;
+using RwkvQuant.Inference;
+using RwkvQuant.Models;
+using RwkvQuant.Pipeline;
+using RwkvQuant.Quantization;
+using RwkvQuant.Scalar.Rtn;
+using static TorchSharp.torch;
+
+namespace RwkvQuant.Benchmarks.Inference;
+
+/// <summary>
+/// End-to-end recurrent decoding, one token per operation (<c>Tokens/s</c> = 1 / t): the float32 TorchSharp network's
+/// <c>ForwardStep</c> (baseline), the inference engine on the float32 model, and the engine on the model quantized with
+/// RTN 3-bit g64 for every block matrix (embedding and head kept FP16), read straight from the packed weights. Models:
+/// a synthetic RWKV-7 of realistic shape (12 layers × 768, vocabulary 65536) and the tiny v6/v7 fixtures. The weight
+/// bytes each engine reads per token are printed in the setup log.
+/// </summary>
+[MemoryDiagnoser]
+[Config(typeof(TokensConfig))]
+public class DecodingBenchmarks
+{
+    /// <summary>The synthetic model's name among <see cref="Model"/>'s values.</summary>
+    public const string Synthetic = "synthetic-v7-12x768-v65536";
+
+    private RwkvNetwork _network = null!;
+    private RwkvState _networkState = null!;
+    private RwkvEngine _fullEngine = null!, _quantizedEngine = null!;
+    private RwkvEngineState _fullState = null!, _quantizedState = null!;
+    private Tensor _token = null!;
+    private float[] _logits = [];
+
+    /// <summary>The model: the synthetic RWKV-7 or an rwkv.cpp fixture.</summary>
+    [Params(Synthetic, "tiny-rwkv-6v0-1m-FP32.bin", "tiny-rwkv-7v0-834K-FP32.bin")]
+    public string Model { get; set; } = "";
+
+    /// <summary>Builds (or loads) the model, quantizes it, and creates the three runners with their states.</summary>
+    [GlobalSetup]
+    public void Setup()
+    {
+        RwkvModel model = Model == Synthetic ? SyntheticRwkv7.Create() : RwkvModelFile.Load(FixturePath.Find("rwkvcpp", Model));
+        var rtn = new RoundToNearestQuantizer(new RoundToNearestOptions { Bits = 3, GroupSize = 64 });
+        QuantizedTensor[] quantized = LinearWeights.Of(model).Where(w => w.Block >= 0)
+            .AsParallel().Select(w => rtn.Quantize(w.ToMatrix(model[w.Name]))).ToArray();
+        QuantizedModel q = QuantizedModel.Create(model, quantized);
+        _fullEngine = RwkvEngine.Create(model);
+        _quantizedEngine = RwkvEngine.Create(q);
+        _fullState = _fullEngine.CreateState();
+        _quantizedState = _quantizedEngine.CreateState();
+        _network = RwkvNetwork.Create(model);
+        _networkState = _network.CreateState(1);
+        _token = tensor(new long[] { 65 });
+        _logits = new float[model.Config.VocabularySize];
+        Console.WriteLine($"// {Model}: weight bytes per token: float32 engine {_fullEngine.WeightBytesPerToken:N0}, " +
+                          $"quantized engine {_quantizedEngine.WeightBytesPerToken:N0} (quantized matrices {_quantizedEngine.QuantizedWeightBytesPerToken:N0}, " +
+                          $"{q.QuantizedBitsPerWeight:F3} bpw), ratio {(double)_fullEngine.WeightBytesPerToken / _quantizedEngine.WeightBytesPerToken:F2}");
+    }
+
+    /// <summary>Releases the network and its tensors.</summary>
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _networkState.Dispose();
+        _network.Dispose();
+        _token.Dispose();
+    }
+
+    /// <summary>The float32 TorchSharp network, one recurrent step.</summary>
+    [Benchmark(Baseline = true)]
+    public float TorchSharpFloat32()
+    {
+        using var scope = NewDisposeScope();
+        return _network.ForwardStep(_token, _networkState)[0, 0].item<float>();
+    }
+
+    /// <summary>The engine on the float32 model, one step.</summary>
+    [Benchmark]
+    public float EngineFloat32()
+    {
+        _fullEngine.Step(65, _fullState, _logits);
+        return _logits[0];
+    }
+
+    /// <summary>The engine on the RTN 3-bit g64 model (FP16 embedding and head), one step from the packed weights.</summary>
+    [Benchmark]
+    public float EngineQuantized()
+    {
+        _quantizedEngine.Step(65, _quantizedState, _logits);
+        return _logits[0];
+    }
+
+    private sealed class TokensConfig : ManualConfig
+    {
+        public TokensConfig() => AddColumn(new WorkPerSecondColumn("Tokens/s", _ => 1));
+    }
+}

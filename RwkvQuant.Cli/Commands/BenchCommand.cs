@@ -1,0 +1,163 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Numerics.Tensors;
+using RwkvQuant.Inference;
+using RwkvQuant.Models;
+using RwkvQuant.Tokenizers;
+using Spectre.Console;
+using static TorchSharp.torch;
+
+namespace RwkvQuant.Cli.Commands;
+
+/// <summary>
+/// <c>rwkvquant bench &lt;model&gt;</c>: greedy recurrent decoding with the inference engine, timed, for the model and
+/// (for a <c>.rwkvq</c>) its full-precision source in the same run: tokens per second, weight bytes read per token,
+/// and the ratios.
+/// </summary>
+internal static class BenchCommand
+{
+    public static Command Create(CliContext context)
+    {
+        var model = new Argument<FileInfo>("model") { Description = "The model file: a quantized .rwkvq (run from its packed weights), or an rwkv.cpp .bin, .pth or safetensors (float32)." };
+        var tokens = new Option<int>("--tokens") { Description = "Decoded tokens to time.", DefaultValueFactory = _ => 64 };
+        var warmup = new Option<int>("--warmup") { Description = "Untimed tokens decoded first.", DefaultValueFactory = _ => 8 };
+        var source = new Option<FileInfo?>("--source")
+        {
+            Description = "The full-precision model the .rwkvq was quantized from. Default: the .rwkvq dequantized to float32 (the same shapes, so the same bytes and speed as its source).",
+        };
+        var prompt = new Option<string>("--prompt") { Description = "The text decoding starts from.", DefaultValueFactory = _ => "The" };
+        var torch = new Option<bool>("--torch") { Description = "Also time the float32 TorchSharp network (RwkvNetwork.ForwardStep), the reference implementation." };
+        var tokenizer = new TokenizerChoice();
+        var command = new Command("bench", "Time recurrent decoding (tokens per second, weight bytes read per token) of a quantized model against full precision.")
+        {
+            model, tokens, warmup, source, prompt, torch,
+        };
+        tokenizer.AddTo(command);
+        command.SetAction((parse, cancellationToken) => context.RunAsync(parse, token => Run(
+            context.Console,
+            parse.GetRequiredValue(model).FullName,
+            parse.GetValue(source)?.FullName,
+            parse.GetValue(tokens),
+            parse.GetValue(warmup),
+            parse.GetRequiredValue(prompt),
+            parse.GetValue(torch),
+            config => tokenizer.Create(parse, config),
+            token), cancellationToken));
+        return command;
+    }
+
+    private static int Run(IAnsiConsole console, string modelPath, string? sourcePath, int count, int warmup, string prompt, bool torch,
+        Func<RwkvConfig, ITokenizer> createTokenizer, CancellationToken cancellationToken)
+    {
+        if (count < 1)
+            throw new ArgumentException($"--tokens must be at least 1 (got {count}).");
+        if (warmup < 0)
+            throw new ArgumentException($"--warmup must be 0 or more (got {warmup}).");
+        StoredModel stored = StoredModel.Load(modelPath);
+        if (!stored.EngineRuns)
+            throw new NotSupportedException($"The inference engine runs RWKV v6 and v7; '{modelPath}' is {stored.Config.Version}.");
+        int[] promptTokens = createTokenizer(stored.Config).Encode(prompt);
+        if (promptTokens.Length == 0)
+            throw new ArgumentException("--prompt encodes to no tokens.");
+
+        var rows = new List<BenchRow>();
+        RwkvModel? full = null;
+        if (stored.Quantized is { } quantized)
+        {
+            rows.Add(Measure("quantized (.rwkvq)", string.Create(CultureInfo.InvariantCulture, $"{quantized.QuantizedBitsPerWeight:F3} bpw quantized, {quantized.BitsPerWeight:F3} overall"),
+                RwkvEngine.Create(quantized), promptTokens, count, warmup, cancellationToken));
+            full = sourcePath is null ? quantized.ToDequantizedModel() : CliContext.LoadModel(sourcePath);
+            if (full.Config != quantized.Config)
+                throw new ArgumentException($"The source '{sourcePath}' is {full.Config}; the quantized model is {quantized.Config}.");
+            rows.Add(Measure(sourcePath is null ? "float32 (dequantized)" : "float32 source", "32 bpw", RwkvEngine.Create(full), promptTokens, count, warmup, cancellationToken));
+        }
+        else
+        {
+            full = stored.Full!;
+            rows.Add(Measure("float32", "32 bpw", RwkvEngine.Create(full), promptTokens, count, warmup, cancellationToken));
+        }
+        if (torch)
+            rows.Add(MeasureTorch(full, promptTokens, count, warmup, cancellationToken));
+
+        Render(console, stored.Config, rows, count);
+        return 0;
+    }
+
+    /// <summary>Decodes greedily: the prompt and the warm-up untimed, then <paramref name="count"/> timed steps.</summary>
+    internal static BenchRow Measure(string label, string weights, RwkvEngine engine, int[] prompt, int count, int warmup, CancellationToken cancellationToken)
+    {
+        RwkvEngineState state = engine.CreateState();
+        float[] logits = engine.Prefill(prompt, state, cancellationToken);
+        for (int i = 0; i < warmup; i++)
+            engine.Step(TensorPrimitives.IndexOfMax(logits), state, logits);
+        var stopwatch = Stopwatch.StartNew();
+        for (int i = 0; i < count; i++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            engine.Step(TensorPrimitives.IndexOfMax(logits), state, logits);
+        }
+        return new BenchRow(label, weights, engine.WeightBytesPerToken, stopwatch.Elapsed.TotalSeconds / count);
+    }
+
+    private static BenchRow MeasureTorch(RwkvModel model, int[] prompt, int count, int warmup, CancellationToken cancellationToken)
+    {
+        using RwkvNetwork network = RwkvNetwork.Create(model);
+        using RwkvState state = network.CreateState(1);
+        int next = 0;
+        void Step(int token)
+        {
+            using var scope = NewDisposeScope();
+            float[] logits = network.ForwardStep(tensor(new long[] { token }), state)[0].data<float>().ToArray();
+            next = TensorPrimitives.IndexOfMax(logits);
+        }
+        foreach (int token in prompt)
+            Step(token);
+        for (int i = 0; i < warmup; i++)
+            Step(next);
+        var stopwatch = Stopwatch.StartNew();
+        for (int i = 0; i < count; i++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            Step(next);
+        }
+        long bytes = 4 * (model.ParameterCount - model["emb.weight"].ElementCount + model.Config.EmbeddingSize);
+        return new BenchRow("float32 TorchSharp network", "32 bpw", bytes, stopwatch.Elapsed.TotalSeconds / count);
+    }
+
+    private static void Render(IAnsiConsole console, RwkvConfig config, List<BenchRow> rows, int count)
+    {
+        console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"RWKV {config.Version}, {config.LayerCount} layers × {config.EmbeddingSize} wide, vocabulary {config.VocabularySize}; {count} greedy decoding steps each, one thread per matrix row chunk on {Environment.ProcessorCount} cores"));
+        var table = new Table { Border = TableBorder.Rounded };
+        table.AddColumn("run");
+        table.AddColumn("weights");
+        table.AddColumn(new TableColumn("weight MiB / token").RightAligned());
+        table.AddColumn(new TableColumn("tokens / s").RightAligned());
+        table.AddColumn(new TableColumn("ms / token").RightAligned());
+        table.AddColumn(new TableColumn("weight GB/s").RightAligned());
+        foreach (BenchRow row in rows)
+        {
+            table.AddRow(
+                Markup.Escape(row.Label),
+                Markup.Escape(row.Weights),
+                string.Create(CultureInfo.InvariantCulture, $"{row.BytesPerToken / 1048576.0:F3}"),
+                string.Create(CultureInfo.InvariantCulture, $"{row.TokensPerSecond:F1}"),
+                string.Create(CultureInfo.InvariantCulture, $"{row.SecondsPerToken * 1000:F3}"),
+                string.Create(CultureInfo.InvariantCulture, $"{row.BytesPerToken * row.TokensPerSecond / 1e9:F2}"));
+        }
+        console.Write(table);
+        if (rows.Count >= 2)
+        {
+            BenchRow quantized = rows[0], reference = rows[1];
+            console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{quantized.Label} vs {reference.Label}: {(double)reference.BytesPerToken / quantized.BytesPerToken:F2}× fewer weight bytes per token, {quantized.TokensPerSecond / reference.TokensPerSecond:F2}× the tokens per second"));
+        }
+    }
+
+    /// <summary>One timed run.</summary>
+    internal sealed record BenchRow(string Label, string Weights, long BytesPerToken, double SecondsPerToken)
+    {
+        public double TokensPerSecond => 1 / SecondsPerToken;
+    }
+}

@@ -1,0 +1,156 @@
+using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using RwkvQuant.Formats;
+
+namespace RwkvQuant.Inference;
+
+/// <summary>
+/// y = W·x for a full-precision matrix <c>[rows, columns]</c> kept as F32, F16 or BF16 bytes. F16 and BF16 rows are
+/// converted to float32 a chunk at a time into a small stack buffer, so no float32 copy of the matrix is ever kept.
+/// </summary>
+internal sealed class DenseMatrixProduct : IMatrixVectorProduct
+{
+    /// <summary>Floats converted at a time from an F16/BF16 row.</summary>
+    private const int Chunk = 1024;
+
+    private readonly TensorData _matrix;
+
+    /// <summary>Wraps <paramref name="matrix"/> (a 2-D F32, F16 or BF16 tensor, <c>[out, in]</c>); its bytes are not copied.</summary>
+    /// <exception cref="ArgumentException">The tensor is not 2-D or not one of those types.</exception>
+    public DenseMatrixProduct(TensorData matrix)
+    {
+        ArgumentNullException.ThrowIfNull(matrix);
+        if (matrix.Shape.Count != 2 || matrix.Shape[0] < 1 || matrix.Shape[1] < 1)
+            throw new ArgumentException($"Tensor '{matrix.Name}' has shape [{string.Join(", ", matrix.Shape)}]; a matrix product needs a non-empty [out, in] matrix.", nameof(matrix));
+        if (matrix.Type is not (TensorDataType.F32 or TensorDataType.F16 or TensorDataType.BF16))
+            throw new ArgumentException($"Tensor '{matrix.Name}' is {matrix.Type}; a kept matrix is F32, F16 or BF16.", nameof(matrix));
+        _matrix = matrix;
+        Rows = checked((int)matrix.Shape[0]);
+        Columns = checked((int)matrix.Shape[1]);
+    }
+
+    /// <inheritdoc />
+    public string Name => _matrix.Name;
+
+    /// <inheritdoc />
+    public int Rows { get; }
+
+    /// <inheritdoc />
+    public int Columns { get; }
+
+    /// <summary>The stored element type.</summary>
+    public TensorDataType Type => _matrix.Type;
+
+    /// <inheritdoc />
+    public long WeightBytes => _matrix.Bytes.Length;
+
+    /// <inheritdoc />
+    public unsafe void Multiply(ReadOnlySpan<float> x, Span<float> y)
+    {
+        MatrixShapes.Check(this, x.Length, y.Length);
+        fixed (float* px = x, py = y)
+        {
+            var args = (Product: this, X: (nint)px, Y: (nint)py);
+            RowParallel.For(Rows, Columns, args, static (a, start, end) =>
+                a.Product.MultiplyRows(new ReadOnlySpan<float>((float*)a.X, a.Product.Columns), new Span<float>((float*)a.Y, a.Product.Rows), start, end));
+        }
+    }
+
+    private void MultiplyRows(ReadOnlySpan<float> x, Span<float> y, int start, int end)
+    {
+        ReadOnlySpan<byte> bytes = _matrix.Bytes;
+        int columns = Columns;
+        switch (_matrix.Type)
+        {
+            case TensorDataType.F32:
+                ReadOnlySpan<float> floats = MemoryMarshal.Cast<byte, float>(bytes);
+                for (int r = start; r < end; r++)
+                    y[r] = TensorPrimitives.Dot(floats.Slice(r * columns, columns), x);
+                break;
+            default:
+                ReadOnlySpan<ushort> halves = MemoryMarshal.Cast<byte, ushort>(bytes);
+                if (Vector256.IsHardwareAccelerated)
+                {
+                    bool brain = _matrix.Type == TensorDataType.BF16;
+                    for (int r = start; r < end; r++)
+                        y[r] = HalfDot(halves.Slice(r * columns, columns), x, brain);
+                    break;
+                }
+                Span<float> buffer = stackalloc float[Chunk];
+                for (int r = start; r < end; r++)
+                {
+                    ReadOnlySpan<ushort> row = halves.Slice(r * columns, columns);
+                    float sum = 0;
+                    for (int c = 0; c < columns; c += Chunk)
+                    {
+                        int length = Math.Min(Chunk, columns - c);
+                        Span<float> part = buffer[..length];
+                        Convert(row.Slice(c, length), part);
+                        sum += TensorPrimitives.Dot(part, x.Slice(c, length));
+                    }
+                    y[r] = sum;
+                }
+                break;
+        }
+    }
+
+    /// <summary>
+    /// Σ w_i·x_i over 16-bit floats w (IEEE half, or bfloat16 when <paramref name="brain"/>), widened 8 at a time in
+    /// registers: a half's magnitude bits shifted into a float32's place and scaled by 2^112 give its exact value
+    /// (subnormals included; weights are finite), then the sign is put back. A bfloat16 is the upper half of a float32.
+    /// </summary>
+    internal static float HalfDot(ReadOnlySpan<ushort> w, ReadOnlySpan<float> x, bool brain)
+    {
+        int n = w.Length, i = 0;
+        Vector256<float> acc0 = Vector256<float>.Zero, acc1 = Vector256<float>.Zero;
+        Vector256<uint> magnitude = Vector256.Create(0x7FFFu), sign = Vector256.Create(0x8000u);
+        Vector256<float> scale = Vector256.Create(5.192297e33f); // 2^112
+        ref ushort pw = ref MemoryMarshal.GetReference(w);
+        ref float px = ref MemoryMarshal.GetReference(x);
+        for (; i + 16 <= n; i += 16)
+        {
+            Vector256<ushort> packed = Vector256.LoadUnsafe(ref pw, (nuint)i);
+            (Vector256<uint> low, Vector256<uint> high) = Vector256.Widen(packed);
+            acc0 = Vector256.FusedMultiplyAdd(ToSingle(low, brain, magnitude, sign, scale), Vector256.LoadUnsafe(ref px, (nuint)i), acc0);
+            acc1 = Vector256.FusedMultiplyAdd(ToSingle(high, brain, magnitude, sign, scale), Vector256.LoadUnsafe(ref px, (nuint)(i + 8)), acc1);
+        }
+        float sum = Vector256.Sum(acc0 + acc1);
+        for (; i < n; i++)
+            sum += (brain ? BitConverter.UInt32BitsToSingle((uint)w[i] << 16) : (float)BitConverter.UInt16BitsToHalf(w[i])) * x[i];
+        return sum;
+    }
+
+    private static Vector256<float> ToSingle(Vector256<uint> bits, bool brain, Vector256<uint> magnitude, Vector256<uint> sign, Vector256<float> scale)
+    {
+        if (brain)
+            return (bits << 16).AsSingle();
+        Vector256<float> value = ((bits & magnitude) << 13).AsSingle() * scale;
+        return (value.AsUInt32() | ((bits & sign) << 16)).AsSingle();
+    }
+
+    /// <inheritdoc />
+    public void DecodeRow(int row, Span<float> destination)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(row);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(row, Rows);
+        MatrixShapes.CheckRow(this, destination.Length);
+        ReadOnlySpan<byte> bytes = _matrix.Bytes;
+        if (_matrix.Type == TensorDataType.F32)
+            MemoryMarshal.Cast<byte, float>(bytes).Slice(row * Columns, Columns).CopyTo(destination);
+        else
+            Convert(MemoryMarshal.Cast<byte, ushort>(bytes).Slice(row * Columns, Columns), destination[..Columns]);
+    }
+
+    private void Convert(ReadOnlySpan<ushort> source, Span<float> destination)
+    {
+        if (_matrix.Type == TensorDataType.F16)
+        {
+            TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<ushort, Half>(source), destination);
+            return;
+        }
+        Span<uint> bits = MemoryMarshal.Cast<float, uint>(destination);
+        for (int i = 0; i < source.Length; i++)
+            bits[i] = (uint)source[i] << 16; // bfloat16 is the upper half of a float32
+    }
+}

@@ -1,0 +1,124 @@
+using System.Globalization;
+using RwkvQuant.Formats;
+using RwkvQuant.Models;
+using RwkvQuant.Pipeline;
+using RwkvQuant.Quantization;
+
+namespace RwkvQuant.Inference;
+
+/// <summary>
+/// Where the engine takes its weights from — a <see cref="QuantizedModel"/> (quantized tensors and tensors kept as
+/// stored) or a float32 <see cref="RwkvModel"/> — and the count of weight bytes that one token reads, added up as the
+/// engine asks for each tensor.
+/// </summary>
+internal sealed class EngineWeights
+{
+    private readonly Dictionary<string, QuantizedTensor> _quantized;
+    private readonly Dictionary<string, TensorData> _kept;
+    private readonly IMatrixVectorProductFactory _factory;
+
+    private EngineWeights(RwkvConfig config, Dictionary<string, QuantizedTensor> quantized, Dictionary<string, TensorData> kept, IMatrixVectorProductFactory factory)
+    {
+        Config = config;
+        _quantized = quantized;
+        _kept = kept;
+        _factory = factory;
+    }
+
+    /// <summary>The weights of a quantized model.</summary>
+    public static EngineWeights From(QuantizedModel model, IMatrixVectorProductFactory factory) =>
+        new(model.Config,
+            model.QuantizedTensors.ToDictionary(t => t.Name, StringComparer.Ordinal),
+            model.FullPrecisionTensors.ToDictionary(t => t.Name, StringComparer.Ordinal),
+            factory);
+
+    /// <summary>The weights of a float32 model (every tensor kept).</summary>
+    public static EngineWeights From(RwkvModel model, IMatrixVectorProductFactory factory) =>
+        new(model.Config, new Dictionary<string, QuantizedTensor>(StringComparer.Ordinal),
+            model.Tensors.Values.ToDictionary(t => t.Name, StringComparer.Ordinal), factory);
+
+    /// <summary>The architecture.</summary>
+    public RwkvConfig Config { get; }
+
+    /// <summary>Bytes of weights one token reads, over the tensors asked for so far.</summary>
+    public long BytesPerToken { get; private set; }
+
+    /// <summary>Bytes of quantized weights one token reads (packed storage), over the tensors asked for so far.</summary>
+    public long QuantizedBytesPerToken { get; private set; }
+
+    /// <summary>True when the weights hold a tensor of that name.</summary>
+    public bool Contains(string name) => _quantized.ContainsKey(name) || _kept.ContainsKey(name);
+
+    /// <summary>
+    /// A vector's <paramref name="length"/> values as float32, whatever its stored shape ([C], [1, 1, C], [H, N]…). A
+    /// quantized vector (a codebook-quantized multiplication vector) is decoded here, once: it is C floats, and the
+    /// engine reads the float32 copy every token, which is what the byte count says.
+    /// </summary>
+    public float[] Vector(string name, int length)
+    {
+        float[] values = _quantized.TryGetValue(name, out QuantizedTensor? quantized)
+            ? quantized.Dequantize()
+            : Kept(name).ToFloatArray();
+        if (values.Length != length)
+            throw new InvalidDataException($"Tensor '{name}' holds {values.Length} values; the engine needs a vector of {length}.");
+        BytesPerToken += 4L * length;
+        return values;
+    }
+
+    /// <summary>
+    /// The product of the <c>[rows, columns]</c> matrix that tensor <paramref name="name"/> holds in
+    /// <paramref name="layout"/> (a quantized tensor is that matrix already; a kept LoRA matrix in <c>[in, out]</c>
+    /// order is transposed here, once, to float32). A null dimension is taken from the tensor; a given one is checked.
+    /// </summary>
+    public IMatrixVectorProduct Matrix(string name, LinearLayout layout, int? rows, int? columns, int diagonalBlocks = 1)
+    {
+        IMatrixVectorProduct product;
+        if (_quantized.TryGetValue(name, out QuantizedTensor? quantized))
+        {
+            product = _factory.Create(quantized);
+            QuantizedBytesPerToken += product.WeightBytes;
+        }
+        else
+        {
+            TensorData kept = Kept(name);
+            (int keptRows, int keptColumns) = MatrixShape(kept, layout);
+            TensorData matrix = layout == LinearLayout.OutIn
+                ? kept.Reshape([keptRows, keptColumns])
+                : new LinearWeight(name, -1, layout, keptRows, keptColumns, diagonalBlocks).ToMatrix(kept);
+            product = _factory.Create(matrix);
+        }
+        if ((rows is not null && product.Rows != rows) || (columns is not null && product.Columns != columns))
+            throw new InvalidDataException($"Tensor '{name}' is the [{product.Rows}, {product.Columns}] matrix; the engine needs [{rows?.ToString(CultureInfo.InvariantCulture) ?? "any"}, {columns?.ToString(CultureInfo.InvariantCulture) ?? "any"}].");
+        BytesPerToken += product.WeightBytes;
+        return product;
+    }
+
+    /// <summary>The <c>[out, in]</c> matrix shape a kept tensor holds in <paramref name="layout"/>.</summary>
+    private static (int Rows, int Columns) MatrixShape(TensorData tensor, LinearLayout layout)
+    {
+        IReadOnlyList<long> shape = tensor.Shape;
+        return layout switch
+        {
+            LinearLayout.OutIn when shape.Count == 2 => (checked((int)shape[0]), checked((int)shape[1])),
+            LinearLayout.InOut when shape.Count == 2 => (checked((int)shape[1]), checked((int)shape[0])),
+            LinearLayout.StackedInOut when shape.Count == 3 => (checked((int)shape[2]), checked((int)(shape[0] * shape[1]))),
+            _ => throw new InvalidDataException($"Tensor '{tensor.Name}' has shape [{string.Join(", ", shape)}], not the {layout} matrix the engine needs."),
+        };
+    }
+
+    /// <summary>The embedding <c>[V, C]</c> as rows to look up: one row's share of its bytes counts per token.</summary>
+    public IMatrixVectorProduct Embedding(int vocabulary, int width)
+    {
+        long before = BytesPerToken, quantizedBefore = QuantizedBytesPerToken;
+        IMatrixVectorProduct product = Matrix("emb.weight", LinearLayout.OutIn, vocabulary, width);
+        BytesPerToken = before + (product.WeightBytes + vocabulary - 1) / vocabulary;
+        if (QuantizedBytesPerToken != quantizedBefore)
+            QuantizedBytesPerToken = quantizedBefore + (product.WeightBytes + vocabulary - 1) / vocabulary;
+        return product;
+    }
+
+    private TensorData Kept(string name) =>
+        _kept.TryGetValue(name, out TensorData? tensor)
+            ? tensor
+            : throw new InvalidDataException($"The model has no tensor '{name}'.");
+}

@@ -1,0 +1,117 @@
+using RwkvQuant.Models;
+using RwkvQuant.Pipeline;
+
+namespace RwkvQuant.Inference;
+
+/// <summary>
+/// Recurrent-mode RWKV inference (v6 and v7) on plain float arrays, straight from a <see cref="QuantizedModel"/>'s
+/// stored tensors: every matrix product reads the packed codes, scales and codebooks of a quantized weight (the
+/// full-precision matrix of a quantized weight is never built) or the kept FP16/FP32 bytes of a kept one. Built from a
+/// float32 <see cref="RwkvModel"/> it is the full-precision reference of the same code. The logits equal those of the
+/// TorchSharp network run on the dequantized model, to float rounding.
+/// </summary>
+/// <remarks>
+/// Small tensors are decoded once at construction: the codebook-quantized multiplication vectors (C floats each)
+/// and the other vectors, the VQ codebooks, and kept LoRA matrices stored <c>[in, out]</c> (transposed to float32).
+/// <see cref="WeightBytesPerToken"/> counts what one token reads: every matrix's stored bytes (packed for quantized
+/// tensors), one embedding row, and every vector as the float32 it is read as.
+/// </remarks>
+public sealed class RwkvEngine
+{
+    private readonly RecurrentNetwork _network;
+
+    private RwkvEngine(EngineWeights weights)
+    {
+        _network = weights.Config.Version switch
+        {
+            RwkvVersion.V6 => new Rwkv6Recurrence(weights),
+            RwkvVersion.V7 => new Rwkv7Recurrence(weights),
+            _ => throw new NotSupportedException($"The inference engine runs RWKV v6 and v7; this model is {weights.Config.Version}."),
+        };
+        WeightBytesPerToken = weights.BytesPerToken;
+        QuantizedWeightBytesPerToken = weights.QuantizedBytesPerToken;
+    }
+
+    /// <summary>An engine over a quantized model's stored tensors.</summary>
+    /// <exception cref="NotSupportedException">The version is not v6 or v7, or a tensor's scheme has no product.</exception>
+    /// <exception cref="InvalidDataException">A tensor is missing or has the wrong shape (the message names it).</exception>
+    public static RwkvEngine Create(QuantizedModel model) => Create(model, MatrixVectorProducts.Default);
+
+    /// <summary>A full-precision engine over a float32 model (the source of a quantized model, for comparison).</summary>
+    /// <exception cref="NotSupportedException">The version is not v6 or v7.</exception>
+    /// <exception cref="InvalidDataException">A tensor is missing or has the wrong shape (the message names it).</exception>
+    public static RwkvEngine Create(RwkvModel model) => Create(model, MatrixVectorProducts.Default);
+
+    /// <summary>As <see cref="Create(QuantizedModel)"/>, with the matrix-vector products of <paramref name="products"/>.</summary>
+    internal static RwkvEngine Create(QuantizedModel model, IMatrixVectorProductFactory products)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(products);
+        return new RwkvEngine(EngineWeights.From(model, products));
+    }
+
+    /// <summary>As <see cref="Create(RwkvModel)"/>, with the matrix-vector products of <paramref name="products"/>.</summary>
+    internal static RwkvEngine Create(RwkvModel model, IMatrixVectorProductFactory products)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(products);
+        return new RwkvEngine(EngineWeights.From(model, products));
+    }
+
+    /// <summary>The architecture.</summary>
+    public RwkvConfig Config => _network.Config;
+
+    /// <summary>
+    /// Bytes of weights one token reads: the stored bytes of every matrix (packed codes, scales, zeros, codebooks for a
+    /// quantized one; elements × element size for a kept one, e.g. the FP16 head), one row of the embedding, and
+    /// 4 bytes per element of every vector.
+    /// </summary>
+    public long WeightBytesPerToken { get; }
+
+    /// <summary>The part of <see cref="WeightBytesPerToken"/> read from quantized matrices (packed storage).</summary>
+    public long QuantizedWeightBytesPerToken { get; }
+
+    /// <summary>A zero state for one sequence (it also holds the step's working buffers).</summary>
+    public RwkvEngineState CreateState() => new(this, Config, _network.CreateScratch());
+
+    /// <summary>Feeds <paramref name="token"/>, advancing <paramref name="state"/>; returns the next-token logits <c>[V]</c>.</summary>
+    /// <exception cref="ArgumentException">The token is outside the vocabulary or the state belongs to another engine.</exception>
+    public float[] Step(int token, RwkvEngineState state)
+    {
+        var logits = new float[Config.VocabularySize];
+        Step(token, state, logits);
+        return logits;
+    }
+
+    /// <summary>As <see cref="Step(int, RwkvEngineState)"/>, writing the logits into <paramref name="logits"/> <c>[V]</c>.</summary>
+    /// <exception cref="ArgumentException">The token is outside the vocabulary, the state belongs to another engine, or
+    /// <paramref name="logits"/> does not hold V values.</exception>
+    public void Step(int token, RwkvEngineState state, Span<float> logits)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (!ReferenceEquals(state.Owner, this))
+            throw new ArgumentException("The state was created by another engine.", nameof(state));
+        if ((uint)token >= (uint)Config.VocabularySize)
+            throw new ArgumentException($"Token {token} is outside the vocabulary of {Config.VocabularySize}.", nameof(token));
+        if (logits.Length != Config.VocabularySize)
+            throw new ArgumentException($"The logits hold {Config.VocabularySize} values; the span holds {logits.Length}.", nameof(logits));
+        _network.Step(token, state, logits);
+        state.Position++;
+    }
+
+    /// <summary>Feeds every token of <paramref name="tokens"/> in turn (one step each); returns the logits after the last.</summary>
+    /// <exception cref="ArgumentException">No tokens, a token outside the vocabulary, or a state of another engine.</exception>
+    public float[] Prefill(IReadOnlyList<int> tokens, RwkvEngineState state, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        if (tokens.Count == 0)
+            throw new ArgumentException("Prefill needs at least one token.", nameof(tokens));
+        var logits = new float[Config.VocabularySize];
+        foreach (int token in tokens)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            Step(token, state, logits);
+        }
+        return logits;
+    }
+}

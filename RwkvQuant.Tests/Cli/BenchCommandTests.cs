@@ -1,0 +1,62 @@
+using RwkvQuant.Models;
+using RwkvQuant.Pipeline;
+using RwkvQuant.Quantization;
+using RwkvQuant.Scalar.Rtn;
+
+namespace RwkvQuant.Tests.Cli;
+
+public sealed class BenchCommandTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("rwkvquant-cli-bench-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    private static string Source => Fixtures.Path("rwkvcpp", "tiny-rwkv-7v0-834K-FP32.bin");
+
+    private string QuantizedFile()
+    {
+        RwkvModel model = RwkvModelFile.Load(Source);
+        var rtn = new RoundToNearestQuantizer(new RoundToNearestOptions { Bits = 3, GroupSize = 64 });
+        QuantizedTensor[] quantized = LinearWeights.Of(model).Where(w => w.Block >= 0)
+            .Select(w => rtn.Quantize(w.ToMatrix(model[w.Name]))).ToArray();
+        string path = Path.Combine(_directory, "model.rwkvq");
+        QuantizedModelFile.Save(QuantizedModel.Create(model, quantized), path);
+        return path;
+    }
+
+    [FixtureFact]
+    public async Task Bench_times_the_quantized_model_and_its_source_in_one_run()
+    {
+        CliAppTests.CliRun run = await CliAppTests.RunAsync("bench", QuantizedFile(), "--source", Source, "--tokens", "4", "--warmup", "1", "--torch");
+        Assert.True(run.ExitCode == 0, run.Error);
+        Assert.Contains("quantized (.rwkvq)", run.Output, StringComparison.Ordinal);
+        Assert.Contains("float32 source", run.Output, StringComparison.Ordinal);
+        Assert.Contains("float32 TorchSharp network", run.Output, StringComparison.Ordinal);
+        Assert.Matches(@"quantized \(\.rwkvq\) vs float32 source: \d+\.\d\d× fewer weight bytes per token, \d+\.\d\d× the tokens per second", run.Output);
+    }
+
+    [FixtureFact]
+    public async Task Bench_without_a_source_compares_with_the_dequantized_model_and_runs_plain_models_alone()
+    {
+        CliAppTests.CliRun quantized = await CliAppTests.RunAsync("bench", QuantizedFile(), "--tokens", "2");
+        Assert.True(quantized.ExitCode == 0, quantized.Error);
+        Assert.Contains("float32 (dequantized)", quantized.Output, StringComparison.Ordinal);
+
+        CliAppTests.CliRun plain = await CliAppTests.RunAsync("bench", Source, "--tokens", "2");
+        Assert.True(plain.ExitCode == 0, plain.Error);
+        Assert.DoesNotContain("fewer weight bytes", plain.Output, StringComparison.Ordinal);
+
+        CliAppTests.CliRun v5 = await CliAppTests.RunAsync("bench", Fixtures.Path("rwkvcpp", "tiny-rwkv-5v2-730K-FP32.bin"));
+        Assert.Equal(1, v5.ExitCode);
+        Assert.Contains("runs RWKV v6 and v7", v5.Error, StringComparison.Ordinal);
+    }
+
+    [FixtureFact]
+    public async Task Generate_runs_a_quantized_model_on_the_engine_and_reports_bytes_per_token()
+    {
+        CliAppTests.CliRun run = await CliAppTests.RunAsync("generate", QuantizedFile(), "--prompt", "Hello", "--tokens", "5", "--temperature", "0");
+        Assert.True(run.ExitCode == 0, run.Error);
+        Assert.StartsWith("Hello", run.Output, StringComparison.Ordinal);
+        Assert.Matches(@"5 generated tokens, \d+\.\d tokens/s after the first; quantized engine, \d+\.\d{3} MiB of weights read per token", run.Error);
+    }
+}

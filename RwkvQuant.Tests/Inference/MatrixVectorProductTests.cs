@@ -1,0 +1,243 @@
+using RwkvQuant.Formats;
+using RwkvQuant.Formats.Ggml;
+using RwkvQuant.Inference;
+using RwkvQuant.Quantization;
+using RwkvQuant.Scalar;
+using RwkvQuant.Scalar.Ggml;
+using RwkvQuant.Scalar.Gptq;
+using RwkvQuant.Scalar.Rtn;
+using RwkvQuant.Tests.Scalar;
+using RwkvQuant.Vector;
+using RwkvQuant.Vector.Gptvq;
+using RwkvQuant.Vector.KMeans;
+
+namespace RwkvQuant.Tests.Inference;
+
+/// <summary>Each matrix-vector product against its reference: Dequantize() (or the kept floats), then a plain product.</summary>
+public class MatrixVectorProductTests
+{
+    public static TheoryData<int, bool, ScalePrecision> RtnSettings()
+    {
+        var data = new TheoryData<int, bool, ScalePrecision>();
+        for (int bits = 2; bits <= 8; bits++)
+        {
+            data.Add(bits, false, ScalePrecision.F16);
+            data.Add(bits, true, ScalePrecision.F16);
+        }
+        data.Add(3, false, ScalePrecision.BF16);
+        data.Add(5, true, ScalePrecision.F32);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(RtnSettings))]
+    public void Round_to_nearest_tensors_multiply_like_their_dequantization(int bits, bool symmetric, ScalePrecision precision)
+    {
+        TensorData weight = ScalarTestData.Weight(bits, 37, 131);
+        var quantizer = new RoundToNearestQuantizer(new RoundToNearestOptions { Bits = bits, GroupSize = 32, Symmetric = symmetric, ScalePrecision = precision });
+        AssertMatches(quantizer.Quantize(weight), seed: bits);
+    }
+
+    [Theory]
+    [InlineData(2, 8)]
+    [InlineData(3, 64)]
+    [InlineData(3, 24)]
+    [InlineData(4, 32)]
+    [InlineData(5, 16)]
+    [InlineData(6, 64)]
+    [InlineData(7, 8)]
+    [InlineData(8, 40)]
+    public void The_vectorized_group_scalar_path_equals_the_portable_one(int bits, int groupSize)
+    {
+        // 136 columns: whole bytes per 8 codes, and with groups of 24, 40 or 64 a short last group.
+        TensorData weight = ScalarTestData.Weight(bits + 20, 37, 136);
+        Hessian h = ScalarTestData.CorrelatedHessian(bits, 136, samples: 64);
+        foreach (QuantizedTensor quantized in new[]
+        {
+            new RoundToNearestQuantizer(new RoundToNearestOptions { Bits = bits, GroupSize = groupSize }).Quantize(weight),
+            new GptqQuantizer(new GptqOptions { Bits = bits, GroupSize = groupSize, Symmetric = true, ActOrder = true }).Quantize(weight, h),
+        })
+        {
+            var tensor = (GroupScalarTensor)quantized;
+            var fast = new GroupScalarMatrixProduct(tensor);
+            Assert.Equal(System.Runtime.Intrinsics.X86.Avx2.IsSupported, fast.IsVectorized);
+            var portable = new GroupScalarMatrixProduct(tensor, allowVectorized: false);
+            Assert.False(portable.IsVectorized);
+            float[] weights = tensor.Dequantize();
+            AssertProductMatches(fast, weights, seed: bits);
+            AssertProductMatches(portable, weights, seed: bits);
+        }
+    }
+
+    [Theory]
+    [InlineData(3, false, false)]
+    [InlineData(3, false, true)]
+    [InlineData(4, true, true)]
+    [InlineData(2, false, true)]
+    public void Gptq_tensors_multiply_like_their_dequantization_with_and_without_act_order(int bits, bool symmetric, bool actOrder)
+    {
+        TensorData weight = ScalarTestData.Weight(11, 41, 97);
+        Hessian h = ScalarTestData.CorrelatedHessian(11, 97, samples: 128);
+        var quantizer = new GptqQuantizer(new GptqOptions { Bits = bits, GroupSize = 16, Symmetric = symmetric, ActOrder = actOrder });
+        var tensor = (GroupScalarTensor)quantizer.Quantize(weight, h);
+        Assert.Equal(actOrder, tensor.HasPermutation);
+        AssertMatches(tensor, seed: 3);
+    }
+
+    [Theory]
+    [InlineData(1, CodebookPrecision.Int8WithScale)]
+    [InlineData(2, CodebookPrecision.Int8WithScale)]
+    [InlineData(4, CodebookPrecision.Int8WithScale)]
+    [InlineData(1, CodebookPrecision.Fp16)]
+    [InlineData(2, CodebookPrecision.Fp16)]
+    [InlineData(4, CodebookPrecision.Fp16)]
+    public void KMeans_tensors_multiply_like_their_dequantization(int dimension, CodebookPrecision precision)
+    {
+        TensorData weight = ScalarTestData.Weight(5, 37, 132);
+        var quantizer = new KMeansVectorQuantizer(new KMeansOptions
+        {
+            Dimension = dimension, Bits = dimension == 4 ? 6 : 3, GroupRows = 16, GroupColumns = 64,
+            MaxIterations = 5, CodebookPrecision = precision,
+        });
+        var tensor = (VectorQuantizedTensor)quantizer.Quantize(weight);
+        Assert.True(tensor.CodebookCount > 1);
+        AssertMatches(tensor, seed: dimension);
+    }
+
+    [Theory]
+    [InlineData(2, 16)]
+    [InlineData(3, 32)]
+    [InlineData(3, 24)]
+    [InlineData(4, 64)]
+    public void The_vectorized_scalar_codebook_path_equals_the_portable_one(int bits, int groupColumns)
+    {
+        // 136 columns: whole bytes per 8 codes; groups of 24 or 64 columns leave a narrower last group.
+        TensorData weight = ScalarTestData.Weight(bits + 30, 37, 136);
+        var quantizer = new KMeansVectorQuantizer(new KMeansOptions { Dimension = 1, Bits = bits, GroupRows = 8, GroupColumns = groupColumns, MaxIterations = 3 });
+        var tensor = (VectorQuantizedTensor)quantizer.Quantize(weight);
+        var fast = new VectorQuantizedMatrixProduct(tensor);
+        Assert.Equal(System.Runtime.Intrinsics.X86.Avx2.IsSupported, fast.IsVectorized);
+        var portable = new VectorQuantizedMatrixProduct(tensor, allowVectorized: false);
+        Assert.False(portable.IsVectorized);
+        float[] weights = tensor.Dequantize();
+        AssertProductMatches(fast, weights, seed: bits);
+        AssertProductMatches(portable, weights, seed: bits);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(4)]
+    public void Gptvq_tensors_multiply_like_their_dequantization_with_and_without_svd_codebooks(int svdRank)
+    {
+        TensorData weight = ScalarTestData.Weight(9, 45, 128);
+        Hessian h = ScalarTestData.CorrelatedHessian(9, 128, samples: 128);
+        var quantizer = new GptvqQuantizer(new GptvqOptions
+        {
+            Codebooks = new KMeansOptions { Dimension = 1, Bits = 3, GroupRows = 16, GroupColumns = 64, MaxIterations = 5 },
+            BlockSize = 64, SvdRank = svdRank,
+        });
+        var tensor = (VectorQuantizedTensor)quantizer.Quantize(weight, h);
+        Assert.Equal(svdRank, tensor.SvdRank);
+        AssertMatches(tensor, seed: 4);
+    }
+
+    [Theory]
+    [InlineData(GgmlType.Q4_0)]
+    [InlineData(GgmlType.Q4_1)]
+    [InlineData(GgmlType.Q5_0)]
+    [InlineData(GgmlType.Q5_1)]
+    [InlineData(GgmlType.Q8_0)]
+    public void Ggml_block_tensors_multiply_like_their_dequantization(GgmlType type)
+    {
+        var quantizer = new GgmlQuantizer(new GgmlQuantizerOptions(type));
+        AssertMatches(quantizer.Quantize(ScalarTestData.Weight(2, 37, 160)), seed: 2);
+
+        // 96 values in three blocks as a [2, 48] matrix: the middle block straddles the two rows.
+        var flat = (GgmlBlockTensor)quantizer.Quantize(ScalarTestData.Weight(3, 1, 96));
+        AssertMatches(new GgmlBlockTensor("straddling", 2, 48, type, flat.Blocks.ToArray()), seed: 5);
+    }
+
+    [Theory]
+    [InlineData(TensorDataType.F32)]
+    [InlineData(TensorDataType.F16)]
+    [InlineData(TensorDataType.BF16)]
+    public void Kept_matrices_multiply_from_their_stored_bytes(TensorDataType type)
+    {
+        TensorData matrix = ScalarTestData.Weight(8, 37, 2100).ConvertTo(type); // rows longer than one conversion chunk
+        IMatrixVectorProduct product = MatrixVectorProducts.Default.Create(matrix);
+        Assert.IsType<DenseMatrixProduct>(product);
+        Assert.Equal(matrix.Bytes.Length, product.WeightBytes);
+        AssertProductMatches(product, matrix.ToFloatArray(), seed: 6);
+    }
+
+    [Fact]
+    public void Half_dot_products_read_every_half_and_bfloat16_exactly()
+    {
+        // Zeros, subnormals, the largest half, negatives; 37 values: two vector chunks and a tail.
+        Half[] specials = [(Half)0f, -(Half)0f, Half.Epsilon, -Half.Epsilon, BitConverter.UInt16BitsToHalf(0x03FF), Half.MaxValue, Half.MinValue, (Half)1f, (Half)(-2.5f), (Half)6.1e-5f];
+        var random = new Random(4);
+        Half[] halves = Enumerable.Range(0, 37).Select(i => i < specials.Length ? specials[i] : (Half)(random.NextDouble() * 8 - 4)).ToArray();
+        ushort[] bits = halves.Select(BitConverter.HalfToUInt16Bits).ToArray();
+        for (int i = 0; i < halves.Length; i++)
+        {
+            float[] unit = new float[halves.Length];
+            unit[i] = 1;
+            Assert.Equal((float)halves[i], DenseMatrixProduct.HalfDot(bits, unit, brain: false));
+            Assert.Equal(BitConverter.UInt32BitsToSingle((uint)bits[i] << 16), DenseMatrixProduct.HalfDot(bits, unit, brain: true));
+        }
+    }
+
+    [Fact]
+    public void Large_products_split_across_threads_give_the_same_result()
+    {
+        // 640 × 544 = 348,160 weights: above the threshold from which rows run in parallel.
+        Assert.True(640L * 544 >= RowParallel.ParallelThreshold);
+        TensorData weight = ScalarTestData.Weight(12, 640, 544);
+        AssertMatches(new RoundToNearestQuantizer(new RoundToNearestOptions { Bits = 3, GroupSize = 64 }).Quantize(weight), seed: 1);
+        AssertMatches(new GgmlQuantizer(new GgmlQuantizerOptions(GgmlType.Q4_0)).Quantize(weight), seed: 1);
+        AssertMatches(new KMeansVectorQuantizer(new KMeansOptions { MaxIterations = 2 }).Quantize(weight), seed: 1);
+        AssertProductMatches(MatrixVectorProducts.Default.Create(weight.ConvertTo(TensorDataType.F16)),
+            weight.ConvertTo(TensorDataType.F16).ToFloatArray(), seed: 1);
+    }
+
+    [Fact]
+    public void Shapes_are_checked()
+    {
+        IMatrixVectorProduct product = MatrixVectorProducts.Default.Create(ScalarTestData.Weight(1, 3, 5));
+        Assert.Throws<ArgumentException>(() => product.Multiply(new float[4], new float[3]));
+        Assert.Throws<ArgumentException>(() => product.Multiply(new float[5], new float[2]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => product.DecodeRow(3, new float[5]));
+        Assert.Throws<ArgumentException>(() => MatrixVectorProducts.Default.Create(TensorData.FromFloats("v", [5], new float[5])));
+    }
+
+    /// <summary>The product and every decoded row equal the reference dequantization's.</summary>
+    private static void AssertMatches(QuantizedTensor tensor, int seed)
+    {
+        IMatrixVectorProduct product = MatrixVectorProducts.Default.Create(tensor);
+        Assert.Equal((tensor.StoredBits + 7) / 8, product.WeightBytes);
+        AssertProductMatches(product, tensor.Dequantize(), seed);
+    }
+
+    private static void AssertProductMatches(IMatrixVectorProduct product, float[] weights, int seed)
+    {
+        int rows = product.Rows, columns = product.Columns;
+        var random = new Random(seed);
+        float[] x = Enumerable.Range(0, columns).Select(_ => (float)ScalarTestData.Gaussian(random)).ToArray();
+        var y = new float[rows];
+        product.Multiply(x, y);
+        var row = new float[columns];
+        for (int r = 0; r < rows; r++)
+        {
+            double expected = 0, magnitude = 0;
+            for (int c = 0; c < columns; c++)
+            {
+                expected += (double)weights[(long)r * columns + c] * x[c];
+                magnitude += Math.Abs((double)weights[(long)r * columns + c] * x[c]);
+            }
+            Assert.True(Math.Abs(y[r] - expected) <= 1e-5 * magnitude + 1e-7, $"{product.Name} row {r}: {y[r]} vs {expected}");
+            product.DecodeRow(r, row);
+            for (int c = 0; c < columns; c++)
+                Assert.Equal(weights[(long)r * columns + c], row[c], 1e-6f * Math.Max(1, Math.Abs(row[c])));
+        }
+    }
+}

@@ -1,0 +1,183 @@
+using RwkvQuant.Calibration;
+using RwkvQuant.Codebooks;
+using RwkvQuant.Evaluation;
+using RwkvQuant.Formats;
+using RwkvQuant.Formats.Ggml;
+using RwkvQuant.Inference;
+using RwkvQuant.Models;
+using RwkvQuant.Pipeline;
+using RwkvQuant.Quantization;
+using RwkvQuant.Scalar.Ggml;
+using RwkvQuant.Scalar.Gptq;
+using RwkvQuant.Scalar.Rtn;
+using RwkvQuant.Tests.Scalar;
+using RwkvQuant.Tokenizers;
+using RwkvQuant.Vector;
+using RwkvQuant.Vector.Gptvq;
+using RwkvQuant.Vector.KMeans;
+using Xunit.Abstractions;
+using static TorchSharp.torch;
+
+namespace RwkvQuant.Tests.Inference;
+
+/// <summary>The engine against the TorchSharp networks on the real v6 and v7 fixtures, FP32 and quantized.</summary>
+public sealed class RwkvEngineTests(ITestOutputHelper output) : IDisposable
+{
+    private const string V6 = "tiny-rwkv-6v0-1m-FP32.bin";
+    private const string V7 = "tiny-rwkv-7v0-834K-FP32.bin";
+    private const int Steps = 20;
+
+    private readonly string _directory = Directory.CreateTempSubdirectory("rwkvquant-engine-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    private static RwkvModel Load(string file) => RwkvModelFile.Load(Fixtures.Path("rwkvcpp", file));
+
+    private static int[] Tokens(int vocabulary) =>
+        [.. "The old man said: \"quantized weights\"".Select(c => c % vocabulary).Take(Steps)];
+
+    [FixtureTheory]
+    [InlineData(V6)]
+    [InlineData(V7)]
+    public void The_float32_engine_gives_the_networks_logits_token_by_token(string file)
+    {
+        RwkvModel model = Load(file);
+        RwkvEngine engine = RwkvEngine.Create(model);
+        double difference = MaxDifference(engine, model);
+        output.WriteLine($"{file}: max |engine − network| over {Steps} steps = {difference:E2}");
+        Assert.True(difference < 1e-4, $"{difference}");
+
+        // Every tensor is read as float32 once per token, except the embedding: one row.
+        long expected = 4 * (model.ParameterCount - model["emb.weight"].ElementCount + model.Config.EmbeddingSize);
+        Assert.Equal(expected, engine.WeightBytesPerToken);
+        Assert.Equal(0, engine.QuantizedWeightBytesPerToken);
+    }
+
+    [FixtureFact]
+    public void A_hybrid_quantized_v7_model_runs_from_its_rwkvq_file_like_its_dequantization()
+    {
+        RwkvModel model = Load(V7);
+        CalibrationData data = CalibrationData.FromCorpus(Fixtures.Path("text", "lambada_test.jsonl"), DocumentRange.Parse("0..7"),
+            ByteTokenizer.Instance, new CalibrationOptions { SampleCount = 2, TokensPerSample = 32 });
+        QuantizedModel quantized = HybridPlan.ForScalarFraction(model, 0.5).Build().QuantizeAsync(model, data).GetAwaiter().GetResult().Model;
+        Assert.Contains(quantized.QuantizedTensors, t => t is QuantizedVectorTensor);
+        Assert.Contains(quantized.QuantizedTensors, t => t is VectorQuantizedTensor);
+        AssertRunsLikeDequantized(model, quantized, "hybrid-v7");
+    }
+
+    [FixtureFact]
+    public void A_v6_model_quantized_by_every_scheme_runs_from_its_rwkvq_file_like_its_dequantization()
+    {
+        RwkvModel model = Load(V6);
+        var rtn = new RoundToNearestQuantizer(new RoundToNearestOptions { Bits = 3, GroupSize = 64 });
+        var gptq = new GptqQuantizer(new GptqOptions { Bits = 4, GroupSize = 32, ActOrder = true });
+        var kmeans = new KMeansVectorQuantizer(new KMeansOptions { Dimension = 2, Bits = 5, MaxIterations = 5 });
+        var gptvq = new GptvqQuantizer(new GptvqOptions { Codebooks = new KMeansOptions { MaxIterations = 5 }, SvdRank = 2 });
+        var q51 = new GgmlQuantizer(new GgmlQuantizerOptions(GgmlType.Q5_1));
+        var tensors = new List<QuantizedTensor>();
+        int i = 0;
+        foreach (LinearWeight weight in LinearWeights.Of(model).Where(w => w.Block >= 0))
+        {
+            TensorData matrix = weight.ToMatrix(model[weight.Name]);
+            tensors.Add((i++ % 5) switch
+            {
+                0 => rtn.Quantize(matrix),
+                1 => gptq.Quantize(matrix, ScalarTestData.CorrelatedHessian(i, weight.Columns, samples: 64)),
+                2 => kmeans.Quantize(matrix),
+                3 => gptvq.Quantize(matrix, ScalarTestData.CorrelatedHessian(i, weight.Columns, samples: 64)),
+                _ when weight.Columns % 32 == 0 => q51.Quantize(matrix),
+                _ => rtn.Quantize(matrix),
+            });
+        }
+        Assert.Contains(tensors, t => t.Name.EndsWith("att.time_maa_w2", StringComparison.Ordinal)); // the stacked LoRA, quantized
+        var codebooks = new UnweightedCodebookOptimizer();
+        foreach (string name in HybridQuantizer.MultiplicationVectors(model))
+        {
+            TensorData vector = model[name];
+            tensors.Add(new QuantizedVectorTensor(codebooks.Quantize(vector, Enumerable.Repeat(1f, (int)vector.ElementCount).ToArray())));
+        }
+        AssertRunsLikeDequantized(model, QuantizedModel.Create(model, tensors), "mixed-v6");
+    }
+
+    [FixtureTheory]
+    [InlineData(V6, GgmlType.Q4_0)]
+    [InlineData(V7, GgmlType.Q4_1)]
+    [InlineData(V7, GgmlType.Q8_0)]
+    public void A_ggml_quantized_model_runs_from_its_rwkvq_file_like_its_dequantization(string file, GgmlType type)
+    {
+        RwkvModel model = Load(file);
+        var quantizer = new GgmlQuantizer(new GgmlQuantizerOptions(type));
+        var tensors = LinearWeights.Of(model)
+            .Where(w => w.Block >= 0 && w.Columns % 32 == 0 && w.Layout == LinearLayout.OutIn)
+            .Select(w => quantizer.Quantize(w.ToMatrix(model[w.Name])))
+            .ToList();
+        Assert.NotEmpty(tensors);
+        AssertRunsLikeDequantized(model, QuantizedModel.Create(model, tensors), $"{type}-{file}");
+    }
+
+    [FixtureFact]
+    public void Prefill_is_stepping_and_reset_starts_over()
+    {
+        RwkvModel model = Load(V7);
+        RwkvEngine engine = RwkvEngine.Create(model);
+        int[] tokens = Tokens(model.Config.VocabularySize);
+        RwkvEngineState stepped = engine.CreateState(), prefilled = engine.CreateState();
+        float[] last = [];
+        foreach (int token in tokens)
+            last = engine.Step(token, stepped);
+        Assert.Equal(last, engine.Prefill(tokens, prefilled));
+        Assert.Equal(tokens.Length, prefilled.Position);
+        prefilled.Reset();
+        Assert.Equal(0, prefilled.Position);
+        Assert.Equal(engine.Step(tokens[0], engine.CreateState()), engine.Step(tokens[0], prefilled));
+
+        Assert.Throws<ArgumentException>(() => engine.Step(model.Config.VocabularySize, stepped));
+        Assert.Throws<ArgumentException>(() => engine.Step(0, RwkvEngine.Create(model).CreateState()));
+        Assert.Throws<ArgumentException>(() => engine.Prefill([], stepped));
+    }
+
+    [FixtureFact]
+    public void Other_versions_are_refused_by_name()
+    {
+        RwkvModel model = RwkvModelFile.Load(Fixtures.Path("rwkvcpp", "tiny-rwkv-5v2-730K-FP32.bin"));
+        var error = Assert.Throws<NotSupportedException>(() => RwkvEngine.Create(model));
+        Assert.Contains("V5_2", error.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>Saves and reloads the .rwkvq, then holds the engine on it to the network on its dequantized model.</summary>
+    private void AssertRunsLikeDequantized(RwkvModel source, QuantizedModel quantized, string label)
+    {
+        string path = Path.Combine(_directory, label + ".rwkvq");
+        QuantizedModelFile.Save(quantized, path);
+        QuantizedModel loaded = QuantizedModelFile.Load(path);
+        RwkvEngine engine = RwkvEngine.Create(loaded);
+        double difference = MaxDifference(engine, loaded.ToDequantizedModel());
+        RwkvEngine full = RwkvEngine.Create(source);
+        output.WriteLine($"{label}: max |engine − dequantized network| = {difference:E2}; weight bytes per token {engine.WeightBytesPerToken} " +
+                         $"(quantized matrices {engine.QuantizedWeightBytesPerToken}) vs FP32 {full.WeightBytesPerToken}");
+        Assert.True(difference < 1e-4, $"{difference}");
+        Assert.True(engine.QuantizedWeightBytesPerToken > 0);
+        Assert.True(engine.WeightBytesPerToken < full.WeightBytesPerToken);
+        long quantizedStored = loaded.QuantizedTensors.Where(t => t is not QuantizedVectorTensor).Sum(t => (t.StoredBits + 7) / 8);
+        Assert.Equal(quantizedStored, engine.QuantizedWeightBytesPerToken);
+    }
+
+    /// <summary>The largest logit difference between the engine and the TorchSharp network over the same tokens.</summary>
+    private static double MaxDifference(RwkvEngine engine, RwkvModel model)
+    {
+        using RwkvNetwork network = RwkvNetwork.Create(model);
+        using RwkvState networkState = network.CreateState(1);
+        RwkvEngineState state = engine.CreateState();
+        double worst = 0;
+        foreach (int token in Tokens(model.Config.VocabularySize))
+        {
+            float[] expected;
+            using (var scope = NewDisposeScope())
+                expected = network.ForwardStep(tensor(new long[] { token }), networkState)[0].data<float>().ToArray();
+            float[] actual = engine.Step(token, state);
+            for (int v = 0; v < expected.Length; v++)
+                worst = Math.Max(worst, Math.Abs(expected[v] - actual[v]));
+        }
+        return worst;
+    }
+}
