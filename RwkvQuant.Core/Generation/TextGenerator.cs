@@ -25,16 +25,7 @@ public static class TextGenerator
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(network);
-        ArgumentNullException.ThrowIfNull(prompt);
-        ArgumentOutOfRangeException.ThrowIfNegative(maxTokens);
-        if (prompt.Count == 0)
-            throw new ArgumentException("The prompt has no tokens; generation needs at least one.", nameof(prompt));
-        int vocabulary = network.Config.VocabularySize;
-        foreach (int token in prompt)
-        {
-            if ((uint)token >= (uint)vocabulary)
-                throw new ArgumentException($"Prompt token {token} is outside the network's vocabulary of {vocabulary}.", nameof(prompt));
-        }
+        ValidatePrompt(prompt, maxTokens, network.Config.VocabularySize, "network");
         return Run(network, prompt, maxTokens, new TokenSampler(sampling ?? new SamplingOptions()), stopToken, cancellationToken);
     }
 
@@ -52,17 +43,21 @@ public static class TextGenerator
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(engine);
+        ValidatePrompt(prompt, maxTokens, engine.Config.VocabularySize, "engine");
+        return Run(engine, prompt, maxTokens, new TokenSampler(sampling ?? new SamplingOptions()), stopToken, cancellationToken);
+    }
+
+    private static void ValidatePrompt(IReadOnlyList<int> prompt, int maxTokens, int vocabulary, string runner)
+    {
         ArgumentNullException.ThrowIfNull(prompt);
         ArgumentOutOfRangeException.ThrowIfNegative(maxTokens);
         if (prompt.Count == 0)
             throw new ArgumentException("The prompt has no tokens; generation needs at least one.", nameof(prompt));
-        int vocabulary = engine.Config.VocabularySize;
         foreach (int token in prompt)
         {
             if ((uint)token >= (uint)vocabulary)
-                throw new ArgumentException($"Prompt token {token} is outside the engine's vocabulary of {vocabulary}.", nameof(prompt));
+                throw new ArgumentException($"Prompt token {token} is outside the {runner}'s vocabulary of {vocabulary}.", nameof(prompt));
         }
-        return Run(engine, prompt, maxTokens, new TokenSampler(sampling ?? new SamplingOptions()), stopToken, cancellationToken);
     }
 
     private static IEnumerable<int> Run(RwkvEngine engine, IReadOnlyList<int> prompt, int maxTokens, TokenSampler sampler, int? stopToken, CancellationToken cancellationToken)
