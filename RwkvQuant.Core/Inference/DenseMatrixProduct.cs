@@ -9,7 +9,7 @@ namespace RwkvQuant.Inference;
 /// y = W·x for a full-precision matrix <c>[rows, columns]</c> kept as F32, F16 or BF16 bytes. F16 and BF16 rows are
 /// converted to float32 a chunk at a time into a small stack buffer, so no float32 copy of the matrix is ever kept.
 /// </summary>
-internal sealed class DenseMatrixProduct : IMatrixVectorProduct
+internal sealed class DenseMatrixProduct : IRowRangeProduct
 {
     /// <summary>Floats converted at a time from an F16/BF16 row.</summary>
     private const int Chunk = 1024;
@@ -46,18 +46,10 @@ internal sealed class DenseMatrixProduct : IMatrixVectorProduct
     public long WeightBytes => _matrix.Bytes.Length;
 
     /// <inheritdoc />
-    public unsafe void Multiply(ReadOnlySpan<float> x, Span<float> y)
-    {
-        MatrixShapes.Check(this, x.Length, y.Length);
-        fixed (float* px = x, py = y)
-        {
-            var args = (Product: this, X: (nint)px, Y: (nint)py);
-            RowParallel.For(Rows, Columns, args, static (a, start, end) =>
-                a.Product.MultiplyRows(new ReadOnlySpan<float>((float*)a.X, a.Product.Columns), new Span<float>((float*)a.Y, a.Product.Rows), start, end));
-        }
-    }
+    public void Multiply(ReadOnlySpan<float> x, Span<float> y) => RowParallel.Multiply(this, x, y);
 
-    private void MultiplyRows(ReadOnlySpan<float> x, Span<float> y, int start, int end)
+    /// <inheritdoc />
+    public void MultiplyRows(ReadOnlySpan<float> x, Span<float> y, int start, int end)
     {
         ReadOnlySpan<byte> bytes = _matrix.Bytes;
         int columns = Columns;

@@ -9,7 +9,7 @@ namespace RwkvQuant.Inference;
 /// y = W·x straight from a <see cref="GgmlBlockTensor"/>'s blocks (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0): each row's blocks of
 /// 32 values are dequantized into a small float buffer with ggml's reference block decoding and dotted with x.
 /// </summary>
-internal sealed class GgmlBlockMatrixProduct : IMatrixVectorProduct
+internal sealed class GgmlBlockMatrixProduct : IRowRangeProduct
 {
     private const int Block = GgmlTypes.BlockSize;
 
@@ -37,18 +37,10 @@ internal sealed class GgmlBlockMatrixProduct : IMatrixVectorProduct
     public long WeightBytes => _tensor.Blocks.Length;
 
     /// <inheritdoc />
-    public unsafe void Multiply(ReadOnlySpan<float> x, Span<float> y)
-    {
-        MatrixShapes.Check(this, x.Length, y.Length);
-        fixed (float* px = x, py = y)
-        {
-            var args = (Product: this, X: (nint)px, Y: (nint)py);
-            RowParallel.For(Rows, Columns, args, static (a, start, end) =>
-                a.Product.MultiplyRows(new ReadOnlySpan<float>((float*)a.X, a.Product.Columns), new Span<float>((float*)a.Y, a.Product.Rows), start, end));
-        }
-    }
+    public void Multiply(ReadOnlySpan<float> x, Span<float> y) => RowParallel.Multiply(this, x, y);
 
-    private void MultiplyRows(ReadOnlySpan<float> x, Span<float> y, int start, int end)
+    /// <inheritdoc />
+    public void MultiplyRows(ReadOnlySpan<float> x, Span<float> y, int start, int end)
     {
         float[] buffer = ArrayPool<float>.Shared.Rent(Columns + 2 * Block);
         try

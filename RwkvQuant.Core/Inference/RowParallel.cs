@@ -29,4 +29,26 @@ internal static class RowParallel
             body(state, start, Math.Min(rows, start + size));
         });
     }
+
+    /// <summary>
+    /// y = W·x for a product that computes row ranges: checks the shapes, then runs
+    /// <see cref="IRowRangeProduct.MultiplyRows"/> over the rows as <see cref="For{TState}"/> splits them.
+    /// </summary>
+    public static unsafe void Multiply<TProduct>(TProduct product, ReadOnlySpan<float> x, Span<float> y) where TProduct : IRowRangeProduct
+    {
+        MatrixShapes.Check(product, x.Length, y.Length);
+        fixed (float* px = x, py = y)
+        {
+            var args = (Product: product, X: (nint)px, Y: (nint)py);
+            For(product.Rows, product.Columns, args, static (a, start, end) =>
+                a.Product.MultiplyRows(new ReadOnlySpan<float>((float*)a.X, a.Product.Columns), new Span<float>((float*)a.Y, a.Product.Rows), start, end));
+        }
+    }
+}
+
+/// <summary>A matrix-vector product that can compute any range of its output rows (what <see cref="RowParallel.Multiply{TProduct}"/> splits).</summary>
+internal interface IRowRangeProduct : IMatrixVectorProduct
+{
+    /// <summary>y[start..end) of y = W·x; x holds Columns values, y Rows.</summary>
+    void MultiplyRows(ReadOnlySpan<float> x, Span<float> y, int start, int end);
 }

@@ -14,7 +14,7 @@ namespace RwkvQuant.Inference;
 /// path instead: 8 codes widened from one 32-bit broadcast, their centroids looked up by a lane permute (two and a
 /// select for 16 entries), multiplied into the accumulator.
 /// </summary>
-internal sealed class VectorQuantizedMatrixProduct : IMatrixVectorProduct
+internal sealed class VectorQuantizedMatrixProduct : IRowRangeProduct
 {
     private readonly VectorQuantizedTensor _tensor;
     private readonly VectorLayout _layout;
@@ -51,18 +51,10 @@ internal sealed class VectorQuantizedMatrixProduct : IMatrixVectorProduct
     public long WeightBytes => (_tensor.StoredBits + 7) / 8;
 
     /// <inheritdoc />
-    public unsafe void Multiply(ReadOnlySpan<float> x, Span<float> y)
-    {
-        MatrixShapes.Check(this, x.Length, y.Length);
-        fixed (float* px = x, py = y)
-        {
-            var args = (Product: this, X: (nint)px, Y: (nint)py);
-            RowParallel.For(Rows, Columns, args, static (a, start, end) =>
-                a.Product.MultiplyRows(new ReadOnlySpan<float>((float*)a.X, a.Product.Columns), new Span<float>((float*)a.Y, a.Product.Rows), start, end));
-        }
-    }
+    public void Multiply(ReadOnlySpan<float> x, Span<float> y) => RowParallel.Multiply(this, x, y);
 
-    private void MultiplyRows(ReadOnlySpan<float> x, Span<float> y, int start, int end)
+    /// <inheritdoc />
+    public void MultiplyRows(ReadOnlySpan<float> x, Span<float> y, int start, int end)
     {
         if (_vectorized)
         {
