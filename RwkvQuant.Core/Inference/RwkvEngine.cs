@@ -35,12 +35,12 @@ public sealed class RwkvEngine
     /// <summary>An engine over a quantized model's stored tensors.</summary>
     /// <exception cref="NotSupportedException">The version is not v6 or v7, or a tensor's scheme has no product.</exception>
     /// <exception cref="InvalidDataException">A tensor is missing or has the wrong shape (the message names it).</exception>
-    public static RwkvEngine Create(QuantizedModel model) => Create(model, MatrixVectorProducts.Default);
+    public static RwkvEngine Create(QuantizedModel model) => Create(model, FusedMatrixVectorProducts.Default);
 
     /// <summary>A full-precision engine over a float32 model (the source of a quantized model, for comparison).</summary>
     /// <exception cref="NotSupportedException">The version is not v6 or v7.</exception>
     /// <exception cref="InvalidDataException">A tensor is missing or has the wrong shape (the message names it).</exception>
-    public static RwkvEngine Create(RwkvModel model) => Create(model, MatrixVectorProducts.Default);
+    public static RwkvEngine Create(RwkvModel model) => Create(model, FusedMatrixVectorProducts.Default);
 
     /// <summary>As <see cref="Create(QuantizedModel)"/>, with the matrix-vector products of <paramref name="products"/>.</summary>
     internal static RwkvEngine Create(QuantizedModel model, IMatrixVectorProductFactory products)

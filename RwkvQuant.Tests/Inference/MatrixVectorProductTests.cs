@@ -210,12 +210,41 @@ public class MatrixVectorProductTests
         Assert.Throws<ArgumentException>(() => MatrixVectorProducts.Default.Create(TensorData.FromFloats("v", [5], new float[5])));
     }
 
-    /// <summary>The product and every decoded row equal the reference dequantization's.</summary>
+    [Fact]
+    public void The_fused_kernels_take_the_quantizers_default_settings_when_the_machine_has_avx512()
+    {
+        TensorData weight = ScalarTestData.Weight(13, 37, 192);
+        Hessian h = ScalarTestData.CorrelatedHessian(13, 192, samples: 64);
+        QuantizedTensor[] defaults =
+        [
+            new RoundToNearestQuantizer(new RoundToNearestOptions { Bits = 3, GroupSize = 64 }).Quantize(weight),
+            new GptqQuantizer(new GptqOptions { Bits = 3, GroupSize = 64, ActOrder = true }).Quantize(weight, h),
+            new GptvqQuantizer(new GptvqOptions { Codebooks = new KMeansOptions { MaxIterations = 2 } }).Quantize(weight, h),
+            new GgmlQuantizer(new GgmlQuantizerOptions(GgmlType.Q4_0)).Quantize(weight),
+        ];
+        foreach (QuantizedTensor tensor in defaults)
+            Assert.Equal(RwkvQuant.Kernels.MatVec.CodeDecoder.IsSupported, FusedMatrixVectorProducts.Handles(tensor));
+
+        // What the kernels cannot run fast goes to the managed product.
+        QuantizedTensor wideCodebooks = new KMeansVectorQuantizer(new KMeansOptions { Dimension = 2, Bits = 5, MaxIterations = 2 }).Quantize(weight);
+        Assert.False(FusedMatrixVectorProducts.Handles(wideCodebooks));
+        Assert.False(FusedMatrixVectorProducts.Handles(new RoundToNearestQuantizer(new RoundToNearestOptions { Bits = 3, GroupSize = 24 }).Quantize(weight)));
+        var straddling = (GgmlBlockTensor)new GgmlQuantizer(new GgmlQuantizerOptions(GgmlType.Q4_0)).Quantize(ScalarTestData.Weight(3, 1, 96));
+        Assert.False(FusedMatrixVectorProducts.Handles(new GgmlBlockTensor("straddling", 2, 48, GgmlType.Q4_0, straddling.Blocks.ToArray())));
+    }
+
+    /// <summary>
+    /// The product and every decoded row equal the reference dequantization's, for the managed product and for the
+    /// engine's default (the fused kernel where it takes the tensor).
+    /// </summary>
     private static void AssertMatches(QuantizedTensor tensor, int seed)
     {
-        IMatrixVectorProduct product = MatrixVectorProducts.Default.Create(tensor);
-        Assert.Equal((tensor.StoredBits + 7) / 8, product.WeightBytes);
-        AssertProductMatches(product, tensor.Dequantize(), seed);
+        foreach (IMatrixVectorProductFactory factory in new IMatrixVectorProductFactory[] { MatrixVectorProducts.Default, FusedMatrixVectorProducts.Default })
+        {
+            IMatrixVectorProduct product = factory.Create(tensor);
+            Assert.Equal((tensor.StoredBits + 7) / 8, product.WeightBytes);
+            AssertProductMatches(product, tensor.Dequantize(), seed);
+        }
     }
 
     private static void AssertProductMatches(IMatrixVectorProduct product, float[] weights, int seed)

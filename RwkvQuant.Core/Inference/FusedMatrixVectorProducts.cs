@@ -1,0 +1,83 @@
+using RwkvQuant.Formats;
+using RwkvQuant.Kernels.MatVec;
+using RwkvQuant.Kernels.Packed;
+using RwkvQuant.Quantization;
+using RwkvQuant.Scalar;
+using RwkvQuant.Scalar.Ggml;
+using RwkvQuant.Vector;
+
+namespace RwkvQuant.Inference;
+
+/// <summary>
+/// The engine's default <see cref="IMatrixVectorProductFactory"/>: quantized weights go to the fused dequantize × vector
+/// kernels of RwkvQuant.Kernels (AVX-512: codes decoded in registers, <see cref="GroupScalarMatVec"/>,
+/// <see cref="VectorCodesMatVec"/>, <see cref="GgmlMatVec"/>) over the weight re-laid in the kernels' packed layout
+/// (<see cref="PackedLayouts"/>); whatever those kernels do not run fast — no AVX-512, a group size that is not a
+/// multiple of 16, a codebook too large for an in-register lookup, ggml blocks that straddle rows, a kept matrix — goes to
+/// <see cref="MatrixVectorProducts.Default"/>, the managed products that are also the fused ones' reference twins.
+/// </summary>
+internal sealed class FusedMatrixVectorProducts : IMatrixVectorProductFactory
+{
+    /// <summary>The single instance.</summary>
+    public static FusedMatrixVectorProducts Default { get; } = new();
+
+    private FusedMatrixVectorProducts()
+    {
+    }
+
+    /// <summary>True when <paramref name="tensor"/> would run on a fused kernel on this machine.</summary>
+    public static bool Handles(QuantizedTensor tensor) => tensor switch
+    {
+        GroupScalarTensor scalar => CodeDecoder.IsSupported && scalar.GroupSize % 16 == 0,
+        VectorQuantizedTensor vector => CodeDecoder.IsSupported && vector.Layout.Dimension is 1 or 2 or 4
+            && vector.Layout.GroupColumns % 16 == 0 && (1 << vector.Layout.Bits) * vector.Layout.Dimension <= CentroidLookup.TableLength,
+        GgmlBlockTensor blocks => CodeDecoder.IsSupported && blocks.Columns % PackedGgmlBlocks.BlockSize == 0, // blocks within rows
+        _ => false,
+    };
+
+    /// <inheritdoc />
+    /// <exception cref="NotSupportedException">The tensor's scheme has no matrix-vector product.</exception>
+    public IMatrixVectorProduct Create(QuantizedTensor tensor)
+    {
+        ArgumentNullException.ThrowIfNull(tensor);
+        IMatrixVectorProduct reference = MatrixVectorProducts.Default.Create(tensor);
+        if (!Handles(tensor))
+            return reference;
+        return tensor switch
+        {
+            GroupScalarTensor scalar => new FusedProduct<PackedGroupScalar>(reference, PackedLayouts.ToPacked(scalar), static (w, x, y) => GroupScalarMatVec.MatVec(w, x, y, 1)),
+            VectorQuantizedTensor vector => new FusedProduct<PackedVectorCodes>(reference, PackedLayouts.ToPacked(vector), static (w, x, y) => VectorCodesMatVec.MatVec(w, x, y, 1)),
+            GgmlBlockTensor blocks => new FusedProduct<PackedGgmlBlocks>(reference, PackedLayouts.ToPacked(blocks), static (w, x, y) => GgmlMatVec.MatVec(w, x, y, 1)),
+            _ => reference,
+        };
+    }
+
+    /// <inheritdoc />
+    public IMatrixVectorProduct Create(TensorData matrix) => MatrixVectorProducts.Default.Create(matrix);
+
+    /// <summary>One product of a packed layout and one vector.</summary>
+    private delegate void PackedMultiply<in TPacked>(TPacked weights, ReadOnlySpan<float> x, Span<float> y);
+
+    /// <summary>
+    /// A weight in a kernel's packed layout: products by the fused kernel; rows (an embedding lookup) and the byte count
+    /// by the managed product of the same tensor (the layouts hold the same bytes, re-laid row-aligned).
+    /// </summary>
+    private sealed class FusedProduct<TPacked>(IMatrixVectorProduct reference, TPacked packed, PackedMultiply<TPacked> multiply) : IMatrixVectorProduct
+    {
+        public string Name => reference.Name;
+
+        public int Rows => reference.Rows;
+
+        public int Columns => reference.Columns;
+
+        public long WeightBytes => reference.WeightBytes;
+
+        public void Multiply(ReadOnlySpan<float> x, Span<float> y)
+        {
+            MatrixShapes.Check(this, x.Length, y.Length);
+            multiply(packed, x, y);
+        }
+
+        public void DecodeRow(int row, Span<float> destination) => reference.DecodeRow(row, destination);
+    }
+}
