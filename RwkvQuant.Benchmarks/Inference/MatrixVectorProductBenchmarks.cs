@@ -8,12 +8,12 @@ namespace RwkvQuant.Benchmarks.Inference;
 /// <summary>
 /// One matrix-vector product of the engine at the synthetic model's shapes (a 768×3072 projection and the 65536×768
 /// head, and a tiny model's 64×64): the kept float32 matrix (baseline), the kept FP16 matrix (converted a chunk at a time), and RTN 3-bit g64
-/// from its packed codes.
+/// from its packed codes, by the managed product and by the fused kernel.
 /// </summary>
 [MemoryDiagnoser]
 public class MatrixVectorProductBenchmarks
 {
-    private IMatrixVectorProduct _f32 = null!, _f16 = null!, _rtn3 = null!;
+    private IMatrixVectorProduct _f32 = null!, _f16 = null!, _rtn3 = null!, _rtn3Fused = null!;
     private float[] _x = [], _y = [];
 
     /// <summary>The matrix shape, rows×columns.</summary>
@@ -34,7 +34,9 @@ public class MatrixVectorProductBenchmarks
         TensorData matrix = TensorData.FromFloats("w", [rows, columns], values);
         _f32 = MatrixVectorProducts.Default.Create(matrix);
         _f16 = MatrixVectorProducts.Default.Create(matrix.ConvertTo(TensorDataType.F16));
-        _rtn3 = MatrixVectorProducts.Default.Create(new RoundToNearestQuantizer(new RoundToNearestOptions { Bits = 3, GroupSize = 64 }).Quantize(matrix));
+        var rtn3 = new RoundToNearestQuantizer(new RoundToNearestOptions { Bits = 3, GroupSize = 64 }).Quantize(matrix);
+        _rtn3 = MatrixVectorProducts.Default.Create(rtn3);
+        _rtn3Fused = FusedMatrixVectorProducts.Default.Create(rtn3);
         _x = Enumerable.Range(0, columns).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
         _y = new float[rows];
     }
@@ -55,11 +57,19 @@ public class MatrixVectorProductBenchmarks
         return _y[0];
     }
 
-    /// <summary>RTN 3-bit g64 from the packed codes.</summary>
+    /// <summary>RTN 3-bit g64 from the packed codes (the managed product, AVX2).</summary>
     [Benchmark]
     public float Rtn3()
     {
         _rtn3.Multiply(_x, _y);
+        return _y[0];
+    }
+
+    /// <summary>RTN 3-bit g64 by the engine's default: the fused AVX-512 kernel over the row-aligned layout.</summary>
+    [Benchmark]
+    public float Rtn3Fused()
+    {
+        _rtn3Fused.Multiply(_x, _y);
         return _y[0];
     }
 }
