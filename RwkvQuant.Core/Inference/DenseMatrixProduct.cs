@@ -92,7 +92,30 @@ internal sealed class DenseMatrixProduct : IRowRangeProduct
     /// registers: a half's magnitude bits shifted into a float32's place and scaled by 2^112 give its exact value
     /// (subnormals included; weights are finite), then the sign is put back. A bfloat16 is the upper half of a float32.
     /// </summary>
-    internal static float HalfDot(ReadOnlySpan<ushort> w, ReadOnlySpan<float> x, bool brain)
+    internal static float HalfDot(ReadOnlySpan<ushort> w, ReadOnlySpan<float> x, bool brain) =>
+        Vector512.IsHardwareAccelerated ? HalfDot512(w, x, brain) : HalfDot256(w, x, brain);
+
+    /// <summary><see cref="HalfDot"/> 32 values at a time in 512-bit registers (half the instructions per weight).</summary>
+    internal static float HalfDot512(ReadOnlySpan<ushort> w, ReadOnlySpan<float> x, bool brain)
+    {
+        int n = w.Length, i = 0;
+        Vector512<float> acc0 = Vector512<float>.Zero, acc1 = Vector512<float>.Zero;
+        Vector512<uint> magnitude = Vector512.Create(0x7FFFu), sign = Vector512.Create(0x8000u);
+        Vector512<float> scale = Vector512.Create(5.192297e33f); // 2^112
+        ref ushort pw = ref MemoryMarshal.GetReference(w);
+        ref float px = ref MemoryMarshal.GetReference(x);
+        for (; i + 32 <= n; i += 32)
+        {
+            (Vector512<uint> low, Vector512<uint> high) = Vector512.Widen(Vector512.LoadUnsafe(ref pw, (nuint)i));
+            acc0 = Vector512.FusedMultiplyAdd(ToSingle(low, brain, magnitude, sign, scale), Vector512.LoadUnsafe(ref px, (nuint)i), acc0);
+            acc1 = Vector512.FusedMultiplyAdd(ToSingle(high, brain, magnitude, sign, scale), Vector512.LoadUnsafe(ref px, (nuint)(i + 16)), acc1);
+        }
+        float sum = Vector512.Sum(acc0 + acc1);
+        return i == n ? sum : sum + HalfDot256(w[i..], x[i..], brain);
+    }
+
+    /// <summary><see cref="HalfDot"/> 16 values at a time in 256-bit registers, the tail one by one.</summary>
+    internal static float HalfDot256(ReadOnlySpan<ushort> w, ReadOnlySpan<float> x, bool brain)
     {
         int n = w.Length, i = 0;
         Vector256<float> acc0 = Vector256<float>.Zero, acc1 = Vector256<float>.Zero;
@@ -118,6 +141,14 @@ internal sealed class DenseMatrixProduct : IRowRangeProduct
         if (brain)
             return (bits << 16).AsSingle();
         Vector256<float> value = ((bits & magnitude) << 13).AsSingle() * scale;
+        return (value.AsUInt32() | ((bits & sign) << 16)).AsSingle();
+    }
+
+    private static Vector512<float> ToSingle(Vector512<uint> bits, bool brain, Vector512<uint> magnitude, Vector512<uint> sign, Vector512<float> scale)
+    {
+        if (brain)
+            return (bits << 16).AsSingle();
+        Vector512<float> value = ((bits & magnitude) << 13).AsSingle() * scale;
         return (value.AsUInt32() | ((bits & sign) << 16)).AsSingle();
     }
 

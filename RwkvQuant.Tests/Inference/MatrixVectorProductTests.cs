@@ -173,7 +173,8 @@ public class MatrixVectorProductTests
     [Fact]
     public void Half_dot_products_read_every_half_and_bfloat16_exactly()
     {
-        // Zeros, subnormals, the largest half, negatives; 37 values: two vector chunks and a tail.
+        // Zeros, subnormals, the largest half, negatives; 37 values: a 512-bit chunk, a 256-bit one and a tail (or two
+        // 256-bit chunks and a tail).
         Half[] specials = [(Half)0f, -(Half)0f, Half.Epsilon, -Half.Epsilon, BitConverter.UInt16BitsToHalf(0x03FF), Half.MaxValue, Half.MinValue, (Half)1f, (Half)(-2.5f), (Half)6.1e-5f];
         var random = new Random(4);
         Half[] halves = Enumerable.Range(0, 37).Select(i => i < specials.Length ? specials[i] : (Half)(random.NextDouble() * 8 - 4)).ToArray();
@@ -184,6 +185,8 @@ public class MatrixVectorProductTests
             unit[i] = 1;
             Assert.Equal((float)halves[i], DenseMatrixProduct.HalfDot(bits, unit, brain: false));
             Assert.Equal(BitConverter.UInt32BitsToSingle((uint)bits[i] << 16), DenseMatrixProduct.HalfDot(bits, unit, brain: true));
+            Assert.Equal((float)halves[i], DenseMatrixProduct.HalfDot256(bits, unit, brain: false));
+            Assert.Equal(BitConverter.UInt32BitsToSingle((uint)bits[i] << 16), DenseMatrixProduct.HalfDot256(bits, unit, brain: true));
         }
     }
 
