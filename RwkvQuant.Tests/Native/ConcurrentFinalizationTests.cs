@@ -16,13 +16,23 @@ namespace RwkvQuant.Tests.Native;
 /// The library's TorchSharp work on several threads while another thread collects garbage and runs finalizers
 /// without pause. A TorchSharp <c>Scalar</c> made by an implicit conversion (<c>x * 0.5</c>, <c>a + b</c>, which passes
 /// alpha = 1) is unreachable while the native call that reads it runs, so a finalizer can free it under libtorch:
-/// "INTERNAL ASSERT FAILED at c10/core/Scalar.h", or a wrong value. Every result must equal a quiet single-threaded run
-/// bit for bit.
+/// "INTERNAL ASSERT FAILED at c10/core/Scalar.h", or a wrong value. Every result must equal a quiet run on one fresh
+/// thread: bit for bit, except the trained weights, which are held to 1e-5 of their largest magnitude (see
+/// <see cref="TrainedWeightTolerance"/>). On the code before the library stopped making such Scalars this failed in
+/// every one of 5 tries at 8 rounds (2 of 6 at 4 rounds, 0 of 3 at 3).
 /// </summary>
 public sealed class ConcurrentFinalizationTests(ITestOutputHelper output)
 {
     private const int Workers = 3;
     private const int Rounds = 8;
+
+    /// <summary>
+    /// |Δ| allowed in the trained weights, relative to their largest magnitude. Seen once in a full parallel suite run:
+    /// the quiet run's trained weights differed slightly from every worker's (forward passes, GPTQ and perplexity all
+    /// equal), the signature of a reduction split differently across torch's intra-op threads, whose count libtorch
+    /// fixes per OS thread on first use. A freed Scalar gives an exception, a crash or a grossly wrong alpha instead.
+    /// </summary>
+    private const float TrainedWeightTolerance = 1e-5f;
 
     private static readonly string[] Networks =
         ["4v0-660K", "5v1-730K", "5v2-730K", "6v0-1m", "7v0-834K"];
@@ -50,7 +60,10 @@ public sealed class ConcurrentFinalizationTests(ITestOutputHelper output)
         try
         {
             var watch = System.Diagnostics.Stopwatch.StartNew();
-            float[][] expected = Workload(models, weight, h, Path.Combine(root, "quiet"));
+            float[][] expected = [];
+            var quiet = new Thread(() => expected = Workload(models, weight, h, Path.Combine(root, "quiet")));
+            quiet.Start();
+            quiet.Join();
             output.WriteLine($"one quiet round: {watch.ElapsedMilliseconds} ms");
 
             using var done = new CancellationTokenSource();
@@ -77,8 +90,9 @@ public sealed class ConcurrentFinalizationTests(ITestOutputHelper output)
                         float[][] actual = Workload(models, weight, h, Path.Combine(root, $"w{w}r{round}"));
                         for (int i = 0; i < expected.Length; i++)
                         {
-                            if (!expected[i].AsSpan().SequenceEqual(actual[i]))
-                                lock (failures) failures.Add($"worker {w} round {round}: result {i} differs");
+                            string? difference = Compare(expected[i], actual[i], i == expected.Length - 1);
+                            if (difference is not null)
+                                lock (failures) failures.Add($"worker {w} round {round}: result {i} {difference}");
                         }
                     }
                 }
@@ -100,6 +114,24 @@ public sealed class ConcurrentFinalizationTests(ITestOutputHelper output)
         {
             Directory.Delete(root, recursive: true);
         }
+    }
+
+    /// <summary>Null when equal (bit for bit, or within the tolerance for the trained weights), else how they differ.</summary>
+    private static string? Compare(float[] expected, float[] actual, bool trainedWeights)
+    {
+        if (expected.AsSpan().SequenceEqual(actual))
+            return null;
+        if (expected.Length != actual.Length)
+            return $"has {actual.Length} values, expected {expected.Length}";
+        float largest = 0, difference = 0;
+        for (int j = 0; j < expected.Length; j++)
+        {
+            largest = Math.Max(largest, Math.Abs(expected[j]));
+            difference = float.IsNaN(actual[j]) ? float.PositiveInfinity : Math.Max(difference, Math.Abs(expected[j] - actual[j]));
+        }
+        return trainedWeights && difference <= TrainedWeightTolerance * largest
+            ? null
+            : $"differs by up to {difference:G3} (largest |value| {largest:G3})";
     }
 
     /// <summary>Forward passes of v4–v7, a GPTQ quantization, a perplexity evaluation and two training steps.</summary>
