@@ -16,7 +16,7 @@ internal sealed class Rwkv7Network : RwkvNetwork
     /// <summary>ε of the per-head GroupNorm <c>ln_x</c> (BlinkDL: 64e-5; rwkv.cpp the same).</summary>
     private const double GroupNormEpsilon = 64e-5;
 
-    /// <summary>−e^(−0.5) (a float, as before): the decay is w = exp(−e^(−0.5)·σ(w0 + LoRA)), i.e. exp(−exp(−softplus(−·) − 0.5)).</summary>
+    /// <summary>−e^(−0.5), made from a float as before: the decay is w = exp(−e^(−0.5)·σ(w0 + LoRA)), i.e. exp(−exp(−softplus(−·) − 0.5)).</summary>
     private static readonly TorchSharp.Scalar MinusDecayScale = (-MathF.Exp(-0.5f)).ToScalar();
 
     /// <summary>The token-shift mix vectors that multiply dx = x_{t−1} − x_t.</summary>
@@ -129,7 +129,7 @@ internal sealed class Rwkv7Network : RwkvNetwork
         observer?.OnLinearInput(l.Prefix + "att.a1", xa);
         Tensor aHidden = xa.matmul(l.A1);
         observer?.OnLinearInput(l.Prefix + "att.a2", aHidden);
-        Tensor a = l.A0.add(aHidden.matmul(l.A2), One).sigmoid();                   // in-context learning rate
+        Tensor a = l.A0.add(aHidden.matmul(l.A2), One).sigmoid();             // in-context learning rate
         observer?.OnLinearInput(l.Prefix + "att.g1", xg);
         Tensor gHidden = xg.matmul(l.G1).sigmoid();
         observer?.OnLinearInput(l.Prefix + "att.g2", gHidden);
