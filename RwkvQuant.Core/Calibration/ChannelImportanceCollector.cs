@@ -1,4 +1,5 @@
 using RwkvQuant.Models;
+using static RwkvQuant.Native.TorchScalars;
 using static TorchSharp.torch;
 
 namespace RwkvQuant.Calibration;
@@ -60,7 +61,7 @@ public sealed class ChannelImportanceCollector : INetworkObserver
             Tensor limit = magnitude.quantile(tensor(ClipPercentile, ScalarType.Float64), dim: 1, keepdim: true).unsqueeze(-1); // [B, 1, 1]
             x = x.clamp(-limit, limit);
         }
-        double[] sum = x.square().sum([0, 1]).data<double>().ToArray();                         // [C]
+        double[] sum = x.pow(Two).sum([0, 1]).data<double>().ToArray();                         // [C]
         long count = x.shape[0] * x.shape[1];
         if (_sums.TryGetValue(vectorName, out var previous))
         {

@@ -1,4 +1,5 @@
 using RwkvQuant.Formats;
+using static RwkvQuant.Native.TorchScalars;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -26,7 +27,7 @@ internal static class LegacyBlockOps
 
     /// <summary>Time-mix interpolation as rwkv.cpp computes it: <c>x·μ + previous·(1 − μ)</c>.</summary>
     public static Tensor Mix(Tensor x, Tensor previous, Tensor mu, Tensor oneMinusMu) =>
-        x * mu + previous * oneMinusMu;
+        (x * mu).add(previous * oneMinusMu, One);
 
     /// <summary>
     /// Channel mix (FFN) of v4/v5: <c>σ(W_r·x_r) ⊙ (W_v · relu(W_k·x_k)²)</c>, with x_k, x_r the token-shift mixes.
@@ -44,10 +45,13 @@ internal static class LegacyBlockOps
         observer?.OnLinearInput(w.Prefix + "ffn.receptance.weight", xr);
         Tensor r = torch.sigmoid(nn.functional.linear(xr, w.Receptance));
         observer?.OnLinearInput(w.Prefix + "ffn.key.weight", xk);
-        Tensor k = torch.square(nn.functional.relu(nn.functional.linear(xk, w.Key)));
+        Tensor k = nn.functional.relu(nn.functional.linear(xk, w.Key)).pow(Two);
         observer?.OnLinearInput(w.Prefix + "ffn.value.weight", k);
         return r * nn.functional.linear(k, w.Value);
     }
+
+    /// <summary>1 − μ, computed as TorchSharp's <c>1 - μ</c> does: −μ + 1.</summary>
+    public static Tensor OneMinus(Tensor mu) => mu.negative().add(One, One);
 
     /// <summary>Weights of one v4/v5 channel-mix block.</summary>
     internal sealed class ChannelMixWeights : IDisposable
@@ -59,8 +63,8 @@ internal static class LegacyBlockOps
             string p = Prefix + "ffn.";
             MixK = Weight(model, p + "time_mix_k", c.EmbeddingSize);
             MixR = Weight(model, p + "time_mix_r", c.EmbeddingSize);
-            OneMinusMixK = (1 - MixK).DetachFromDisposeScope();
-            OneMinusMixR = (1 - MixR).DetachFromDisposeScope();
+            OneMinusMixK = OneMinus(MixK).DetachFromDisposeScope();
+            OneMinusMixR = OneMinus(MixR).DetachFromDisposeScope();
             Key = Weight(model, p + "key.weight", c.FeedForwardSize, c.EmbeddingSize);
             Value = Weight(model, p + "value.weight", c.EmbeddingSize, c.FeedForwardSize);
             Receptance = Weight(model, p + "receptance.weight", c.EmbeddingSize, c.EmbeddingSize);

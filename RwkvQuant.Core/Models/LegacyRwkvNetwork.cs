@@ -1,6 +1,7 @@
 using TorchSharp;
 using static RwkvQuant.Models.LegacyBlockOps;
 using static RwkvQuant.Models.RwkvOps;
+using static RwkvQuant.Native.TorchScalars;
 using static TorchSharp.torch;
 
 namespace RwkvQuant.Models;
@@ -55,11 +56,11 @@ internal abstract class LegacyRwkvNetwork<TLayer> : RwkvNetwork where TLayer : L
         using var layerScope = torch.NewDisposeScope(); // frees the layer's temporaries; state tensors are detached
         TLayer layer = _layers[block];
         Tensor[] s = state.Layer(block);
-        x = x + TimeMix(LayerNorm(x, layer.Ln1Weight, layer.Ln1Bias), layer, state, block, s);
+        x = x.add(TimeMix(LayerNorm(x, layer.Ln1Weight, layer.Ln1Bias), layer, state, block, s), One);
         Tensor xx = LayerNorm(x, layer.Ln2Weight, layer.Ln2Bias);
         Tensor previous = Shift(xx, s[FfnShift]);
         state.Set(block, FfnShift, Last(xx));
-        return (x + ChannelMix(xx, previous, layer.Ffn, Observer)).MoveToOuterDisposeScope();
+        return x.add(ChannelMix(xx, previous, layer.Ffn, Observer), One).MoveToOuterDisposeScope();
     }
 
     private protected override Tensor Head(Tensor x)

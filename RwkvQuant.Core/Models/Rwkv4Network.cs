@@ -1,6 +1,7 @@
 using TorchSharp;
 using static RwkvQuant.Models.LegacyBlockOps;
 using static RwkvQuant.Models.RwkvOps;
+using static RwkvQuant.Native.TorchScalars;
 using static TorchSharp.torch;
 
 namespace RwkvQuant.Models;
@@ -25,7 +26,7 @@ internal sealed class Rwkv4Network : LegacyRwkvNetwork<Rwkv4Network.Layer>
     private const int StateP = 4;
 
     /// <summary>The "minus infinity" rwkv.cpp puts in pp of an empty state.</summary>
-    private const float EmptyExponent = -1e30f;
+    private static readonly TorchSharp.Scalar EmptyExponent = (-1e30f).ToScalar();
 
     public Rwkv4Network(RwkvModel model) : base(RequireV4(model), i => new Layer(model, i))
     {
@@ -89,18 +90,18 @@ internal sealed class Rwkv4Network : LegacyRwkvNetwork<Rwkv4Network.Layer>
             using (torch.NewDisposeScope())
             {
                 Tensor kt = k.select(1, t), vt = v.select(1, t);
-                Tensor ww = w.TimeFirst + kt;
+                Tensor ww = w.TimeFirst.add(kt, One);
                 Tensor q = torch.maximum(pp, ww);
                 Tensor e1 = torch.exp(pp - q);
                 Tensor e2 = torch.exp(ww - q);
-                wkv.select(1, t).copy_((e1 * aa + e2 * vt) / (e1 * bb + e2));
+                wkv.select(1, t).copy_((e1 * aa).add(e2 * vt, One) / (e1 * bb).add(e2, One));
 
-                ww = pp + w.Decay;
+                ww = pp.add(w.Decay, One);
                 q = torch.maximum(ww, kt);
                 e1 = torch.exp(ww - q);
                 e2 = torch.exp(kt - q);
-                a = (e1 * aa + e2 * vt).MoveToOuterDisposeScope();
-                b = (e1 * bb + e2).MoveToOuterDisposeScope();
+                a = (e1 * aa).add(e2 * vt, One).MoveToOuterDisposeScope();
+                b = (e1 * bb).add(e2, One).MoveToOuterDisposeScope();
                 p = q.MoveToOuterDisposeScope();
             }
             if (t > 0)
@@ -129,9 +130,9 @@ internal sealed class Rwkv4Network : LegacyRwkvNetwork<Rwkv4Network.Layer>
             MixK = Own(Weight(model, p + "att.time_mix_k", c));
             MixV = Own(Weight(model, p + "att.time_mix_v", c));
             MixR = Own(Weight(model, p + "att.time_mix_r", c));
-            OneMinusMixK = Own((1 - MixK).DetachFromDisposeScope());
-            OneMinusMixV = Own((1 - MixV).DetachFromDisposeScope());
-            OneMinusMixR = Own((1 - MixR).DetachFromDisposeScope());
+            OneMinusMixK = Own(OneMinus(MixK).DetachFromDisposeScope());
+            OneMinusMixV = Own(OneMinus(MixV).DetachFromDisposeScope());
+            OneMinusMixR = Own(OneMinus(MixR).DetachFromDisposeScope());
             TimeFirst = Own(Weight(model, p + "att.time_first", c));
             // w = −exp(time_decay), in double before rounding, as the converter computes it.
             using (Tensor decay = Weight(model, p + "att.time_decay", c))

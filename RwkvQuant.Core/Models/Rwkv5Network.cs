@@ -1,6 +1,7 @@
 using TorchSharp;
 using static RwkvQuant.Models.LegacyBlockOps;
 using static RwkvQuant.Models.RwkvOps;
+using static RwkvQuant.Native.TorchScalars;
 using static TorchSharp.torch;
 
 namespace RwkvQuant.Models;
@@ -89,8 +90,8 @@ internal sealed class Rwkv5Network : LegacyRwkvNetwork<Rwkv5Network.Layer>
             using (torch.NewDisposeScope())
             {
                 Tensor kv = k.select(1, t).unsqueeze(-1) * v.select(1, t).unsqueeze(-2);        // [B, H, N, N]
-                outputs.select(1, t).copy_(torch.matmul(r.select(1, t).unsqueeze(-2), u * kv + current).squeeze(-2));
-                next = (current * decay + kv).MoveToOuterDisposeScope();
+                outputs.select(1, t).copy_(torch.matmul(r.select(1, t).unsqueeze(-2), (u * kv).add(current, One)).squeeze(-2));
+                next = (current * decay).add(kv, One).MoveToOuterDisposeScope();
             }
             if (t > 0)
                 current.Dispose();
@@ -120,9 +121,9 @@ internal sealed class Rwkv5Network : LegacyRwkvNetwork<Rwkv5Network.Layer>
             MixK = Own(Weight(model, p + "att.time_mix_k", c));
             MixV = Own(Weight(model, p + "att.time_mix_v", c));
             MixR = Own(Weight(model, p + "att.time_mix_r", c));
-            OneMinusMixK = Own((1 - MixK).DetachFromDisposeScope());
-            OneMinusMixV = Own((1 - MixV).DetachFromDisposeScope());
-            OneMinusMixR = Own((1 - MixR).DetachFromDisposeScope());
+            OneMinusMixK = Own(OneMinus(MixK).DetachFromDisposeScope());
+            OneMinusMixV = Own(OneMinus(MixV).DetachFromDisposeScope());
+            OneMinusMixR = Own(OneMinus(MixR).DetachFromDisposeScope());
             // w = exp(−exp(time_decay)) and v5.1's u = exp(time_first) in double before rounding, as the
             // converter computes them.
             using (Tensor decay = HeadVector(model, p + "att.time_decay"))
@@ -145,7 +146,7 @@ internal sealed class Rwkv5Network : LegacyRwkvNetwork<Rwkv5Network.Layer>
             if (gated)
             {
                 MixG = Own(Weight(model, p + "att.time_mix_g", c));
-                OneMinusMixG = Own((1 - MixG).DetachFromDisposeScope());
+                OneMinusMixG = Own(OneMinus(MixG).DetachFromDisposeScope());
                 Gate = Own(Weight(model, p + "att.gate.weight", c, c));
             }
         }

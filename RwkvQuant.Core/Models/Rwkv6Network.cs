@@ -1,5 +1,6 @@
 using TorchSharp;
 using static RwkvQuant.Models.RwkvOps;
+using static RwkvQuant.Native.TorchScalars;
 using static TorchSharp.torch;
 
 namespace RwkvQuant.Models;
@@ -69,10 +70,10 @@ internal sealed class Rwkv6Network : RwkvNetwork
         {
             Layer l = _layers[block];
             Tensor xa = LayerNorm(x, l.Ln1Weight, l.Ln1Bias);
-            x = x + TimeMix(l, xa, s[0], s[2], out wkvState);
+            x = x.add(TimeMix(l, xa, s[0], s[2], out wkvState), One);
             attShift = Last(xa);
             Tensor xf = LayerNorm(x, l.Ln2Weight, l.Ln2Bias);
-            x = x + ChannelMix(l, xf, s[1]);
+            x = x.add(ChannelMix(l, xf, s[1]), One);
             ffnShift = Last(xf);
             x.MoveToOuterDisposeScope();
             attShift.MoveToOuterDisposeScope();
@@ -107,15 +108,15 @@ internal sealed class Rwkv6Network : RwkvNetwork
             foreach (string mix in MixVectors)
                 observer.OnMultiplyOperand(l.Prefix + mix, dx);
         }
-        Tensor xx = x + dx * l.MaaX;
+        Tensor xx = x.add(dx * l.MaaX, One);
         observer?.OnLinearInput(l.Prefix + "att.time_maa_w1", xx);           // x·W1, W1 [C, 5D]
         Tensor xxx = xx.matmul(l.MaaW1).tanh();                               // [B, T, 5D]
         observer?.OnLinearInput(l.Prefix + "att.time_maa_w2", xxx);          // slice i of W2 [5, D, C] sees xxx[..., iD:(i+1)D]
         xxx = xxx.reshape(batch * steps, 5, -1).transpose(0, 1);              // [5, B·T, D]
         Tensor[] m = xxx.bmm(l.MaaW2).reshape(5, batch, steps, -1).unbind(0); // 5 × [B, T, C]
-        Tensor xw = x + dx * (l.MaaW + m[0]), xk = x + dx * (l.MaaK + m[1]);
-        Tensor xv = x + dx * (l.MaaV + m[2]), xr = x + dx * (l.MaaR + m[3]);
-        Tensor xg = x + dx * (l.MaaG + m[4]);
+        Tensor xw = x.add(dx * l.MaaW.add(m[0], One), One), xk = x.add(dx * l.MaaK.add(m[1], One), One);
+        Tensor xv = x.add(dx * l.MaaV.add(m[2], One), One), xr = x.add(dx * l.MaaR.add(m[3], One), One);
+        Tensor xg = x.add(dx * l.MaaG.add(m[4], One), One);
 
         observer?.OnLinearInput(l.Prefix + "att.receptance.weight", xr);
         Tensor r = Linear(xr, l.Receptance);                                  // [B, T, C]
@@ -128,7 +129,7 @@ internal sealed class Rwkv6Network : RwkvNetwork
         observer?.OnLinearInput(l.Prefix + "att.time_decay_w1", xw);
         Tensor decayHidden = xw.matmul(l.DecayW1).tanh();                     // [B, T, D_w]
         observer?.OnLinearInput(l.Prefix + "att.time_decay_w2", decayHidden);
-        Tensor w = (-(l.Decay + decayHidden.matmul(l.DecayW2)).exp()).exp(); // decay in (0, 1)
+        Tensor w = (-l.Decay.add(decayHidden.matmul(l.DecayW2), One).exp()).exp(); // decay in (0, 1)
 
         Tensor r4 = r.reshape(batch, steps, h, n), w4 = w.reshape(batch, steps, h, n);
         Tensor k4 = k.reshape(batch, steps, h, n), v4 = v.reshape(batch, steps, h, n);
@@ -154,8 +155,8 @@ internal sealed class Rwkv6Network : RwkvNetwork
             using var stepScope = torch.NewDisposeScope();
             Tensor rt = r.select(1, t), wt = w.select(1, t), kt = k.select(1, t), vt = v.select(1, t); // [B, H, N]
             Tensor kv = kt.unsqueeze(-1) * vt.unsqueeze(-2);                           // [B, H, N, N]
-            outputs[t] = rt.unsqueeze(-2).matmul(u4 * kv + current).squeeze(-2).MoveToOuterDisposeScope(); // [B, H, N]
-            Tensor next = (kv + wt.unsqueeze(-1) * current).MoveToOuterDisposeScope();
+            outputs[t] = rt.unsqueeze(-2).matmul((u4 * kv).add(current, One)).squeeze(-2).MoveToOuterDisposeScope(); // [B, H, N]
+            Tensor next = kv.add(wt.unsqueeze(-1) * current, One).MoveToOuterDisposeScope();
             if (!ReferenceEquals(current, s0))
                 current.Dispose();
             current = next;
@@ -171,11 +172,11 @@ internal sealed class Rwkv6Network : RwkvNetwork
         Tensor dx = Shift(x, lastX) - x;
         observer?.OnMultiplyOperand(l.Prefix + "ffn.time_maa_k", dx);
         observer?.OnMultiplyOperand(l.Prefix + "ffn.time_maa_r", dx);
-        Tensor xk = x + dx * l.FfnMaaK, xr = x + dx * l.FfnMaaR;
+        Tensor xk = x.add(dx * l.FfnMaaK, One), xr = x.add(dx * l.FfnMaaR, One);
         observer?.OnLinearInput(l.Prefix + "ffn.receptance.weight", xr);
         Tensor r = Linear(xr, l.FfnReceptance).sigmoid();
         observer?.OnLinearInput(l.Prefix + "ffn.key.weight", xk);
-        Tensor k = Linear(xk, l.FfnKey).relu().square();
+        Tensor k = Linear(xk, l.FfnKey).relu().pow(Two);
         observer?.OnLinearInput(l.Prefix + "ffn.value.weight", k);
         return r * Linear(k, l.FfnValue);
     }

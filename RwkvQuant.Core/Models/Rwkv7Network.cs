@@ -1,5 +1,6 @@
 using TorchSharp;
 using static RwkvQuant.Models.RwkvOps;
+using static RwkvQuant.Native.TorchScalars;
 using static TorchSharp.torch;
 
 namespace RwkvQuant.Models;
@@ -15,8 +16,8 @@ internal sealed class Rwkv7Network : RwkvNetwork
     /// <summary>ε of the per-head GroupNorm <c>ln_x</c> (BlinkDL: 64e-5; rwkv.cpp the same).</summary>
     private const double GroupNormEpsilon = 64e-5;
 
-    /// <summary>e^(−0.5): the decay is w = exp(−e^(−0.5)·σ(w0 + LoRA)), i.e. exp(−exp(−softplus(−·) − 0.5)).</summary>
-    private static readonly float DecayScale = MathF.Exp(-0.5f);
+    /// <summary>−e^(−0.5), made from a float as before: the decay is w = exp(−e^(−0.5)·σ(w0 + LoRA)), i.e. exp(−exp(−softplus(−·) − 0.5)).</summary>
+    private static readonly TorchSharp.Scalar MinusDecayScale = (-MathF.Exp(-0.5f)).ToScalar();
 
     /// <summary>The token-shift mix vectors that multiply dx = x_{t−1} − x_t.</summary>
     private static readonly string[] MixVectors = ["att.x_r", "att.x_w", "att.x_k", "att.x_v", "att.x_a", "att.x_g"];
@@ -74,10 +75,10 @@ internal sealed class Rwkv7Network : RwkvNetwork
         {
             Layer l = _layers[block];
             Tensor xa = LayerNorm(x, l.Ln1Weight, l.Ln1Bias);
-            x = x + TimeMix(l, xa, s[0], s[2], ref vFirst, out wkvState);
+            x = x.add(TimeMix(l, xa, s[0], s[2], ref vFirst, out wkvState), One);
             attShift = Last(xa);
             Tensor xf = LayerNorm(x, l.Ln2Weight, l.Ln2Bias);
-            x = x + ChannelMix(l, xf, s[1]);
+            x = x.add(ChannelMix(l, xf, s[1]), One);
             ffnShift = Last(xf);
             x.MoveToOuterDisposeScope();
             if (block == 0)
@@ -112,15 +113,15 @@ internal sealed class Rwkv7Network : RwkvNetwork
             foreach (string mix in MixVectors)
                 observer.OnMultiplyOperand(l.Prefix + mix, dx);               // x + dx ⊙ μ
         }
-        Tensor xr = x + dx * l.Xr, xw = x + dx * l.Xw, xk = x + dx * l.Xk;
-        Tensor xv = x + dx * l.Xv, xa = x + dx * l.Xa, xg = x + dx * l.Xg;
+        Tensor xr = x.add(dx * l.Xr, One), xw = x.add(dx * l.Xw, One), xk = x.add(dx * l.Xk, One);
+        Tensor xv = x.add(dx * l.Xv, One), xa = x.add(dx * l.Xa, One), xg = x.add(dx * l.Xg, One);
 
         observer?.OnLinearInput(l.Prefix + "att.receptance.weight", xr);
         Tensor r = Linear(xr, l.Receptance);                                  // [B, T, C]
         observer?.OnLinearInput(l.Prefix + "att.w1", xw);                    // x·w1, w1 [C, D]
         Tensor decayHidden = xw.matmul(l.W1).tanh();
         observer?.OnLinearInput(l.Prefix + "att.w2", decayHidden);           // h·w2, w2 [D, C]
-        Tensor w = (-DecayScale * (l.W0 + decayHidden.matmul(l.W2)).sigmoid()).exp(); // decay in (0, 1)
+        Tensor w = l.W0.add(decayHidden.matmul(l.W2), One).sigmoid().mul(MinusDecayScale).exp(); // decay in (0, 1)
         observer?.OnLinearInput(l.Prefix + "att.key.weight", xk);
         Tensor k = Linear(xk, l.Key);
         observer?.OnLinearInput(l.Prefix + "att.value.weight", xv);
@@ -128,7 +129,7 @@ internal sealed class Rwkv7Network : RwkvNetwork
         observer?.OnLinearInput(l.Prefix + "att.a1", xa);
         Tensor aHidden = xa.matmul(l.A1);
         observer?.OnLinearInput(l.Prefix + "att.a2", aHidden);
-        Tensor a = (l.A0 + aHidden.matmul(l.A2)).sigmoid();                   // in-context learning rate
+        Tensor a = l.A0.add(aHidden.matmul(l.A2), One).sigmoid();             // in-context learning rate
         observer?.OnLinearInput(l.Prefix + "att.g1", xg);
         Tensor gHidden = xg.matmul(l.G1).sigmoid();
         observer?.OnLinearInput(l.Prefix + "att.g2", gHidden);
@@ -136,9 +137,9 @@ internal sealed class Rwkv7Network : RwkvNetwork
 
         observer?.OnMultiplyOperand(l.Prefix + "att.k_k", k);                // k ⊙ k_k
         Tensor kk = nn.functional.normalize((k * l.KK).reshape(batch, steps, h, n), p: 2, dim: -1); // κ̂ per head
-        Tensor aMinusOne = a - 1;
+        Tensor aMinusOne = a.sub(One);
         observer?.OnMultiplyOperand(l.Prefix + "att.k_a", k * aMinusOne);   // k + (k ⊙ (a − 1)) ⊙ k_a
-        k = k * (1 + aMinusOne * l.KA);
+        k = k * (aMinusOne * l.KA).add(One, One);
         if (vFirst is null)
         {
             vFirst = v;                                                       // layer 0: remember v
@@ -148,7 +149,7 @@ internal sealed class Rwkv7Network : RwkvNetwork
             observer?.OnLinearInput(l.Prefix + "att.v1", xv);
             Tensor vHidden = xv.matmul(l.V1!);
             observer?.OnLinearInput(l.Prefix + "att.v2", vHidden);
-            v = v + (vFirst - v) * (l.V0! + vHidden.matmul(l.V2!)).sigmoid(); // value residual
+            v = v.add((vFirst - v) * l.V0!.add(vHidden.matmul(l.V2!), One).sigmoid(), One); // value residual
         }
 
         Tensor r4 = r.reshape(batch, steps, h, n), w4 = w.reshape(batch, steps, h, n);
@@ -161,7 +162,7 @@ internal sealed class Rwkv7Network : RwkvNetwork
         Tensor rk = r * k;
         observer?.OnMultiplyOperand(l.Prefix + "att.r_k", rk);              // Σ_head (r ⊙ k ⊙ r_k) · v
         Tensor bonus = (rk * l.RK).reshape(batch, steps, h, n).sum(-1, keepdim: true) * v.reshape(batch, steps, h, n);
-        o = (o + bonus.reshape(batch, steps, -1)) * g;
+        o = o.add(bonus.reshape(batch, steps, -1), One) * g;
         observer?.OnLinearInput(l.Prefix + "att.output.weight", o);
         return Linear(o, l.Output);
     }
@@ -181,7 +182,7 @@ internal sealed class Rwkv7Network : RwkvNetwork
             Tensor rt = r.select(1, t), wt = w.select(1, t), kt = k.select(1, t);  // [B, H, N]
             Tensor vt = v.select(1, t), zt = z.select(1, t), bt = b.select(1, t);
             Tensor sz = current.matmul(zt.unsqueeze(-1));                          // [B, H, N, 1]
-            Tensor next = current * wt.unsqueeze(-2) + sz * bt.unsqueeze(-2) + vt.unsqueeze(-1) * kt.unsqueeze(-2);
+            Tensor next = (current * wt.unsqueeze(-2)).add(sz * bt.unsqueeze(-2), One).add(vt.unsqueeze(-1) * kt.unsqueeze(-2), One);
             outputs[t] = next.matmul(rt.unsqueeze(-1)).squeeze(-1).MoveToOuterDisposeScope(); // [B, H, N]
             next.MoveToOuterDisposeScope();
             if (!ReferenceEquals(current, s0))
@@ -198,9 +199,9 @@ internal sealed class Rwkv7Network : RwkvNetwork
         INetworkObserver? observer = Observer;
         Tensor dx = Shift(x, lastX) - x;
         observer?.OnMultiplyOperand(l.Prefix + "ffn.x_k", dx);
-        Tensor xk = x + dx * l.FfnXk;
+        Tensor xk = x.add(dx * l.FfnXk, One);
         observer?.OnLinearInput(l.Prefix + "ffn.key.weight", xk);
-        Tensor k = Linear(xk, l.FfnKey).relu().square();
+        Tensor k = Linear(xk, l.FfnKey).relu().pow(Two);
         observer?.OnLinearInput(l.Prefix + "ffn.value.weight", k);
         return Linear(k, l.FfnValue);
     }

@@ -1,4 +1,5 @@
 using RwkvQuant.Formats;
+using static RwkvQuant.Native.TorchScalars;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -32,9 +33,10 @@ internal static class RwkvOps
         long width = shape[^1];
         Tensor h = x.reshape(-1, heads, width / heads);                 // [*, H, N]
         Tensor centered = h - h.mean([-1], keepdim: true);
-        Tensor variance = centered.square().mean([-1], keepdim: true);
-        Tensor normalized = (centered / (variance + epsilon).sqrt()).reshape(shape);
-        return (normalized * weight + bias).MoveToOuterDisposeScope();
+        Tensor variance = centered.pow(Two).mean([-1], keepdim: true);
+        using var eps = epsilon.ToScalar();
+        Tensor normalized = (centered / variance.add(eps, One).sqrt()).reshape(shape);
+        return (normalized * weight).add(bias, One).MoveToOuterDisposeScope();
     }
 
     /// <summary>

@@ -1,4 +1,5 @@
 using TorchSharp;
+using static RwkvQuant.Native.TorchScalars;
 using static TorchSharp.torch;
 
 namespace RwkvQuant.Quantization;
@@ -39,7 +40,7 @@ public sealed class HessianAccumulator : IDisposable
         Tensor x = inputs.detach().reshape(-1, Size).to(ScalarType.Float64); // [N, size]
         if (!isfinite(x).all().item<bool>())
             throw new ArgumentException("The calibration inputs hold NaN or infinity.", nameof(inputs));
-        _sum.add_(x.t().matmul(x));
+        _sum.add_(x.t().matmul(x), One);
         SampleCount += x.shape[0];
     }
 
@@ -60,7 +61,8 @@ public sealed class HessianAccumulator : IDisposable
         if (SampleCount == 0)
             throw new InvalidOperationException("No calibration input was added; the Hessian is undefined.");
         using var scope = NewDisposeScope();
-        double[] values = _sum.mul(2.0 / SampleCount).contiguous().data<double>().ToArray();
+        using var scale = (2.0 / SampleCount).ToScalar();
+        double[] values = _sum.mul(scale).contiguous().data<double>().ToArray();
         return new Hessian(Size, values, SampleCount);
     }
 

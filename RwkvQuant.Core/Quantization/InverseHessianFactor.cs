@@ -1,5 +1,6 @@
 using System.Globalization;
 using TorchSharp;
+using static RwkvQuant.Native.TorchScalars;
 using static TorchSharp.torch;
 
 namespace RwkvQuant.Quantization;
@@ -19,9 +20,9 @@ internal static class InverseHessianFactor
     public static bool[] ReviveDeadColumns(Tensor hessian)
     {
         using var scope = NewDisposeScope();
-        Tensor deadMask = hessian.diagonal().eq(0);
+        Tensor deadMask = hessian.diagonal().eq(Zero);
         bool[] dead = deadMask.data<bool>().ToArray();
-        hessian.diagonal().masked_fill_(deadMask, 1.0);
+        hessian.diagonal().masked_fill_(deadMask, OneDouble);
         return dead;
     }
 
@@ -38,7 +39,8 @@ internal static class InverseHessianFactor
         for (int attempt = 0; attempt < maxAttempts; attempt++, percent *= 10)
         {
             using var attemptScope = NewDisposeScope();
-            Tensor damped = hessian.add(identity, alpha: percent * meanDiagonal);
+            using var damping = (percent * meanDiagonal).ToScalar();
+            Tensor damped = hessian.add(identity, alpha: damping);
             // U without forming H⁻¹: with J the reversal, J·H·J = L̃L̃ᵀ gives H = RRᵀ, R = J·L̃·J upper, so
             // H⁻¹ = R⁻ᵀR⁻¹ and U = R⁻¹ = J·L̃⁻¹·J. One Cholesky and one triangular solve, against chol → cholesky_inverse
             // → chol, which is several times slower in libtorch on the CPU (cholesky_inverse dominates) and factors the explicit inverse.
@@ -46,7 +48,7 @@ internal static class InverseHessianFactor
             if (info.item<int>() != 0)
                 continue;
             Tensor upper = linalg.solve_triangular(reversedLower, identity, upper: false).flip(0, 1).contiguous();
-            if (!isfinite(upper).all().item<bool>() || !(upper.diagonal() > 0).all().item<bool>())
+            if (!isfinite(upper).all().item<bool>() || !upper.diagonal().gt(Zero).all().item<bool>())
                 continue;
             if (attempt > 0)
             {

@@ -1,4 +1,5 @@
 using TorchSharp;
+using static RwkvQuant.Native.TorchScalars;
 using static TorchSharp.torch;
 
 namespace RwkvQuant.Training;
@@ -55,7 +56,12 @@ internal sealed class AdamW : IDisposable
         using var noGrad = no_grad();
         StepCount++;
         double correction1 = 1 - Math.Pow(_beta1, StepCount);
-        double correction2Sqrt = Math.Sqrt(1 - Math.Pow(_beta2, StepCount));
+        using var beta1 = _beta1.ToScalar();
+        using var oneMinusBeta1 = (1 - _beta1).ToScalar();
+        using var beta2 = _beta2.ToScalar();
+        using var oneMinusBeta2 = (1 - _beta2).ToScalar();
+        using var correction2Sqrt = Math.Sqrt(1 - Math.Pow(_beta2, StepCount)).ToScalar();
+        using var epsilon = _epsilon.ToScalar();
         foreach ((string name, Tensor p) in _parameters)
         {
             Tensor? g = p.grad;
@@ -64,11 +70,15 @@ internal sealed class AdamW : IDisposable
             double lr = learningRate * _rateMultiplier(name);
             (Tensor m, Tensor v) = _moments[name];
             if (_decays(name) && _weightDecay > 0)
-                p.mul_(1 - lr * _weightDecay);
-            m.mul_(_beta1).add_(g, alpha: 1 - _beta1);
-            v.mul_(_beta2).addcmul_(g, g, value: 1 - _beta2);
-            Tensor denominator = (v.sqrt() / correction2Sqrt).add_(_epsilon);
-            p.addcdiv_(m, denominator, value: -lr / correction1);
+            {
+                using var decay = (1 - lr * _weightDecay).ToScalar();
+                p.mul_(decay);
+            }
+            m.mul_(beta1).add_(g, alpha: oneMinusBeta1);
+            v.mul_(beta2).addcmul_(g, g, value: oneMinusBeta2);
+            Tensor denominator = (v.sqrt() / correction2Sqrt).add_(epsilon, One);
+            using var stepSize = (-lr / correction1).ToScalar();
+            p.addcdiv_(m, denominator, value: stepSize);
         }
     }
 

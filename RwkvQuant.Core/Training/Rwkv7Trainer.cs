@@ -4,6 +4,7 @@ using System.Text;
 using RwkvQuant.Formats;
 using RwkvQuant.Models;
 using TorchSharp;
+using static RwkvQuant.Native.TorchScalars;
 using static TorchSharp.torch;
 
 namespace RwkvQuant.Training;
@@ -144,11 +145,12 @@ public static class Rwkv7Trainer
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         Tensor[] grads = model.Parameters.Values.Select(p => p.grad).OfType<Tensor>().ToArray();
-        double norm = Math.Sqrt(grads.Sum(g => g.square().sum().item<float>()));
+        double norm = Math.Sqrt(grads.Sum(g => g.pow(Two).sum().item<float>()));
         if (norm > clip)
         {
+            using var scale = (clip / (norm + 1e-6)).ToScalar();
             foreach (Tensor g in grads)
-                g.mul_(clip / (norm + 1e-6));
+                g.mul_(scale);
         }
     }
 

@@ -2,6 +2,7 @@ using RwkvQuant.Formats;
 using RwkvQuant.Models;
 using TorchSharp;
 using static RwkvQuant.Models.RwkvOps;
+using static RwkvQuant.Native.TorchScalars;
 using static TorchSharp.torch;
 
 namespace RwkvQuant.Training;
@@ -15,7 +16,7 @@ namespace RwkvQuant.Training;
 internal sealed class Rwkv7TrainingModel : IDisposable
 {
     private const double GroupNormEpsilon = 64e-5;
-    private static readonly float DecayScale = MathF.Exp(-0.5f);
+    private static readonly TorchSharp.Scalar MinusDecayScale = (-MathF.Exp(-0.5f)).ToScalar();
 
     private readonly SortedDictionary<string, Tensor> _parameters;
 
@@ -53,7 +54,16 @@ internal sealed class Rwkv7TrainingModel : IDisposable
         using (var scope = NewDisposeScope())
         {
             void Set(string name, Tensor value) => p[name] = value.to_type(ScalarType.Float32).contiguous().MoveToOuterDisposeScope();
-            Tensor Uniform(long rows, long cols, double bound) => (rand([rows, cols], generator: generator) * 2 - 1) * bound;
+            Tensor Uniform(long rows, long cols, double bound)
+            {
+                using var boundScalar = bound.ToScalar();
+                return rand([rows, cols], generator: generator).mul(Two).sub(One).mul(boundScalar);
+            }
+            Tensor Full(long[] shape, double value)
+            {
+                using var valueScalar = value.ToScalar();
+                return full(shape, valueScalar);
+            }
             Tensor Orthogonal(long rows, long cols, double scale)
             {
                 // torch.nn.init.orthogonal_ with BlinkDL's gain √(rows/cols) when rows > cols
@@ -63,7 +73,8 @@ internal sealed class Rwkv7TrainingModel : IDisposable
                 q = q * r.diagonal().sign();
                 if (rows < cols)
                     q = q.t();
-                return q * (gain * scale);
+                using var factor = (gain * scale).ToScalar();
+                return q.mul(factor);
             }
             Tensor Channels(Func<int, double> value) => tensor(Enumerable.Range(0, c).Select(i => (float)value(i)).ToArray());
             Tensor Vector(Func<int, double> value) => Channels(value).reshape(1, 1, c);
@@ -113,13 +124,13 @@ internal sealed class Rwkv7TrainingModel : IDisposable
                 Set(b + "att.g2", Orthogonal(dGate, c, 0.1));
                 Set(b + "att.k_k", Vector(j => 0.71 - Linear(j) * 0.1));
                 Set(b + "att.k_a", Vector(_ => 1.02));
-                Set(b + "att.r_k", full(h, n, -0.04));
+                Set(b + "att.r_k", Full([h, n], -0.04));
                 double bound = 1 / Math.Sqrt(c);
                 Set(b + "att.receptance.weight", Uniform(c, c, 0.5 * bound));
                 Set(b + "att.key.weight", Uniform(c, c, 0.05 * bound));
                 Set(b + "att.value.weight", Uniform(c, c, 0.5 * bound));
                 Set(b + "att.output.weight", zeros(c, c));
-                Set(b + "att.ln_x.weight", full(c, Math.Pow((1.0 + i) / layers, 0.7)));
+                Set(b + "att.ln_x.weight", Full([c], Math.Pow((1.0 + i) / layers, 0.7)));
                 Set(b + "att.ln_x.bias", zeros(c));
 
                 Set(b + "ffn.x_k", Vector(j => 1 - Math.Pow(Ddd(j), Math.Pow(ratio1ToAlmost0, 4))));
@@ -178,9 +189,9 @@ internal sealed class Rwkv7TrainingModel : IDisposable
         {
             string b = $"blocks.{i}.";
             Tensor xa = LayerNorm(x, P(b + "ln1.weight"), P(b + "ln1.bias"));
-            x = x + TimeMix(b, xa, zeroShift, ref vFirst);
+            x = x.add(TimeMix(b, xa, zeroShift, ref vFirst), One);
             Tensor xf = LayerNorm(x, P(b + "ln2.weight"), P(b + "ln2.bias"));
-            x = x + ChannelMix(b, xf, zeroShift);
+            x = x.add(ChannelMix(b, xf, zeroShift), One);
         }
         x = LayerNorm(x, P("ln_out.weight"), P("ln_out.bias"));
         return RwkvOps.Linear(x, P("head.weight")).MoveToOuterDisposeScope(); // [B, T, V]
@@ -196,23 +207,23 @@ internal sealed class Rwkv7TrainingModel : IDisposable
         long batch = x.shape[0], steps = x.shape[1];
         int h = Config.HeadCount, n = Config.HeadSize;
         Tensor dx = Shift(x, lastX) - x;                                       // x_{t−1} − x_t
-        Tensor xr = x + dx * V(b + "att.x_r"), xw = x + dx * V(b + "att.x_w"), xk = x + dx * V(b + "att.x_k");
-        Tensor xv = x + dx * V(b + "att.x_v"), xa = x + dx * V(b + "att.x_a"), xg = x + dx * V(b + "att.x_g");
+        Tensor xr = x.add(dx * V(b + "att.x_r"), One), xw = x.add(dx * V(b + "att.x_w"), One), xk = x.add(dx * V(b + "att.x_k"), One);
+        Tensor xv = x.add(dx * V(b + "att.x_v"), One), xa = x.add(dx * V(b + "att.x_a"), One), xg = x.add(dx * V(b + "att.x_g"), One);
 
         Tensor r = RwkvOps.Linear(xr, P(b + "att.receptance.weight"));
-        Tensor w = (-DecayScale * (V(b + "att.w0") + xw.matmul(P(b + "att.w1")).tanh().matmul(P(b + "att.w2"))).sigmoid()).exp();
+        Tensor w = V(b + "att.w0").add(xw.matmul(P(b + "att.w1")).tanh().matmul(P(b + "att.w2")), One).sigmoid().mul(MinusDecayScale).exp();
         Tensor k = RwkvOps.Linear(xk, P(b + "att.key.weight"));
         Tensor v = RwkvOps.Linear(xv, P(b + "att.value.weight"));
-        Tensor a = (V(b + "att.a0") + xa.matmul(P(b + "att.a1")).matmul(P(b + "att.a2"))).sigmoid();
+        Tensor a = V(b + "att.a0").add(xa.matmul(P(b + "att.a1")).matmul(P(b + "att.a2")), One).sigmoid();
         Tensor g = xg.matmul(P(b + "att.g1")).sigmoid().matmul(P(b + "att.g2"));
 
         Tensor kk = nn.functional.normalize((k * V(b + "att.k_k")).reshape(batch, steps, h, n), p: 2, dim: -1);
-        Tensor aMinusOne = a - 1;
-        k = k * (1 + aMinusOne * V(b + "att.k_a"));
+        Tensor aMinusOne = a.sub(One);
+        k = k * (aMinusOne * V(b + "att.k_a")).add(One, One);
         if (vFirst is null)
             vFirst = v;
         else
-            v = v + (vFirst - v) * (V(b + "att.v0") + xv.matmul(P(b + "att.v1")).matmul(P(b + "att.v2"))).sigmoid();
+            v = v.add((vFirst - v) * V(b + "att.v0").add(xv.matmul(P(b + "att.v1")).matmul(P(b + "att.v2")), One).sigmoid(), One);
 
         Tensor r4 = r.reshape(batch, steps, h, n), w4 = w.reshape(batch, steps, h, n);
         Tensor k4 = k.reshape(batch, steps, h, n), v4 = v.reshape(batch, steps, h, n);
@@ -221,15 +232,15 @@ internal sealed class Rwkv7TrainingModel : IDisposable
 
         Tensor o = GroupNorm(y.reshape(batch, steps, -1), h, P(b + "att.ln_x.weight"), P(b + "att.ln_x.bias"), GroupNormEpsilon);
         Tensor bonus = (r * k * P(b + "att.r_k").reshape(Config.EmbeddingSize)).reshape(batch, steps, h, n).sum(-1, keepdim: true) * v4;
-        o = (o + bonus.reshape(batch, steps, -1)) * g;
+        o = o.add(bonus.reshape(batch, steps, -1), One) * g;
         return RwkvOps.Linear(o, P(b + "att.output.weight"));
     }
 
     private Tensor ChannelMix(string b, Tensor x, Tensor lastX)
     {
         Tensor dx = Shift(x, lastX) - x;
-        Tensor xk = x + dx * V(b + "ffn.x_k");
-        Tensor k = RwkvOps.Linear(xk, P(b + "ffn.key.weight")).relu().square();
+        Tensor xk = x.add(dx * V(b + "ffn.x_k"), One);
+        Tensor k = RwkvOps.Linear(xk, P(b + "ffn.key.weight")).relu().pow(Two);
         return RwkvOps.Linear(k, P(b + "ffn.value.weight"));
     }
 

@@ -1,4 +1,5 @@
 using TorchSharp;
+using static RwkvQuant.Native.TorchScalars;
 using static TorchSharp.torch;
 
 namespace RwkvQuant.Training;
@@ -34,7 +35,7 @@ internal static class TrainingWkv
         {
             Tensor sz = current.matmul(zColumn[t]);                            // [B, H, N, 1]
             // (S·z)·bᵀ + v·kᵀ as one rank-2 product [S·z, v]·[b, k]ᵀ
-            current = current * wRow[t] + cat([sz, vColumn[t]], -1).matmul(bkRows[t]);
+            current = (current * wRow[t]).add(cat([sz, vColumn[t]], -1).matmul(bkRows[t]), One);
             outputs[t] = current.matmul(rColumn[t]);                           // [B, H, N, 1]
         }
         return stack(outputs, 1).squeeze(-1).MoveToOuterDisposeScope();       // [B, T, H, N]
@@ -92,9 +93,9 @@ internal static class TrainingWkv
         Tensor stateT = zeros(batch, h, n, n);                                 // S₀ᵀ [B, H, N(key), N(value)]
         for (int c = 0; c < chunks; c++)
         {
-            Tensor q = tzs[c].matmul(stateT) + tnvs[c];                        // [B, H, L, N(value)]
-            outputs[c] = rTildes[c].matmul(stateT) + arbs[c].matmul(q) + arkVs[c];
-            stateT = gammaLasts[c] * stateT + bHats[c].matmul(q) + kHatVs[c];
+            Tensor q = tzs[c].matmul(stateT).add(tnvs[c], One);                // [B, H, L, N(value)]
+            outputs[c] = rTildes[c].matmul(stateT).add(arbs[c].matmul(q), One).add(arkVs[c], One);
+            stateT = (gammaLasts[c] * stateT).add(bHats[c].matmul(q), One).add(kHatVs[c], One);
         }
         Tensor y = stack(outputs, 2).reshape(batch, h, padded, n);             // [B, H, T', N]
         return y.narrow(2, 0, steps).permute(0, 2, 1, 3).contiguous().MoveToOuterDisposeScope(); // [B, T, H, N]

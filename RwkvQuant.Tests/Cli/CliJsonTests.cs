@@ -10,6 +10,7 @@ using RwkvQuant.Tests.Training;
 namespace RwkvQuant.Tests.Cli;
 
 /// <summary><c>--json</c> on each command, the compare plot and Markdown, and the examples in every command's help.</summary>
+[Collection(TorchThreadCount.Name)]
 public sealed class CliJsonTests : IDisposable
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("rwkvquant-cli-json-").FullName;

@@ -5,6 +5,7 @@ using static TorchSharp.torch;
 
 namespace RwkvQuant.Tests.Training;
 
+[Collection(TorchThreadCount.Name)]
 public sealed class Rwkv7TrainerTests(ITestOutputHelper output) : IDisposable
 {
     private static readonly string[] Text =
