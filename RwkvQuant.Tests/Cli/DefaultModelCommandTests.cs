@@ -61,6 +61,26 @@ public sealed class DefaultModelCommandTests : IDisposable
         Assert.True(bytesAfter * 4 < bytesBefore, $"{bytesAfter} weight bytes per token quantized, {bytesBefore} in float32");
     }
 
+    [Theory]
+    [InlineData("info")]
+    [InlineData("eval")]
+    [InlineData("generate")]
+    [InlineData("compare")]
+    [InlineData("quantize")]
+    [InlineData("bench")]
+    public async Task Help_shows_the_model_as_optional_and_the_default_model_example_first(string command)
+    {
+        CliAppTests.CliRun run = await CliAppTests.RunAsync(command, "--help");
+        Assert.Equal(0, run.ExitCode);
+        Assert.Contains("[<model>]", run.Output, StringComparison.Ordinal);
+        string[] lines = run.Output.Split('\n');
+        int examples = Array.FindIndex(lines, l => l.StartsWith("Examples:", StringComparison.Ordinal));
+        Assert.True(examples >= 0, run.Output);
+        string first = lines[examples + 2].Trim(); // the description line, then the command line
+        Assert.StartsWith($"rwkvquant {command}", first, StringComparison.Ordinal);
+        Assert.DoesNotMatch(@"\.(bin|rwkvq|pth|safetensors)\b", first);
+    }
+
     [Fact]
     public async Task Info_without_a_model_shows_the_embedded_default_model()
     {
