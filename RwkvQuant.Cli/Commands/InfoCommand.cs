@@ -90,8 +90,7 @@ internal static class InfoCommand
     private static Report InspectEmbedded()
     {
         SafetensorsFile file = EmbeddedModel.ReadFile();
-        string metadata = file.Metadata.Count == 0 ? "" : $", metadata {{{string.Join(", ", file.Metadata.Select(m => $"{m.Key}: {m.Value}"))}}}";
-        return Describe($"{EmbeddedModel.Name} (embedded resource {EmbeddedModel.ResourceName})", $"safetensors{metadata}; {EmbeddedModel.Description}",
+        return Describe($"{EmbeddedModel.Name} (embedded resource {EmbeddedModel.ResourceName})", $"safetensors{Metadata(file)}; {EmbeddedModel.Description}",
             [.. file.Tensors.Select(t => new StoredTensor(t.Name, t.Type.ToString(), t.Shape))], null, EmbeddedModel.Load(), null);
     }
 
@@ -179,12 +178,14 @@ internal static class InfoCommand
                          .. quantized.FullPrecisionTensors.Select(t => new StoredTensor(t.Name, t.Type.ToString(), t.Shape))],
                         quantized);
                 }
-                string metadata = file.Metadata.Count == 0 ? "" : $", metadata {{{string.Join(", ", file.Metadata.Select(m => $"{m.Key}: {m.Value}"))}}}";
-                return ($"safetensors{metadata}", file.Tensors.Select(t => new StoredTensor(t.Name, t.Type.ToString(), t.Shape)).ToList(), null);
+                return ($"safetensors{Metadata(file)}", file.Tensors.Select(t => new StoredTensor(t.Name, t.Type.ToString(), t.Shape)).ToList(), null);
             default:
                 return ("PyTorch zip checkpoint", PthReader.Read(path).Select(t => new StoredTensor(t.Name, t.Type.ToString(), t.Shape)).ToList(), null);
         }
     }
+
+    private static string Metadata(SafetensorsFile file) =>
+        file.Metadata.Count == 0 ? "" : $", metadata {{{string.Join(", ", file.Metadata.Select(m => $"{m.Key}: {m.Value}"))}}}";
 
     /// <summary>The file record a canonical tensor came from: the same name, or (v7) the packed <c>att.x_rwkvag</c>.</summary>
     private static StoredTensor? StoredRecord(Dictionary<string, StoredTensor> stored, string name)
