@@ -21,8 +21,10 @@ internal static class CliApp
         root.Add(TrainCommand.Create(context));
         root.Add(BenchCommand.Create(context));
         context.Examples.Add(root,
-            new("rwkvquant info model.bin", "Show a model's architecture and tensors"),
-            new("rwkvquant quantize model.bin --calib text.jsonl -o model.rwkvq", "Quantize with RWKVQuant at the paper's settings"),
+            new("rwkvquant quantize", "Quantize the embedded default model with RWKVQuant at the paper's settings; bits per weight, bits per byte, KL and speed before and after"),
+            new("rwkvquant generate default-rwkv7.rwkvq --prompt \"Gets the\"", "Run the quantized file it wrote"),
+            new("rwkvquant info model.bin", "Show a model file's architecture and tensors"),
+            new("rwkvquant quantize model.bin --calib text.jsonl -o model.rwkvq", "Quantize a model file at the paper's settings"),
             new("rwkvquant eval model.rwkvq --text text.jsonl --docs 5000..5152", "Measure bits per byte of the quantized model"),
             new("rwkvquant <command> --help", "Options and examples of a command"));
         context.Examples.Install(root);

@@ -1,3 +1,4 @@
+using RwkvQuant.DefaultModel;
 using RwkvQuant.Formats.Safetensors;
 using RwkvQuant.Models;
 using RwkvQuant.Pipeline;
@@ -10,9 +11,11 @@ internal sealed record StoredModel(QuantizedModel? Quantized, RwkvModel? Full)
 {
     public RwkvConfig Config => Quantized?.Config ?? Full!.Config;
 
-    /// <summary>Loads <paramref name="path"/>; a <c>.rwkvq</c> file stays quantized (not dequantized).</summary>
-    public static StoredModel Load(string path)
+    /// <summary>Loads <paramref name="path"/>; a <c>.rwkvq</c> file stays quantized (not dequantized). Null is the embedded default model.</summary>
+    public static StoredModel Load(string? path)
     {
+        if (path is null)
+            return new StoredModel(null, EmbeddedModel.Load());
         if (!File.Exists(path))
             throw new FileNotFoundException($"Model file '{path}' does not exist.", path);
         if (RwkvModelFile.DetectFormat(path) == ModelFileFormat.Safetensors)

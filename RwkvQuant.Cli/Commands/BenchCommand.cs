@@ -19,7 +19,7 @@ internal static class BenchCommand
 {
     public static Command Create(CliContext context)
     {
-        var model = new Argument<FileInfo>("model") { Description = "The model file: a quantized .rwkvq (run from its packed weights), or an rwkv.cpp .bin, .pth or safetensors (float32)." };
+        var model = new ModelChoice("The model file: a quantized .rwkvq (run from its packed weights), or an rwkv.cpp .bin, .pth or safetensors (float32).");
         var tokens = new Option<int>("--tokens") { Description = "Decoded tokens to time.", DefaultValueFactory = _ => 64 };
         var warmup = new Option<int>("--warmup") { Description = "Untimed tokens decoded first.", DefaultValueFactory = _ => 8 };
         var source = new Option<FileInfo?>("--source")
@@ -31,12 +31,16 @@ internal static class BenchCommand
         var tokenizer = new TokenizerChoice();
         var command = new Command("bench", "Time recurrent decoding (tokens per second, weight bytes read per token) of a quantized model against full precision.")
         {
-            model, tokens, warmup, source, prompt, torch,
+            model.Model, tokens, warmup, source, prompt, torch,
         };
+        context.Examples.Add(command,
+            new("rwkvquant bench", "The embedded default model in float32 on the inference engine"),
+            new("rwkvquant bench default-rwkv7.rwkvq --tokens 256", "A quantized model against its dequantized float32 twin, in the same run"),
+            new("rwkvquant bench model.rwkvq --source model.bin --torch", "Against the float32 source file, and the TorchSharp network too"));
         tokenizer.AddTo(command);
         command.SetAction((parse, cancellationToken) => context.RunAsync(parse, token => Run(
             context.Console,
-            parse.GetRequiredValue(model).FullName,
+            model.Path(parse),
             parse.GetValue(source)?.FullName,
             parse.GetValue(tokens),
             parse.GetValue(warmup),
@@ -47,7 +51,7 @@ internal static class BenchCommand
         return command;
     }
 
-    private static int Run(IAnsiConsole console, string modelPath, string? sourcePath, int count, int warmup, string prompt, bool torch,
+    private static int Run(IAnsiConsole console, string? modelPath, string? sourcePath, int count, int warmup, string prompt, bool torch,
         Func<RwkvConfig, ITokenizer> createTokenizer, CancellationToken cancellationToken)
     {
         if (count < 1)
@@ -56,7 +60,7 @@ internal static class BenchCommand
             throw new ArgumentException($"--warmup must be 0 or more (got {warmup}).");
         StoredModel stored = StoredModel.Load(modelPath);
         if (!stored.EngineRuns)
-            throw new NotSupportedException($"The inference engine runs RWKV v6 and v7; '{modelPath}' is {stored.Config.Version}.");
+            throw new NotSupportedException($"The inference engine runs RWKV v6 and v7; '{ModelChoice.DisplayName(modelPath)}' is {stored.Config.Version}.");
         int[] promptTokens = createTokenizer(stored.Config).Encode(prompt);
         if (promptTokens.Length == 0)
             throw new ArgumentException("--prompt encodes to no tokens.");

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using RwkvQuant.Calibration;
+using RwkvQuant.Corpora;
 using RwkvQuant.Evaluation;
 using RwkvQuant.Formats;
 using RwkvQuant.Models;
@@ -19,13 +20,13 @@ internal static class CompareCommand
 {
     public static Command Create(CliContext context)
     {
-        var model = new Argument<FileInfo>("model") { Description = "The model file (rwkv.cpp .bin, PyTorch .pth or safetensors)." };
-        var calibration = new Option<FileInfo>("--calib") { Description = "Calibration text (.jsonl or plain text).", Required = true };
-        var calibrationDocuments = new Option<string?>("--calib-docs") { Description = "Calibration documents of a .jsonl file, a..b inclusive. Default: all." };
-        var evaluation = new Option<FileInfo>("--eval") { Description = "Evaluation text (.jsonl or plain text), disjoint from the calibration text.", Required = true };
-        var evaluationDocuments = new Option<string?>("--eval-docs") { Description = "Evaluation documents of a .jsonl file, a..b inclusive. Default: all." };
-        var samples = new Option<int>("--samples") { Description = "Calibration samples.", DefaultValueFactory = _ => CalibrationOptions.Default.SampleCount };
-        var sampleTokens = new Option<int>("--sample-tokens") { Description = "Tokens per calibration sample.", DefaultValueFactory = _ => CalibrationOptions.Default.TokensPerSample };
+        var model = new ModelChoice("The model file (rwkv.cpp .bin, PyTorch .pth or safetensors).");
+        var calibration = new Option<FileInfo?>("--calib") { Description = "Calibration text (.jsonl or plain text). Required with a model file; default model: the reference-pack calibration split." };
+        var calibrationDocuments = new Option<string?>("--calib-docs") { Description = "Calibration documents of a .jsonl file (or of the calibration split), a..b inclusive. Default: all." };
+        var evaluation = new Option<FileInfo?>("--eval") { Description = "Evaluation text (.jsonl or plain text), disjoint from the calibration text. Required with a model file; default model: the reference-pack evaluation split." };
+        var evaluationDocuments = new Option<string?>("--eval-docs") { Description = "Evaluation documents of a .jsonl file (or of the evaluation split), a..b inclusive. Default: all." };
+        var samples = new Option<int?>("--samples") { Description = $"Calibration samples. Default: {CalibrationOptions.Default.SampleCount} ({ModelChoice.DefaultModelCalibration.SampleCount} for the default model)." };
+        var sampleTokens = new Option<int?>("--sample-tokens") { Description = $"Tokens per calibration sample. Default: {CalibrationOptions.Default.TokensPerSample} ({ModelChoice.DefaultModelCalibration.TokensPerSample} for the default model)." };
         var methods = new Option<string>("--methods")
         {
             Description = $"Comma-separated methods: {string.Join(", ", ComparisonMethod.Standard.Keys)}, or a hybrid with a bit budget, " +
@@ -40,36 +41,46 @@ internal static class CompareCommand
         var tokenizer = new TokenizerChoice();
         var command = new Command("compare", "Quantize a model's block weights with several methods and compare bits per weight and quality in one table.")
         {
-            model, calibration, calibrationDocuments, evaluation, evaluationDocuments, samples, sampleTokens, methods, markdown, plot,
+            model.Model, calibration, calibrationDocuments, evaluation, evaluationDocuments, samples, sampleTokens, methods, markdown, plot,
         };
         context.Examples.Add(command,
+            new("rwkvquant compare --methods gptq3,gptvq,hybrid,q4_0", "The embedded default model, calibrated and evaluated on disjoint splits of the .NET reference-pack documentation"),
             new("rwkvquant compare model.bin --calib lambada_test.jsonl --calib-docs 0..127 --eval lambada_test.jsonl --eval-docs 5000..5152",
                 "The default methods (the RWKVQuant proof table), calibration and evaluation documents disjoint"),
             new("rwkvquant compare model.bin --calib c.jsonl --eval e.jsonl --methods rtn3,gptq3,hybrid@3.525,q4_0 --markdown table.md --plot table.png",
                 "Chosen methods, with the table as Markdown and the bits-per-weight-vs-quality plot as PNG"),
             new("rwkvquant compare model.bin --calib c.jsonl --eval e.jsonl --methods gptq3,gptvq --json", "The rows as JSON, for scripts"));
         tokenizer.AddTo(command);
+        command.Add(model.Corpus);
         context.AddJson(command);
-        command.SetAction((parse, cancellationToken) => context.RunAsync(parse, token => Run(
-            context,
-            context.IsJson(parse),
-            new Request(
-                parse.GetRequiredValue(model).FullName,
-                parse.GetRequiredValue(calibration).FullName,
-                ParseRange(parse.GetValue(calibrationDocuments)),
-                parse.GetRequiredValue(evaluation).FullName,
-                ParseRange(parse.GetValue(evaluationDocuments)),
-                new CalibrationOptions { SampleCount = parse.GetValue(samples), TokensPerSample = parse.GetValue(sampleTokens) },
-                ParseMethods(parse.GetRequiredValue(methods)),
-                parse.GetValue(markdown)?.FullName,
-                parse.GetValue(plot)?.FullName),
-            config => tokenizer.Create(parse, config),
-            token), cancellationToken));
+        command.SetAction((parse, cancellationToken) => context.RunAsync(parse, token =>
+        {
+            string? modelPath = model.Path(parse);
+            string? calibrationPath = parse.GetValue(calibration)?.FullName, evaluationPath = parse.GetValue(evaluation)?.FullName;
+            if (modelPath is not null && (calibrationPath is null || evaluationPath is null))
+                throw new ArgumentException("--calib and --eval are required with a model file (without one, the embedded default model uses the reference-pack calibration and evaluation splits).");
+            return Run(
+                context,
+                context.IsJson(parse),
+                new Request(
+                    modelPath,
+                    calibrationPath,
+                    ParseRange(parse.GetValue(calibrationDocuments)),
+                    evaluationPath,
+                    ParseRange(parse.GetValue(evaluationDocuments)),
+                    ModelChoice.CalibrationFor(modelPath, parse.GetValue(samples), parse.GetValue(sampleTokens)),
+                    ParseMethods(parse.GetRequiredValue(methods)),
+                    parse.GetValue(markdown)?.FullName,
+                    parse.GetValue(plot)?.FullName),
+                config => tokenizer.Create(parse, config),
+                model.LazyCorpus(parse, token),
+                token);
+        }, cancellationToken));
         return command;
     }
 
     private sealed record Request(
-        string ModelPath, string CalibrationPath, DocumentRange? CalibrationRange, string EvaluationPath, DocumentRange? EvaluationRange,
+        string? ModelPath, string? CalibrationPath, DocumentRange? CalibrationRange, string? EvaluationPath, DocumentRange? EvaluationRange,
         CalibrationOptions Calibration, IReadOnlyList<ComparisonMethod> Methods, string? MarkdownPath, string? PlotPath);
 
     /// <summary>What <c>compare --json</c> writes: the table's rows with full-precision numbers.</summary>
@@ -102,19 +113,16 @@ internal static class CompareCommand
         return result.Count > 0 ? result : throw new ArgumentException("--methods names no method.");
     }
 
-    private static int Run(CliContext context, bool json, Request request, Func<RwkvConfig, ITokenizer> createTokenizer, CancellationToken cancellationToken)
+    private static int Run(CliContext context, bool json, Request request, Func<RwkvConfig, ITokenizer> createTokenizer,
+        Lazy<ReferencePackCorpus> corpus, CancellationToken cancellationToken)
     {
-        RwkvModel model = CliContext.LoadModel(request.ModelPath);
+        RwkvModel model = ModelChoice.Load(request.ModelPath);
         ITokenizer tokenizer = createTokenizer(model.Config);
-        IReadOnlyList<string> calibrationTexts = TextCorpus.Load(request.CalibrationPath, request.CalibrationRange);
-        IReadOnlyList<string> evaluationTexts = TextCorpus.Load(request.EvaluationPath, request.EvaluationRange);
-        bool sameFile = string.Equals(Path.GetFullPath(request.CalibrationPath), Path.GetFullPath(request.EvaluationPath), StringComparison.Ordinal);
-        if (sameFile && request.CalibrationRange is { } c && request.EvaluationRange is { } e)
-            CalibrationData.EnsureDisjoint(c, e);
-        else
-            CalibrationData.EnsureDisjoint(calibrationTexts, evaluationTexts);
-        CalibrationData data = CalibrationData.FromDocuments(calibrationTexts, tokenizer, request.Calibration);
-        int[][] evaluationDocuments = evaluationTexts.Select(tokenizer.Encode).ToArray();
+        TextSource calibrationText = TextSource.Resolve(request.CalibrationPath, request.CalibrationRange, CorpusSplit.Calibration, corpus);
+        TextSource evaluationText = TextSource.Resolve(request.EvaluationPath, request.EvaluationRange, CorpusSplit.Evaluation, corpus);
+        TextSource.EnsureDisjoint(calibrationText, request.CalibrationRange, evaluationText, request.EvaluationRange);
+        CalibrationData data = CalibrationData.FromDocuments(calibrationText.Texts, tokenizer, request.Calibration);
+        int[][] evaluationDocuments = evaluationText.Texts.Select(tokenizer.Encode).ToArray();
 
         IAnsiConsole console = context.ProgressConsole(json);
         IReadOnlyList<ComparisonRow> rows = console.Status().Start("calibrating", status =>
@@ -128,9 +136,9 @@ internal static class CompareCommand
         });
 
         string heading =
-            $"Model {Path.GetFileName(request.ModelPath)} ({model.Config.Version}); calibration {Describe(request.CalibrationPath, request.CalibrationRange)}, " +
+            $"Model {ModelChoice.DisplayName(request.ModelPath)} ({model.Config.Version}); calibration {calibrationText.Description}, " +
             string.Create(CultureInfo.InvariantCulture, $"{data.Samples.Count} × {request.Calibration.TokensPerSample} tokens; ") +
-            $"bits per byte on {Describe(request.EvaluationPath, request.EvaluationRange)}. " +
+            $"bits per byte on {evaluationText.Description}. " +
             "Errors are tr((W−Q)H(W−Q)ᵀ)/tr(WHWᵀ) over the weight matrices inside the blocks; bits per weight count every stored bit of those matrices.";
         string table = QuantizerComparison.Format(rows);
         if (request.MarkdownPath is { } markdownPath)
@@ -139,12 +147,12 @@ internal static class CompareCommand
             AtomicFile.Write(markdownPath, stream => stream.Write(markdown));
         }
         if (request.PlotPath is { } plotPath)
-            ComparisonPlot.Write(plotPath, rows, $"{Path.GetFileName(request.ModelPath)}: bits per byte on {Describe(request.EvaluationPath, request.EvaluationRange)}");
+            ComparisonPlot.Write(plotPath, rows, $"{ModelChoice.DisplayName(request.ModelPath)}: bits per byte on {evaluationText.Description}");
         if (json)
         {
-            context.WriteJson(new Report(request.ModelPath, model.Config.Version.ToString(), heading,
-                new CalibrationReport(request.CalibrationPath, request.CalibrationRange?.ToString(), data.Samples.Count, request.Calibration.TokensPerSample),
-                new TextReport(request.EvaluationPath, request.EvaluationRange?.ToString()),
+            context.WriteJson(new Report(request.ModelPath ?? ModelChoice.DisplayName(null), model.Config.Version.ToString(), heading,
+                new CalibrationReport(calibrationText.Name, request.CalibrationRange?.ToString(), data.Samples.Count, request.Calibration.TokensPerSample),
+                new TextReport(evaluationText.Name, request.EvaluationRange?.ToString()),
                 [.. rows.Select(RowReport.From)], request.MarkdownPath, request.PlotPath));
             return 0;
         }
@@ -153,9 +161,6 @@ internal static class CompareCommand
         context.Console.Write(new Text(table));
         return 0;
     }
-
-    private static string Describe(string path, DocumentRange? range) =>
-        range is null ? Path.GetFileName(path) : $"{Path.GetFileName(path)} documents {range}";
 
     /// <summary>Calls back on the reporting thread (Progress&lt;T&gt; would post to the thread pool).</summary>
     private sealed class Reporter<T>(Action<T> report) : IProgress<T>

@@ -19,7 +19,7 @@ internal static class GenerateCommand
 {
     public static Command Create(CliContext context)
     {
-        var model = new Argument<FileInfo>("model") { Description = "The model file (rwkv.cpp .bin, PyTorch .pth, safetensors, or a quantized .rwkvq run from its packed weights)." };
+        var model = new ModelChoice("The model file (rwkv.cpp .bin, PyTorch .pth, safetensors, or a quantized .rwkvq run from its packed weights).");
         var prompt = new Option<string>("--prompt") { Description = "The text to continue.", Required = true };
         var tokens = new Option<int>("--tokens") { Description = "Tokens to generate.", DefaultValueFactory = _ => 100 };
         var temperature = new Option<double>("--temperature")
@@ -30,7 +30,11 @@ internal static class GenerateCommand
         var topP = new Option<double>("--top-p") { Description = "Nucleus sampling: keep the most likely tokens up to this probability mass.", DefaultValueFactory = _ => 1.0 };
         var seed = new Option<int?>("--seed") { Description = "Random seed, for reproducible sampling." };
         var tokenizer = new TokenizerChoice();
-        var command = new Command("generate", "Continue a prompt (recurrent mode, one token at a time).") { model, prompt, tokens, temperature, topP, seed };
+        var command = new Command("generate", "Continue a prompt (recurrent mode, one token at a time).") { model.Model, prompt, tokens, temperature, topP, seed };
+        context.Examples.Add(command,
+            new("rwkvquant generate --prompt \"Gets or sets the\" --tokens 200 --temperature 0", "Greedy text from the embedded default model"),
+            new("rwkvquant generate default-rwkv7.rwkvq --prompt \"Represents a\" --temperature 0.8 --top-p 0.9 --seed 1", "Sampled text from a quantized model, run from its packed weights"),
+            new("rwkvquant generate tiny-rwkv-6v0-1m-FP32.bin --encoding utf16le --prompt \"The old man said\" --tokens 200", "Any model file (the v6 fixtures want UTF-16LE)"));
         tokenizer.AddTo(command);
         command.SetAction((parse, cancellationToken) => context.RunAsync(parse, token =>
         {
@@ -40,13 +44,13 @@ internal static class GenerateCommand
                 TopP = parse.GetValue(topP),
                 Seed = parse.GetValue(seed),
             };
-            return Run(context, parse.GetRequiredValue(model).FullName, parse.GetRequiredValue(prompt), parse.GetValue(tokens), sampling,
+            return Run(context, model.Path(parse), parse.GetRequiredValue(prompt), parse.GetValue(tokens), sampling,
                 config => tokenizer.Create(parse, config), token);
         }, cancellationToken));
         return command;
     }
 
-    private static int Run(CliContext context, string modelPath, string prompt, int count, SamplingOptions sampling,
+    private static int Run(CliContext context, string? modelPath, string prompt, int count, SamplingOptions sampling,
         Func<RwkvConfig, ITokenizer> createTokenizer, CancellationToken cancellationToken)
     {
         if (count < 0)

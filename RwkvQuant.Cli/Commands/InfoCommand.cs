@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json.Serialization;
+using RwkvQuant.DefaultModel;
 using RwkvQuant.Formats;
 using RwkvQuant.Formats.Ggml;
 using RwkvQuant.Formats.Pth;
@@ -16,16 +17,18 @@ internal static class InfoCommand
 {
     public static Command Create(CliContext context)
     {
-        var model = new Argument<FileInfo>("model") { Description = "The model file (rwkv.cpp .bin, PyTorch .pth, safetensors or quantized .rwkvq)." };
-        var command = new Command("info", "Show a model's architecture and tensors.") { model };
+        var model = new ModelChoice("The model file (rwkv.cpp .bin, PyTorch .pth, safetensors or quantized .rwkvq).");
+        var command = new Command("info", "Show a model's architecture and tensors.") { model.Model };
         context.Examples.Add(command,
+            new("rwkvquant info", "The embedded default model: architecture, parameters, every tensor"),
+            new("rwkvquant info default-rwkv7.rwkvq", "The default model after `rwkvquant quantize`: scheme and bits per weight of each tensor"),
             new("rwkvquant info tiny-rwkv-7v0-834K-FP16.bin", "Architecture, parameters, every tensor and how the file stores it"),
             new("rwkvquant info model.rwkvq", "A quantized model: scheme and bits per weight of each tensor"),
             new("rwkvquant info model.bin --json", "The same as JSON, for scripts"));
         context.AddJson(command);
         command.SetAction((parse, cancellationToken) => context.RunAsync(parse, _ =>
         {
-            Report report = Inspect(parse.GetRequiredValue(model).FullName);
+            Report report = model.Path(parse) is { } path ? Inspect(path) : InspectEmbedded();
             if (context.IsJson(parse))
                 context.WriteJson(report);
             else
@@ -68,7 +71,6 @@ internal static class InfoCommand
         ModelFileFormat format = RwkvModelFile.DetectFormat(path);
         // The stored type of each tensor comes from the file (the model holds float32 after loading).
         var (description, storedList, quantized) = ReadStored(path, format);
-        var stored = storedList.ToDictionary(r => r.Name, StringComparer.Ordinal);
 
         RwkvModel? model = null;
         string? notRunnable = null;
@@ -81,7 +83,21 @@ internal static class InfoCommand
             // A checkpoint that is not a runnable RWKV model can still be inspected.
             notRunnable = exception.Message;
         }
+        return Describe(path, description, storedList, quantized, model, notRunnable);
+    }
 
+    /// <summary>The embedded default model, as its resource stores it.</summary>
+    private static Report InspectEmbedded()
+    {
+        SafetensorsFile file = EmbeddedModel.ReadFile();
+        return Describe($"{EmbeddedModel.Name} (embedded resource {EmbeddedModel.ResourceName})", $"safetensors{Metadata(file)}; {EmbeddedModel.Description}",
+            [.. file.Tensors.Select(t => new StoredTensor(t.Name, t.Type.ToString(), t.Shape))], null, EmbeddedModel.Load(), null);
+    }
+
+    private static Report Describe(string path, string description, IReadOnlyList<StoredTensor> storedList, QuantizedModel? quantized,
+        RwkvModel? model, string? notRunnable)
+    {
+        var stored = storedList.ToDictionary(r => r.Name, StringComparer.Ordinal);
         IEnumerable<(string Name, IReadOnlyList<long> Shape)> rows = model is null
             ? storedList.Select(t => (t.Name, t.Shape))
             : model.Tensors.Values.OrderBy(t => t.Name, TensorOrder.Instance).Select(t => (t.Name, t.Shape));
@@ -162,12 +178,14 @@ internal static class InfoCommand
                          .. quantized.FullPrecisionTensors.Select(t => new StoredTensor(t.Name, t.Type.ToString(), t.Shape))],
                         quantized);
                 }
-                string metadata = file.Metadata.Count == 0 ? "" : $", metadata {{{string.Join(", ", file.Metadata.Select(m => $"{m.Key}: {m.Value}"))}}}";
-                return ($"safetensors{metadata}", file.Tensors.Select(t => new StoredTensor(t.Name, t.Type.ToString(), t.Shape)).ToList(), null);
+                return ($"safetensors{Metadata(file)}", file.Tensors.Select(t => new StoredTensor(t.Name, t.Type.ToString(), t.Shape)).ToList(), null);
             default:
                 return ("PyTorch zip checkpoint", PthReader.Read(path).Select(t => new StoredTensor(t.Name, t.Type.ToString(), t.Shape)).ToList(), null);
         }
     }
+
+    private static string Metadata(SafetensorsFile file) =>
+        file.Metadata.Count == 0 ? "" : $", metadata {{{string.Join(", ", file.Metadata.Select(m => $"{m.Key}: {m.Value}"))}}}";
 
     /// <summary>The file record a canonical tensor came from: the same name, or (v7) the packed <c>att.x_rwkvag</c>.</summary>
     private static StoredTensor? StoredRecord(Dictionary<string, StoredTensor> stored, string name)

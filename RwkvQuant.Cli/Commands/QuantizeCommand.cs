@@ -2,6 +2,8 @@ using System.CommandLine;
 using System.Globalization;
 using RwkvQuant.Calibration;
 using RwkvQuant.Codebooks;
+using RwkvQuant.Corpora;
+using RwkvQuant.DefaultModel;
 using RwkvQuant.Evaluation;
 using RwkvQuant.Models;
 using RwkvQuant.Pipeline;
@@ -22,11 +24,30 @@ internal static class QuantizeCommand
 {
     public static Command Create(CliContext context)
     {
-        var model = new Argument<FileInfo>("model") { Description = "The model file (rwkv.cpp .bin, PyTorch .pth or safetensors)." };
-        var calibration = new Option<FileInfo>("--calib") { Description = "Calibration text (.jsonl or plain text). Keep it apart from any text you evaluate on.", Required = true };
-        var calibrationDocuments = new Option<string?>("--calib-docs") { Description = "Calibration documents of a .jsonl file, a..b inclusive. Default: all." };
-        var samples = new Option<int>("--samples") { Description = "Calibration samples.", DefaultValueFactory = _ => CalibrationOptions.Default.SampleCount };
-        var sampleTokens = new Option<int>("--sample-tokens") { Description = "Tokens per calibration sample.", DefaultValueFactory = _ => CalibrationOptions.Default.TokensPerSample };
+        var model = new ModelChoice("The model file (rwkv.cpp .bin, PyTorch .pth or safetensors).");
+        var calibration = new Option<FileInfo?>("--calib")
+        {
+            Description = "Calibration text (.jsonl or plain text). Keep it apart from any text you evaluate on. Required with a model file; default model: the reference-pack calibration split.",
+        };
+        var calibrationDocuments = new Option<string?>("--calib-docs") { Description = "Calibration documents of a .jsonl file (or of the calibration split), a..b inclusive. Default: all." };
+        var samples = new Option<int?>("--samples") { Description = $"Calibration samples. Default: {CalibrationOptions.Default.SampleCount} ({ModelChoice.DefaultModelCalibration.SampleCount} for the default model)." };
+        var sampleTokens = new Option<int?>("--sample-tokens") { Description = $"Tokens per calibration sample. Default: {CalibrationOptions.Default.TokensPerSample} ({ModelChoice.DefaultModelCalibration.TokensPerSample} for the default model)." };
+        var evaluation = new Option<FileInfo?>("--eval")
+        {
+            Description = "Held-out text (.jsonl or plain text) for the before/after figures: bits per byte of the float32 and the quantized model and the KL divergence between them. " +
+                          $"Default model: about {BeforeAfter.DefaultEvaluationBytes:N0} bytes of the reference-pack evaluation split (see --eval-bytes); a model file: none unless given.",
+        };
+        var evaluationDocuments = new Option<string?>("--eval-docs") { Description = "Documents of the --eval .jsonl file (or of the evaluation split), a..b inclusive. Default: all (or, for the split, a sample of --eval-bytes)." };
+        var evaluationBytes = new Option<int>("--eval-bytes")
+        {
+            Description = "For the default model without --eval-docs: bytes of the evaluation split scored, as every k-th document. 0 skips the before/after quality figures.",
+            DefaultValueFactory = _ => BeforeAfter.DefaultEvaluationBytes,
+        };
+        var speedTokens = new Option<int>("--bench-tokens")
+        {
+            Description = "Greedy decoding steps timed on the inference engine for the float32 and the quantized model (tokens per second, weight bytes per token); 0 skips it.",
+            DefaultValueFactory = _ => BeforeAfter.DefaultSpeedTokens,
+        };
         var tauC = new Option<double?>("--tau-c") { Description = "Coarse threshold τ_c: a matrix goes to SQ iff P_c < τ_c and P_f < τ_f (the paper's RWKV-7 values are 1.54 and 30). Needs --tau-f." };
         var tauF = new Option<double?>("--tau-f") { Description = "Fine threshold τ_f. Needs --tau-c." };
         var fraction = new Option<double?>("--sq-fraction")
@@ -42,20 +63,25 @@ internal static class QuantizeCommand
                           "--sq-fraction share (default 0.9) of the matrices in SQ. E.g. 3.25.",
         };
         var noCodebooks = new Option<bool>("--no-codebooks") { Description = "Keep the element-wise multiplication vectors in FP32 instead of quantizing them to activation-weighted codebooks." };
-        var output = new Option<FileInfo>("--output", "-o") { Description = "The quantized model file to write (.rwkvq), atomically.", Required = true };
+        var output = new Option<FileInfo?>("--output", "-o") { Description = $"The quantized model file to write (.rwkvq), atomically. Required with a model file; default model: {DefaultOutput} in the current folder." };
         var tokenizer = new TokenizerChoice();
         var command = new Command("quantize",
             "Quantize a model with RWKVQuant: GPTQ 3-bit g64 (SQ) or GPTVQ d1 b3 (VQ) per block matrix as the coarse-to-fine proxy decides, " +
             "activation-weighted codebooks for the multiplication vectors, embedding and head in FP16; calibration runs block by block.")
         {
-            model, calibration, calibrationDocuments, samples, sampleTokens, tauC, tauF, fraction, bitsPerWeight, noCodebooks, output,
+            model.Model, calibration, calibrationDocuments, samples, sampleTokens, tauC, tauF, fraction, bitsPerWeight, noCodebooks, output,
+            evaluation, evaluationDocuments, evaluationBytes, speedTokens,
         };
         context.Examples.Add(command,
-            new("rwkvquant quantize model.bin --calib lambada_test.jsonl --calib-docs 0..127 -o model.rwkvq", "The paper's settings (90% of the block matrices in SQ, codebooks for the multiplication vectors)"),
+            new("rwkvquant quantize", $"The embedded default model at the paper's settings, calibrated on the reference-pack calibration split; writes {DefaultOutput} and prints bits per weight, bits per byte, KL and tokens per second before and after"),
+            new("rwkvquant quantize --bpw 3.25 -o default-3.25.rwkvq --json", "The default model under a bit budget, the report as JSON"),
+            new("rwkvquant quantize model.bin --calib lambada_test.jsonl --calib-docs 0..127 -o model.rwkvq --eval lambada_test.jsonl --eval-docs 5000..5152",
+                "A model file at the paper's settings (90% of the block matrices in SQ, codebooks for the multiplication vectors), with before/after figures on held-out documents"),
             new("rwkvquant quantize model.bin --calib c.jsonl -o model.rwkvq --bpw 3.25", "The most accurate plan whose stored bits per weight fit a budget"),
             new("rwkvquant quantize model.bin --calib c.jsonl -o model.rwkvq --tau-c 1.54 --tau-f 30", "The published RWKV-7 thresholds as they are"),
             new("rwkvquant quantize model.bin --calib c.jsonl -o model.rwkvq --json", "The report and totals as JSON, for scripts (progress on stderr)"));
         tokenizer.AddTo(command);
+        command.Add(model.Corpus);
         context.AddJson(command);
         command.SetAction((parse, cancellationToken) => context.RunAsync(parse, token =>
         {
@@ -69,34 +95,49 @@ internal static class QuantizeCommand
                 throw new ArgumentException($"--bpw is {b.ToString(CultureInfo.InvariantCulture)}; it is a positive number of bits per weight.");
             if (share is < 0 or > 1)
                 throw new ArgumentException($"--sq-fraction is {share.Value.ToString(CultureInfo.InvariantCulture)}; it lies in [0, 1].");
-            string? range = parse.GetValue(calibrationDocuments);
+            string? modelPath = model.Path(parse);
+            string? calibrationPath = parse.GetValue(calibration)?.FullName, outputPath = parse.GetValue(output)?.FullName;
+            if (modelPath is not null && (calibrationPath is null || outputPath is null))
+                throw new ArgumentException("--calib and -o are required with a model file (without one, the embedded default model is calibrated on the reference-pack calibration split and written to " + DefaultOutput + ").");
+            if (parse.GetValue(evaluationBytes) < 0 || parse.GetValue(speedTokens) < 0)
+                throw new ArgumentException("--eval-bytes and --bench-tokens are 0 or more.");
+            string? range = parse.GetValue(calibrationDocuments), evaluationRange = parse.GetValue(evaluationDocuments);
             return Run(
                 context,
                 context.IsJson(parse),
                 new Request(
-                    parse.GetRequiredValue(model).FullName,
-                    parse.GetRequiredValue(calibration).FullName,
+                    modelPath,
+                    calibrationPath,
                     range is null ? null : DocumentRange.Parse(range),
-                    new CalibrationOptions { SampleCount = parse.GetValue(samples), TokensPerSample = parse.GetValue(sampleTokens) },
+                    ModelChoice.CalibrationFor(modelPath, parse.GetValue(samples), parse.GetValue(sampleTokens)),
                     c.HasValue ? new ProxyThresholds(c.Value, f!.Value) : null,
                     share ?? HybridPlan.PaperScalarFraction,
                     budget,
                     !parse.GetValue(noCodebooks),
-                    parse.GetRequiredValue(output).FullName),
+                    outputPath ?? Path.GetFullPath(DefaultOutput),
+                    parse.GetValue(evaluation)?.FullName,
+                    evaluationRange is null ? null : DocumentRange.Parse(evaluationRange),
+                    parse.GetValue(evaluationBytes),
+                    parse.GetValue(speedTokens)),
                 config => tokenizer.Create(parse, config),
+                model.LazyCorpus(parse, token),
                 token);
         }, cancellationToken));
         return command;
     }
 
-    private sealed record Request(string ModelPath, string CalibrationPath, DocumentRange? CalibrationRange, CalibrationOptions Calibration,
-        ProxyThresholds? Thresholds, double ScalarFraction, double? BitsPerWeight, bool Codebooks, string OutputPath);
+    /// <summary>Where the default model's quantized file goes when no -o is given (the current folder).</summary>
+    internal const string DefaultOutput = EmbeddedModel.Name + ".rwkvq";
+
+    private sealed record Request(string? ModelPath, string? CalibrationPath, DocumentRange? CalibrationRange, CalibrationOptions Calibration,
+        ProxyThresholds? Thresholds, double ScalarFraction, double? BitsPerWeight, bool Codebooks, string OutputPath,
+        string? EvaluationPath, DocumentRange? EvaluationRange, int EvaluationBytes, int SpeedTokens);
 
     /// <summary>What <c>quantize --json</c> writes.</summary>
     /// <param name="ScalarFractionTarget">The --sq-fraction share the thresholds were scaled for; null with explicit --tau-c/--tau-f.</param>
     internal sealed record Report(string Model, string Version, CalibrationReport Calibration, string Plan, string Selector,
         double? ScalarFractionTarget, double? BitsPerWeightBudget, bool Codebooks, string Output, long FileBytes, Totals Totals,
-        IReadOnlyList<TensorReport> Tensors);
+        BeforeAfter.QualityReport? Evaluation, BeforeAfter.SpeedReport? Speed, IReadOnlyList<TensorReport> Tensors);
 
     internal sealed record CalibrationReport(string File, string? Documents, int Samples, int TokensPerSample);
 
@@ -109,12 +150,20 @@ internal static class QuantizeCommand
     internal sealed record TensorReport(string Name, HybridTensorKind Kind, double? CoarseProxy, double? FineProxy, HybridMethod Method,
         string Scheme, long Parameters, long StoredBits, double BitsPerWeight, double? RelativeError);
 
-    private static int Run(CliContext context, bool json, Request request, Func<RwkvConfig, ITokenizer> createTokenizer, CancellationToken cancellationToken)
+    private static int Run(CliContext context, bool json, Request request, Func<RwkvConfig, ITokenizer> createTokenizer,
+        Lazy<ReferencePackCorpus> corpus, CancellationToken cancellationToken)
     {
         IAnsiConsole console = context.ProgressConsole(json);
-        RwkvModel model = CliContext.LoadModel(request.ModelPath);
+        RwkvModel model = ModelChoice.Load(request.ModelPath);
         ITokenizer tokenizer = createTokenizer(model.Config);
-        CalibrationData data = CalibrationData.FromDocuments(TextCorpus.Load(request.CalibrationPath, request.CalibrationRange), tokenizer, request.Calibration);
+        TextSource calibrationText = TextSource.Resolve(request.CalibrationPath, request.CalibrationRange, CorpusSplit.Calibration, corpus);
+        TextSource? evaluationText = request.EvaluationPath is not null || request.EvaluationRange is not null
+            ? TextSource.Resolve(request.EvaluationPath, request.EvaluationRange, CorpusSplit.Evaluation, corpus)
+            : request.ModelPath is null && request.EvaluationBytes > 0 ? TextSource.Sample(corpus.Value, CorpusSplit.Evaluation, request.EvaluationBytes)
+            : null;
+        if (evaluationText is not null)
+            TextSource.EnsureDisjoint(calibrationText, request.CalibrationRange, evaluationText, request.EvaluationRange);
+        CalibrationData data = CalibrationData.FromDocuments(calibrationText.Texts, tokenizer, request.Calibration);
 
         HybridPlan plan = request.Thresholds is { } thresholds ? HybridPlan.ForThresholds(model, thresholds, request.Codebooks)
             : request.BitsPerWeight is { } budget ? HybridPlan.ForBitsPerWeight(model, budget, request.ScalarFraction, request.Codebooks)
@@ -152,15 +201,23 @@ internal static class QuantizeCommand
         }
         QuantizedModelFile.Save(result.Model, request.OutputPath, cancellationToken);
         QuantizedModel q = result.Model;
+        long fileBytes = new FileInfo(request.OutputPath).Length;
+        if (evaluationText is not null || request.SpeedTokens > 0)
+            console.WriteLine($"wrote {request.OutputPath}; measuring the float32 and the quantized model");
+        BeforeAfter.QualityReport? quality = evaluationText is null ? null
+            : BeforeAfter.MeasureQuality(console, model, q, evaluationText, tokenizer, cancellationToken);
+        BeforeAfter.SpeedReport? speed = request.SpeedTokens == 0 ? null
+            : BeforeAfter.MeasureSpeed(console, model, q, tokenizer, request.SpeedTokens, cancellationToken);
         int matrices = result.Tensors.Count(t => t.Kind == HybridTensorKind.Matrix);
         if (json)
         {
-            context.WriteJson(new Report(request.ModelPath, model.Config.Version.ToString(),
-                new CalibrationReport(request.CalibrationPath, request.CalibrationRange?.ToString(), data.Samples.Count, request.Calibration.TokensPerSample),
+            context.WriteJson(new Report(request.ModelPath ?? ModelChoice.DisplayName(null), model.Config.Version.ToString(),
+                new CalibrationReport(calibrationText.Name, request.CalibrationRange?.ToString(), data.Samples.Count, request.Calibration.TokensPerSample),
                 plan.ToString(), result.Selector, request.Thresholds is null ? request.ScalarFraction : null, request.BitsPerWeight, request.Codebooks,
-                request.OutputPath, new FileInfo(request.OutputPath).Length,
+                request.OutputPath, fileBytes,
                 new Totals(matrices, result.Tensors.Count(t => t.Method == HybridMethod.Scalar), result.ScalarFractionByCount, result.ScalarFractionByParameters,
                     q.QuantizedTensors.Count, q.QuantizedParameterCount, q.QuantizedStoredBits, q.QuantizedBitsPerWeight, q.ParameterCount, q.StoredBits, q.BitsPerWeight),
+                quality, speed,
                 [.. result.Tensors.Select(t => new TensorReport(t.Name, t.Kind, CliJson.Finite(t.CoarseProxy), CliJson.Finite(t.FineProxy), t.Method, t.Scheme,
                     t.Parameters, t.StoredBits, t.BitsPerWeight, CliJson.Finite(t.RelativeError)))]));
             return 0;
@@ -184,7 +241,7 @@ internal static class QuantizeCommand
         }
         console.Write(table);
 
-        console.WriteLine($"model: {Path.GetFileName(request.ModelPath)} ({model.Config.Version}); calibration: {Describe(request.CalibrationPath, request.CalibrationRange)}, " +
+        console.WriteLine($"model: {ModelChoice.DisplayName(request.ModelPath)} ({model.Config.Version}); calibration: {calibrationText.Description}, " +
                           $"{data.Samples.Count} × {request.Calibration.TokensPerSample} tokens");
         console.WriteLine($"selector: {result.Selector}" + (request.Thresholds is null ? $" (scaled for {Percent(request.ScalarFraction, "F0")} SQ by count)" : "") +
                           (request.BitsPerWeight is { } target ? $"; budget {Invariant(target, "G4")} bpw" : ""));
@@ -192,7 +249,10 @@ internal static class QuantizeCommand
                           $"{Percent(result.ScalarFractionByParameters, "F1")} by parameters");
         console.WriteLine($"quantized tensors: {q.QuantizedTensors.Count}, {Invariant(q.QuantizedParameterCount, "N0")} parameters, {Invariant(q.QuantizedBitsPerWeight, "F4")} bpw");
         console.WriteLine($"whole model: {Invariant(q.ParameterCount, "N0")} parameters, {Invariant(q.BitsPerWeight, "F4")} bpw");
-        console.WriteLine($"wrote {request.OutputPath} ({Invariant(new FileInfo(request.OutputPath).Length, "N0")} bytes)");
+        console.Write(BeforeAfter.Render(model, q, fileBytes, quality, speed));
+        if (quality is not null)
+            console.WriteLine($"bits per byte and KL on {quality.Text}, {Invariant(quality.Bytes, "N0")} bytes");
+        console.WriteLine($"wrote {request.OutputPath} ({Invariant(fileBytes, "N0")} bytes)");
         return 0;
     }
 
@@ -201,9 +261,6 @@ internal static class QuantizeCommand
     private static string Optional(double? value, string format) => value is { } v ? Invariant(v, format) : "-";
 
     private static string Invariant(IFormattable value, string format) => value.ToString(format, CultureInfo.InvariantCulture);
-
-    private static string Describe(string path, DocumentRange? range) =>
-        range is null ? Path.GetFileName(path) : $"{Path.GetFileName(path)} documents {range}";
 
     /// <summary>Calls back on the quantizing thread (Progress&lt;T&gt; would post to the thread pool).</summary>
     private sealed class Reporter(Action<HybridProgress> report) : IProgress<HybridProgress>

@@ -1,0 +1,32 @@
+using RwkvQuant.Evaluation;
+using Spectre.Console;
+
+namespace RwkvQuant.Cli;
+
+/// <summary>A progress bar over scored tokens for an evaluation (bits per byte, KL divergence) on an interactive
+/// console; nothing on a redirected one.</summary>
+internal static class EvaluationProgressBar
+{
+    public static T Run<T>(IAnsiConsole console, string description, Func<IProgress<EvaluationProgress>?, T> evaluate)
+    {
+        if (!console.Profile.Capabilities.Interactive)
+            return evaluate(null);
+        return console.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+            .Start(progressContext =>
+            {
+                ProgressTask task = progressContext.AddTask(Markup.Escape(description));
+                return evaluate(new Reporter(p =>
+                {
+                    task.MaxValue = Math.Max(1, p.TokenCount);
+                    task.Value = p.TokensDone;
+                }));
+            });
+    }
+
+    /// <summary>Calls back on the evaluating thread (Progress&lt;T&gt; would post to the thread pool, out of order).</summary>
+    private sealed class Reporter(Action<EvaluationProgress> report) : IProgress<EvaluationProgress>
+    {
+        public void Report(EvaluationProgress value) => report(value);
+    }
+}
