@@ -17,7 +17,7 @@ namespace RwkvQuant.Cli.Commands;
 internal static class BeforeAfter
 {
     /// <summary>Held-out text, the default model's evaluation split sampled to about this many bytes by default.</summary>
-    public const int DefaultEvaluationBytes = 4_096;
+    public const int DefaultEvaluationBytes = 32_768;
 
     /// <summary>Timed decoding steps per model by default.</summary>
     public const int DefaultSpeedTokens = 64;
