@@ -4,7 +4,7 @@ namespace RwkvQuant.Kernels.MatVec;
 internal static class RowPartition
 {
     /// <summary>Below this many weights a product runs on the calling thread (thread hand-off would cost more).</summary>
-    private const long SerialWeights = 1 << 16;
+    private const long SerialWeights = 1 << 18;
 
     /// <summary>Runs <paramref name="body"/>(first row, end row) over [0, <paramref name="rows"/>) in parallel chunks.</summary>
     public static void For(int rows, long weightsPerRow, Action<int, int> body)

@@ -18,6 +18,7 @@ public class GroupScalarMatVecTests
         data.Add(3, 1000, 3, 128, false, (int)ScaleFormat.BF16, false);
         data.Add(1, 64, 4, 64, false, (int)ScaleFormat.F16, false);
         data.Add(70, 16, 3, 16, false, (int)ScaleFormat.F16, true);
+        data.Add(601, 520, 3, 64, false, (int)ScaleFormat.F16, true); // 312,520 weights: rows split across threads
         return data;
     }
 
