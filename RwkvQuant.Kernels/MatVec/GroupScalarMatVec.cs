@@ -96,6 +96,22 @@ internal static unsafe class GroupScalarMatVec
         float* x = (float*)c.X, sums = (float*)c.GroupSums, y = (float*)c.Y;
         int stride = w.Symmetric ? 1 : 2;
         float[] rowParameters = ArrayPool<float>.Shared.Rent(groups * stride);
+        if (vectors == 1 && PairsApply(w))
+        {
+            // Two rows at a time: each x segment is loaded once for both, and four decode chains run side by side.
+            float[] pairParameters = ArrayPool<float>.Shared.Rent(groups * stride);
+            for (; first + 1 < end; first += 2)
+            {
+                byte* codes = (byte*)c.Codes + (long)first * w.RowBytes;
+                ushort* parameters = (ushort*)c.Parameters + (long)first * groups * w.ParameterWords;
+                DecodeParameters(w, parameters, rowParameters);
+                DecodeParameters(w, parameters + groups * w.ParameterWords, pairParameters);
+                fixed (float* sz0 = rowParameters)
+                fixed (float* sz1 = pairParameters)
+                    RowPair(w, decoder, codes, codes + w.RowBytes, sz0, sz1, x, sums, y + first);
+            }
+            ArrayPool<float>.Shared.Return(pairParameters);
+        }
         for (int row = first; row < end; row++)
         {
             byte* codes = (byte*)c.Codes + (long)row * w.RowBytes;
@@ -165,6 +181,44 @@ internal static unsafe class GroupScalarMatVec
             y[2 * rows] = Vector512.Sum(t2) - c2;
         if (count > 3)
             y[3 * rows] = Vector512.Sum(t3) - c3;
+    }
+
+    /// <summary>True when rows can be taken in pairs: every group is whole and an even number of 16-code segments.</summary>
+    internal static bool PairsApply(PackedGroupScalar w) => w.GroupSize % 32 == 0 && w.Columns % w.GroupSize == 0;
+
+    /// <summary>
+    /// Two adjacent rows times one vector (<see cref="PairsApply"/>): per pair of segments the two x vectors are loaded
+    /// once and feed four independent decode + FMA chains; each row's scale is applied once per group.
+    /// </summary>
+    private static void RowPair(PackedGroupScalar w, CodeDecoder decoder, byte* codes0, byte* codes1, float* sz0, float* sz1, float* x, float* sums, float* y)
+    {
+        int groups = w.GroupsPerRow, segmentBytes = 2 * w.Bits, groupSize = w.GroupSize, pairs = groupSize / 32;
+        int stride = w.Symmetric ? 1 : 2;
+        float symmetricZero = w.SymmetricZero;
+        bool symmetric = w.Symmetric;
+        Vector512<float> total0 = Vector512<float>.Zero, total1 = Vector512<float>.Zero;
+        float correction0 = 0, correction1 = 0;
+        byte* p0 = codes0, p1 = codes1;
+        float* xk = x;
+        for (int g = 0; g < groups; g++)
+        {
+            Vector512<float> a0 = Vector512<float>.Zero, a1 = Vector512<float>.Zero, b0 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
+            for (int s = 0; s < pairs; s++, p0 += 2 * segmentBytes, p1 += 2 * segmentBytes, xk += 32)
+            {
+                Vector512<float> x0 = Avx512F.LoadVector512(xk), x1 = Avx512F.LoadVector512(xk + 16);
+                a0 = Avx512F.FusedMultiplyAdd(decoder.Decode(p0), x0, a0);
+                b0 = Avx512F.FusedMultiplyAdd(decoder.Decode(p1), x0, b0);
+                a1 = Avx512F.FusedMultiplyAdd(decoder.Decode(p0 + segmentBytes), x1, a1);
+                b1 = Avx512F.FusedMultiplyAdd(decoder.Decode(p1 + segmentBytes), x1, b1);
+            }
+            float scale0 = sz0[g * stride], scale1 = sz1[g * stride];
+            total0 = Avx512F.FusedMultiplyAdd(a0 + a1, Vector512.Create(scale0), total0);
+            total1 = Avx512F.FusedMultiplyAdd(b0 + b1, Vector512.Create(scale1), total1);
+            correction0 += scale0 * (symmetric ? symmetricZero : sz0[g * stride + 1]) * sums[g];
+            correction1 += scale1 * (symmetric ? symmetricZero : sz1[g * stride + 1]) * sums[g];
+        }
+        y[0] = Vector512.Sum(total0) - correction0;
+        y[1] = Vector512.Sum(total1) - correction1;
     }
 
     /// <summary>One row times one vector: two accumulators per group, the scale applied once per group.</summary>

@@ -19,6 +19,11 @@ public class GroupScalarMatVecTests
         data.Add(1, 64, 4, 64, false, (int)ScaleFormat.F16, false);
         data.Add(70, 16, 3, 16, false, (int)ScaleFormat.F16, true);
         data.Add(601, 520, 3, 64, false, (int)ScaleFormat.F16, true); // 312,520 weights: rows split across threads
+        // Whole groups of 32k codes: rows taken in pairs (odd row counts leave a single last row).
+        for (int bits = 2; bits <= 8; bits++)
+            data.Add(9 + bits, 256, bits, bits % 2 == 0 ? 64 : 128, bits % 3 == 0, (int)(bits % 2 == 0 ? ScaleFormat.F16 : ScaleFormat.BF16), bits == 3);
+        data.Add(6, 96, 3, 32, false, (int)ScaleFormat.F32, false);
+        data.Add(1001, 512, 3, 64, false, (int)ScaleFormat.F16, true); // pairs in parallel chunks
         return data;
     }
 
@@ -43,6 +48,14 @@ public class GroupScalarMatVecTests
                 PackedTestData.AssertClose(expected, actual, bound, 1e-5, $"{(avx ? "AVX-512" : "portable")} b{bits} g{groupSize} n{vectors}");
             }
         }
+    }
+
+    [Fact]
+    public void Rows_go_in_pairs_only_for_whole_groups_of_an_even_number_of_segments()
+    {
+        Assert.True(GroupScalarMatVec.PairsApply(PackedTestData.GroupScalar(4, 256, 3, 64, false, ScaleFormat.F16, false, seed: 1)));
+        Assert.False(GroupScalarMatVec.PairsApply(PackedTestData.GroupScalar(4, 264, 3, 64, false, ScaleFormat.F16, false, seed: 1)));
+        Assert.False(GroupScalarMatVec.PairsApply(PackedTestData.GroupScalar(4, 240, 3, 48, false, ScaleFormat.F16, false, seed: 1)));
     }
 
     [Fact]
