@@ -6,7 +6,8 @@ namespace RwkvQuant.Inference;
 /// </summary>
 internal static class RowParallel
 {
-    /// <summary>Weights per product from which the rows are split across threads.</summary>
+    /// <summary>Weights per product above which the rows are split across threads (the kernels' rule too); at and below it
+    /// a product runs on the calling thread, as thread hand-offs would cost more (and made timings erratic).</summary>
     internal const long ParallelThreshold = 1 << 18;
 
     /// <summary>Chunks per processor, so that uneven progress still balances.</summary>
@@ -15,7 +16,7 @@ internal static class RowParallel
     /// <summary>Calls <paramref name="body"/>(start, end) over row ranges covering [0, <paramref name="rows"/>).</summary>
     public static void For<TState>(int rows, int columns, TState state, Action<TState, int, int> body)
     {
-        if ((long)rows * columns < ParallelThreshold || Environment.ProcessorCount == 1 || rows < 2)
+        if ((long)rows * columns <= ParallelThreshold || Environment.ProcessorCount == 1 || rows < 2)
         {
             body(state, 0, rows);
             return;
