@@ -103,19 +103,27 @@ internal static class BenchCommand
     {
         RwkvEngineState state = engine.CreateState();
         float[] logits = engine.Prefill(prompt, state, cancellationToken);
+        double seconds = SecondsPerStep(() => engine.Step(TensorPrimitives.IndexOfMax(logits), state, logits), count, warmup, cancellationToken);
+        return new BenchRow(label, weights, engine.WeightBytesPerToken, seconds);
+    }
+
+    /// <summary>Runs <paramref name="step"/> untimed for the warm-up (at least <paramref name="warmup"/> times and
+    /// <see cref="WarmupTime"/>), then <paramref name="count"/> times timed; returns the mean seconds per timed step.</summary>
+    private static double SecondsPerStep(Action step, int count, int warmup, CancellationToken cancellationToken)
+    {
         var warming = Stopwatch.StartNew();
         for (int i = 0; i < warmup || warming.Elapsed < WarmupTime; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            engine.Step(TensorPrimitives.IndexOfMax(logits), state, logits);
+            step();
         }
         var stopwatch = Stopwatch.StartNew();
         for (int i = 0; i < count; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            engine.Step(TensorPrimitives.IndexOfMax(logits), state, logits);
+            step();
         }
-        return new BenchRow(label, weights, engine.WeightBytesPerToken, stopwatch.Elapsed.TotalSeconds / count);
+        return stopwatch.Elapsed.TotalSeconds / count;
     }
 
     private static BenchRow MeasureTorch(RwkvModel model, int[] prompt, int count, int warmup, CancellationToken cancellationToken)
@@ -131,20 +139,9 @@ internal static class BenchCommand
         }
         foreach (int token in prompt)
             Step(token);
-        var warming = Stopwatch.StartNew();
-        for (int i = 0; i < warmup || warming.Elapsed < WarmupTime; i++)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            Step(next);
-        }
-        var stopwatch = Stopwatch.StartNew();
-        for (int i = 0; i < count; i++)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            Step(next);
-        }
+        double seconds = SecondsPerStep(() => Step(next), count, warmup, cancellationToken);
         long bytes = 4 * (model.ParameterCount - model["emb.weight"].ElementCount + model.Config.EmbeddingSize);
-        return new BenchRow("float32 TorchSharp network", "32 bpw", bytes, stopwatch.Elapsed.TotalSeconds / count);
+        return new BenchRow("float32 TorchSharp network", "32 bpw", bytes, seconds);
     }
 
     private static void Render(IAnsiConsole console, RwkvConfig config, List<BenchRow> rows, int count)

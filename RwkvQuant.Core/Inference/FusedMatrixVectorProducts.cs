@@ -28,9 +28,8 @@ internal sealed class FusedMatrixVectorProducts : IMatrixVectorProductFactory
     /// <summary>True when <paramref name="tensor"/> would run on a fused kernel on this machine.</summary>
     public static bool Handles(QuantizedTensor tensor) => tensor switch
     {
-        GroupScalarTensor scalar => CodeDecoder.IsSupported && scalar.GroupSize % 16 == 0,
-        VectorQuantizedTensor vector => CodeDecoder.IsSupported && vector.Layout.Dimension is 1 or 2 or 4
-            && vector.Layout.GroupColumns % 16 == 0 && (1 << vector.Layout.Bits) * vector.Layout.Dimension <= CentroidLookup.TableLength,
+        GroupScalarTensor scalar => GroupScalarMatVec.RunsAvx512(scalar.GroupSize),
+        VectorQuantizedTensor vector => CentroidLookup.Fits(vector.Layout.Dimension, vector.Layout.Bits, vector.Layout.GroupColumns),
         GgmlBlockTensor blocks => CodeDecoder.IsSupported && blocks.Columns % PackedGgmlBlocks.BlockSize == 0, // blocks within rows
         _ => false,
     };

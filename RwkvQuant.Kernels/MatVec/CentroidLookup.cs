@@ -31,8 +31,11 @@ internal readonly struct CentroidLookup
     }
 
     /// <summary>True when <paramref name="w"/> fits the lookup: d ∈ {1, 2, 4}, L ≤ 32, group width a multiple of 16.</summary>
-    public static bool Fits(PackedVectorCodes w) =>
-        CodeDecoder.IsSupported && w.CodebookLength <= TableLength && w.GroupColumns % 16 == 0 && w.Dimension is 1 or 2 or 4;
+    public static bool Fits(PackedVectorCodes w) => Fits(w.Dimension, w.Bits, w.GroupColumns);
+
+    /// <summary>As <see cref="Fits(PackedVectorCodes)"/>, from the layout's parameters (before any packing).</summary>
+    public static bool Fits(int dimension, int bits, int groupColumns) =>
+        CodeDecoder.IsSupported && dimension is 1 or 2 or 4 && (1 << bits) * dimension <= TableLength && groupColumns % 16 == 0;
 
     /// <summary>The weights of segment <paramref name="segment"/> of the row at <paramref name="codes"/>, from the table at <paramref name="table"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -33,9 +33,12 @@ internal static unsafe class GroupScalarMatVec
         {
             int count = Math.Min(MaxVectors, vectors - first);
             Pass(w, x.Slice(first * w.Columns, count * w.Columns), y.Slice(first * w.Rows, count * w.Rows), count,
-                useAvx512 && CodeDecoder.IsSupported && w.GroupSize % 16 == 0);
+                useAvx512 && RunsAvx512(w.GroupSize));
         }
     }
+
+    /// <summary>True when weights with groups of <paramref name="groupSize"/> take the AVX-512 path on this machine.</summary>
+    public static bool RunsAvx512(int groupSize) => CodeDecoder.IsSupported && groupSize % 16 == 0;
 
     private static void Pass(PackedGroupScalar w, ReadOnlySpan<float> x, Span<float> y, int vectors, bool avx512)
     {
