@@ -29,6 +29,7 @@ public class DequantMatVecBenchmarks
     private float[] _yBatch = [];
     private float[] _copy = [];
     private PackedGroupScalar _packed = null!;
+    private PackedBitPlanes _planes = null!;
     private Tensor _torchWeights = null!;
     private Tensor _torchX = null!;
 
@@ -57,6 +58,7 @@ public class DequantMatVecBenchmarks
         _y = new float[rows];
         _yBatch = new float[Batch * rows];
         _packed = RandomGroupScalar(rows, columns, 3, 64, random);
+        _planes = PackedBitPlanes.From(_packed);
         _torchWeights = tensor(_weights, [rows, columns]);
         _torchX = tensor(_x, [columns]);
     }
@@ -102,6 +104,22 @@ public class DequantMatVecBenchmarks
         return _yBatch[0];
     }
 
+    /// <summary>Fused 3-bit group-64 × vector by table lookup over the same weights in bit planes.</summary>
+    [Benchmark]
+    public float Lookup3Bit()
+    {
+        BitPlaneMatVec.MatVec(_planes, _x, _y, 1);
+        return _y[0];
+    }
+
+    /// <summary>Table lookup × 8 vectors, per vector.</summary>
+    [Benchmark(OperationsPerInvoke = Batch)]
+    public float Lookup3BitBatch8()
+    {
+        BitPlaneMatVec.MatVec(_planes, _xBatch, _yBatch, Batch);
+        return _yBatch[0];
+    }
+
     /// <summary>A parallel copy of the FP32 matrix's bytes (reads and writes them once): the bandwidth reference.</summary>
     [Benchmark]
     public float CopyFp32()
@@ -121,7 +139,8 @@ public class DequantMatVecBenchmarks
         return method switch
         {
             nameof(Fused3Bit) => packed + 4.0 * columns,
-            nameof(Fused3BitBatch8) => (packed + 4.0 * Batch * columns) / Batch,
+            nameof(Fused3BitBatch8) or nameof(Lookup3BitBatch8) => (packed + 4.0 * Batch * columns) / Batch,
+            nameof(Lookup3Bit) => packed + 4.0 * columns,
             nameof(CopyFp32) => fp32,
             _ => fp32 + 4.0 * columns,
         };

@@ -231,7 +231,10 @@ public class MatrixVectorProductTests
         // What the kernels cannot run fast goes to the managed product.
         QuantizedTensor wideCodebooks = new KMeansVectorQuantizer(new KMeansOptions { Dimension = 2, Bits = 5, MaxIterations = 2 }).Quantize(weight);
         Assert.False(FusedMatrixVectorProducts.Handles(wideCodebooks));
-        Assert.False(FusedMatrixVectorProducts.Handles(new RoundToNearestQuantizer(new RoundToNearestOptions { Bits = 3, GroupSize = 24 }).Quantize(weight)));
+        Assert.False(FusedMatrixVectorProducts.Handles(new RoundToNearestQuantizer(new RoundToNearestOptions { Bits = 3, GroupSize = 20 }).Quantize(weight)));
+        // Groups of 24 columns are whole bit-plane column blocks but not whole 16-code segments: the lookup kernel only.
+        Assert.Equal(RwkvQuant.Kernels.MatVec.BitPlaneMatVec.IsSupported,
+            FusedMatrixVectorProducts.Handles(new RoundToNearestQuantizer(new RoundToNearestOptions { Bits = 3, GroupSize = 24 }).Quantize(weight)));
         var straddling = (GgmlBlockTensor)new GgmlQuantizer(new GgmlQuantizerOptions(GgmlType.Q4_0)).Quantize(ScalarTestData.Weight(3, 1, 96));
         Assert.False(FusedMatrixVectorProducts.Handles(new GgmlBlockTensor("straddling", 2, 48, GgmlType.Q4_0, straddling.Blocks.ToArray())));
     }

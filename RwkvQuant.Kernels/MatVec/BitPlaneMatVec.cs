@@ -1,0 +1,237 @@
+using System.Buffers;
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using RwkvQuant.Kernels.Packed;
+
+namespace RwkvQuant.Kernels.MatVec;
+
+/// <summary>
+/// The table-lookup product of group-scalar weights in bit planes (<see cref="PackedBitPlanes"/>) and vectors: the codes
+/// are never decoded. Per group g of row r, Σ_k q_k·x_k = Σ_p 2^p·Σ_{k: bit p of q_k set} x_k, and the inner sum is
+/// looked up four columns at a time in a 16-entry table of the subset sums of those four x values (built once per
+/// vector, as in T-MAC). A 512-bit permute looks up one table for 16 rows at once with indices taken straight from the
+/// plane bytes, so 16 rows × 8 columns of one plane cost one byte-to-lane widening, one shift, two permutes and two
+/// FMAs. As in <see cref="GroupScalarMatVec"/>, y_r = Σ_g s_g·(Σ q·x − z_g·X_g) with X_g = Σ_{k∈G_g} x_k; x is first
+/// put in storage order and zero-padded to whole column blocks. Threads over blocks of 16 rows. AVX-512 only: the
+/// callers check <see cref="IsSupported"/>.
+/// </summary>
+internal static unsafe class BitPlaneMatVec
+{
+    /// <summary>Vectors whose tables are built for one pass over the weights; larger batches run in passes.</summary>
+    public const int MaxVectors = 8;
+
+    private const int TableFloats = 16;
+
+    /// <summary>True when the hardware runs the kernel.</summary>
+    public static bool IsSupported => Avx512F.IsSupported;
+
+    /// <summary>True when weights with groups of <paramref name="groupSize"/> columns run on this kernel on this machine.</summary>
+    public static bool Runs(int groupSize) => IsSupported && PackedBitPlanes.Fits(groupSize);
+
+    /// <summary>Effectively computes y[n, r] = Σ_c W[r, c]·x[n, c] for x <c>[vectors, Columns]</c>, y <c>[vectors, Rows]</c>.</summary>
+    /// <exception cref="PlatformNotSupportedException">The machine has no AVX-512.</exception>
+    public static void MatVec(PackedBitPlanes w, ReadOnlySpan<float> x, Span<float> y, int vectors)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        PackedReference.CheckShapes(w.Rows, w.Columns, x, y, vectors);
+        if (!IsSupported)
+            throw new PlatformNotSupportedException("The bit-plane product needs AVX-512.");
+        for (int first = 0; first < vectors; first += MaxVectors)
+        {
+            int count = Math.Min(MaxVectors, vectors - first);
+            Pass(w, x.Slice(first * w.Columns, count * w.Columns), y.Slice(first * w.Rows, count * w.Rows), count);
+        }
+    }
+
+    private static void Pass(PackedBitPlanes w, ReadOnlySpan<float> x, Span<float> y, int vectors)
+    {
+        int padded = w.ColumnBlocks * PackedBitPlanes.ColumnBlock, groups = w.GroupsPerRow;
+        int tableFloats = padded / 4 * TableFloats;
+        float[] xs = ArrayPool<float>.Shared.Rent(padded);
+        float[] tables = ArrayPool<float>.Shared.Rent(vectors * tableFloats);
+        float[] sums = ArrayPool<float>.Shared.Rent(vectors * groups);
+        try
+        {
+            for (int n = 0; n < vectors; n++)
+            {
+                Span<float> target = xs.AsSpan(0, padded);
+                ReadOnlySpan<float> source = x.Slice(n * w.Columns, w.Columns);
+                if (w.Permutation is null)
+                    source.CopyTo(target);
+                else
+                    for (int k = 0; k < w.Columns; k++)
+                        target[k] = source[w.Permutation[k]];
+                target[w.Columns..].Clear();
+                for (int g = 0; g < groups; g++)
+                {
+                    int start = g * w.GroupSize;
+                    sums[n * groups + g] = TensorPrimitives.Sum(target.Slice(start, Math.Min(w.GroupSize, w.Columns - start)));
+                }
+                fixed (float* xp = xs)
+                fixed (float* tp = tables)
+                    BuildTables(xp, padded / 4, tp + n * tableFloats);
+            }
+            fixed (float* yp = y)
+            fixed (float* tp = tables)
+            fixed (float* sp = sums)
+            fixed (byte* planes = w.Planes)
+            fixed (ushort* parameters = w.GroupParameters)
+            {
+                var context = new Context(w, (nint)tp, tableFloats, (nint)sp, (nint)planes, (nint)parameters, (nint)yp, vectors);
+                RowPartition.For(w.RowBlocks, (long)PackedBitPlanes.RowBlock * padded * vectors, (first, end) => Blocks(context, first, end));
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(xs);
+            ArrayPool<float>.Shared.Return(tables);
+            ArrayPool<float>.Shared.Return(sums);
+        }
+    }
+
+    /// <summary>What the block workers share: the layout and pinned addresses.</summary>
+    private readonly record struct Context(PackedBitPlanes W, nint Tables, int TableFloats, nint GroupSums, nint Planes, nint Parameters, nint Y, int Vectors);
+
+    /// <summary>
+    /// Table j of x (16 floats) holds at index m the sum of x[4j + i] over the bits i set in m, added in order of i
+    /// (absent terms are exact zeros).
+    /// </summary>
+    internal static void BuildTables(float* x, int quads, float* tables)
+    {
+        Vector512<float> bit0 = Vector512.Create(0f, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1);
+        Vector512<float> bit1 = Vector512.Create(0f, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1);
+        Vector512<float> bit2 = Vector512.Create(0f, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1);
+        Vector512<float> bit3 = Vector512.Create(0f, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+        for (int j = 0; j < quads; j++, x += 4, tables += TableFloats)
+        {
+            Vector512<float> table = Vector512.Create(x[0]) * bit0 + Vector512.Create(x[1]) * bit1;
+            table = table + Vector512.Create(x[2]) * bit2;
+            table = table + Vector512.Create(x[3]) * bit3;
+            Avx512F.Store(tables, table);
+        }
+    }
+
+    private static void Blocks(Context c, int first, int end)
+    {
+        PackedBitPlanes w = c.W;
+        int groups = w.GroupsPerRow, bits = w.Bits, rows = w.Rows, vectors = c.Vectors;
+        int blocksPerGroup = w.GroupSize / PackedBitPlanes.ColumnBlock, columnBlocks = w.ColumnBlocks;
+        int valueFloats = w.Symmetric ? PackedBitPlanes.RowBlock : 2 * PackedBitPlanes.RowBlock;
+        float[] parameters = ArrayPool<float>.Shared.Rent(groups * valueFloats);
+        Vector512<float>* totals = stackalloc Vector512<float>[MaxVectors];
+        Vector512<float>* weights = stackalloc Vector512<float>[8];
+        for (int p = 0; p < 8; p++)
+            weights[p] = Vector512.Create((float)(1 << p));
+        float* sums = (float*)c.GroupSums;
+        float* lanes = stackalloc float[PackedBitPlanes.RowBlock];
+        try
+        {
+            fixed (float* sz = parameters)
+            {
+                for (int block = first; block < end; block++)
+                {
+                    DecodeParameters(w, (ushort*)c.Parameters + (long)block * groups * w.BlockParameterWords, groups, parameters);
+                    for (int n = 0; n < vectors; n++)
+                        totals[n] = Vector512<float>.Zero;
+                    byte* planes = (byte*)c.Planes + (long)block * columnBlocks * bits * PackedBitPlanes.RowBlock;
+                    var symmetricZero = Vector512.Create(w.SymmetricZero);
+                    for (int g = 0; g < groups; g++)
+                    {
+                        int firstBlock = g * blocksPerGroup, count = Math.Min(columnBlocks, firstBlock + blocksPerGroup) - firstBlock;
+                        byte* groupPlanes = planes + (long)firstBlock * bits * PackedBitPlanes.RowBlock;
+                        Vector512<float> scale = Avx512F.LoadVector512(sz + g * valueFloats);
+                        Vector512<float> scaleZero = scale * (w.Symmetric ? symmetricZero : Avx512F.LoadVector512(sz + g * valueFloats + PackedBitPlanes.RowBlock));
+                        for (int n = 0; n < vectors; n++)
+                        {
+                            float* table = (float*)c.Tables + (long)n * c.TableFloats + firstBlock * 2 * TableFloats;
+                            Vector512<float> codeSum = GroupSum(groupPlanes, table, count, bits, weights);
+                            Vector512<float> total = Avx512F.FusedMultiplyAdd(codeSum, scale, totals[n]);
+                            totals[n] = Avx512F.FusedMultiplyAddNegated(scaleZero, Vector512.Create(sums[n * groups + g]), total);
+                        }
+                    }
+                    int row = block * PackedBitPlanes.RowBlock, valid = Math.Min(PackedBitPlanes.RowBlock, rows - row);
+                    for (int n = 0; n < vectors; n++)
+                    {
+                        float* target = (float*)c.Y + (long)n * rows + row;
+                        if (valid == PackedBitPlanes.RowBlock)
+                        {
+                            Avx512F.Store(target, totals[n]);
+                            continue;
+                        }
+                        Avx512F.Store(lanes, totals[n]);
+                        for (int r = 0; r < valid; r++)
+                            target[r] = lanes[r];
+                    }
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(parameters);
+        }
+    }
+
+    /// <summary>
+    /// Σ_p 2^p·Σ over the group's columns with bit p set of x, for the 16 rows of a block: <paramref name="count"/> column
+    /// blocks, each two table lookups per plane (low nibble: columns 0–3, high nibble: 4–7; the permute reads only the
+    /// low four bits of each index lane). Four accumulators: even and odd column blocks × low and high nibble.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> GroupSum(byte* planes, float* table, int count, int bits, Vector512<float>* weights)
+    {
+        Vector512<float> lowEven = Vector512<float>.Zero, highEven = Vector512<float>.Zero;
+        Vector512<float> lowOdd = Vector512<float>.Zero, highOdd = Vector512<float>.Zero;
+        int block = 0;
+        for (; block + 1 < count; block += 2)
+        {
+            Vector512<float> low0 = Avx512F.LoadVector512(table), high0 = Avx512F.LoadVector512(table + TableFloats);
+            Vector512<float> low1 = Avx512F.LoadVector512(table + 2 * TableFloats), high1 = Avx512F.LoadVector512(table + 3 * TableFloats);
+            byte* odd = planes + bits * PackedBitPlanes.RowBlock;
+            for (int p = 0; p < bits; p++)
+            {
+                Vector512<float> weight = weights[p];
+                Vector512<int> index0 = Avx512F.ConvertToVector512Int32(Vector128.Load(planes + p * PackedBitPlanes.RowBlock));
+                Vector512<int> index1 = Avx512F.ConvertToVector512Int32(Vector128.Load(odd + p * PackedBitPlanes.RowBlock));
+                lowEven = Avx512F.FusedMultiplyAdd(Avx512F.PermuteVar16x32(low0, index0), weight, lowEven);
+                highEven = Avx512F.FusedMultiplyAdd(Avx512F.PermuteVar16x32(high0, Avx512F.ShiftRightLogical(index0, 4)), weight, highEven);
+                lowOdd = Avx512F.FusedMultiplyAdd(Avx512F.PermuteVar16x32(low1, index1), weight, lowOdd);
+                highOdd = Avx512F.FusedMultiplyAdd(Avx512F.PermuteVar16x32(high1, Avx512F.ShiftRightLogical(index1, 4)), weight, highOdd);
+            }
+            planes += 2 * bits * PackedBitPlanes.RowBlock;
+            table += 4 * TableFloats;
+        }
+        if (block < count)
+        {
+            Vector512<float> low0 = Avx512F.LoadVector512(table), high0 = Avx512F.LoadVector512(table + TableFloats);
+            for (int p = 0; p < bits; p++)
+            {
+                Vector512<float> weight = weights[p];
+                Vector512<int> index0 = Avx512F.ConvertToVector512Int32(Vector128.Load(planes + p * PackedBitPlanes.RowBlock));
+                lowEven = Avx512F.FusedMultiplyAdd(Avx512F.PermuteVar16x32(low0, index0), weight, lowEven);
+                highEven = Avx512F.FusedMultiplyAdd(Avx512F.PermuteVar16x32(high0, Avx512F.ShiftRightLogical(index0, 4)), weight, highEven);
+            }
+        }
+        return (lowEven + highEven) + (lowOdd + highOdd);
+    }
+
+    /// <summary>A row block's parameters as floats: per group 16 scales, then 16 zeros unless symmetric.</summary>
+    private static void DecodeParameters(PackedBitPlanes w, ushort* words, int groups, float[] destination)
+    {
+        int count = groups * (w.Symmetric ? 1 : 2) * PackedBitPlanes.RowBlock;
+        switch (w.Format)
+        {
+            case ScaleFormat.F16:
+                TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(words, count), destination.AsSpan(0, count));
+                break;
+            case ScaleFormat.BF16:
+                for (int i = 0; i < count; i++)
+                    destination[i] = BitConverter.UInt32BitsToSingle((uint)words[i] << 16);
+                break;
+            default:
+                new ReadOnlySpan<float>(words, count).CopyTo(destination);
+                break;
+        }
+    }
+}

@@ -1,0 +1,137 @@
+using RwkvQuant.Kernels.MatVec;
+using RwkvQuant.Kernels.Packed;
+
+namespace RwkvQuant.Tests.Kernels;
+
+public class BitPlaneMatVecTests
+{
+    public static TheoryData<int, int, int, int, bool, int, bool> Cases()
+    {
+        var data = new TheoryData<int, int, int, int, bool, int, bool>();
+        for (int bits = 2; bits <= 8; bits++)
+        {
+            data.Add(37, 131, bits, 64, false, (int)ScaleFormat.F16, false);
+            data.Add(5, 77, bits, 32, true, (int)ScaleFormat.BF16, false);
+            data.Add(19, 200, bits, 24, false, (int)ScaleFormat.F32, true);
+        }
+        data.Add(37, 131, 3, 64, true, (int)ScaleFormat.F32, true);
+        data.Add(3, 1000, 3, 128, false, (int)ScaleFormat.BF16, false);
+        data.Add(1, 64, 4, 64, false, (int)ScaleFormat.F16, false);
+        data.Add(70, 16, 3, 16, false, (int)ScaleFormat.F16, true);
+        data.Add(13, 45, 2, 8, false, (int)ScaleFormat.F16, false); // one column block per group, the last one partial
+        data.Add(48, 256, 3, 64, false, (int)ScaleFormat.F16, false); // whole row and column blocks
+        data.Add(601, 520, 3, 64, false, (int)ScaleFormat.F16, true); // 312,520 weights: row blocks split across threads
+        data.Add(1001, 512, 4, 128, true, (int)ScaleFormat.BF16, false);
+        return data;
+    }
+
+    [Avx512Theory]
+    [MemberData(nameof(Cases))]
+    public void Equals_the_reference(int rows, int columns, int bits, int groupSize, bool symmetric, int format, bool permuted)
+    {
+        PackedGroupScalar source = PackedTestData.GroupScalar(rows, columns, bits, groupSize, symmetric, (ScaleFormat)format, permuted, seed: rows * 1000 + bits);
+        PackedBitPlanes w = PackedBitPlanes.From(source);
+        float[] weights = PackedReference.Dequantize(source);
+        foreach (int vectors in new[] { 1, 3, 8, 11 })
+        {
+            float[] x = PackedTestData.Vectors(vectors, columns, seed: vectors);
+            var expected = new float[vectors * rows];
+            PackedReference.MatVec(source, x, expected, vectors);
+            float[] scale = PackedTestData.AbsoluteProducts(weights, rows, columns, x, vectors);
+            float[] bound = PackedTestData.CodeSumBound(scale, rows, columns, x, (float)(1 << bits));
+            var actual = new float[vectors * rows];
+            BitPlaneMatVec.MatVec(w, x, actual, vectors);
+            PackedTestData.AssertClose(expected, actual, bound, 1e-5, $"bit planes b{bits} g{groupSize} n{vectors}");
+        }
+    }
+
+    [Theory]
+    [InlineData(37, 131, 3, 64, false)]
+    [InlineData(16, 8, 8, 8, true)]
+    [InlineData(17, 203, 5, 40, false)]
+    public void Planes_hold_every_code_and_parameter(int rows, int columns, int bits, int groupSize, bool symmetric)
+    {
+        PackedGroupScalar source = PackedTestData.GroupScalar(rows, columns, bits, groupSize, symmetric, ScaleFormat.F16, false, seed: 7);
+        PackedBitPlanes w = PackedBitPlanes.From(source);
+        var codes = new float[columns];
+        for (int row = 0; row < rows; row++)
+        {
+            GroupScalarMatVec.DecodeRow(source.Codes.AsSpan(row * source.RowBytes, source.RowBytes), bits, codes);
+            for (int column = 0; column < columns; column++)
+                Assert.Equal((int)codes[column], w.Code(row, column));
+        }
+        // Padding rows and columns are code 0: every plane byte past the last row is 0.
+        int lastRows = rows % PackedBitPlanes.RowBlock;
+        if (lastRows != 0)
+        {
+            long lastBlock = (long)(w.RowBlocks - 1) * w.ColumnBlocks * bits * PackedBitPlanes.RowBlock;
+            for (long i = lastBlock; i < w.Planes.LongLength; i++)
+                if ((i % PackedBitPlanes.RowBlock) >= lastRows)
+                    Assert.Equal(0, w.Planes[i]);
+        }
+        int groups = source.GroupsPerRow, blockWords = w.BlockParameterWords;
+        for (int row = 0; row < rows; row++)
+        {
+            for (int g = 0; g < groups; g++)
+            {
+                int at = ((row / 16) * groups + g) * blockWords + row % 16;
+                Assert.Equal(source.Scale(row, g), (float)BitConverter.UInt16BitsToHalf(w.GroupParameters[at]));
+                if (!symmetric)
+                    Assert.Equal(source.Zero(row, g), (float)BitConverter.UInt16BitsToHalf(w.GroupParameters[at + 16]));
+            }
+        }
+    }
+
+    [Fact]
+    public void Group_sizes_that_split_a_column_block_are_refused()
+    {
+        PackedGroupScalar source = PackedTestData.GroupScalar(4, 40, 3, 20, false, ScaleFormat.F16, false, seed: 1);
+        Assert.Throws<ArgumentException>(() => PackedBitPlanes.From(source));
+        Assert.False(BitPlaneMatVec.Runs(20));
+        Assert.Equal(BitPlaneMatVec.IsSupported, BitPlaneMatVec.Runs(64));
+    }
+
+    [Avx512Fact]
+    public void Tables_hold_the_subset_sums_of_four_columns()
+    {
+        float[] x = [1.5f, -2f, 0.25f, 8f, 3f, 0f, -1f, 0.5f];
+        var tables = new float[32];
+        unsafe
+        {
+            fixed (float* xp = x)
+            fixed (float* tp = tables)
+                BitPlaneMatVec.BuildTables(xp, 2, tp);
+        }
+        for (int quad = 0; quad < 2; quad++)
+        {
+            for (int m = 0; m < 16; m++)
+            {
+                float expected = 0;
+                for (int i = 0; i < 4; i++)
+                    if ((m >> i & 1) != 0)
+                        expected += x[4 * quad + i];
+                Assert.Equal(expected, tables[quad * 16 + m]);
+            }
+        }
+    }
+}
+
+/// <summary>A fact that is skipped, saying why, on a machine without AVX-512.</summary>
+public sealed class Avx512FactAttribute : FactAttribute
+{
+    public Avx512FactAttribute()
+    {
+        if (!BitPlaneMatVec.IsSupported)
+            Skip = "This machine has no AVX-512.";
+    }
+}
+
+/// <summary>A theory that is skipped, saying why, on a machine without AVX-512.</summary>
+public sealed class Avx512TheoryAttribute : TheoryAttribute
+{
+    public Avx512TheoryAttribute()
+    {
+        if (!BitPlaneMatVec.IsSupported)
+            Skip = "This machine has no AVX-512.";
+    }
+}
