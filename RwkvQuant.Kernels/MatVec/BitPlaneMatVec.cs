@@ -220,18 +220,6 @@ internal static unsafe class BitPlaneMatVec
     private static void DecodeParameters(PackedBitPlanes w, ushort* words, int groups, float[] destination)
     {
         int count = groups * (w.Symmetric ? 1 : 2) * PackedBitPlanes.RowBlock;
-        switch (w.Format)
-        {
-            case ScaleFormat.F16:
-                TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(words, count), destination.AsSpan(0, count));
-                break;
-            case ScaleFormat.BF16:
-                for (int i = 0; i < count; i++)
-                    destination[i] = BitConverter.UInt32BitsToSingle((uint)words[i] << 16);
-                break;
-            default:
-                new ReadOnlySpan<float>(words, count).CopyTo(destination);
-                break;
-        }
+        ScaleWords.DecodeAll(new ReadOnlySpan<ushort>(words, count * ScaleWords.WordsPerValue(w.Format)), destination.AsSpan(0, count), w.Format);
     }
 }

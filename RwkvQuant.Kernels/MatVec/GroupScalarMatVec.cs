@@ -319,19 +319,7 @@ internal static unsafe class GroupScalarMatVec
     internal static void DecodeParameters(PackedGroupScalar w, ushort* parameters, float[] destination)
     {
         int count = w.GroupsPerRow * (w.Symmetric ? 1 : 2);
-        switch (w.Format)
-        {
-            case ScaleFormat.F16:
-                TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(parameters, count), destination.AsSpan(0, count));
-                break;
-            case ScaleFormat.BF16:
-                for (int i = 0; i < count; i++)
-                    destination[i] = BitConverter.UInt32BitsToSingle((uint)parameters[i] << 16);
-                break;
-            default:
-                new ReadOnlySpan<float>(parameters, count).CopyTo(destination);
-                break;
-        }
+        ScaleWords.DecodeAll(new ReadOnlySpan<ushort>(parameters, count * ScaleWords.WordsPerValue(w.Format)), destination.AsSpan(0, count), w.Format);
     }
 
     /// <summary>Scale and zero of group <paramref name="group"/> of a row whose parameters start at <paramref name="parameters"/>.</summary>

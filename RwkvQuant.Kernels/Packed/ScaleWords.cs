@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using ILGPU;
 
 namespace RwkvQuant.Kernels.Packed;
@@ -41,5 +43,60 @@ internal static class ScaleWords
         // ±0 and subnormals: mantissa · 2^−24, exact in float32.
         float magnitude = mantissa * 5.9604644775390625E-8f;
         return sign != 0 ? -magnitude : magnitude;
+    }
+
+    /// <summary>
+    /// Decodes <c>destination.Length</c> values of <paramref name="format"/> from <paramref name="words"/> at once, bit for
+    /// bit as <see cref="Decode(ReadOnlySpan{ushort}, int, ScaleFormat)"/>; halves 32 at a time in 512-bit registers
+    /// where accelerated (the kernels decode every scale of a product, and <c>TensorPrimitives</c>' half conversion
+    /// takes about 1.6 ns a value here).
+    /// </summary>
+    public static void DecodeAll(ReadOnlySpan<ushort> words, Span<float> destination, ScaleFormat format)
+    {
+        int count = destination.Length;
+        switch (format)
+        {
+            case ScaleFormat.F16:
+                int i = Vector512.IsHardwareAccelerated ? HalvesToSingles512(words[..count], destination) : 0;
+                for (; i < count; i++)
+                    destination[i] = HalfToSingle(words[i]);
+                break;
+            case ScaleFormat.BF16:
+                for (int k = 0; k < count; k++)
+                    destination[k] = Interop.IntAsFloat((uint)words[k] << 16);
+                break;
+            default:
+                MemoryMarshal.Cast<ushort, float>(words)[..count].CopyTo(destination);
+                break;
+        }
+    }
+
+    /// <summary>Whole runs of 32 halves converted as <see cref="HalfToSingle"/> does; returns how many were done.</summary>
+    private static int HalvesToSingles512(ReadOnlySpan<ushort> halves, Span<float> destination)
+    {
+        ref ushort source = ref MemoryMarshal.GetReference(halves);
+        ref float target = ref MemoryMarshal.GetReference(destination);
+        int i = 0;
+        for (; i + 32 <= halves.Length; i += 32)
+        {
+            (Vector512<uint> low, Vector512<uint> high) = Vector512.Widen(Vector512.LoadUnsafe(ref source, (nuint)i));
+            HalvesToSingles(low).StoreUnsafe(ref target, (nuint)i);
+            HalvesToSingles(high).StoreUnsafe(ref target, (nuint)(i + 16));
+        }
+        return i;
+    }
+
+    /// <summary>
+    /// Half bits (one per lane) to float32: the magnitude's bits moved into place and multiplied by 2^112 (exact for
+    /// normals, subnormals and zero), infinities and NaNs (exponent 31) rebuilt with their payload, then the sign.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> HalvesToSingles(Vector512<uint> bits)
+    {
+        Vector512<uint> finite = (((bits & Vector512.Create(0x7FFFu)) << 13).AsSingle() * Vector512.Create(0x7780_0000u).AsSingle() /* 2^112 */).AsUInt32();
+        Vector512<uint> exponent = bits & Vector512.Create(0x7C00u);
+        Vector512<uint> special = Vector512.Create(0x7F80_0000u) | ((bits & Vector512.Create(0x3FFu)) << 13);
+        Vector512<uint> magnitude = Vector512.ConditionalSelect(Vector512.Equals(exponent, Vector512.Create(0x7C00u)), special, finite);
+        return (magnitude | ((bits & Vector512.Create(0x8000u)) << 16)).AsSingle();
     }
 }

@@ -1,0 +1,43 @@
+using RwkvQuant.Kernels.Packed;
+
+namespace RwkvQuant.Tests.Kernels;
+
+public class ScaleWordsTests
+{
+    [Fact]
+    public void Every_half_decodes_all_at_once_as_one_at_a_time_and_as_dotnet_converts_it()
+    {
+        // All 65,536 patterns (normals, subnormals, ±0, ±∞, NaNs with payloads), plus 5 to leave a scalar tail.
+        var words = new ushort[65536 + 5];
+        for (int i = 0; i < words.Length; i++)
+            words[i] = (ushort)(i * 40503 % 65536);
+        var all = new float[words.Length];
+        ScaleWords.DecodeAll(words, all, ScaleFormat.F16);
+        for (int i = 0; i < words.Length; i++)
+        {
+            float dotnet = (float)BitConverter.UInt16BitsToHalf(words[i]);
+            uint one = BitConverter.SingleToUInt32Bits(ScaleWords.HalfToSingle(words[i]));
+            // .NET quiets signalling NaNs; ours keep the payload as it is. Every other value is equal bit for bit.
+            if (float.IsNaN(dotnet))
+                Assert.True(float.IsNaN(BitConverter.UInt32BitsToSingle(one)), $"one at a time: 0x{words[i]:X4}");
+            else
+                Assert.True(BitConverter.SingleToUInt32Bits(dotnet) == one, $"one at a time: 0x{words[i]:X4}");
+            Assert.True(one == BitConverter.SingleToUInt32Bits(all[i]), $"all at once: 0x{words[i]:X4}");
+        }
+    }
+
+    [Fact]
+    public void Bfloat16_and_float32_words_decode_all_at_once()
+    {
+        ushort[] words = [0x3F80, 0xC000, 0x7F80, 0x0001, 0x0000, 0x8000];
+        var values = new float[6];
+        ScaleWords.DecodeAll(words, values, ScaleFormat.BF16);
+        Assert.Equal([1f, -2f, float.PositiveInfinity, BitConverter.UInt32BitsToSingle(0x0001_0000), 0f, -0f], values);
+        float[] floats = [1.5f, -3.25e-7f, float.NaN];
+        var floatWords = new ushort[6];
+        Buffer.BlockCopy(floats, 0, floatWords, 0, 12);
+        var decoded = new float[3];
+        ScaleWords.DecodeAll(floatWords, decoded, ScaleFormat.F32);
+        Assert.Equal(floats, decoded);
+    }
+}
