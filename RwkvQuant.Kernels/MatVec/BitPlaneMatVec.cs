@@ -24,6 +24,9 @@ internal static unsafe class BitPlaneMatVec
 
     private const int TableFloats = 16;
 
+    /// <summary>Whether single-vector products take row blocks in pairs (internal for benchmarks).</summary>
+    internal static bool PairRowBlocks { get; set; } = true;
+
     /// <summary>True when the hardware runs the kernel.</summary>
     public static bool IsSupported => Avx512F.IsSupported;
 
@@ -119,7 +122,7 @@ internal static unsafe class BitPlaneMatVec
         int groups = w.GroupsPerRow, bits = w.Bits, rows = w.Rows, vectors = c.Vectors;
         int blocksPerGroup = w.GroupSize / PackedBitPlanes.ColumnBlock, columnBlocks = w.ColumnBlocks;
         int valueFloats = w.Symmetric ? PackedBitPlanes.RowBlock : 2 * PackedBitPlanes.RowBlock;
-        float[] parameters = ArrayPool<float>.Shared.Rent(groups * valueFloats);
+        float[] parameters = ArrayPool<float>.Shared.Rent(2 * groups * valueFloats);
         Vector512<float>* totals = stackalloc Vector512<float>[MaxVectors];
         Vector512<float>* weights = stackalloc Vector512<float>[8];
         for (int p = 0; p < 8; p++)
@@ -130,7 +133,17 @@ internal static unsafe class BitPlaneMatVec
         {
             fixed (float* sz = parameters)
             {
-                for (int block = first; block < end; block++)
+                int block = first;
+                if (vectors == 1 && PairRowBlocks)
+                {
+                    // Two row blocks per pass: each table is loaded once for 32 rows. Their parameters are adjacent.
+                    for (; block + 1 < end; block += 2)
+                    {
+                        DecodeParameters(w, (ushort*)c.Parameters + (long)block * groups * w.BlockParameterWords, 2 * groups, parameters);
+                        BlockPair(c, block, sz, weights);
+                    }
+                }
+                for (; block < end; block++)
                 {
                     DecodeParameters(w, (ushort*)c.Parameters + (long)block * groups * w.BlockParameterWords, groups, parameters);
                     for (int n = 0; n < vectors; n++)
@@ -171,6 +184,75 @@ internal static unsafe class BitPlaneMatVec
         {
             ArrayPool<float>.Shared.Return(parameters);
         }
+    }
+
+    /// <summary>Row blocks <paramref name="block"/> and the next times one vector; <paramref name="sz"/> holds both blocks' parameters.</summary>
+    private static void BlockPair(Context c, int block, float* sz, Vector512<float>* weights)
+    {
+        PackedBitPlanes w = c.W;
+        int groups = w.GroupsPerRow, bits = w.Bits, rows = w.Rows;
+        int blocksPerGroup = w.GroupSize / PackedBitPlanes.ColumnBlock, columnBlocks = w.ColumnBlocks;
+        int valueFloats = w.Symmetric ? PackedBitPlanes.RowBlock : 2 * PackedBitPlanes.RowBlock;
+        long blockBytes = (long)columnBlocks * bits * PackedBitPlanes.RowBlock;
+        byte* planes0 = (byte*)c.Planes + block * blockBytes, planes1 = planes0 + blockBytes;
+        float* sz1 = sz + groups * valueFloats, sums = (float*)c.GroupSums, tables = (float*)c.Tables;
+        var symmetricZero = Vector512.Create(w.SymmetricZero);
+        Vector512<float> total0 = Vector512<float>.Zero, total1 = Vector512<float>.Zero;
+        for (int g = 0; g < groups; g++)
+        {
+            int firstBlock = g * blocksPerGroup, count = Math.Min(columnBlocks, firstBlock + blocksPerGroup) - firstBlock;
+            long offset = (long)firstBlock * bits * PackedBitPlanes.RowBlock;
+            GroupSumPair(planes0 + offset, planes1 + offset, tables + firstBlock * 2 * TableFloats, count, bits, weights,
+                out Vector512<float> codeSum0, out Vector512<float> codeSum1);
+            Vector512<float> scale0 = Avx512F.LoadVector512(sz + g * valueFloats), scale1 = Avx512F.LoadVector512(sz1 + g * valueFloats);
+            Vector512<float> zero0 = w.Symmetric ? symmetricZero : Avx512F.LoadVector512(sz + g * valueFloats + PackedBitPlanes.RowBlock);
+            Vector512<float> zero1 = w.Symmetric ? symmetricZero : Avx512F.LoadVector512(sz1 + g * valueFloats + PackedBitPlanes.RowBlock);
+            var groupSum = Vector512.Create(sums[g]);
+            total0 = Avx512F.FusedMultiplyAddNegated(scale0 * zero0, groupSum, Avx512F.FusedMultiplyAdd(codeSum0, scale0, total0));
+            total1 = Avx512F.FusedMultiplyAddNegated(scale1 * zero1, groupSum, Avx512F.FusedMultiplyAdd(codeSum1, scale1, total1));
+        }
+        Store(total0, (float*)c.Y, block * PackedBitPlanes.RowBlock, rows);
+        Store(total1, (float*)c.Y, (block + 1) * PackedBitPlanes.RowBlock, rows);
+    }
+
+    /// <summary>The lanes of <paramref name="values"/> that are rows of W, to y from <paramref name="row"/> on.</summary>
+    private static void Store(Vector512<float> values, float* y, int row, int rows)
+    {
+        if (row + PackedBitPlanes.RowBlock <= rows)
+        {
+            Avx512F.Store(y + row, values);
+            return;
+        }
+        for (int r = row; r < rows; r++)
+            y[r] = values[r - row];
+    }
+
+    /// <summary>As <see cref="GroupSum"/> for two row blocks at once, sharing each table load.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void GroupSumPair(byte* planes0, byte* planes1, float* table, int count, int bits, Vector512<float>* weights,
+        out Vector512<float> sum0, out Vector512<float> sum1)
+    {
+        Vector512<float> low0 = Vector512<float>.Zero, high0 = Vector512<float>.Zero;
+        Vector512<float> low1 = Vector512<float>.Zero, high1 = Vector512<float>.Zero;
+        for (int block = 0; block < count; block++)
+        {
+            Vector512<float> low = Avx512F.LoadVector512(table), high = Avx512F.LoadVector512(table + TableFloats);
+            for (int p = 0; p < bits; p++)
+            {
+                Vector512<float> weight = weights[p];
+                Vector512<int> index0 = Avx512F.ConvertToVector512Int32(Vector128.Load(planes0 + p * PackedBitPlanes.RowBlock));
+                Vector512<int> index1 = Avx512F.ConvertToVector512Int32(Vector128.Load(planes1 + p * PackedBitPlanes.RowBlock));
+                low0 = Avx512F.FusedMultiplyAdd(Avx512F.PermuteVar16x32(low, index0), weight, low0);
+                high0 = Avx512F.FusedMultiplyAdd(Avx512F.PermuteVar16x32(high, Avx512F.ShiftRightLogical(index0, 4)), weight, high0);
+                low1 = Avx512F.FusedMultiplyAdd(Avx512F.PermuteVar16x32(low, index1), weight, low1);
+                high1 = Avx512F.FusedMultiplyAdd(Avx512F.PermuteVar16x32(high, Avx512F.ShiftRightLogical(index1, 4)), weight, high1);
+            }
+            planes0 += bits * PackedBitPlanes.RowBlock;
+            planes1 += bits * PackedBitPlanes.RowBlock;
+            table += 2 * TableFloats;
+        }
+        sum0 = low0 + high0;
+        sum1 = low1 + high1;
     }
 
     /// <summary>
