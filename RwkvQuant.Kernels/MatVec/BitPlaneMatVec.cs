@@ -59,19 +59,7 @@ internal static unsafe class BitPlaneMatVec
         {
             for (int n = 0; n < vectors; n++)
             {
-                Span<float> target = xs.AsSpan(0, padded);
-                ReadOnlySpan<float> source = x.Slice(n * w.Columns, w.Columns);
-                if (w.Permutation is null)
-                    source.CopyTo(target);
-                else
-                    for (int k = 0; k < w.Columns; k++)
-                        target[k] = source[w.Permutation[k]];
-                target[w.Columns..].Clear();
-                for (int g = 0; g < groups; g++)
-                {
-                    int start = g * w.GroupSize;
-                    sums[n * groups + g] = TensorPrimitives.Sum(target.Slice(start, Math.Min(w.GroupSize, w.Columns - start)));
-                }
+                StorageOrder.Prepare(x.Slice(n * w.Columns, w.Columns), w.Permutation, xs.AsSpan(0, padded), w.GroupSize, sums.AsSpan(n * groups, groups));
                 fixed (float* xp = xs)
                 fixed (float* tp = tables)
                     BuildTables(xp, padded / 4, tp + n * tableFloats);
