@@ -2,7 +2,9 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Numerics.Tensors;
+using System.Reflection;
 using RwkvQuant.Inference;
+using RwkvQuant.Kernels.Accelerators;
 using RwkvQuant.Models;
 using RwkvQuant.Tokenizers;
 using Spectre.Console;
@@ -148,6 +150,8 @@ internal static class BenchCommand
     {
         console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"RWKV {config.Version}, {config.LayerCount} layers × {config.EmbeddingSize} wide, vocabulary {config.VocabularySize}; {count} greedy decoding steps each, one thread per matrix row chunk on {Environment.ProcessorCount} cores"));
+        if (UnoptimisedKernelsWarning() is { } warning)
+            console.MarkupLine($"[yellow]{Markup.Escape(warning)}[/]");
         var table = new Table { Border = TableBorder.Rounded };
         table.AddColumn("run");
         table.AddColumn("weights");
@@ -172,6 +176,24 @@ internal static class BenchCommand
             console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{quantized.Label} vs {reference.Label}: {(double)reference.BytesPerToken / quantized.BytesPerToken:F2}× fewer weight bytes per token, {quantized.TokensPerSecond / reference.TokensPerSecond:F2}× the tokens per second"));
         }
+    }
+
+    /// <summary>
+    /// A one-line warning when the assembly of the SIMD kernels (RwkvQuant.Kernels, or RwkvQuant.Core's inference engine)
+    /// was compiled without optimisation (its <see cref="DebuggableAttribute"/> disables the JIT optimiser): such kernels
+    /// run several times slower, so the tokens per second are not representative. Null when they are optimised, as the
+    /// projects are in every configuration.
+    /// </summary>
+    internal static string? UnoptimisedKernelsWarning() =>
+        UnoptimisedKernelsWarning(typeof(KernelDevice).Assembly, typeof(RwkvEngine).Assembly);
+
+    /// <summary>The warning of <see cref="UnoptimisedKernelsWarning()"/> for <paramref name="assemblies"/>.</summary>
+    internal static string? UnoptimisedKernelsWarning(params Assembly[] assemblies)
+    {
+        string[] unoptimised = [.. assemblies.Where(a => a.GetCustomAttribute<DebuggableAttribute>()?.IsJITOptimizerDisabled == true)
+            .Select(a => a.GetName().Name ?? a.FullName ?? "?")];
+        return unoptimised.Length == 0 ? null
+            : $"warning: {string.Join(" and ", unoptimised)} {(unoptimised.Length == 1 ? "was" : "were")} compiled without optimisation; these speeds are not representative (build with -c Release or Optimize=true)";
     }
 
     /// <summary>One timed run.</summary>

@@ -208,9 +208,12 @@ internal static class QuantizeCommand
             : BeforeAfter.MeasureQuality(console, model, q, evaluationText, tokenizer, cancellationToken);
         BeforeAfter.SpeedReport? speed = request.SpeedTokens == 0 ? null
             : BeforeAfter.MeasureSpeed(console, model, q, tokenizer, request.SpeedTokens, cancellationToken);
+        string? speedWarning = speed is null ? null : BenchCommand.UnoptimisedKernelsWarning();
         int matrices = result.Tensors.Count(t => t.Kind == HybridTensorKind.Matrix);
         if (json)
         {
+            if (speedWarning is not null)
+                console.MarkupLine($"[yellow]{Markup.Escape(speedWarning)}[/]"); // the progress console: stderr
             context.WriteJson(new Report(request.ModelPath ?? ModelChoice.DisplayName(null), model.Config.Version.ToString(),
                 new CalibrationReport(calibrationText.Name, request.CalibrationRange?.ToString(), data.Samples.Count, request.Calibration.TokensPerSample),
                 plan.ToString(), result.Selector, request.Thresholds is null ? request.ScalarFraction : null, request.BitsPerWeight, request.Codebooks,
@@ -250,6 +253,8 @@ internal static class QuantizeCommand
         console.WriteLine($"quantized tensors: {q.QuantizedTensors.Count}, {Invariant(q.QuantizedParameterCount, "N0")} parameters, {Invariant(q.QuantizedBitsPerWeight, "F4")} bpw");
         console.WriteLine($"whole model: {Invariant(q.ParameterCount, "N0")} parameters, {Invariant(q.BitsPerWeight, "F4")} bpw");
         console.Write(BeforeAfter.Render(model, q, fileBytes, quality, speed));
+        if (speedWarning is not null)
+            console.MarkupLine($"[yellow]{Markup.Escape(speedWarning)}[/]");
         if (quality is not null)
             console.WriteLine($"bits per byte and KL on {quality.Text}, {Invariant(quality.Bytes, "N0")} bytes");
         console.WriteLine($"wrote {request.OutputPath} ({Invariant(fileBytes, "N0")} bytes)");

@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
+using RwkvQuant.Kernels.Accelerators;
 
 namespace RwkvQuant.Kernels.KMeans;
 
@@ -65,16 +65,15 @@ internal sealed class CentroidSearchLauncher : ICentroidSearch
         using MemoryBuffer1D<int, Stride1D.Dense> di = _accelerator.Allocate1D<int>(n);
         Launch(dp.View, dimension, dc.View, weights.IsEmpty ? ArrayView<float>.Empty : dw.View, di.View, dd.View);
         _accelerator.Synchronize();
-        di.View.CopyToCPU(ref MemoryMarshal.GetReference(nearest), n);
-        dd.View.CopyToCPU(ref MemoryMarshal.GetReference(distances), n);
+        HostCopy.ToHost(di.View, nearest[..n]);
+        HostCopy.ToHost(dd.View, distances[..n]);
     }
 
     /// <summary>A device copy of <paramref name="data"/>; one element (unused) when it is empty.</summary>
     private MemoryBuffer1D<T, Stride1D.Dense> Upload<T>(ReadOnlySpan<T> data) where T : unmanaged
     {
         MemoryBuffer1D<T, Stride1D.Dense> buffer = _accelerator.Allocate1D<T>(Math.Max(1, data.Length));
-        if (!data.IsEmpty)
-            buffer.View.SubView(0, data.Length).CopyFromCPU(ref MemoryMarshal.GetReference(data), data.Length);
+        HostCopy.FromHost(buffer.View, data);
         return buffer;
     }
 }

@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
+using RwkvQuant.Kernels.Accelerators;
 
 namespace RwkvQuant.Kernels.Wkv;
 
@@ -55,14 +55,14 @@ internal sealed class Wkv7Launcher
         using MemoryBuffer1D<float, Stride1D.Dense> ds = Upload(state), dy = _accelerator.Allocate1D<float>(y.Length);
         Launch(shape, dr.View, dw.View, dk.View, dv.View, dz.View, db.View, ds.View, dy.View);
         _accelerator.Synchronize();
-        ds.View.CopyToCPU(ref MemoryMarshal.GetReference(state), state.Length);
-        dy.View.CopyToCPU(ref MemoryMarshal.GetReference(y), y.Length);
+        HostCopy.ToHost(ds.View, state);
+        HostCopy.ToHost(dy.View, y);
     }
 
     private MemoryBuffer1D<float, Stride1D.Dense> Upload(ReadOnlySpan<float> data)
     {
         MemoryBuffer1D<float, Stride1D.Dense> buffer = _accelerator.Allocate1D<float>(data.Length);
-        buffer.View.CopyFromCPU(ref MemoryMarshal.GetReference(data), data.Length);
+        HostCopy.FromHost(buffer.View, data);
         return buffer;
     }
 }

@@ -79,6 +79,39 @@ public sealed class CentroidSearchTests(IlgpuCpuFixture fixture) : IClassFixture
     }
 
     [Fact]
+    public async Task Ilgpu_results_survive_garbage_collections_during_the_host_copies()
+    {
+        // ILGPU's copies to and from host memory take a raw pointer: before the host spans were pinned, a collection
+        // triggered by another thread's allocations moved the arrays mid-copy and whole results were lost (every index 0)
+        // or the heap was corrupted. Under this allocation pressure the unpinned copies failed within a few hundred calls.
+        (float[] points, double[] centroids, float[] weights) = Random(37, 2, 8, 11, grid: false);
+        (int[] nearest, double[] distances) = Run(CentroidSearchReference.Instance, points, 2, centroids, weights);
+        ICentroidSearch search = CentroidSearchLauncher.For(fixture.Accelerator);
+        using var done = new CancellationTokenSource();
+        var allocator = Task.Run(() =>
+        {
+            long sum = 0;
+            while (!done.IsCancellationRequested)
+                sum += new byte[8000].Length;
+            return sum;
+        });
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        try
+        {
+            for (int call = 0; call < 3000 && clock.ElapsedMilliseconds < 1500; call++)
+            {
+                (int[] fastNearest, double[] fastDistances) = Run(search, points, 2, centroids, weights);
+                Assert.True(nearest.SequenceEqual(fastNearest) && distances.SequenceEqual(fastDistances), $"call {call}: results differ");
+            }
+        }
+        finally
+        {
+            await done.CancelAsync();
+            await allocator;
+        }
+    }
+
+    [Fact]
     public void Arguments_are_checked()
     {
         ICentroidSearch[] searches = [CentroidSearchReference.Instance, CentroidSearchCpu.Instance, CentroidSearchLauncher.For(fixture.Accelerator)];
