@@ -32,4 +32,28 @@ internal static unsafe class HostCopy
         fixed (T* pointer = source)
             destination.SubView(0, source.Length).CopyFromCPU(ref *pointer, source.Length);
     }
+
+    /// <summary>A new device buffer holding <paramref name="data"/>; one (unread) element when it is empty.</summary>
+    public static MemoryBuffer1D<T, Stride1D.Dense> Upload<T>(Accelerator accelerator, ReadOnlySpan<T> data) where T : unmanaged
+    {
+        MemoryBuffer1D<T, Stride1D.Dense> buffer = accelerator.Allocate1D<T>(Math.Max(1, data.Length));
+        try
+        {
+            FromHost(buffer.View, data);
+            return buffer;
+        }
+        catch
+        {
+            buffer.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The whole of <paramref name="source"/> as a new array.</summary>
+    public static T[] Download<T>(ArrayView1D<T, Stride1D.Dense> source) where T : unmanaged
+    {
+        var result = new T[source.Length];
+        ToHost(source, result);
+        return result;
+    }
 }

@@ -69,11 +69,5 @@ internal sealed class CentroidSearchLauncher : ICentroidSearch
         HostCopy.ToHost(dd.View, distances[..n]);
     }
 
-    /// <summary>A device copy of <paramref name="data"/>; one element (unused) when it is empty.</summary>
-    private MemoryBuffer1D<T, Stride1D.Dense> Upload<T>(ReadOnlySpan<T> data) where T : unmanaged
-    {
-        MemoryBuffer1D<T, Stride1D.Dense> buffer = _accelerator.Allocate1D<T>(Math.Max(1, data.Length));
-        HostCopy.FromHost(buffer.View, data);
-        return buffer;
-    }
+    private MemoryBuffer1D<T, Stride1D.Dense> Upload<T>(ReadOnlySpan<T> data) where T : unmanaged => HostCopy.Upload(_accelerator, data);
 }

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
+using RwkvQuant.Kernels.Accelerators;
 using RwkvQuant.Kernels.Packed;
 
 namespace RwkvQuant.Kernels.MatVec;
@@ -17,9 +18,9 @@ internal sealed class DeviceGroupScalar : IDisposable
         ArgumentNullException.ThrowIfNull(accelerator);
         ArgumentNullException.ThrowIfNull(layout);
         Layout = layout;
-        _codes = accelerator.Allocate1D(MemoryMarshal.Cast<byte, uint>(layout.Codes).ToArray());
-        _parameters = accelerator.Allocate1D(layout.GroupParameters);
-        _permutation = accelerator.Allocate1D(layout.Permutation ?? [0]); // never read without a permutation
+        _codes = HostCopy.Upload<uint>(accelerator, MemoryMarshal.Cast<byte, uint>(layout.Codes));
+        _parameters = HostCopy.Upload<ushort>(accelerator, layout.GroupParameters);
+        _permutation = HostCopy.Upload<int>(accelerator, layout.Permutation); // one unread element without a permutation
     }
 
     public PackedGroupScalar Layout { get; }
@@ -51,10 +52,10 @@ internal sealed class DeviceVectorCodes : IDisposable
         ArgumentNullException.ThrowIfNull(accelerator);
         ArgumentNullException.ThrowIfNull(layout);
         Layout = layout;
-        _codes = accelerator.Allocate1D(MemoryMarshal.Cast<byte, uint>(layout.Codes).ToArray());
-        _int8 = accelerator.Allocate1D(layout.Int8.Length > 0 ? MemoryMarshal.AsBytes(layout.Int8.AsSpan()).ToArray() : [0]);
-        _halves = accelerator.Allocate1D(layout.Halves.Length > 0 ? layout.Halves : [0]);
-        _floats = accelerator.Allocate1D(layout.Floats.Length > 0 ? layout.Floats : [0f]);
+        _codes = HostCopy.Upload<uint>(accelerator, MemoryMarshal.Cast<byte, uint>(layout.Codes));
+        _int8 = HostCopy.Upload<byte>(accelerator, MemoryMarshal.AsBytes(layout.Int8.AsSpan()));
+        _halves = HostCopy.Upload<ushort>(accelerator, layout.Halves);
+        _floats = HostCopy.Upload<float>(accelerator, layout.Floats);
     }
 
     public PackedVectorCodes Layout { get; }
@@ -86,7 +87,7 @@ internal sealed class DeviceGgmlBlocks : IDisposable
         ArgumentNullException.ThrowIfNull(accelerator);
         ArgumentNullException.ThrowIfNull(layout);
         Layout = layout;
-        _blocks = accelerator.Allocate1D(layout.Blocks);
+        _blocks = HostCopy.Upload<byte>(accelerator, layout.Blocks);
     }
 
     public PackedGgmlBlocks Layout { get; }

@@ -1,3 +1,4 @@
+using RwkvQuant.Kernels.Accelerators;
 using System.Runtime.CompilerServices;
 using ILGPU;
 using ILGPU.Runtime;
@@ -142,15 +143,15 @@ internal sealed class PackedKernelLauncher
     {
         using var output = _accelerator.Allocate1D<float>(length);
         launch(output.View);
-        return output.GetAsArray1D();
+        return HostCopy.Download(output.View);
     }
 
     private void Product(ReadOnlySpan<float> x, Span<float> y, Action<ArrayView<float>, ArrayView<float>> launch)
     {
-        using var xBuffer = _accelerator.Allocate1D(x.ToArray());
+        using var xBuffer = HostCopy.Upload(_accelerator, x);
         using var yBuffer = _accelerator.Allocate1D<float>(y.Length);
         launch(xBuffer.View, yBuffer.View);
-        yBuffer.GetAsArray1D().CopyTo(y);
+        HostCopy.ToHost(yBuffer.View, y);
     }
 
     private static void CheckLength(ArrayView<float> view, long expected, string name)

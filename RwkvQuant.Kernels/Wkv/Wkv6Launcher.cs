@@ -56,10 +56,5 @@ internal sealed class Wkv6Launcher
         HostCopy.ToHost(dy.View, y);
     }
 
-    private MemoryBuffer1D<float, Stride1D.Dense> Upload(ReadOnlySpan<float> data)
-    {
-        MemoryBuffer1D<float, Stride1D.Dense> buffer = _accelerator.Allocate1D<float>(data.Length);
-        HostCopy.FromHost(buffer.View, data);
-        return buffer;
-    }
+    private MemoryBuffer1D<float, Stride1D.Dense> Upload(ReadOnlySpan<float> data) => HostCopy.Upload(_accelerator, data);
 }
