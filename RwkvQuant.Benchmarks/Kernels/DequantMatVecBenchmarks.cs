@@ -112,16 +112,6 @@ public class DequantMatVecBenchmarks
         return _y[0];
     }
 
-    /// <summary>TEMP A/B: single row blocks.</summary>
-    [Benchmark]
-    public float Lookup3BitSingle()
-    {
-        BitPlaneMatVec.PairRowBlocks = false;
-        BitPlaneMatVec.MatVec(_planes, _x, _y, 1);
-        BitPlaneMatVec.PairRowBlocks = true;
-        return _y[0];
-    }
-
     /// <summary>Table lookup × 8 vectors, per vector.</summary>
     [Benchmark(OperationsPerInvoke = Batch)]
     public float Lookup3BitBatch8()

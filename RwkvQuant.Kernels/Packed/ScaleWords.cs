@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using ILGPU;
 
 namespace RwkvQuant.Kernels.Packed;
@@ -70,6 +71,16 @@ internal static class ScaleWords
                 break;
         }
     }
+
+    /// <summary>The 16 consecutive values of <paramref name="format"/> at <paramref name="words"/>, decoded in a 512-bit
+    /// register as <see cref="Decode(ReadOnlySpan{ushort}, int, ScaleFormat)"/> does. AVX-512 only.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Vector512<float> Decode16(ushort* words, ScaleFormat format) => format switch
+    {
+        ScaleFormat.F16 => HalvesToSingles(Avx512F.ConvertToVector512UInt32(Vector256.Load(words))),
+        ScaleFormat.BF16 => (Avx512F.ConvertToVector512UInt32(Vector256.Load(words)) << 16).AsSingle(),
+        _ => Vector512.Load((float*)words),
+    };
 
     /// <summary>Whole runs of 32 halves converted as <see cref="HalfToSingle"/> does; returns how many were done.</summary>
     private static int HalvesToSingles512(ReadOnlySpan<ushort> halves, Span<float> destination)
