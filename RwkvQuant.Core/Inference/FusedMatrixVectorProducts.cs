@@ -12,8 +12,7 @@ namespace RwkvQuant.Inference;
 /// The engine's default <see cref="IMatrixVectorProductFactory"/>: quantized weights go to the fused dequantize × vector
 /// kernels of RwkvQuant.Kernels (AVX-512) over the weight re-laid in the kernels' packed layouts
 /// (<see cref="PackedLayouts"/>): group-scalar codes by table lookup over bit planes (<see cref="BitPlaneMatVec"/>, group
-/// sizes a multiple of 8) or else decoded in registers (<see cref="GroupScalarMatVec"/>, multiples of 16), VQ codes by
-/// in-register centroid lookup (<see cref="VectorCodesMatVec"/>), ggml blocks (<see cref="GgmlMatVec"/>). Whatever those
+/// sizes a multiple of 8), VQ codes by in-register centroid lookup (<see cref="VectorCodesMatVec"/>), ggml blocks (<see cref="GgmlMatVec"/>). Whatever those
 /// kernels do not run fast — no AVX-512, a group size that is not a multiple of 8, a codebook too large for an in-register lookup, ggml blocks that straddle rows, a kept matrix — goes to
 /// <see cref="MatrixVectorProducts.Default"/>, the managed products that are also the fused ones' reference twins.
 /// </summary>
@@ -29,7 +28,7 @@ internal sealed class FusedMatrixVectorProducts : IMatrixVectorProductFactory
     /// <summary>True when <paramref name="tensor"/> would run on a fused kernel on this machine.</summary>
     public static bool Handles(QuantizedTensor tensor) => tensor switch
     {
-        GroupScalarTensor scalar => BitPlaneMatVec.Runs(scalar.GroupSize) || GroupScalarMatVec.RunsAvx512(scalar.GroupSize),
+        GroupScalarTensor scalar => BitPlaneMatVec.Runs(scalar.GroupSize),
         VectorQuantizedTensor vector => CentroidLookup.Fits(vector.Layout.Dimension, vector.Layout.Bits, vector.Layout.GroupColumns),
         GgmlBlockTensor blocks => CodeDecoder.IsSupported && blocks.Columns % PackedGgmlBlocks.BlockSize == 0, // blocks within rows
         _ => false,
@@ -45,9 +44,8 @@ internal sealed class FusedMatrixVectorProducts : IMatrixVectorProductFactory
             return reference;
         return tensor switch
         {
-            GroupScalarTensor scalar when BitPlaneMatVec.Runs(scalar.GroupSize) =>
+            GroupScalarTensor scalar =>
                 new FusedProduct<PackedBitPlanes>(reference, PackedBitPlanes.From(PackedLayouts.ToPacked(scalar)), static (w, x, y) => BitPlaneMatVec.MatVec(w, x, y, 1)),
-            GroupScalarTensor scalar => new FusedProduct<PackedGroupScalar>(reference, PackedLayouts.ToPacked(scalar), static (w, x, y) => GroupScalarMatVec.MatVec(w, x, y, 1)),
             VectorQuantizedTensor vector => new FusedProduct<PackedVectorCodes>(reference, PackedLayouts.ToPacked(vector), static (w, x, y) => VectorCodesMatVec.MatVec(w, x, y, 1)),
             GgmlBlockTensor blocks => new FusedProduct<PackedGgmlBlocks>(reference, PackedLayouts.ToPacked(blocks), static (w, x, y) => GgmlMatVec.MatVec(w, x, y, 1)),
             _ => reference,

@@ -13,7 +13,7 @@ namespace RwkvQuant.Kernels.MatVec;
 /// looked up four columns at a time in a 16-entry table of the subset sums of those four x values (built once per
 /// vector, as in T-MAC). A 512-bit permute looks up one table for 16 rows at once with indices taken straight from the
 /// plane bytes, so 16 rows × 8 columns of one plane cost one byte-to-lane widening, one shift, two permutes and two
-/// FMAs. As in <see cref="GroupScalarMatVec"/>, y_r = Σ_g s_g·(Σ q·x − z_g·X_g) with X_g = Σ_{k∈G_g} x_k; x is first
+/// FMAs. y_r = Σ_g s_g·(Σ q·x − z_g·X_g) with X_g = Σ_{k∈G_g} x_k; x is first
 /// put in storage order and zero-padded to whole column blocks. A single vector takes row blocks in pairs (each table
 /// load serves 32 rows); scales and zeros are decoded 16 at a time in registers. Threads over blocks of 16 rows.
 /// The 512-bit permutes bound it (about 30 G weights/s a core at 3 bits here). AVX-512 only: callers check

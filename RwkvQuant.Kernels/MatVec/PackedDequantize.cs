@@ -54,8 +54,7 @@ internal static unsafe class PackedDequantize
         float[] parameters = ArrayPool<float>.Shared.Rent(groups * stride);
         try
         {
-            fixed (ushort* stored = &w.GroupParameters[(long)r * groups * w.ParameterWords])
-                GroupScalarMatVec.DecodeParameters(w, stored, parameters);
+            w.DecodeParameters(r, parameters);
             fixed (byte* codes = &w.Codes[(long)r * w.RowBytes])
             fixed (float* output = row)
             {
@@ -71,7 +70,7 @@ internal static unsafe class PackedDequantize
                     }
                     return;
                 }
-                GroupScalarMatVec.DecodeRow(new ReadOnlySpan<byte>(codes, w.RowBytes), w.Bits, row.AsSpan(0, w.Columns));
+                RowAlignedCodes.DecodeRow(new ReadOnlySpan<byte>(codes, w.RowBytes), w.Bits, row.AsSpan(0, w.Columns));
                 for (int g = 0; g < groups; g++)
                 {
                     float scale = parameters[g * stride], zero = w.Symmetric ? w.SymmetricZero : parameters[g * 2 + 1];

@@ -2,7 +2,7 @@ using System.Numerics.Tensors;
 
 namespace RwkvQuant.Kernels.MatVec;
 
-/// <summary>The group-scalar kernels' view of x: storage (act-order) column order, zero-padded, with per-group sums.</summary>
+/// <summary>The group-scalar kernel's view of x: storage (act-order) column order, zero-padded, with per-group sums.</summary>
 internal static class StorageOrder
 {
     /// <summary>

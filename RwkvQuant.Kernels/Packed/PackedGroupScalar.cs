@@ -73,6 +73,13 @@ internal sealed class PackedGroupScalar
         ? SymmetricZero
         : ScaleWords.Decode(GroupParameters, (row * GroupsPerRow + group) * ParameterWords + ScaleWords.WordsPerValue(Format), Format);
 
+    /// <summary>Row <paramref name="row"/>'s parameters (s, or s then z, per group) as float32 into <paramref name="destination"/>.</summary>
+    public void DecodeParameters(int row, Span<float> destination)
+    {
+        int count = GroupsPerRow * (Symmetric ? 1 : 2);
+        ScaleWords.DecodeAll(GroupParameters.AsSpan(row * GroupsPerRow * ParameterWords, GroupsPerRow * ParameterWords), destination[..count], Format);
+    }
+
     /// <summary>
     /// Converts the dense stored form: <paramref name="packedCodes"/> the b-bit codes of all rows back to back (LSB-first,
     /// storage order), <paramref name="scales"/> and <paramref name="zeros"/> <c>[rows, groups]</c> little-endian in

@@ -82,4 +82,31 @@ internal static class RowAlignedCodes
         for (int k = 0; shifted != 0; k++, shifted >>= 8)
             bytes[(int)(start + k)] |= (byte)shifted;
     }
+
+    /// <summary>The first <c>destination.Length</c> codes of one row, as floats (64-bit reads, one per code).</summary>
+    public static unsafe void DecodeRow(ReadOnlySpan<byte> row, int bits, Span<float> destination)
+    {
+        ulong mask = (1ul << bits) - 1;
+        fixed (byte* p = row)
+        {
+            for (int k = 0; k < destination.Length; k++)
+            {
+                long bit = (long)k * bits;
+                // Rows are whole 64-bit words, so an 8-byte read from the code's byte stays inside the row
+                // except near its end; read byte-wise there.
+                long start = bit >> 3;
+                ulong window = start + 8 <= row.Length ? *(ulong*)(p + start) : Tail(p, start, row.Length);
+                destination[k] = (float)((window >> (int)(bit & 7)) & mask);
+            }
+        }
+    }
+
+    private static unsafe ulong Tail(byte* p, long start, int length)
+    {
+        ulong window = 0;
+        for (int k = 0; start + k < length; k++)
+            window |= (ulong)p[start + k] << (8 * k);
+        return window;
+    }
+
 }

@@ -56,7 +56,7 @@ public class BitPlaneMatVecTests
         var codes = new float[columns];
         for (int row = 0; row < rows; row++)
         {
-            GroupScalarMatVec.DecodeRow(source.Codes.AsSpan(row * source.RowBytes, source.RowBytes), bits, codes);
+            RowAlignedCodes.DecodeRow(source.Codes.AsSpan(row * source.RowBytes, source.RowBytes), bits, codes);
             for (int column = 0; column < columns; column++)
                 Assert.Equal((int)codes[column], w.Code(row, column));
         }

@@ -62,4 +62,23 @@ public class PackedDequantizeTests
             Assert.Equal(expected, actual);
         }
     }
+
+    [Fact]
+    public void Reference_dequantization_reads_codes_scales_zeros_and_permutation()
+    {
+        // [2, 3] 2-bit, groups of 2, F32 scales: codes row-major in storage order.
+        int[] codes = [0, 1, 2, 3, 2, 1];
+        float[] scales = [0.5f, 2f, 1f, 4f];
+        float[] zeros = [1f, 0.5f, 2f, 1f];
+        var scaleBytes = new byte[16];
+        var zeroBytes = new byte[16];
+        Buffer.BlockCopy(scales, 0, scaleBytes, 0, 16);
+        Buffer.BlockCopy(zeros, 0, zeroBytes, 0, 16);
+        var w = PackedGroupScalar.FromDense(2, 3, 2, 2, false, ScaleFormat.F32, RwkvQuant.Packing.BitPacking.Pack(codes, 2),
+            scaleBytes, zeroBytes, [2, 0, 1]);
+        float[] weights = PackedReference.Dequantize(w);
+        // Row 0 storage k=0 → column 2: 0.5·(0−1); k=1 → column 0: 0.5·(1−1); k=2 → column 1: 2·(2−0.5).
+        // Row 1: k=0 → column 2: 1·(3−2); k=1 → column 0: 1·(2−2); k=2 → column 1: 4·(1−1).
+        Assert.Equal([0f, 3f, -0.5f, 0f, 0f, 1f], weights);
+    }
 }

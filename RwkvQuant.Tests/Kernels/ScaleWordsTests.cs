@@ -26,6 +26,34 @@ public class ScaleWordsTests
         }
     }
 
+    [Avx512Fact]
+    public unsafe void Every_half_bfloat16_and_float32_decodes_sixteen_at_a_time_in_a_register()
+    {
+        var words = new ushort[65536];
+        for (int i = 0; i < words.Length; i++)
+            words[i] = (ushort)i;
+        fixed (ushort* p = words)
+        {
+            for (int i = 0; i < words.Length; i += 16)
+            {
+                System.Runtime.Intrinsics.Vector512<float> halves = ScaleWords.Decode16(p + i, ScaleFormat.F16);
+                System.Runtime.Intrinsics.Vector512<float> brains = ScaleWords.Decode16(p + i, ScaleFormat.BF16);
+                for (int lane = 0; lane < 16; lane++)
+                {
+                    Assert.Equal(BitConverter.SingleToUInt32Bits(ScaleWords.HalfToSingle(words[i + lane])), BitConverter.SingleToUInt32Bits(halves[lane]));
+                    Assert.Equal((uint)words[i + lane] << 16, BitConverter.SingleToUInt32Bits(brains[lane]));
+                }
+            }
+            // F32: 16 values are 32 words; the float whose low word is at i and high word at i + 1.
+            for (int i = 0; i + 32 <= words.Length; i += 4096)
+            {
+                System.Runtime.Intrinsics.Vector512<float> floats = ScaleWords.Decode16(p + i, ScaleFormat.F32);
+                for (int lane = 0; lane < 16; lane++)
+                    Assert.Equal(words[i + 2 * lane] | (uint)words[i + 2 * lane + 1] << 16, BitConverter.SingleToUInt32Bits(floats[lane]));
+            }
+        }
+    }
+
     [Fact]
     public void Bfloat16_and_float32_words_decode_all_at_once()
     {
