@@ -54,11 +54,23 @@ internal static unsafe class VectorCodesMatVec
             fixed (float* yp = y)
             fixed (byte* cp = w.Codes)
             {
-                var context = new Context(w, (nint)xp, padded, (nint)cp, (nint)yp, vectors);
+                var context = new Context(w, (nint)xp, padded, (nint)cp, (nint)yp, vectors,
+                    avx512 ? new CentroidLookup(w.Dimension, w.Bits) : default);
+                int stride = avx512 ? RegisterTable : w.CodebookLength;
                 RowPartition.For(rowGroups, (long)w.GroupRows * padded * vectors, (first, end) =>
                 {
-                    for (int rowGroup = first; rowGroup < end; rowGroup++)
-                        RowGroup(context, rowGroup, avx512);
+                    float[] tables = ArrayPool<float>.Shared.Rent(w.ColumnGroups * stride);
+                    try
+                    {
+                        // Zero padding of register tables past the codebook stays zero.
+                        Array.Clear(tables, 0, w.ColumnGroups * stride);
+                        for (int rowGroup = first; rowGroup < end; rowGroup++)
+                            RowGroup(context, rowGroup, avx512, tables, stride);
+                    }
+                    finally
+                    {
+                        ArrayPool<float>.Shared.Return(tables);
+                    }
                 });
             }
         }
@@ -68,9 +80,11 @@ internal static unsafe class VectorCodesMatVec
         }
     }
 
-    private readonly record struct Context(PackedVectorCodes W, nint X, int Padded, nint Codes, nint Y, int Vectors);
+    /// <summary>What the row workers share: the layout, pinned addresses and the in-register lookup (built once: its
+    /// decoders' constants cost more to make than a small row takes to multiply).</summary>
+    private readonly record struct Context(PackedVectorCodes W, nint X, int Padded, nint Codes, nint Y, int Vectors, CentroidLookup Lookup);
 
-    private static void RowGroup(Context c, int rowGroup, bool avx512)
+    private static void RowGroup(Context c, int rowGroup, bool avx512, float[] tables, int stride)
     {
         PackedVectorCodes w = c.W;
         if (!avx512 && !TablesPayOff(w))
@@ -80,35 +94,19 @@ internal static unsafe class VectorCodesMatVec
                 RowDirect(c, row);
             return;
         }
-        int columnGroups = w.ColumnGroups, length = w.CodebookLength;
-        int stride = avx512 ? RegisterTable : length;
-        float[] tables = ArrayPool<float>.Shared.Rent(columnGroups * stride);
-        try
+        // This row-group's codebooks as float32 [columnGroups, stride].
+        w.DecodeCodebooks(rowGroup * w.ColumnGroups, w.ColumnGroups, tables, stride);
+        int end = Math.Min(w.Rows, (rowGroup + 1) * w.GroupRows);
+        fixed (float* table = tables)
         {
-            // This row-group's codebooks as float32 [columnGroups, stride] (zero-padded to a register table).
-            Array.Clear(tables, 0, columnGroups * stride);
-            for (int cg = 0; cg < columnGroups; cg++)
+            for (int row = rowGroup * w.GroupRows; row < end; row++)
             {
-                int group = rowGroup * columnGroups + cg;
-                for (int i = 0; i < length; i++)
-                    tables[cg * stride + i] = w.CodebookValue(group, i);
+                byte* codes = (byte*)c.Codes + (long)row * w.RowBytes;
+                if (avx512)
+                    RowAvx512(c, row, codes, table);
+                else
+                    RowScalar(c, row, codes, table, stride);
             }
-            int end = Math.Min(w.Rows, (rowGroup + 1) * w.GroupRows);
-            fixed (float* table = tables)
-            {
-                for (int row = rowGroup * w.GroupRows; row < end; row++)
-                {
-                    byte* codes = (byte*)c.Codes + (long)row * w.RowBytes;
-                    if (avx512)
-                        RowAvx512(c, row, codes, table);
-                    else
-                        RowScalar(c, row, codes, table, stride);
-                }
-            }
-        }
-        finally
-        {
-            ArrayPool<float>.Shared.Return(tables);
         }
     }
 
@@ -116,7 +114,7 @@ internal static unsafe class VectorCodesMatVec
     {
         PackedVectorCodes w = c.W;
         int vectors = c.Vectors;
-        var lookup = new CentroidLookup(w.Dimension, w.Bits);
+        CentroidLookup lookup = c.Lookup;
         Vector512<float>* totals = stackalloc Vector512<float>[MaxVectors];
         for (int n = 0; n < vectors; n++)
             totals[n] = Vector512<float>.Zero;

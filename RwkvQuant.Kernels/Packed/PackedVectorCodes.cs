@@ -82,6 +82,37 @@ internal sealed class PackedVectorCodes
         };
     }
 
+    /// <summary>
+    /// Codebooks <paramref name="firstGroup"/> … + <paramref name="count"/> − 1 as float32, each
+    /// <see cref="CodebookLength"/> values starting <paramref name="stride"/> apart in <paramref name="destination"/>,
+    /// equal to <see cref="CodebookValue"/> value by value (one format test and scale per codebook, not per value).
+    /// </summary>
+    public void DecodeCodebooks(int firstGroup, int count, Span<float> destination, int stride)
+    {
+        int length = CodebookLength;
+        for (int g = 0; g < count; g++)
+        {
+            int group = firstGroup + g;
+            Span<float> target = destination.Slice(g * stride, length);
+            long first = (long)group * length;
+            switch (Format)
+            {
+                case CodebookFormat.Int8Scaled:
+                    float scale = ScaleWords.HalfToSingle(Halves[group]);
+                    ReadOnlySpan<sbyte> values = Int8.AsSpan((int)first, length);
+                    for (int i = 0; i < length; i++)
+                        target[i] = scale * values[i];
+                    break;
+                case CodebookFormat.F16:
+                    ScaleWords.DecodeAll(Halves.AsSpan((int)first, length), target, ScaleFormat.F16);
+                    break;
+                default:
+                    Floats.AsSpan((int)first, length).CopyTo(target);
+                    break;
+            }
+        }
+    }
+
     /// <summary>Converts codes stored densely (all rows back to back) and int8 codebooks with FP16 scales (as raw bits).</summary>
     public static PackedVectorCodes FromInt8(int rows, int columns, int dimension, int bits, int groupRows, int groupColumns,
         ReadOnlySpan<byte> packedCodes, ReadOnlySpan<sbyte> int8, ReadOnlySpan<ushort> scales)
