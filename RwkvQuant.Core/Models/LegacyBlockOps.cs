@@ -51,7 +51,14 @@ internal static class LegacyBlockOps
     }
 
     /// <summary>1 − μ, computed as TorchSharp's <c>1 - μ</c> does: −μ + 1.</summary>
-    public static Tensor OneMinus(Tensor mu) => mu.negative().add(One, One);
+    public static Tensor OneMinus(Tensor mu)
+    {
+        // In a dispose scope: outside one, −μ is referenced only by the add it is passed to, and in optimised code a
+        // collection during that native call can finalize it under libtorch (ConcurrentFinalizationTests crashed in
+        // add here when the network was built outside a scope).
+        using var scope = torch.NewDisposeScope();
+        return mu.negative().add(One, One).MoveToOuterDisposeScope();
+    }
 
     /// <summary>Weights of one v4/v5 channel-mix block.</summary>
     internal sealed class ChannelMixWeights : IDisposable

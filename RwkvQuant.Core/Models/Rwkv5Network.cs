@@ -125,17 +125,16 @@ internal sealed class Rwkv5Network : LegacyRwkvNetwork<Rwkv5Network.Layer>
             OneMinusMixV = Own(OneMinus(MixV).DetachFromDisposeScope());
             OneMinusMixR = Own(OneMinus(MixR).DetachFromDisposeScope());
             // w = exp(−exp(time_decay)) and v5.1's u = exp(time_first) in double before rounding, as the
-            // converter computes them.
-            using (Tensor decay = HeadVector(model, p + "att.time_decay"))
-                Decay = Own(decay.to(ScalarType.Float64).exp().neg().exp().to(ScalarType.Float32).DetachFromDisposeScope());
-            if (gated)
+            // converter computes them. The chains run in a dispose scope: outside one, an intermediate is referenced
+            // only by the call it is passed to, and in optimised code a collection during that native call can
+            // finalize it under libtorch (ConcurrentFinalizationTests crashed in THSTensor_neg here).
+            using (torch.NewDisposeScope())
             {
-                TimeFirst = Own(HeadVector(model, p + "att.time_faaaa"));
-            }
-            else
-            {
-                using Tensor first = HeadVector(model, p + "att.time_first");
-                TimeFirst = Own(first.to(ScalarType.Float64).exp().to(ScalarType.Float32).DetachFromDisposeScope());
+                Decay = Own(HeadVector(model, p + "att.time_decay").to(ScalarType.Float64).exp().neg().exp()
+                    .to(ScalarType.Float32).DetachFromDisposeScope());
+                TimeFirst = gated
+                    ? Own(HeadVector(model, p + "att.time_faaaa").DetachFromDisposeScope())
+                    : Own(HeadVector(model, p + "att.time_first").to(ScalarType.Float64).exp().to(ScalarType.Float32).DetachFromDisposeScope());
             }
             Key = Own(Weight(model, p + "att.key.weight", c, c));
             Value = Own(Weight(model, p + "att.value.weight", c, c));
@@ -179,8 +178,9 @@ internal sealed class Rwkv5Network : LegacyRwkvNetwork<Rwkv5Network.Layer>
             long count = model[name].ElementCount;
             if (count == c.HeadCount)
             {
-                using Tensor perHead = Weight(model, name, c.HeadCount, 1);
-                return perHead.expand(c.HeadCount, c.HeadSize).contiguous().DetachFromDisposeScope();
+                using var scope = torch.NewDisposeScope();
+                Tensor perHead = Weight(model, name, c.HeadCount, 1);
+                return perHead.expand(c.HeadCount, c.HeadSize).contiguous().MoveToOuterDisposeScope();
             }
             return Weight(model, name, c.HeadCount, c.HeadSize);
         }

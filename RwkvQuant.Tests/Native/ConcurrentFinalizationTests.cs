@@ -19,9 +19,10 @@ namespace RwkvQuant.Tests.Native;
 /// "INTERNAL ASSERT FAILED at c10/core/Scalar.h", or a wrong value. Every result must equal a quiet run on one fresh
 /// thread to 1e-5 of its largest magnitude (see <see cref="Tolerance"/>). On the code before the library stopped making such Scalars this failed in
 /// every one of 5 tries at 8 rounds (2 of 6 at 4 rounds, 0 of 3 at 3).
-/// It runs in the non-parallel collection, alone: its collector thread forces collections for the whole process, and
-/// in two full parallel runs (with Core compiled optimised) the test host crashed in libtorch (a freed tensor in
-/// THSTensor_neg) while it ran beside other classes; that crash is not explained yet (see the session note).
+/// With Core compiled optimised it also found the temporaries of chained calls made outside a dispose scope (v5's
+/// network construction): referenced only by the native call they were passed to, they were finalized under libtorch
+/// (crashes in THSTensor_neg and add). It runs in the non-parallel collection, alone, so that its forced collections
+/// meet only its own workload.
 /// </summary>
 [Collection(TorchThreadCount.Name)]
 public sealed class ConcurrentFinalizationTests(ITestOutputHelper output)
