@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -62,12 +61,14 @@ internal static unsafe class BitPlaneMatVec
         float[] sums = ArrayPool<float>.Shared.Rent(vectors * groups);
         try
         {
-            for (int n = 0; n < vectors; n++)
+            fixed (float* xp = xs)
+            fixed (float* tp = tables)
             {
-                StorageOrder.Prepare(x.Slice(n * w.Columns, w.Columns), w.Permutation, xs.AsSpan(0, padded), w.GroupSize, sums.AsSpan(n * groups, groups));
-                fixed (float* xp = xs)
-                fixed (float* tp = tables)
+                for (int n = 0; n < vectors; n++)
+                {
+                    StorageOrder.Prepare(x.Slice(n * w.Columns, w.Columns), w.Permutation, xs.AsSpan(0, padded), w.GroupSize, sums.AsSpan(n * groups, groups));
                     BuildTables(xp, padded / 4, tp + n * tableFloats);
+                }
             }
             fixed (float* yp = y)
             fixed (float* tp = tables)

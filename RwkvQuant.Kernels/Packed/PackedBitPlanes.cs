@@ -109,16 +109,18 @@ internal sealed class PackedBitPlanes
         int bits = source.Bits, columnBlocks = (source.Columns + ColumnBlock - 1) / ColumnBlock;
         int rowBlocks = (source.Rows + RowBlock - 1) / RowBlock;
         var planes = new byte[checked((long)rowBlocks * columnBlocks * bits * RowBlock)];
-        var codes = new byte[columnBlocks * ColumnBlock];
+        var codes = new float[columnBlocks * ColumnBlock]; // past the last column: code 0
         for (int row = 0; row < source.Rows; row++)
         {
-            DecodeRow(source.Codes.AsSpan(row * source.RowBytes, source.RowBytes), bits, codes.AsSpan(0, source.Columns));
+            RowAlignedCodes.DecodeRow(source.Codes.AsSpan(row * source.RowBytes, source.RowBytes), bits, codes.AsSpan(0, source.Columns));
             long blockStart = (long)(row / RowBlock) * columnBlocks * bits * RowBlock + row % RowBlock;
             for (int block = 0; block < columnBlocks; block++)
             {
                 // Eight codes as the bytes of a word; bit p of each byte gathered into one byte by a multiply
                 // (the eight products land on disjoint bits of the top byte, so nothing carries).
-                ulong eight = BitConverter.ToUInt64(codes, block * ColumnBlock);
+                ulong eight = 0;
+                for (int i = 0; i < ColumnBlock; i++)
+                    eight |= (ulong)codes[block * ColumnBlock + i] << (8 * i);
                 long target = blockStart + (long)block * bits * RowBlock;
                 for (int plane = 0; plane < bits; plane++)
                     planes[target + plane * RowBlock] = (byte)(((eight >> plane) & 0x0101_0101_0101_0101ul) * 0x0102_0408_1020_4080ul >> 56);
@@ -146,18 +148,5 @@ internal sealed class PackedBitPlanes
             }
         }
         return result;
-    }
-
-    /// <summary>The first <c>destination.Length</c> b-bit codes of a row-aligned row.</summary>
-    private static void DecodeRow(ReadOnlySpan<byte> row, int bits, Span<byte> destination)
-    {
-        int mask = (1 << bits) - 1;
-        for (int k = 0; k < destination.Length; k++)
-        {
-            int bit = k * bits, start = bit >> 3;
-            // A code spans at most two bytes (b ≤ 8); the row is whole 64-bit words, so the second byte exists.
-            int window = row[start] | (start + 1 < row.Length ? row[start + 1] << 8 : 0);
-            destination[k] = (byte)((window >> (bit & 7)) & mask);
-        }
     }
 }
