@@ -82,6 +82,26 @@ internal static class ScaleWords
         _ => Vector512.Load((float*)words),
     };
 
+    /// <summary>The 8 consecutive values of <paramref name="format"/> at <paramref name="words"/>, decoded in a 256-bit
+    /// register as <see cref="Decode(ReadOnlySpan{ushort}, int, ScaleFormat)"/> does. AVX2 only.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Vector256<float> Decode8(ushort* words, ScaleFormat format) => format switch
+    {
+        ScaleFormat.F16 => HalvesToSingles(Avx2.ConvertToVector256Int32(words).AsUInt32()),
+        ScaleFormat.BF16 => (Avx2.ConvertToVector256Int32(words).AsUInt32() << 16).AsSingle(),
+        _ => Vector256.Load((float*)words),
+    };
+
+    /// <summary>The 4 consecutive values of <paramref name="format"/> at <paramref name="words"/>, decoded in a 128-bit
+    /// register (portable <see cref="Vector128"/> code) as <see cref="Decode(ReadOnlySpan{ushort}, int, ScaleFormat)"/> does.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Vector128<float> Decode4(ushort* words, ScaleFormat format) => format switch
+    {
+        ScaleFormat.F16 => HalvesToSingles(Vector128.WidenLower(Vector128.CreateScalar(*(ulong*)words).AsUInt16())),
+        ScaleFormat.BF16 => (Vector128.WidenLower(Vector128.CreateScalar(*(ulong*)words).AsUInt16()) << 16).AsSingle(),
+        _ => Vector128.Load((float*)words),
+    };
+
     /// <summary>Whole runs of 32 halves converted as <see cref="HalfToSingle"/> does; returns how many were done.</summary>
     private static int HalvesToSingles512(ReadOnlySpan<ushort> halves, Span<float> destination)
     {
@@ -109,5 +129,27 @@ internal static class ScaleWords
         Vector512<uint> special = Vector512.Create(0x7F80_0000u) | ((bits & Vector512.Create(0x3FFu)) << 13);
         Vector512<uint> magnitude = Vector512.ConditionalSelect(Vector512.Equals(exponent, Vector512.Create(0x7C00u)), special, finite);
         return (magnitude | ((bits & Vector512.Create(0x8000u)) << 16)).AsSingle();
+    }
+
+    /// <summary>As the 512-bit <see cref="HalvesToSingles(Vector512{uint})"/>, eight lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> HalvesToSingles(Vector256<uint> bits)
+    {
+        Vector256<uint> finite = (((bits & Vector256.Create(0x7FFFu)) << 13).AsSingle() * Vector256.Create(0x7780_0000u).AsSingle() /* 2^112 */).AsUInt32();
+        Vector256<uint> exponent = bits & Vector256.Create(0x7C00u);
+        Vector256<uint> special = Vector256.Create(0x7F80_0000u) | ((bits & Vector256.Create(0x3FFu)) << 13);
+        Vector256<uint> magnitude = Vector256.ConditionalSelect(Vector256.Equals(exponent, Vector256.Create(0x7C00u)), special, finite);
+        return (magnitude | ((bits & Vector256.Create(0x8000u)) << 16)).AsSingle();
+    }
+
+    /// <summary>As the 512-bit <see cref="HalvesToSingles(Vector512{uint})"/>, four lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> HalvesToSingles(Vector128<uint> bits)
+    {
+        Vector128<uint> finite = (((bits & Vector128.Create(0x7FFFu)) << 13).AsSingle() * Vector128.Create(0x7780_0000u).AsSingle() /* 2^112 */).AsUInt32();
+        Vector128<uint> exponent = bits & Vector128.Create(0x7C00u);
+        Vector128<uint> special = Vector128.Create(0x7F80_0000u) | ((bits & Vector128.Create(0x3FFu)) << 13);
+        Vector128<uint> magnitude = Vector128.ConditionalSelect(Vector128.Equals(exponent, Vector128.Create(0x7C00u)), special, finite);
+        return (magnitude | ((bits & Vector128.Create(0x8000u)) << 16)).AsSingle();
     }
 }

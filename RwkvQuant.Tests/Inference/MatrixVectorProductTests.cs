@@ -214,7 +214,7 @@ public class MatrixVectorProductTests
     }
 
     [Fact]
-    public void The_fused_kernels_take_the_quantizers_default_settings_when_the_machine_has_avx512()
+    public void The_fused_kernels_take_the_quantizers_default_settings_where_the_machine_runs_them()
     {
         TensorData weight = ScalarTestData.Weight(13, 37, 192);
         Hessian h = ScalarTestData.CorrelatedHessian(13, 192, samples: 64);
@@ -225,8 +225,10 @@ public class MatrixVectorProductTests
             new GptvqQuantizer(new GptvqOptions { Codebooks = new KMeansOptions { MaxIterations = 2 } }).Quantize(weight, h),
             new GgmlQuantizer(new GgmlQuantizerOptions(GgmlType.Q4_0)).Quantize(weight),
         ];
+        // Group-scalar codes: the bit-plane lookup (AVX2 or AVX-512); VQ codes and ggml blocks: AVX-512 kernels.
         foreach (QuantizedTensor tensor in defaults)
-            Assert.Equal(RwkvQuant.Kernels.MatVec.CodeDecoder.IsSupported, FusedMatrixVectorProducts.Handles(tensor));
+            Assert.Equal(tensor is GroupScalarTensor ? RwkvQuant.Kernels.MatVec.BitPlaneMatVec.IsSupported : RwkvQuant.Kernels.MatVec.CodeDecoder.IsSupported,
+                FusedMatrixVectorProducts.Handles(tensor));
 
         // What the kernels cannot run fast goes to the managed product.
         QuantizedTensor wideCodebooks = new KMeansVectorQuantizer(new KMeansOptions { Dimension = 2, Bits = 5, MaxIterations = 2 }).Quantize(weight);

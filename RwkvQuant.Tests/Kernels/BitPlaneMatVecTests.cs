@@ -25,9 +25,34 @@ public class BitPlaneMatVecTests
         return data;
     }
 
-    [Avx512Theory]
+    [TierTheory(SimdTier.Avx512)]
     [MemberData(nameof(Cases))]
-    public void Equals_the_reference(int rows, int columns, int bits, int groupSize, bool symmetric, int format, bool permuted)
+    public void Avx512_tier_equals_the_reference(int rows, int columns, int bits, int groupSize, bool symmetric, int format, bool permuted) =>
+        AssertEqualsReference(SimdTier.Avx512, rows, columns, bits, groupSize, symmetric, format, permuted);
+
+    [TierTheory(SimdTier.Avx2)]
+    [MemberData(nameof(Cases))]
+    public void Avx2_tier_equals_the_reference(int rows, int columns, int bits, int groupSize, bool symmetric, int format, bool permuted) =>
+        AssertEqualsReference(SimdTier.Avx2, rows, columns, bits, groupSize, symmetric, format, permuted);
+
+    [TierTheory(SimdTier.Vector128)]
+    [MemberData(nameof(Cases))]
+    public void Vector128_tier_equals_the_reference(int rows, int columns, int bits, int groupSize, bool symmetric, int format, bool permuted) =>
+        AssertEqualsReference(SimdTier.Vector128, rows, columns, bits, groupSize, symmetric, format, permuted);
+
+    [Fact]
+    public void The_default_tier_is_the_widest_the_machine_runs_and_tiers_without_a_path_are_refused()
+    {
+        SimdTier expected = SimdTiers.IsSupported(SimdTier.Avx512) ? SimdTier.Avx512
+            : SimdTiers.IsSupported(SimdTier.Avx2) ? SimdTier.Avx2
+            : SimdTiers.IsSupported(SimdTier.Vector128) ? SimdTier.Vector128 : SimdTier.Scalar;
+        Assert.Equal(expected, BitPlaneMatVec.Tier);
+        Assert.False(BitPlaneMatVec.Supports(SimdTier.Scalar));
+        PackedBitPlanes w = PackedBitPlanes.From(PackedTestData.GroupScalar(3, 16, 3, 8, false, ScaleFormat.F16, false, seed: 1));
+        Assert.Throws<PlatformNotSupportedException>(() => BitPlaneMatVec.MatVec(w, new float[16], new float[3], 1, SimdTier.Scalar));
+    }
+
+    private static void AssertEqualsReference(SimdTier tier, int rows, int columns, int bits, int groupSize, bool symmetric, int format, bool permuted)
     {
         PackedGroupScalar source = PackedTestData.GroupScalar(rows, columns, bits, groupSize, symmetric, (ScaleFormat)format, permuted, seed: rows * 1000 + bits);
         PackedBitPlanes w = PackedBitPlanes.From(source);
@@ -40,8 +65,8 @@ public class BitPlaneMatVecTests
             float[] scale = PackedTestData.AbsoluteProducts(weights, rows, columns, x, vectors);
             float[] bound = PackedTestData.CodeSumBound(scale, rows, columns, x, (float)(1 << bits));
             var actual = new float[vectors * rows];
-            BitPlaneMatVec.MatVec(w, x, actual, vectors);
-            PackedTestData.AssertClose(expected, actual, bound, 1e-5, $"bit planes b{bits} g{groupSize} n{vectors}");
+            BitPlaneMatVec.MatVec(w, x, actual, vectors, tier);
+            PackedTestData.AssertClose(expected, actual, bound, 1e-5, $"bit planes {tier} b{bits} g{groupSize} n{vectors}");
         }
     }
 
@@ -91,47 +116,63 @@ public class BitPlaneMatVecTests
         Assert.Equal(BitPlaneMatVec.IsSupported, BitPlaneMatVec.Runs(64));
     }
 
-    [Avx512Fact]
-    public void Tables_hold_the_subset_sums_of_four_columns()
+    [TierFact(SimdTier.Avx512)]
+    public void Avx512_tables_hold_the_subset_sums_of_four_columns()
     {
-        float[] x = [1.5f, -2f, 0.25f, 8f, 3f, 0f, -1f, 0.5f];
         var tables = new float[32];
         unsafe
         {
-            fixed (float* xp = x)
+            fixed (float* xp = TableInput)
             fixed (float* tp = tables)
-                BitPlaneMatVec.BuildTables(xp, 2, tp);
+                BitPlaneMatVec.BuildTables512(xp, 2, tp);
         }
         for (int quad = 0; quad < 2; quad++)
-        {
             for (int m = 0; m < 16; m++)
-            {
-                float expected = 0;
-                for (int i = 0; i < 4; i++)
-                    if ((m >> i & 1) != 0)
-                        expected += x[4 * quad + i];
-                Assert.Equal(expected, tables[quad * 16 + m]);
-            }
+                Assert.Equal(SubsetSum(4 * quad, 4, m), tables[quad * 16 + m]);
+    }
+
+    [TierFact(SimdTier.Avx2)]
+    public void Avx2_tables_hold_the_subset_sums_of_three_three_and_two_columns()
+    {
+        var tables = new float[24];
+        unsafe
+        {
+            fixed (float* xp = TableInput)
+            fixed (float* tp = tables)
+                BitPlaneMatVec.BuildTablesAvx2(xp, 1, tp);
+        }
+        for (int m = 0; m < 8; m++)
+        {
+            Assert.Equal(SubsetSum(0, 3, m), tables[m]);
+            Assert.Equal(SubsetSum(3, 3, m), tables[8 + m]);
+            Assert.Equal(SubsetSum(6, 2, m), tables[16 + m]); // entries 4–7 repeat 0–3
         }
     }
-}
 
-/// <summary>A fact that is skipped, saying why, on a machine without AVX-512.</summary>
-public sealed class Avx512FactAttribute : FactAttribute
-{
-    public Avx512FactAttribute()
+    [TierFact(SimdTier.Vector128)]
+    public void Vector128_tables_hold_the_subset_sums_of_column_pairs()
     {
-        if (!BitPlaneMatVec.IsSupported)
-            Skip = "This machine has no AVX-512.";
+        var tables = new float[16];
+        unsafe
+        {
+            fixed (float* xp = TableInput)
+            fixed (float* tp = tables)
+                BitPlaneMatVec.BuildTables128(xp, 1, tp);
+        }
+        for (int t = 0; t < 4; t++)
+            for (int m = 0; m < 4; m++)
+                Assert.Equal(SubsetSum(2 * t, 2, m), tables[4 * t + m]);
     }
-}
 
-/// <summary>A theory that is skipped, saying why, on a machine without AVX-512.</summary>
-public sealed class Avx512TheoryAttribute : TheoryAttribute
-{
-    public Avx512TheoryAttribute()
+    private static readonly float[] TableInput = [1.5f, -2f, 0.25f, 8f, 3f, 0f, -1f, 0.5f];
+
+    /// <summary>The sum of TableInput[first + i] over the bits i &lt; <paramref name="width"/> set in <paramref name="m"/>, in order of i.</summary>
+    private static float SubsetSum(int first, int width, int m)
     {
-        if (!BitPlaneMatVec.IsSupported)
-            Skip = "This machine has no AVX-512.";
+        float sum = 0;
+        for (int i = 0; i < width; i++)
+            if ((m >> i & 1) != 0)
+                sum += TableInput[first + i];
+        return sum;
     }
 }

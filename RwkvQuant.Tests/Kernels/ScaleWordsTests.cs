@@ -54,6 +54,60 @@ public class ScaleWordsTests
         }
     }
 
+    [TierFact(RwkvQuant.Kernels.MatVec.SimdTier.Avx2)]
+    public unsafe void Every_half_bfloat16_and_float32_decodes_eight_at_a_time_in_a_register()
+    {
+        var words = new ushort[65536];
+        for (int i = 0; i < words.Length; i++)
+            words[i] = (ushort)i;
+        fixed (ushort* p = words)
+        {
+            for (int i = 0; i < words.Length; i += 8)
+            {
+                System.Runtime.Intrinsics.Vector256<float> halves = ScaleWords.Decode8(p + i, ScaleFormat.F16);
+                System.Runtime.Intrinsics.Vector256<float> brains = ScaleWords.Decode8(p + i, ScaleFormat.BF16);
+                for (int lane = 0; lane < 8; lane++)
+                {
+                    Assert.Equal(BitConverter.SingleToUInt32Bits(ScaleWords.HalfToSingle(words[i + lane])), BitConverter.SingleToUInt32Bits(halves[lane]));
+                    Assert.Equal((uint)words[i + lane] << 16, BitConverter.SingleToUInt32Bits(brains[lane]));
+                }
+            }
+            for (int i = 0; i + 16 <= words.Length; i += 4096)
+            {
+                System.Runtime.Intrinsics.Vector256<float> floats = ScaleWords.Decode8(p + i, ScaleFormat.F32);
+                for (int lane = 0; lane < 8; lane++)
+                    Assert.Equal(words[i + 2 * lane] | (uint)words[i + 2 * lane + 1] << 16, BitConverter.SingleToUInt32Bits(floats[lane]));
+            }
+        }
+    }
+
+    [TierFact(RwkvQuant.Kernels.MatVec.SimdTier.Vector128)]
+    public unsafe void Every_half_bfloat16_and_float32_decodes_four_at_a_time_in_a_register()
+    {
+        var words = new ushort[65536];
+        for (int i = 0; i < words.Length; i++)
+            words[i] = (ushort)i;
+        fixed (ushort* p = words)
+        {
+            for (int i = 0; i < words.Length; i += 4)
+            {
+                System.Runtime.Intrinsics.Vector128<float> halves = ScaleWords.Decode4(p + i, ScaleFormat.F16);
+                System.Runtime.Intrinsics.Vector128<float> brains = ScaleWords.Decode4(p + i, ScaleFormat.BF16);
+                for (int lane = 0; lane < 4; lane++)
+                {
+                    Assert.Equal(BitConverter.SingleToUInt32Bits(ScaleWords.HalfToSingle(words[i + lane])), BitConverter.SingleToUInt32Bits(halves[lane]));
+                    Assert.Equal((uint)words[i + lane] << 16, BitConverter.SingleToUInt32Bits(brains[lane]));
+                }
+            }
+            for (int i = 0; i + 8 <= words.Length; i += 4096)
+            {
+                System.Runtime.Intrinsics.Vector128<float> floats = ScaleWords.Decode4(p + i, ScaleFormat.F32);
+                for (int lane = 0; lane < 4; lane++)
+                    Assert.Equal(words[i + 2 * lane] | (uint)words[i + 2 * lane + 1] << 16, BitConverter.SingleToUInt32Bits(floats[lane]));
+            }
+        }
+    }
+
     [Fact]
     public void Bfloat16_and_float32_words_decode_all_at_once()
     {
