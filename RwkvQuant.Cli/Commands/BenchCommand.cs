@@ -30,15 +30,20 @@ internal static class BenchCommand
         };
         var prompt = new Option<string>("--prompt") { Description = "The text decoding starts from.", DefaultValueFactory = _ => "The" };
         var torch = new Option<bool>("--torch") { Description = "Also time the float32 TorchSharp network (RwkvNetwork.ForwardStep), the reference implementation." };
+        var threads = new Option<int?>("--threads", "-t")
+        {
+            Description = "Threads each matrix-vector product splits its rows over (default: every processor). 1 runs everything on one thread.",
+        };
         var tokenizer = new TokenizerChoice();
         var command = new Command("bench", "Time recurrent decoding (tokens per second, weight bytes read per token) of a quantized model against full precision.")
         {
-            model.Model, tokens, warmup, source, prompt, torch,
+            model.Model, tokens, warmup, source, prompt, torch, threads,
         };
         context.Examples.Add(command,
             new("rwkvquant bench", "The embedded default model in float32 on the inference engine"),
             new("rwkvquant bench default-rwkv7.rwkvq --tokens 256", "A quantized model against its dequantized float32 twin, in the same run"),
-            new("rwkvquant bench model.rwkvq --source model.bin --torch", "Against the float32 source file, and the TorchSharp network too"));
+            new("rwkvquant bench model.rwkvq --source model.bin --torch", "Against the float32 source file, and the TorchSharp network too"),
+            new("rwkvquant bench model.rwkvq --threads 1", "On one thread, to see how decoding scales with threads"));
         tokenizer.AddTo(command);
         command.SetAction((parse, cancellationToken) => context.RunAsync(parse, token => Run(
             context.Console,
@@ -48,18 +53,36 @@ internal static class BenchCommand
             parse.GetValue(warmup),
             parse.GetRequiredValue(prompt),
             parse.GetValue(torch),
+            parse.GetValue(threads),
             config => tokenizer.Create(parse, config),
             token), cancellationToken));
         return command;
     }
 
     private static int Run(IAnsiConsole console, string? modelPath, string? sourcePath, int count, int warmup, string prompt, bool torch,
-        Func<RwkvConfig, ITokenizer> createTokenizer, CancellationToken cancellationToken)
+        int? threads, Func<RwkvConfig, ITokenizer> createTokenizer, CancellationToken cancellationToken)
     {
         if (count < 1)
             throw new ArgumentException($"--tokens must be at least 1 (got {count}).");
         if (warmup < 0)
             throw new ArgumentException($"--warmup must be 0 or more (got {warmup}).");
+        if (threads < 1)
+            throw new ArgumentException($"--threads must be at least 1 (got {threads}).");
+        int previousThreads = FusedMatrixVectorProducts.Threads;
+        try
+        {
+            FusedMatrixVectorProducts.Threads = threads ?? Environment.ProcessorCount;
+            return Run(console, modelPath, sourcePath, count, warmup, prompt, torch, createTokenizer, cancellationToken);
+        }
+        finally
+        {
+            FusedMatrixVectorProducts.Threads = previousThreads;
+        }
+    }
+
+    private static int Run(IAnsiConsole console, string? modelPath, string? sourcePath, int count, int warmup, string prompt, bool torch,
+        Func<RwkvConfig, ITokenizer> createTokenizer, CancellationToken cancellationToken)
+    {
         StoredModel stored = StoredModel.Load(modelPath);
         if (!stored.EngineRuns)
             throw new NotSupportedException($"The inference engine runs RWKV v6 and v7; '{ModelChoice.DisplayName(modelPath)}' is {stored.Config.Version}.");
@@ -149,7 +172,8 @@ internal static class BenchCommand
     private static void Render(IAnsiConsole console, RwkvConfig config, List<BenchRow> rows, int count)
     {
         console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"RWKV {config.Version}, {config.LayerCount} layers × {config.EmbeddingSize} wide, vocabulary {config.VocabularySize}; {count} greedy decoding steps each, one thread per matrix row chunk on {Environment.ProcessorCount} cores"));
+            $"RWKV {config.Version}, {config.LayerCount} layers × {config.EmbeddingSize} wide, vocabulary {config.VocabularySize}; {count} greedy decoding steps each"));
+        console.WriteLine($"products: {FusedMatrixVectorProducts.DescribePaths()}");
         if (UnoptimisedKernelsWarning() is { } warning)
             console.MarkupLine($"[yellow]{Markup.Escape(warning)}[/]");
         var table = new Table { Border = TableBorder.Rounded };

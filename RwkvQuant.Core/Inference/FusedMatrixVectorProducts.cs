@@ -10,10 +10,10 @@ namespace RwkvQuant.Inference;
 
 /// <summary>
 /// The engine's default <see cref="IMatrixVectorProductFactory"/>: quantized weights go to the fused dequantize × vector
-/// kernels of RwkvQuant.Kernels (AVX-512) over the weight re-laid in the kernels' packed layouts
+/// kernels of RwkvQuant.Kernels over the weight re-laid in the kernels' packed layouts
 /// (<see cref="PackedLayouts"/>): group-scalar codes by table lookup over bit planes (<see cref="BitPlaneMatVec"/>, group
-/// sizes a multiple of 8), VQ codes by in-register centroid lookup (<see cref="VectorCodesMatVec"/>), ggml blocks (<see cref="GgmlMatVec"/>). Whatever those
-/// kernels do not run fast — no AVX-512, a group size that is not a multiple of 8, a codebook too large for an in-register lookup, ggml blocks that straddle rows, a kept matrix — goes to
+/// sizes a multiple of 8; AVX-512, AVX2 or 128-bit tier), VQ codes (AVX-512) by in-register centroid lookup (<see cref="VectorCodesMatVec"/>), ggml blocks (<see cref="GgmlMatVec"/>). Whatever those
+/// kernels do not run fast — no AVX-512 for VQ and ggml, a group size that is not a multiple of 8, a codebook too large for an in-register lookup, ggml blocks that straddle rows, a kept matrix — goes to
 /// <see cref="MatrixVectorProducts.Default"/>, the managed products that are also the fused ones' reference twins.
 /// </summary>
 internal sealed class FusedMatrixVectorProducts : IMatrixVectorProductFactory
@@ -33,6 +33,27 @@ internal sealed class FusedMatrixVectorProducts : IMatrixVectorProductFactory
         GgmlBlockTensor blocks => CodeDecoder.IsSupported && blocks.Columns % PackedGgmlBlocks.BlockSize == 0, // blocks within rows
         _ => false,
     };
+
+    /// <summary>Threads each product splits its rows over (every processor by default); the command line's <c>--threads</c>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is below 1.</exception>
+    public static int Threads
+    {
+        get => ProductThreads.Count;
+        set => ProductThreads.Count = value;
+    }
+
+    /// <summary>
+    /// Which product each packed scheme runs on this machine, in one line for reports (a quantized model that runs slower
+    /// than expected says why), e.g. "group-scalar: bit-plane lookup (AVX2); VQ: managed (AVX2); ggml: managed".
+    /// </summary>
+    public static string DescribePaths()
+    {
+        string scalar = BitPlaneMatVec.IsSupported ? $"bit-plane lookup ({SimdTiers.Describe(BitPlaneMatVec.Tier)})" : "managed (scalar)";
+        string managed = System.Runtime.Intrinsics.X86.Avx2.IsSupported ? "managed (AVX2 for 1-D codebooks of up to 16 entries)" : "managed (scalar)";
+        string vector = CodeDecoder.IsSupported ? "centroid lookup (AVX-512)" : managed;
+        string ggml = CodeDecoder.IsSupported ? "block decode (AVX-512)" : "managed (scalar)";
+        return $"group-scalar: {scalar}; VQ: {vector}; ggml: {ggml}; threads per product: {ProductThreads.Count} of {Environment.ProcessorCount} processors";
+    }
 
     /// <inheritdoc />
     /// <exception cref="NotSupportedException">The tensor's scheme has no matrix-vector product.</exception>

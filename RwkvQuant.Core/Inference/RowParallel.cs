@@ -1,3 +1,5 @@
+using RwkvQuant.Kernels.MatVec;
+
 namespace RwkvQuant.Inference;
 
 /// <summary>
@@ -10,21 +12,22 @@ internal static class RowParallel
     /// a product runs on the calling thread, as thread hand-offs would cost more (and made timings erratic).</summary>
     internal const long ParallelThreshold = 1 << 18;
 
-    /// <summary>Chunks per processor, so that uneven progress still balances.</summary>
+    /// <summary>Chunks per thread (<see cref="ProductThreads"/>), so that uneven progress still balances.</summary>
     private const int ChunksPerProcessor = 4;
 
     /// <summary>Calls <paramref name="body"/>(start, end) over row ranges covering [0, <paramref name="rows"/>).</summary>
     public static void For<TState>(int rows, int columns, TState state, Action<TState, int, int> body)
     {
-        if ((long)rows * columns <= ParallelThreshold || Environment.ProcessorCount == 1 || rows < 2)
+        int threads = ProductThreads.Count;
+        if ((long)rows * columns <= ParallelThreshold || threads == 1 || rows < 2)
         {
             body(state, 0, rows);
             return;
         }
-        int chunks = Math.Min(rows, Environment.ProcessorCount * ChunksPerProcessor);
+        int chunks = Math.Min(rows, threads * ChunksPerProcessor);
         int size = (rows + chunks - 1) / chunks;
         chunks = (rows + size - 1) / size;
-        Parallel.For(0, chunks, chunk =>
+        Parallel.For(0, chunks, ProductThreads.Options(threads), chunk =>
         {
             int start = chunk * size;
             body(state, start, Math.Min(rows, start + size));

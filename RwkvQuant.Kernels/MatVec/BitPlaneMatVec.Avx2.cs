@@ -111,7 +111,8 @@ internal static unsafe partial class BitPlaneMatVec
     private static void GroupSumAvx2(byte* planes, float* table, int count, int bits, Vector256<float>* weights,
         out Vector256<float> sum0, out Vector256<float> sum1)
     {
-        Vector256<float> total0 = Vector256<float>.Zero, total1 = Vector256<float>.Zero;
+        Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero, c0 = Vector256<float>.Zero;
+        Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero, c1 = Vector256<float>.Zero;
         for (int block = 0; block < count; block++)
         {
             Sse.Prefetch0(planes + PrefetchDistance);
@@ -122,16 +123,18 @@ internal static unsafe partial class BitPlaneMatVec
                 byte* plane = planes + p * PackedBitPlanes.RowBlock;
                 Vector256<int> index0 = Avx2.ConvertToVector256Int32(plane);
                 Vector256<int> index1 = Avx2.ConvertToVector256Int32(plane + HalfBlock);
-                Vector256<float> lookup0 = Avx2.PermuteVar8x32(low, index0) + Avx2.PermuteVar8x32(middle, Avx2.ShiftRightLogical(index0, 3))
-                    + Avx2.PermuteVar8x32(high, Avx2.ShiftRightLogical(index0, 6));
-                Vector256<float> lookup1 = Avx2.PermuteVar8x32(low, index1) + Avx2.PermuteVar8x32(middle, Avx2.ShiftRightLogical(index1, 3))
-                    + Avx2.PermuteVar8x32(high, Avx2.ShiftRightLogical(index1, 6));
-                total0 = Fma.MultiplyAdd(lookup0, weights[p], total0);
-                total1 = Fma.MultiplyAdd(lookup1, weights[p], total1);
+                Vector256<float> weight = weights[p];
+                a0 = Fma.MultiplyAdd(Avx2.PermuteVar8x32(low, index0), weight, a0);
+                b0 = Fma.MultiplyAdd(Avx2.PermuteVar8x32(middle, Avx2.ShiftRightLogical(index0, 3)), weight, b0);
+                c0 = Fma.MultiplyAdd(Avx2.PermuteVar8x32(high, Avx2.ShiftRightLogical(index0, 6)), weight, c0);
+                a1 = Fma.MultiplyAdd(Avx2.PermuteVar8x32(low, index1), weight, a1);
+                b1 = Fma.MultiplyAdd(Avx2.PermuteVar8x32(middle, Avx2.ShiftRightLogical(index1, 3)), weight, b1);
+                c1 = Fma.MultiplyAdd(Avx2.PermuteVar8x32(high, Avx2.ShiftRightLogical(index1, 6)), weight, c1);
             }
             planes += bits * PackedBitPlanes.RowBlock;
             table += Avx2BlockFloats;
         }
+        Vector256<float> total0 = a0 + b0 + c0, total1 = a1 + b1 + c1;
         sum0 = total0;
         sum1 = total1;
     }
