@@ -11,19 +11,30 @@ namespace RwkvQuant.Inference;
 /// <summary>
 /// The engine's default <see cref="IMatrixVectorProductFactory"/>: quantized weights go to the fused dequantize × vector
 /// kernels of RwkvQuant.Kernels over the weight re-laid in the kernels' packed layouts
-/// (<see cref="PackedLayouts"/>): group-scalar codes by table lookup over bit planes (<see cref="BitPlaneMatVec"/>, group
-/// sizes a multiple of 8; AVX-512, AVX2 or 128-bit tier), VQ codes (AVX-512) by in-register centroid lookup (<see cref="VectorCodesMatVec"/>), ggml blocks (<see cref="GgmlMatVec"/>). Whatever those
+/// (<see cref="PackedLayouts"/>): group-scalar codes by table lookup over bit planes (group sizes a multiple of 8; float
+/// tables with AVX-512 or on the 128-bit tier, <see cref="BitPlaneMatVec"/>; 8-bit tables with AVX2,
+/// <see cref="NibbleTableMatVec"/>), VQ codes (AVX-512) by in-register centroid lookup (<see cref="VectorCodesMatVec"/>), ggml blocks (<see cref="GgmlMatVec"/>). Whatever those
 /// kernels do not run fast — no AVX-512 for VQ and ggml, a group size that is not a multiple of 8, a codebook too large for an in-register lookup, ggml blocks that straddle rows, a kept matrix — goes to
 /// <see cref="MatrixVectorProducts.Default"/>, the managed products that are also the fused ones' reference twins.
 /// </summary>
 internal sealed class FusedMatrixVectorProducts : IMatrixVectorProductFactory
 {
-    /// <summary>The single instance.</summary>
-    public static FusedMatrixVectorProducts Default { get; } = new();
+    /// <summary>
+    /// The engine's products on this machine: group-scalar codes by the exact float lookup where AVX-512 runs it at
+    /// memory speed, else by 8-bit tables (<see cref="NibbleTableMatVec"/>) where AVX2 runs, else the 128-bit float lookup.
+    /// </summary>
+    public static FusedMatrixVectorProducts Default { get; } = new(
+        !SimdTiers.IsSupported(SimdTier.Avx512) && NibbleTableMatVec.IsSupported ? GroupScalarLookup.Int8Tables : GroupScalarLookup.FloatTables);
 
-    private FusedMatrixVectorProducts()
-    {
-    }
+    /// <summary>The same with group-scalar products always by the exact float lookup (the widest tier this machine runs).</summary>
+    public static FusedMatrixVectorProducts FloatLookup { get; } = new(GroupScalarLookup.FloatTables);
+
+    private readonly GroupScalarLookup _lookup;
+
+    private FusedMatrixVectorProducts(GroupScalarLookup lookup) => _lookup = lookup;
+
+    /// <summary>How x is looked up in the group-scalar product.</summary>
+    internal GroupScalarLookup Lookup => _lookup;
 
     /// <summary>True when <paramref name="tensor"/> would run on a fused kernel on this machine.</summary>
     public static bool Handles(QuantizedTensor tensor) => tensor switch
@@ -48,7 +59,9 @@ internal sealed class FusedMatrixVectorProducts : IMatrixVectorProductFactory
     /// </summary>
     public static string DescribePaths()
     {
-        string scalar = BitPlaneMatVec.IsSupported ? $"bit-plane lookup ({SimdTiers.Describe(BitPlaneMatVec.Tier)})" : "managed (scalar)";
+        string scalar = !BitPlaneMatVec.IsSupported ? "managed (scalar)"
+            : Default.Lookup == GroupScalarLookup.Int8Tables ? "bit-plane lookup in 8-bit tables (AVX2)"
+            : $"bit-plane lookup in float tables ({SimdTiers.Describe(BitPlaneMatVec.Tier)})";
         string managed = System.Runtime.Intrinsics.X86.Avx2.IsSupported ? "managed (AVX2 for 1-D codebooks of up to 16 entries)" : "managed (scalar)";
         string vector = CodeDecoder.IsSupported ? "centroid lookup (AVX-512)" : managed;
         string ggml = CodeDecoder.IsSupported ? "block decode (AVX-512)" : "managed (scalar)";
@@ -65,6 +78,8 @@ internal sealed class FusedMatrixVectorProducts : IMatrixVectorProductFactory
             return reference;
         return tensor switch
         {
+            GroupScalarTensor scalar when _lookup == GroupScalarLookup.Int8Tables =>
+                new FusedProduct<PackedBitPlanes>(reference, PackedBitPlanes.From(PackedLayouts.ToPacked(scalar)), static (w, x, y) => NibbleTableMatVec.MatVec(w, x, y, 1)),
             GroupScalarTensor scalar =>
                 new FusedProduct<PackedBitPlanes>(reference, PackedBitPlanes.From(PackedLayouts.ToPacked(scalar)), static (w, x, y) => BitPlaneMatVec.MatVec(w, x, y, 1)),
             VectorQuantizedTensor vector => new FusedProduct<PackedVectorCodes>(reference, PackedLayouts.ToPacked(vector), static (w, x, y) => VectorCodesMatVec.MatVec(w, x, y, 1)),
@@ -101,4 +116,14 @@ internal sealed class FusedMatrixVectorProducts : IMatrixVectorProductFactory
 
         public void DecodeRow(int row, Span<float> destination) => reference.DecodeRow(row, destination);
     }
+}
+
+/// <summary>How the group-scalar product looks up its tables of x's subset sums.</summary>
+internal enum GroupScalarLookup
+{
+    /// <summary>Float tables: exact to float rounding (<see cref="BitPlaneMatVec"/>).</summary>
+    FloatTables,
+
+    /// <summary>Tables rounded to 8 bits per group (<see cref="NibbleTableMatVec"/>): about a third of the instructions.</summary>
+    Int8Tables,
 }
