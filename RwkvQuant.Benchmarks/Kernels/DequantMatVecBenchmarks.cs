@@ -13,8 +13,9 @@ namespace RwkvQuant.Benchmarks.Kernels;
 /// <summary>
 /// y = W·x for one token: FP32 W by TorchSharp's <c>torch.mv</c> (the baseline) and by our SIMD product, against the
 /// 3-bit group-64 product by table lookup over the packed codes in bit planes (FP16 scale and zero per group, 3.5 bits
-/// per weight; random codes) on the widest tier the machine runs and on the portable 128-bit tier, the same for a
-/// batch of 8 vectors (reported per vector), and a plain parallel copy of the
+/// per weight; random codes) on the widest tier the machine runs, with 8-bit tables, and on the portable 128-bit tier
+/// (the 128-bit tier runs on x86 too when asked for; the 8-bit tables need AVX2, else that row repeats the float
+/// lookup), the same for a batch of 8 vectors (reported per vector), and a plain parallel copy of the
 /// FP32 matrix's bytes (the memory-bandwidth reference). The GB/s column is the bytes each operation reads (weights, x)
 /// over its mean time.
 /// </summary>
@@ -96,6 +97,17 @@ public class DequantMatVecBenchmarks
         return _y[0];
     }
 
+    /// <summary>The same product with x's tables rounded to 8 bits (<see cref="NibbleTableMatVec"/>, AVX2): the engine's default without AVX-512.</summary>
+    [Benchmark]
+    public float Lookup3BitInt8Tables()
+    {
+        if (NibbleTableMatVec.IsSupported)
+            NibbleTableMatVec.MatVec(_planes, _x, _y, 1);
+        else
+            BitPlaneMatVec.MatVec(_planes, _x, _y, 1);
+        return _y[0];
+    }
+
     /// <summary>The same product on the portable 128-bit tier (what an ARM64 machine runs), forced here.</summary>
     [Benchmark]
     public float Lookup3BitPortable()
@@ -130,7 +142,7 @@ public class DequantMatVecBenchmarks
         double packed = (double)rows * RowAlignedCodes.RowBytes(columns, 3) + rows * ((columns + 63) / 64) * 4.0;
         return method switch
         {
-            nameof(Lookup3Bit) or nameof(Lookup3BitPortable) => packed + 4.0 * columns,
+            nameof(Lookup3Bit) or nameof(Lookup3BitPortable) or nameof(Lookup3BitInt8Tables) => packed + 4.0 * columns,
             nameof(Lookup3BitBatch8) => (packed + 4.0 * Batch * columns) / Batch,
             nameof(CopyFp32) => fp32,
             _ => fp32 + 4.0 * columns,

@@ -71,6 +71,10 @@ internal static unsafe partial class BitPlaneMatVec
         }
     }
 
+    /// <summary>Scratch floats up to which a pass keeps x, its tables and group sums on the stack (small products are
+    /// called per token by the hundred, where renting buffers took a noticeable share of the time).</summary>
+    private const int StackFloats = 4096;
+
     private static void Pass(PackedBitPlanes w, ReadOnlySpan<float> x, Span<float> y, int vectors, SimdTier tier)
     {
         int padded = w.ColumnBlocks * PackedBitPlanes.ColumnBlock, groups = w.GroupsPerRow;
@@ -80,47 +84,72 @@ internal static unsafe partial class BitPlaneMatVec
             SimdTier.Avx2 => Avx2BlockFloats,
             _ => Vector128BlockFloats,
         };
-        float[] xs = ArrayPool<float>.Shared.Rent(padded);
-        float[] tables = ArrayPool<float>.Shared.Rent(vectors * tableFloats);
-        float[] sums = ArrayPool<float>.Shared.Rent(vectors * groups);
+        int floats = vectors * tableFloats + padded + vectors * groups;
+        if (floats <= StackFloats)
+        {
+            Pass(w, x, y, vectors, tier, tableFloats, stackalloc float[floats]);
+            return;
+        }
+        float[] scratch = ArrayPool<float>.Shared.Rent(floats);
         try
         {
-            fixed (float* xp = xs)
-            fixed (float* tp = tables)
-            {
-                for (int n = 0; n < vectors; n++)
-                {
-                    StorageOrder.Prepare(x.Slice(n * w.Columns, w.Columns), w.Permutation, xs.AsSpan(0, padded), w.GroupSize, sums.AsSpan(n * groups, groups));
-                    float* table = tp + n * tableFloats;
-                    if (tier == SimdTier.Avx512)
-                        BuildTables512(xp, padded / 4, table);
-                    else if (tier == SimdTier.Avx2)
-                        BuildTablesAvx2(xp, w.ColumnBlocks, table);
-                    else
-                        BuildTables128(xp, w.ColumnBlocks, table);
-                }
-            }
-            fixed (float* yp = y)
-            fixed (float* tp = tables)
-            fixed (float* sp = sums)
-            fixed (byte* planes = w.Planes)
-            fixed (ushort* parameters = w.GroupParameters)
-            {
-                var context = new Context(w, (nint)tp, tableFloats, (nint)sp, (nint)planes, (nint)parameters, (nint)yp, vectors);
-                RowPartition.For(w.RowBlocks, (long)PackedBitPlanes.RowBlock * padded * vectors, tier switch
-                {
-                    SimdTier.Avx512 => (first, end) => Blocks512(context, first, end),
-                    SimdTier.Avx2 => (first, end) => BlocksAvx2(context, first, end),
-                    _ => (first, end) => Blocks128(context, first, end),
-                });
-            }
+            Pass(w, x, y, vectors, tier, tableFloats, scratch.AsSpan(0, floats));
         }
         finally
         {
-            ArrayPool<float>.Shared.Return(xs);
-            ArrayPool<float>.Shared.Return(tables);
-            ArrayPool<float>.Shared.Return(sums);
+            ArrayPool<float>.Shared.Return(scratch);
         }
+    }
+
+    /// <summary>One pass over the weights with <paramref name="scratch"/>: the tables, x in storage order, the group sums.</summary>
+    private static void Pass(PackedBitPlanes w, ReadOnlySpan<float> x, Span<float> y, int vectors, SimdTier tier, int tableFloats, Span<float> scratch)
+    {
+        int padded = w.ColumnBlocks * PackedBitPlanes.ColumnBlock, groups = w.GroupsPerRow;
+        Span<float> tables = scratch[..(vectors * tableFloats)], xs = scratch.Slice(vectors * tableFloats, padded);
+        Span<float> sums = scratch.Slice(vectors * tableFloats + padded, vectors * groups);
+        fixed (float* xp = xs)
+        fixed (float* tp = tables)
+        {
+            for (int n = 0; n < vectors; n++)
+            {
+                StorageOrder.Prepare(x.Slice(n * w.Columns, w.Columns), w.Permutation, xs, w.GroupSize, sums.Slice(n * groups, groups));
+                float* table = tp + n * tableFloats;
+                if (tier == SimdTier.Avx512)
+                    BuildTables512(xp, padded / 4, table);
+                else if (tier == SimdTier.Avx2)
+                    BuildTablesAvx2(xp, w.ColumnBlocks, table);
+                else
+                    BuildTables128(xp, w.ColumnBlocks, table);
+            }
+        }
+        fixed (float* yp = y)
+        fixed (float* tp = tables)
+        fixed (float* sp = sums)
+        fixed (byte* planes = w.Planes)
+        fixed (ushort* parameters = w.GroupParameters)
+        {
+            var context = new Context(w, (nint)tp, tableFloats, (nint)sp, (nint)planes, (nint)parameters, (nint)yp, vectors);
+            long weightsPerBlock = (long)PackedBitPlanes.RowBlock * padded * vectors;
+            if (RowPartition.RunsSerially(w.RowBlocks, weightsPerBlock))
+                Blocks(context, tier, 0, w.RowBlocks);
+            else
+                BlocksInParallel(context, tier, weightsPerBlock);
+        }
+    }
+
+    /// <summary>The row blocks on the thread pool (its own method, so the serial path allocates no closure).</summary>
+    private static void BlocksInParallel(Context context, SimdTier tier, long weightsPerBlock) =>
+        RowPartition.For(context.W.RowBlocks, weightsPerBlock, (first, end) => Blocks(context, tier, first, end));
+
+    /// <summary>Row blocks [<paramref name="first"/>, <paramref name="end"/>) on <paramref name="tier"/>.</summary>
+    private static void Blocks(Context context, SimdTier tier, int first, int end)
+    {
+        if (tier == SimdTier.Avx512)
+            Blocks512(context, first, end);
+        else if (tier == SimdTier.Avx2)
+            BlocksAvx2(context, first, end);
+        else
+            Blocks128(context, first, end);
     }
 
     /// <summary>What the block workers share: the layout and pinned addresses.</summary>

@@ -67,43 +67,64 @@ internal static unsafe class NibbleTableMatVec
         }
     }
 
+    /// <summary>Scratch floats and table bytes up to which a pass keeps them on the stack (small products are called per
+    /// token by the hundred, where renting buffers took a noticeable share of the time).</summary>
+    private const int StackFloats = 2048, StackTableBytes = 8192;
+
     private static void Pass(PackedBitPlanes w, ReadOnlySpan<float> x, Span<float> y, int vectors, bool simd)
     {
         int padded = w.ColumnBlocks * PackedBitPlanes.ColumnBlock, groups = w.GroupsPerRow;
-        int tableBytes = w.ColumnBlocks * BlockTableBytes;
-        float[] xs = ArrayPool<float>.Shared.Rent(padded);
-        sbyte[] tables = ArrayPool<sbyte>.Shared.Rent(vectors * tableBytes);
-        float[] steps = ArrayPool<float>.Shared.Rent(vectors * groups);
-        float[] sums = ArrayPool<float>.Shared.Rent(vectors * groups);
+        int floats = padded + 2 * vectors * groups, tableBytes = vectors * w.ColumnBlocks * BlockTableBytes;
+        if (floats <= StackFloats && tableBytes <= StackTableBytes)
+        {
+            Pass(w, x, y, vectors, simd, stackalloc float[floats], stackalloc sbyte[tableBytes]);
+            return;
+        }
+        float[] scratch = ArrayPool<float>.Shared.Rent(floats);
+        sbyte[] tables = ArrayPool<sbyte>.Shared.Rent(tableBytes);
         try
         {
-            for (int n = 0; n < vectors; n++)
-            {
-                StorageOrder.Prepare(x.Slice(n * w.Columns, w.Columns), w.Permutation, xs.AsSpan(0, padded), w.GroupSize, sums.AsSpan(n * groups, groups));
-                BuildTables(xs.AsSpan(0, padded), w.GroupSize / PackedBitPlanes.ColumnBlock, tables.AsSpan(n * tableBytes, tableBytes), steps.AsSpan(n * groups, groups));
-            }
-            fixed (float* yp = y)
-            fixed (sbyte* tp = tables)
-            fixed (float* stepPointer = steps)
-            fixed (float* sp = sums)
-            fixed (byte* planes = w.Planes)
-            fixed (ushort* parameters = w.GroupParameters)
-            {
-                var context = new Context(w, (nint)tp, tableBytes, (nint)stepPointer, (nint)sp, (nint)planes, (nint)parameters, (nint)yp, vectors);
-                if (simd)
-                    RowPartition.For(w.RowBlocks, (long)PackedBitPlanes.RowBlock * padded * vectors, (first, end) => Blocks(context, first, end));
-                else
-                    ReferenceRows(context);
-            }
+            Pass(w, x, y, vectors, simd, scratch.AsSpan(0, floats), tables.AsSpan(0, tableBytes));
         }
         finally
         {
-            ArrayPool<float>.Shared.Return(xs);
+            ArrayPool<float>.Shared.Return(scratch);
             ArrayPool<sbyte>.Shared.Return(tables);
-            ArrayPool<float>.Shared.Return(steps);
-            ArrayPool<float>.Shared.Return(sums);
         }
     }
+
+    /// <summary>One pass over the weights with <paramref name="scratch"/> (x in storage order, steps, group sums) and <paramref name="tables"/>.</summary>
+    private static void Pass(PackedBitPlanes w, ReadOnlySpan<float> x, Span<float> y, int vectors, bool simd, Span<float> scratch, Span<sbyte> tables)
+    {
+        int padded = w.ColumnBlocks * PackedBitPlanes.ColumnBlock, groups = w.GroupsPerRow;
+        int tableBytes = w.ColumnBlocks * BlockTableBytes;
+        Span<float> xs = scratch[..padded], steps = scratch.Slice(padded, vectors * groups), sums = scratch.Slice(padded + vectors * groups, vectors * groups);
+        for (int n = 0; n < vectors; n++)
+        {
+            StorageOrder.Prepare(x.Slice(n * w.Columns, w.Columns), w.Permutation, xs, w.GroupSize, sums.Slice(n * groups, groups));
+            BuildTables(xs, w.GroupSize / PackedBitPlanes.ColumnBlock, tables.Slice(n * tableBytes, tableBytes), steps.Slice(n * groups, groups));
+        }
+        fixed (float* yp = y)
+        fixed (sbyte* tp = tables)
+        fixed (float* stepPointer = steps)
+        fixed (float* sp = sums)
+        fixed (byte* planes = w.Planes)
+        fixed (ushort* parameters = w.GroupParameters)
+        {
+            var context = new Context(w, (nint)tp, tableBytes, (nint)stepPointer, (nint)sp, (nint)planes, (nint)parameters, (nint)yp, vectors);
+            long weightsPerBlock = (long)PackedBitPlanes.RowBlock * padded * vectors;
+            if (!simd)
+                ReferenceRows(context);
+            else if (RowPartition.RunsSerially(w.RowBlocks, weightsPerBlock))
+                Blocks(context, 0, w.RowBlocks);
+            else
+                BlocksInParallel(context, weightsPerBlock);
+        }
+    }
+
+    /// <summary>The row blocks on the thread pool (its own method, so the serial path allocates no closure).</summary>
+    private static void BlocksInParallel(Context context, long weightsPerBlock) =>
+        RowPartition.For(context.W.RowBlocks, weightsPerBlock, (first, end) => Blocks(context, first, end));
 
     /// <summary>What the block workers share: the layout and pinned addresses.</summary>
     private readonly record struct Context(PackedBitPlanes W, nint Tables, int TableBytes, nint Steps, nint GroupSums, nint Planes,

@@ -6,11 +6,14 @@ internal static class RowPartition
     /// <summary>Below this many weights a product runs on the calling thread (thread hand-off would cost more).</summary>
     private const long SerialWeights = 1 << 18;
 
+    /// <summary>True when <see cref="For"/> would run the whole range on the calling thread.</summary>
+    public static bool RunsSerially(int rows, long weightsPerRow) => rows * weightsPerRow <= SerialWeights || ProductThreads.Count == 1;
+
     /// <summary>Runs <paramref name="body"/>(first row, end row) over [0, <paramref name="rows"/>) in parallel chunks.</summary>
     public static void For(int rows, long weightsPerRow, Action<int, int> body)
     {
         int threads = ProductThreads.Count;
-        if (rows * weightsPerRow <= SerialWeights || threads == 1)
+        if (RunsSerially(rows, weightsPerRow))
         {
             body(0, rows);
             return;
