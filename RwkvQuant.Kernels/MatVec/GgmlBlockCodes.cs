@@ -5,7 +5,7 @@ using RwkvQuant.Kernels.Packed;
 
 namespace RwkvQuant.Kernels.MatVec;
 
-/// <summary>AVX-512 decoding of the 32 codes of one ggml block into two 16-lane integer vectors (values 0–15 and 16–31).</summary>
+/// <summary>Decoding of the 32 codes of one ggml block in registers: two 16-lane integer vectors (AVX-512) or four 8-lane ones (AVX2).</summary>
 internal static unsafe class GgmlBlockCodes
 {
     /// <summary>
@@ -32,6 +32,37 @@ internal static unsafe class GgmlBlockCodes
             Vector512<uint> one = Vector512<uint>.One;
             low |= Avx512F.ShiftLeftLogical(Avx512F.ShiftRightLogicalVariable(qh, shifts) & one, 4).AsInt32();
             high |= Avx512F.ShiftLeftLogical(Avx512F.ShiftRightLogicalVariable(qh, shifts + Vector512.Create(16u)) & one, 4).AsInt32();
+        }
+    }
+
+    /// <summary>As the AVX-512 <see cref="Decode(GgmlBlockType, byte*, out Vector512{int}, out Vector512{int})"/>, codes 0–7, 8–15, 16–23 and 24–31 in four AVX2 vectors.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Decode(GgmlBlockType type, byte* block, out Vector256<int> codes0, out Vector256<int> codes1, out Vector256<int> codes2, out Vector256<int> codes3)
+    {
+        if (type == GgmlBlockType.Q8_0)
+        {
+            codes0 = Avx2.ConvertToVector256Int32((sbyte*)block + 2);
+            codes1 = Avx2.ConvertToVector256Int32((sbyte*)block + 10);
+            codes2 = Avx2.ConvertToVector256Int32((sbyte*)block + 18);
+            codes3 = Avx2.ConvertToVector256Int32((sbyte*)block + 26);
+            return;
+        }
+        int qsOffset = type switch { GgmlBlockType.Q4_0 => 2, GgmlBlockType.Q4_1 => 4, GgmlBlockType.Q5_0 => 6, _ => 8 };
+        // Codes 0–15 are the low nibbles of the 16 bytes, codes 16–31 the high ones.
+        Vector128<byte> qs = Vector128.Load(block + qsOffset);
+        Vector128<byte> low = qs & Vector128.Create((byte)0x0F), high = Vector128.ShiftRightLogical(qs, 4);
+        codes0 = Avx2.ConvertToVector256Int32(low);
+        codes1 = Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(low, 8));
+        codes2 = Avx2.ConvertToVector256Int32(high);
+        codes3 = Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(high, 8));
+        if (type is GgmlBlockType.Q5_0 or GgmlBlockType.Q5_1)
+        {
+            Vector256<uint> qh = Vector256.Create(*(uint*)(block + qsOffset - 4));
+            Vector256<uint> shifts = Vector256.Create(0u, 1, 2, 3, 4, 5, 6, 7), eight = Vector256.Create(8u), one = Vector256<uint>.One;
+            codes0 |= Avx2.ShiftLeftLogical(Avx2.ShiftRightLogicalVariable(qh, shifts) & one, 4).AsInt32();
+            codes1 |= Avx2.ShiftLeftLogical(Avx2.ShiftRightLogicalVariable(qh, shifts + eight) & one, 4).AsInt32();
+            codes2 |= Avx2.ShiftLeftLogical(Avx2.ShiftRightLogicalVariable(qh, shifts + eight + eight) & one, 4).AsInt32();
+            codes3 |= Avx2.ShiftLeftLogical(Avx2.ShiftRightLogicalVariable(qh, shifts + eight + eight + eight) & one, 4).AsInt32();
         }
     }
 }

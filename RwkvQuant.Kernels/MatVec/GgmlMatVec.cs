@@ -10,8 +10,9 @@ namespace RwkvQuant.Kernels.MatVec;
 /// The fast CPU product of ggml block weights and up to <see cref="MaxVectors"/> vectors, reading only the blocks.
 /// Every block type is x = d·q + c with c = −8d (Q4_0), −16d (Q5_0), 0 (Q8_0) or m (Q4_1, Q5_1), so a block
 /// contributes d·Σq·x + c·X_b with X_b = Σ x over the block, computed once per vector. With AVX-512 the 32 codes of a
-/// block are widened to two 16-lane vectors (nibbles split, the Q5 fifth bits shifted out of qh); otherwise each block
-/// is decoded to floats by the reference and dotted with TensorPrimitives.
+/// block are widened to two 16-lane vectors, with AVX2 to four 8-lane vectors (nibbles split, the Q5 fifth bits
+/// shifted out of qh); on the <see cref="SimdTier.Scalar"/> tier each block is decoded to floats by the reference and
+/// dotted with TensorPrimitives.
 /// </summary>
 internal static unsafe class GgmlMatVec
 {
@@ -20,24 +21,33 @@ internal static unsafe class GgmlMatVec
 
     private const int Block = PackedGgmlBlocks.BlockSize;
 
+    /// <summary>The widest tier of this kernel that the machine runs: AVX-512, AVX2, else the scalar decode.</summary>
+    public static SimdTier Tier { get; } = SimdTiers.IsSupported(SimdTier.Avx512) ? SimdTier.Avx512
+        : SimdTiers.IsSupported(SimdTier.Avx2) ? SimdTier.Avx2 : SimdTier.Scalar;
+
+    /// <summary>True when the kernel has a path for <paramref name="tier"/> and the hardware runs it.</summary>
+    public static bool Supports(SimdTier tier) => tier is SimdTier.Avx512 or SimdTier.Avx2 or SimdTier.Scalar && SimdTiers.IsSupported(tier);
+
     /// <summary>Effectively computes y[n, r] = Σ_c W[r, c]·x[n, c] for x <c>[vectors, Columns]</c>, y <c>[vectors, Rows]</c>.</summary>
     public static void MatVec(PackedGgmlBlocks w, ReadOnlySpan<float> x, Span<float> y, int vectors) =>
-        MatVec(w, x, y, vectors, Avx512BW.IsSupported);
+        MatVec(w, x, y, vectors, Tier);
 
-    /// <summary>As above; <paramref name="useAvx512"/> false forces the portable path (for tests).</summary>
-    public static void MatVec(PackedGgmlBlocks w, ReadOnlySpan<float> x, Span<float> y, int vectors, bool useAvx512)
+    /// <summary>As above on <paramref name="tier"/> (tests force the lower tiers with it).</summary>
+    /// <exception cref="PlatformNotSupportedException">The machine does not run <paramref name="tier"/>.</exception>
+    public static void MatVec(PackedGgmlBlocks w, ReadOnlySpan<float> x, Span<float> y, int vectors, SimdTier tier)
     {
         ArgumentNullException.ThrowIfNull(w);
         PackedReference.CheckShapes(w.Rows, w.Columns, x, y, vectors);
-        bool avx512 = useAvx512 && Avx512BW.IsSupported;
+        if (!Supports(tier))
+            throw new PlatformNotSupportedException($"The ggml block product has no {SimdTiers.Describe(tier)} path on this machine.");
         for (int first = 0; first < vectors; first += MaxVectors)
         {
             int count = Math.Min(MaxVectors, vectors - first);
-            Pass(w, x.Slice(first * w.Columns, count * w.Columns), y.Slice(first * w.Rows, count * w.Rows), count, avx512);
+            Pass(w, x.Slice(first * w.Columns, count * w.Columns), y.Slice(first * w.Rows, count * w.Rows), count, tier);
         }
     }
 
-    private static void Pass(PackedGgmlBlocks w, ReadOnlySpan<float> x, Span<float> y, int vectors, bool avx512)
+    private static void Pass(PackedGgmlBlocks w, ReadOnlySpan<float> x, Span<float> y, int vectors, SimdTier tier)
     {
         int blocks = w.BlocksPerRow;
         float[] xs = ArrayPool<float>.Shared.Rent(vectors * w.Columns);
@@ -58,8 +68,10 @@ internal static unsafe class GgmlMatVec
                 {
                     for (int row = first; row < end; row++)
                     {
-                        if (avx512)
+                        if (tier == SimdTier.Avx512)
                             RowAvx512(c, row);
+                        else if (tier == SimdTier.Avx2)
+                            RowAvx2(c, row);
                         else
                             RowPortable(c, row);
                     }
@@ -113,6 +125,49 @@ internal static unsafe class GgmlMatVec
         }
         for (int n = 0; n < vectors; n++)
             ((float*)c.Y)[n * w.Rows + row] = Vector512.Sum(totals[n]) + corrections[n];
+    }
+
+    /// <summary>As <see cref="RowAvx512"/> with the 32 codes of a block in four 8-lane vectors.</summary>
+    private static void RowAvx2(Context c, int row)
+    {
+        PackedGgmlBlocks w = c.W;
+        int blocks = w.BlocksPerRow, blockBytes = w.BlockBytes, vectors = c.Vectors;
+        GgmlBlockType type = w.Type;
+        byte* block = (byte*)c.Blocks + (long)row * blocks * blockBytes;
+        Vector256<float>* totals = stackalloc Vector256<float>[MaxVectors];
+        float* corrections = stackalloc float[MaxVectors];
+        for (int n = 0; n < vectors; n++)
+        {
+            totals[n] = Vector256<float>.Zero;
+            corrections[n] = 0;
+        }
+        for (int b = 0; b < blocks; b++, block += blockBytes)
+        {
+            float d = Half(block);
+            GgmlBlockCodes.Decode(type, block, out Vector256<int> codes0, out Vector256<int> codes1, out Vector256<int> codes2, out Vector256<int> codes3);
+            Vector256<float> q0 = Avx.ConvertToVector256Single(codes0), q1 = Avx.ConvertToVector256Single(codes1);
+            Vector256<float> q2 = Avx.ConvertToVector256Single(codes2), q3 = Avx.ConvertToVector256Single(codes3);
+            float offset = type switch
+            {
+                GgmlBlockType.Q8_0 => 0,
+                GgmlBlockType.Q4_0 => -8 * d,
+                GgmlBlockType.Q5_0 => -16 * d,
+                _ => Half(block + 2),
+            };
+            Vector256<float> scale = Vector256.Create(d);
+            float* xk = (float*)c.X + b * Block;
+            float* sums = (float*)c.BlockSums + b;
+            for (int n = 0; n < vectors; n++, xk += w.Columns, sums += blocks)
+            {
+                Vector256<float> dot = Fma.MultiplyAdd(q1, Avx.LoadVector256(xk + 8), q0 * Avx.LoadVector256(xk));
+                dot = Fma.MultiplyAdd(q2, Avx.LoadVector256(xk + 16), dot);
+                dot = Fma.MultiplyAdd(q3, Avx.LoadVector256(xk + 24), dot);
+                totals[n] = Fma.MultiplyAdd(dot, scale, totals[n]);
+                corrections[n] += offset * *sums;
+            }
+        }
+        for (int n = 0; n < vectors; n++)
+            ((float*)c.Y)[n * w.Rows + row] = Vector256.Sum(totals[n]) + corrections[n];
     }
 
     private static void RowPortable(Context c, int row)

@@ -225,10 +225,14 @@ public class MatrixVectorProductTests
             new GptvqQuantizer(new GptvqOptions { Codebooks = new KMeansOptions { MaxIterations = 2 } }).Quantize(weight, h),
             new GgmlQuantizer(new GgmlQuantizerOptions(GgmlType.Q4_0)).Quantize(weight),
         ];
-        // Group-scalar codes: the bit-plane lookup (AVX2 or AVX-512); VQ codes and ggml blocks: AVX-512 kernels.
+        // Group-scalar codes: the bit-plane lookup (128-bit, AVX2 or AVX-512); ggml blocks: AVX2 or AVX-512; VQ codes: AVX-512.
         foreach (QuantizedTensor tensor in defaults)
-            Assert.Equal(tensor is GroupScalarTensor ? RwkvQuant.Kernels.MatVec.BitPlaneMatVec.IsSupported : RwkvQuant.Kernels.MatVec.CodeDecoder.IsSupported,
-                FusedMatrixVectorProducts.Handles(tensor));
+            Assert.Equal(tensor switch
+            {
+                GroupScalarTensor => RwkvQuant.Kernels.MatVec.BitPlaneMatVec.IsSupported,
+                GgmlBlockTensor => RwkvQuant.Kernels.MatVec.GgmlMatVec.Tier != RwkvQuant.Kernels.MatVec.SimdTier.Scalar,
+                _ => RwkvQuant.Kernels.MatVec.CodeDecoder.IsSupported,
+            }, FusedMatrixVectorProducts.Handles(tensor));
 
         // What the kernels cannot run fast goes to the managed product.
         QuantizedTensor wideCodebooks = new KMeansVectorQuantizer(new KMeansOptions { Dimension = 2, Bits = 5, MaxIterations = 2 }).Quantize(weight);

@@ -31,12 +31,23 @@ public class GgmlMatVecTests
             float[] scale = PackedTestData.AbsoluteProducts(weights, rows, columns, x, vectors);
             // d·Σq·x + c·X_b: the rounding scales with |d|·2^5·Σ|x| at most; bound it by Σ|w||x| plus Σ|x|.
             float[] bound = PackedTestData.CodeSumBound(scale, rows, columns, x, 5);
-            foreach (bool avx in new[] { true, false })
+            // Every tier this machine runs (a machine without AVX-512 runs AVX2 and the scalar decode).
+            foreach (SimdTier tier in SimdTiers.Supported.Where(GgmlMatVec.Supports))
             {
                 var actual = new float[vectors * rows];
-                GgmlMatVec.MatVec(w, x, actual, vectors, avx);
-                PackedTestData.AssertClose(expected, actual, bound, 1e-5, $"{(GgmlBlockType)type} {(avx ? "AVX-512" : "portable")} n{vectors}");
+                GgmlMatVec.MatVec(w, x, actual, vectors, tier);
+                PackedTestData.AssertClose(expected, actual, bound, 1e-5, $"{(GgmlBlockType)type} {SimdTiers.Describe(tier)} n{vectors}");
             }
         }
+    }
+
+    [TierFact(SimdTier.Avx512)]
+    public void The_avx512_tier_runs_where_the_machine_has_it() => Assert.Equal(SimdTier.Avx512, GgmlMatVec.Tier);
+
+    [Fact]
+    public void The_widest_tier_is_chosen_and_tiers_without_a_path_are_refused()
+    {
+        Assert.Equal(SimdTiers.Supported.Where(GgmlMatVec.Supports).Max(), GgmlMatVec.Tier);
+        Assert.False(GgmlMatVec.Supports(SimdTier.Vector128));
     }
 }
