@@ -12,7 +12,7 @@ namespace RwkvQuant.Inference;
 /// The engine's default <see cref="IMatrixVectorProductFactory"/>: quantized weights go to the fused dequantize × vector
 /// kernels of RwkvQuant.Kernels over the weight re-laid in the kernels' packed layouts
 /// (<see cref="PackedLayouts"/>): group-scalar codes by table lookup over bit planes (group sizes a multiple of 8; float
-/// tables with AVX-512 or on the 128-bit tier, <see cref="BitPlaneMatVec"/>; 8-bit tables with AVX2,
+/// tables with AVX-512, <see cref="BitPlaneMatVec"/>; else 8-bit tables, AVX2 or 128-bit,
 /// <see cref="NibbleTableMatVec"/>), VQ codes (AVX-512) by in-register centroid lookup (<see cref="VectorCodesMatVec"/>), ggml blocks (AVX-512 or AVX2, <see cref="GgmlMatVec"/>). Whatever those
 /// kernels do not run fast — no AVX-512 for VQ, no AVX2 for ggml, a group size that is not a multiple of 8, a codebook too large for an in-register lookup, ggml blocks that straddle rows, a kept matrix — goes to
 /// <see cref="MatrixVectorProducts.Default"/>, the managed products that are also the fused ones' reference twins.
@@ -21,7 +21,7 @@ internal sealed class FusedMatrixVectorProducts : IMatrixVectorProductFactory
 {
     /// <summary>
     /// The engine's products on this machine: group-scalar codes by the exact float lookup where AVX-512 runs it at
-    /// memory speed, else by 8-bit tables (<see cref="NibbleTableMatVec"/>) where AVX2 runs, else the 128-bit float lookup.
+    /// memory speed, else by 8-bit tables (<see cref="NibbleTableMatVec"/>, AVX2 or 128-bit: ARM64 <c>tbl</c>).
     /// </summary>
     public static FusedMatrixVectorProducts Default { get; } = new(
         !SimdTiers.IsSupported(SimdTier.Avx512) && NibbleTableMatVec.IsSupported ? GroupScalarLookup.Int8Tables : GroupScalarLookup.FloatTables);
@@ -60,7 +60,7 @@ internal sealed class FusedMatrixVectorProducts : IMatrixVectorProductFactory
     public static string DescribePaths()
     {
         string scalar = !BitPlaneMatVec.IsSupported ? "managed (scalar)"
-            : Default.Lookup == GroupScalarLookup.Int8Tables ? "bit-plane lookup in 8-bit tables (AVX2)"
+            : Default.Lookup == GroupScalarLookup.Int8Tables ? $"bit-plane lookup in 8-bit tables ({SimdTiers.Describe(NibbleTableMatVec.Tier)})"
             : $"bit-plane lookup in float tables ({SimdTiers.Describe(BitPlaneMatVec.Tier)})";
         string managed = System.Runtime.Intrinsics.X86.Avx2.IsSupported ? "managed (AVX2 for 1-D codebooks of up to 16 entries)" : "managed (scalar)";
         string vector = CodeDecoder.IsSupported ? "centroid lookup (AVX-512)" : managed;

@@ -23,10 +23,12 @@ namespace RwkvQuant.Kernels.MatVec;
 /// </para>
 /// <para>
 /// <see cref="Reference"/> is the scalar twin that computes the same quantized tables and integer sums one byte at a
-/// time. Threads over blocks of 16 rows. AVX2 only: callers check <see cref="IsSupported"/>.
+/// time. Threads over blocks of 16 rows. Tiers: AVX2 (<c>vpshufb</c>, 16 rows × 2 planes a register) and the portable
+/// 128-bit one (<see cref="Vector128.ShuffleNative(Vector128{sbyte}, Vector128{sbyte})"/>: <c>tbl</c> on ARM64,
+/// <c>pshufb</c> on x86); callers check <see cref="IsSupported"/> or pass a tier that <see cref="Supports"/> accepts.
 /// </para>
 /// </summary>
-internal static unsafe class NibbleTableMatVec
+internal static unsafe partial class NibbleTableMatVec
 {
     /// <summary>Vectors whose tables are built for one pass over the weights; larger batches run in passes.</summary>
     public const int MaxVectors = 8;
@@ -37,25 +39,35 @@ internal static unsafe class NibbleTableMatVec
     /// <summary>Column blocks whose 16-bit sums are added before they are widened: 128 · 2 · 127 fits a short.</summary>
     private const int BlocksPerFlush = 128;
 
-    /// <summary>True when the hardware runs the kernel (AVX2).</summary>
-    public static bool IsSupported => SimdTiers.IsSupported(SimdTier.Avx2);
+    /// <summary>The widest tier of this kernel that the machine runs (<see cref="SimdTier.Scalar"/>: none).</summary>
+    public static SimdTier Tier { get; } = SimdTiers.Supported.Where(Supports).DefaultIfEmpty(SimdTier.Scalar).Max();
+
+    /// <summary>True when the hardware runs some tier of the kernel.</summary>
+    public static bool IsSupported => Tier != SimdTier.Scalar;
+
+    /// <summary>True when the kernel has a path for <paramref name="tier"/> and the hardware runs it.</summary>
+    public static bool Supports(SimdTier tier) => tier is SimdTier.Avx2 or SimdTier.Vector128 && SimdTiers.IsSupported(tier);
 
     /// <summary>Effectively computes y[n, r] ≈ Σ_c W[r, c]·x[n, c] with x's tables quantized as the class describes.</summary>
-    /// <exception cref="PlatformNotSupportedException">The machine has no AVX2.</exception>
-    public static void MatVec(PackedBitPlanes w, ReadOnlySpan<float> x, Span<float> y, int vectors)
+    /// <exception cref="PlatformNotSupportedException">The machine runs no tier of the kernel.</exception>
+    public static void MatVec(PackedBitPlanes w, ReadOnlySpan<float> x, Span<float> y, int vectors) => MatVec(w, x, y, vectors, Tier);
+
+    /// <summary>As above on <paramref name="tier"/> (tests force the lower tier with it).</summary>
+    /// <exception cref="PlatformNotSupportedException">The kernel has no path for <paramref name="tier"/> on this machine.</exception>
+    public static void MatVec(PackedBitPlanes w, ReadOnlySpan<float> x, Span<float> y, int vectors, SimdTier tier)
     {
         ArgumentNullException.ThrowIfNull(w);
         PackedReference.CheckShapes(w.Rows, w.Columns, x, y, vectors);
-        if (!IsSupported)
-            throw new PlatformNotSupportedException("The 8-bit table product needs AVX2.");
+        if (!Supports(tier))
+            throw new PlatformNotSupportedException($"The 8-bit table product has no {SimdTiers.Describe(tier)} path on this machine (it needs AVX2 or 128-bit SIMD).");
         for (int first = 0; first < vectors; first += MaxVectors)
         {
             int count = Math.Min(MaxVectors, vectors - first);
-            Pass(w, x.Slice(first * w.Columns, count * w.Columns), y.Slice(first * w.Rows, count * w.Rows), count, simd: true);
+            Pass(w, x.Slice(first * w.Columns, count * w.Columns), y.Slice(first * w.Rows, count * w.Rows), count, tier);
         }
     }
 
-    /// <summary>The scalar twin of <see cref="MatVec"/>: the same tables and integer sums, one plane byte at a time.</summary>
+    /// <summary>The scalar twin of <see cref="MatVec(PackedBitPlanes, ReadOnlySpan{float}, Span{float}, int)"/>: the same tables and integer sums, one plane byte at a time.</summary>
     public static void Reference(PackedBitPlanes w, ReadOnlySpan<float> x, Span<float> y, int vectors)
     {
         ArgumentNullException.ThrowIfNull(w);
@@ -63,7 +75,7 @@ internal static unsafe class NibbleTableMatVec
         for (int first = 0; first < vectors; first += MaxVectors)
         {
             int count = Math.Min(MaxVectors, vectors - first);
-            Pass(w, x.Slice(first * w.Columns, count * w.Columns), y.Slice(first * w.Rows, count * w.Rows), count, simd: false);
+            Pass(w, x.Slice(first * w.Columns, count * w.Columns), y.Slice(first * w.Rows, count * w.Rows), count, SimdTier.Scalar);
         }
     }
 
@@ -71,20 +83,20 @@ internal static unsafe class NibbleTableMatVec
     /// token by the hundred, where renting buffers took a noticeable share of the time).</summary>
     private const int StackFloats = 2048, StackTableBytes = 8192;
 
-    private static void Pass(PackedBitPlanes w, ReadOnlySpan<float> x, Span<float> y, int vectors, bool simd)
+    private static void Pass(PackedBitPlanes w, ReadOnlySpan<float> x, Span<float> y, int vectors, SimdTier tier)
     {
         int padded = w.ColumnBlocks * PackedBitPlanes.ColumnBlock, groups = w.GroupsPerRow;
         int floats = padded + 2 * vectors * groups, tableBytes = vectors * w.ColumnBlocks * BlockTableBytes;
         if (floats <= StackFloats && tableBytes <= StackTableBytes)
         {
-            Pass(w, x, y, vectors, simd, stackalloc float[floats], stackalloc sbyte[tableBytes]);
+            Pass(w, x, y, vectors, tier, stackalloc float[floats], stackalloc sbyte[tableBytes]);
             return;
         }
         float[] scratch = ArrayPool<float>.Shared.Rent(floats);
         sbyte[] tables = ArrayPool<sbyte>.Shared.Rent(tableBytes);
         try
         {
-            Pass(w, x, y, vectors, simd, scratch.AsSpan(0, floats), tables.AsSpan(0, tableBytes));
+            Pass(w, x, y, vectors, tier, scratch.AsSpan(0, floats), tables.AsSpan(0, tableBytes));
         }
         finally
         {
@@ -94,7 +106,7 @@ internal static unsafe class NibbleTableMatVec
     }
 
     /// <summary>One pass over the weights with <paramref name="scratch"/> (x in storage order, steps, group sums) and <paramref name="tables"/>.</summary>
-    private static void Pass(PackedBitPlanes w, ReadOnlySpan<float> x, Span<float> y, int vectors, bool simd, Span<float> scratch, Span<sbyte> tables)
+    private static void Pass(PackedBitPlanes w, ReadOnlySpan<float> x, Span<float> y, int vectors, SimdTier tier, Span<float> scratch, Span<sbyte> tables)
     {
         int padded = w.ColumnBlocks * PackedBitPlanes.ColumnBlock, groups = w.GroupsPerRow;
         int tableBytes = w.ColumnBlocks * BlockTableBytes;
@@ -113,18 +125,26 @@ internal static unsafe class NibbleTableMatVec
         {
             var context = new Context(w, (nint)tp, tableBytes, (nint)stepPointer, (nint)sp, (nint)planes, (nint)parameters, (nint)yp, vectors);
             long weightsPerBlock = (long)PackedBitPlanes.RowBlock * padded * vectors;
-            if (!simd)
+            if (tier == SimdTier.Scalar)
                 ReferenceRows(context);
             else if (RowPartition.RunsSerially(w.RowBlocks, weightsPerBlock))
-                Blocks(context, 0, w.RowBlocks);
+                Blocks(context, tier, 0, w.RowBlocks);
             else
-                BlocksInParallel(context, weightsPerBlock);
+                BlocksInParallel(context, tier, weightsPerBlock);
         }
     }
 
     /// <summary>The row blocks on the thread pool (its own method, so the serial path allocates no closure).</summary>
-    private static void BlocksInParallel(Context context, long weightsPerBlock) =>
-        RowPartition.For(context.W.RowBlocks, weightsPerBlock, (first, end) => Blocks(context, first, end));
+    private static void BlocksInParallel(Context context, SimdTier tier, long weightsPerBlock) =>
+        RowPartition.For(context.W.RowBlocks, weightsPerBlock, (first, end) => Blocks(context, tier, first, end));
+
+    private static void Blocks(Context context, SimdTier tier, int first, int end)
+    {
+        if (tier == SimdTier.Avx2)
+            BlocksAvx2(context, first, end);
+        else
+            Blocks128(context, first, end);
+    }
 
     /// <summary>What the block workers share: the layout and pinned addresses.</summary>
     private readonly record struct Context(PackedBitPlanes W, nint Tables, int TableBytes, nint Steps, nint GroupSums, nint Planes,
@@ -141,7 +161,7 @@ internal static unsafe class NibbleTableMatVec
         int columnBlocks = x.Length / PackedBitPlanes.ColumnBlock;
         if (tables.Length < columnBlocks * BlockTableBytes || steps.Length < (columnBlocks + blocksPerGroup - 1) / blocksPerGroup)
             throw new ArgumentException("The table or step buffer is too small for x.");
-        if (IsSupported)
+        if (SimdTiers.IsSupported(SimdTier.Avx2))
         {
             fixed (float* xp = x)
             fixed (sbyte* tp = tables)
@@ -274,104 +294,5 @@ internal static unsafe class NibbleTableMatVec
                 ((float*)c.Y)[(long)n * w.Rows + row] = (float)total;
             }
         }
-    }
-
-    private static void Blocks(Context c, int first, int end)
-    {
-        Vector256<float>* totals = stackalloc Vector256<float>[2 * MaxVectors];
-        for (int block = first; block < end; block++)
-            Block(c, block, totals);
-    }
-
-    /// <summary>One row block (two registers of 8 rows) times every vector.</summary>
-    private static void Block(Context c, int block, Vector256<float>* totals)
-    {
-        PackedBitPlanes w = c.W;
-        int groups = w.GroupsPerRow, bits = w.Bits, vectors = c.Vectors, columnBlocks = w.ColumnBlocks;
-        int blocksPerGroup = w.GroupSize / PackedBitPlanes.ColumnBlock, blockWords = w.BlockParameterWords;
-        int halfWords = PackedBitPlanes.RowBlock / 2 * ScaleWords.WordsPerValue(w.Format);
-        for (int n = 0; n < 2 * vectors; n++)
-            totals[n] = Vector256<float>.Zero;
-        byte* planes = (byte*)c.Planes + (long)block * columnBlocks * bits * PackedBitPlanes.RowBlock;
-        ushort* parameters = (ushort*)c.Parameters + (long)block * groups * blockWords;
-        for (int g = 0; g < groups; g++, parameters += blockWords)
-        {
-            int firstBlock = g * blocksPerGroup, count = Math.Min(columnBlocks, firstBlock + blocksPerGroup) - firstBlock;
-            byte* groupPlanes = planes + (long)firstBlock * bits * PackedBitPlanes.RowBlock;
-            Vector256<float> scale0 = ScaleWords.Decode8(parameters, w.Format), scale1 = ScaleWords.Decode8(parameters + halfWords, w.Format);
-            Vector256<float> zero0 = w.Symmetric ? Vector256.Create(w.SymmetricZero) : ScaleWords.Decode8(parameters + 2 * halfWords, w.Format);
-            Vector256<float> zero1 = w.Symmetric ? zero0 : ScaleWords.Decode8(parameters + 3 * halfWords, w.Format);
-            Vector256<float> scaleZero0 = scale0 * zero0, scaleZero1 = scale1 * zero1;
-            for (int n = 0; n < vectors; n++)
-            {
-                sbyte* tables = (sbyte*)c.Tables + (long)n * c.TableBytes + firstBlock * BlockTableBytes;
-                GroupSum(groupPlanes, tables, count, bits, out Vector256<int> rows0, out Vector256<int> rows1);
-                var step = Vector256.Create(((float*)c.Steps)[n * groups + g]);
-                var groupSum = Vector256.Create(((float*)c.GroupSums)[n * groups + g]);
-                totals[2 * n] = Fma.MultiplyAddNegated(scaleZero0, groupSum, Fma.MultiplyAdd(Avx.ConvertToVector256Single(rows0), scale0 * step, totals[2 * n]));
-                totals[2 * n + 1] = Fma.MultiplyAddNegated(scaleZero1, groupSum, Fma.MultiplyAdd(Avx.ConvertToVector256Single(rows1), scale1 * step, totals[2 * n + 1]));
-            }
-        }
-        for (int n = 0; n < vectors; n++)
-        {
-            float* y = (float*)c.Y + (long)n * w.Rows;
-            Store8(totals[2 * n], y, block * PackedBitPlanes.RowBlock, w.Rows);
-            Store8(totals[2 * n + 1], y, block * PackedBitPlanes.RowBlock + 8, w.Rows);
-        }
-    }
-
-    /// <summary>The lanes of <paramref name="values"/> that are rows of W, to y from <paramref name="row"/> on.</summary>
-    private static void Store8(Vector256<float> values, float* y, int row, int rows)
-    {
-        if (row + 8 <= rows)
-        {
-            Avx.Store(y + row, values);
-            return;
-        }
-        for (int r = row; r < rows; r++)
-            y[r] = values[r - row];
-    }
-
-    /// <summary>
-    /// Σ_p 2^p·S_p for the 16 rows of a row block over <paramref name="count"/> column blocks, as integers: rows 0–7 in
-    /// <paramref name="rows0"/>, 8–15 in <paramref name="rows1"/>. Planes go two at a time, one per 128-bit lane (a last
-    /// odd plane with a zero upper lane, which looks up entry 0 = 0).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void GroupSum(byte* planes, sbyte* tables, int count, int bits, out Vector256<int> rows0, out Vector256<int> rows1)
-    {
-        Vector256<int> low = Vector256<int>.Zero, high = Vector256<int>.Zero; // rows 0–3 | 8–11, rows 4–7 | 12–15
-        Vector256<byte> nibble = Vector256.Create((byte)0x0F), ones = Vector256.Create((byte)1);
-        int stride = bits * PackedBitPlanes.RowBlock;
-        for (int p = 0; p < bits; p += 2)
-        {
-            bool single = p + 1 == bits;
-            // Plane p's weight in the even 16-bit lanes, plane p + 1's in the odd ones.
-            Vector256<short> weight = Vector256.Create((int)((1 << p) | (1 << (p + 1)) << 16)).AsInt16();
-            for (int start = 0; start < count; start += BlocksPerFlush)
-            {
-                Vector256<short> sum0 = Vector256<short>.Zero, sum1 = Vector256<short>.Zero;
-                byte* plane = planes + (long)start * stride + p * PackedBitPlanes.RowBlock;
-                sbyte* table = tables + start * BlockTableBytes;
-                int end = Math.Min(count, start + BlocksPerFlush);
-                for (int j = start; j < end; j++, plane += stride, table += BlockTableBytes)
-                {
-                    Vector256<byte> bytes = single ? Vector128.Load(plane).ToVector256() : Vector256.Load(plane);
-                    Vector256<sbyte> lowIndex = (bytes & nibble).AsSByte();
-                    Vector256<sbyte> highIndex = (Avx2.ShiftRightLogical(bytes.AsUInt16(), 4).AsByte() & nibble).AsSByte();
-                    Vector256<sbyte> lowValues = Avx2.Shuffle(Avx2.BroadcastVector128ToVector256(table), lowIndex);
-                    Vector256<sbyte> highValues = Avx2.Shuffle(Avx2.BroadcastVector128ToVector256(table + 16), highIndex);
-                    // Each row's two lookups side by side, then added as 16-bit: lane 0 plane p, lane 1 plane p + 1.
-                    sum0 = Avx2.Add(sum0, Avx2.MultiplyAddAdjacent(ones, Avx2.UnpackLow(lowValues, highValues)));   // rows 0–7
-                    sum1 = Avx2.Add(sum1, Avx2.MultiplyAddAdjacent(ones, Avx2.UnpackHigh(lowValues, highValues)));  // rows 8–15
-                }
-                Vector256<short> planeLow = Avx2.Permute2x128(sum0, sum1, 0x20);  // plane p, rows 0–15
-                Vector256<short> planeHigh = Avx2.Permute2x128(sum0, sum1, 0x31); // plane p + 1, rows 0–15
-                low = Avx2.Add(low, Avx2.MultiplyAddAdjacent(Avx2.UnpackLow(planeLow, planeHigh), weight));
-                high = Avx2.Add(high, Avx2.MultiplyAddAdjacent(Avx2.UnpackHigh(planeLow, planeHigh), weight));
-            }
-        }
-        rows0 = Avx2.Permute2x128(low, high, 0x20);
-        rows1 = Avx2.Permute2x128(low, high, 0x31);
     }
 }

@@ -9,7 +9,25 @@ public class NibbleTableMatVecTests
 
     [TierTheory(SimdTier.Avx2)]
     [MemberData(nameof(Cases))]
-    public void The_simd_product_equals_its_scalar_twin(int rows, int columns, int bits, int groupSize, bool symmetric, int format, bool permuted)
+    public void The_avx2_tier_equals_the_scalar_twin(int rows, int columns, int bits, int groupSize, bool symmetric, int format, bool permuted) =>
+        AssertEqualsTwin(SimdTier.Avx2, rows, columns, bits, groupSize, symmetric, format, permuted);
+
+    [TierTheory(SimdTier.Vector128)]
+    [MemberData(nameof(Cases))]
+    public void The_128_bit_tier_equals_the_scalar_twin(int rows, int columns, int bits, int groupSize, bool symmetric, int format, bool permuted) =>
+        AssertEqualsTwin(SimdTier.Vector128, rows, columns, bits, groupSize, symmetric, format, permuted);
+
+    [Fact]
+    public void The_widest_tier_is_chosen_and_tiers_without_a_path_are_refused()
+    {
+        Assert.Equal(SimdTiers.Supported.Where(NibbleTableMatVec.Supports).DefaultIfEmpty(SimdTier.Scalar).Max(), NibbleTableMatVec.Tier);
+        Assert.False(NibbleTableMatVec.Supports(SimdTier.Avx512));
+        Assert.False(NibbleTableMatVec.Supports(SimdTier.Scalar));
+        PackedBitPlanes w = PackedBitPlanes.From(PackedTestData.GroupScalar(3, 16, 3, 8, false, ScaleFormat.F16, false, seed: 1));
+        Assert.Throws<PlatformNotSupportedException>(() => NibbleTableMatVec.MatVec(w, new float[16], new float[3], 1, SimdTier.Avx512));
+    }
+
+    private static void AssertEqualsTwin(SimdTier tier, int rows, int columns, int bits, int groupSize, bool symmetric, int format, bool permuted)
     {
         PackedGroupScalar source = PackedTestData.GroupScalar(rows, columns, bits, groupSize, symmetric, (ScaleFormat)format, permuted, seed: rows * 1000 + bits);
         PackedBitPlanes w = PackedBitPlanes.From(source);
@@ -20,9 +38,9 @@ public class NibbleTableMatVecTests
             var twin = new float[vectors * rows];
             NibbleTableMatVec.Reference(w, x, twin, vectors);
             var actual = new float[vectors * rows];
-            NibbleTableMatVec.MatVec(w, x, actual, vectors);
+            NibbleTableMatVec.MatVec(w, x, actual, vectors, tier);
             float[] bound = PackedTestData.CodeSumBound(PackedTestData.AbsoluteProducts(weights, rows, columns, x, vectors), rows, columns, x, (float)(1 << bits));
-            PackedTestData.AssertClose(twin, actual, bound, 1e-5, $"8-bit tables b{bits} g{groupSize} n{vectors}");
+            PackedTestData.AssertClose(twin, actual, bound, 1e-5, $"8-bit tables {tier} b{bits} g{groupSize} n{vectors}");
         }
     }
 
