@@ -5,6 +5,7 @@ using RwkvQuant.Codebooks;
 using RwkvQuant.Corpora;
 using RwkvQuant.DefaultModel;
 using RwkvQuant.Evaluation;
+using RwkvQuant.Inference;
 using RwkvQuant.Models;
 using RwkvQuant.Pipeline;
 using RwkvQuant.Proxy;
@@ -253,6 +254,8 @@ internal static class QuantizeCommand
         console.WriteLine($"quantized tensors: {q.QuantizedTensors.Count}, {Invariant(q.QuantizedParameterCount, "N0")} parameters, {Invariant(q.QuantizedBitsPerWeight, "F4")} bpw");
         console.WriteLine($"whole model: {Invariant(q.ParameterCount, "N0")} parameters, {Invariant(q.BitsPerWeight, "F4")} bpw");
         console.Write(BeforeAfter.Render(model, q, fileBytes, quality, speed));
+        if (speed is not null)
+            console.WriteLine($"engine products: {FusedMatrixVectorProducts.DescribePaths()}");
         if (speedWarning is not null)
             console.MarkupLine($"[yellow]{Markup.Escape(speedWarning)}[/]");
         if (quality is not null)

@@ -61,6 +61,20 @@ public sealed class BenchCommandTests : IDisposable
         Assert.Contains("runs RWKV v6 and v7", v5.Error, StringComparison.Ordinal);
     }
 
+    [FixtureFact]
+    public async Task Bench_threads_limits_the_products_names_their_path_and_refuses_zero()
+    {
+        CliAppTests.CliRun one = await CliAppTests.RunAsync("bench", QuantizedFile(), "--tokens", "2", "--warmup", "0", "--threads", "1");
+        Assert.True(one.ExitCode == 0, one.Error);
+        Assert.Contains($"threads per product: 1 of {Environment.ProcessorCount} processors", one.Output, StringComparison.Ordinal);
+        Assert.Contains("group-scalar: ", one.Output, StringComparison.Ordinal);
+        Assert.Equal(Environment.ProcessorCount, FusedMatrixVectorProducts.Threads); // the process-wide setting is put back
+
+        CliAppTests.CliRun zero = await CliAppTests.RunAsync("bench", Source, "--threads", "0");
+        Assert.Equal(1, zero.ExitCode);
+        Assert.Contains("--threads must be at least 1", zero.Error, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Kernels_are_optimised_in_every_configuration_and_an_unoptimised_core_is_named_in_the_speed_warning()
     {
