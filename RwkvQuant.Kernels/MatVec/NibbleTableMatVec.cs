@@ -156,12 +156,16 @@ internal static unsafe partial class NibbleTableMatVec
     /// step t_g (0 when every table entry of the group is 0). Entries are rounded to nearest, ties to even, in registers
     /// where AVX2 runs (the kernel and its twin share this builder, so they look up the same bytes).
     /// </summary>
-    internal static void BuildTables(ReadOnlySpan<float> x, int blocksPerGroup, Span<sbyte> tables, Span<float> steps)
+    internal static void BuildTables(ReadOnlySpan<float> x, int blocksPerGroup, Span<sbyte> tables, Span<float> steps) =>
+        BuildTables(x, blocksPerGroup, tables, steps, SimdTiers.IsSupported(SimdTier.Avx2));
+
+    /// <summary>As above; <paramref name="useAvx2"/> false forces the scalar builder (what a machine without AVX2 runs) for tests.</summary>
+    internal static void BuildTables(ReadOnlySpan<float> x, int blocksPerGroup, Span<sbyte> tables, Span<float> steps, bool useAvx2)
     {
         int columnBlocks = x.Length / PackedBitPlanes.ColumnBlock;
         if (tables.Length < columnBlocks * BlockTableBytes || steps.Length < (columnBlocks + blocksPerGroup - 1) / blocksPerGroup)
             throw new ArgumentException("The table or step buffer is too small for x.");
-        if (SimdTiers.IsSupported(SimdTier.Avx2))
+        if (useAvx2 && SimdTiers.IsSupported(SimdTier.Avx2))
         {
             fixed (float* xp = x)
             fixed (sbyte* tp = tables)
@@ -188,7 +192,7 @@ internal static unsafe partial class NibbleTableMatVec
     }
 
     /// <summary>
-    /// <see cref="BuildTables"/> in registers: a column block's two tables are four 8-float vectors (entries 8–15 are
+    /// <see cref="BuildTables(ReadOnlySpan{float}, int, Span{sbyte}, Span{float})"/> in registers: a column block's two tables are four 8-float vectors (entries 8–15 are
     /// entries 0–7 plus the fourth value), kept while the group's largest magnitude is found, then scaled, converted
     /// and narrowed to bytes with saturation.
     /// </summary>

@@ -77,15 +77,17 @@ public class NibbleTableMatVecTests
         }
     }
 
-    [Fact]
-    public void Tables_round_each_subset_sum_to_the_nearest_step_of_their_group()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)] // the scalar builder of machines without AVX2
+    public void Tables_round_each_subset_sum_to_the_nearest_step_of_their_group(bool useAvx2)
     {
         var random = new Random(3);
         float[] x = Enumerable.Range(0, 40).Select(_ => (float)(random.NextDouble() * 4 - 2)).ToArray(); // 5 column blocks
         const int blocksPerGroup = 2;
         var tables = new sbyte[5 * 32];
         var steps = new float[3];
-        NibbleTableMatVec.BuildTables(x, blocksPerGroup, tables, steps);
+        NibbleTableMatVec.BuildTables(x, blocksPerGroup, tables, steps, useAvx2);
         for (int quad = 0; quad < 10; quad++)
         {
             int g = quad / 2 / blocksPerGroup;
