@@ -143,8 +143,16 @@ internal sealed class Rwkv6Network : RwkvNetwork
     /// <summary>
     /// The WKV recurrence over T, per batch and head: y_t = r_tᵀ·(diag(u)·k_t·v_tᵀ + S_{t−1}),
     /// S_t = diag(w_t)·S_{t−1} + k_t·v_tᵀ. Inputs <c>[B, T, H, N]</c>, u <c>[H, N]</c>, S <c>[B, H, N(key), N(value)]</c>.
+    /// Returns y and the new S <paramref name="s"/> (never <paramref name="s0"/>), both in the caller's dispose scope.
+    /// Without a gradient to record it runs on the SIMD kernel (<see cref="KernelWkv.Rwkv6"/>), else on <see cref="WkvTorch"/>.
     /// </summary>
-    private static Tensor Wkv(Tensor r, Tensor w, Tensor k, Tensor v, Tensor u, Tensor s0, out Tensor s)
+    internal static Tensor Wkv(Tensor r, Tensor w, Tensor k, Tensor v, Tensor u, Tensor s0, out Tensor s) =>
+        KernelWkv.Applies(s0, r, w, k, v, u)
+            ? KernelWkv.Rwkv6(r, w, k, v, u, s0, out s)
+            : WkvTorch(r, w, k, v, u, s0, out s);
+
+    /// <summary><see cref="Wkv"/> as a per-token loop of libtorch calls (differentiable; the reference of the kernel path).</summary>
+    internal static Tensor WkvTorch(Tensor r, Tensor w, Tensor k, Tensor v, Tensor u, Tensor s0, out Tensor s)
     {
         long steps = r.shape[1];
         var outputs = new Tensor[steps];

@@ -169,9 +169,17 @@ internal sealed class Rwkv7Network : RwkvNetwork
 
     /// <summary>
     /// The WKV recurrence over T, per batch and head: S_t = S_{t−1}·diag(w_t) + (S_{t−1}·z_t)·b_tᵀ + v_t·k_tᵀ,
-    /// y_t = S_t·r_t. All inputs <c>[B, T, H, N]</c>; S <c>[B, H, N(value), N(key)]</c>.
+    /// y_t = S_t·r_t. All inputs <c>[B, T, H, N]</c>; S <c>[B, H, N(value), N(key)]</c>. Returns y and the new S
+    /// <paramref name="s"/> (never <paramref name="s0"/>), both in the caller's dispose scope. Without a gradient to
+    /// record it runs on the SIMD kernel (<see cref="KernelWkv.Rwkv7"/>), else on <see cref="WkvTorch"/>.
     /// </summary>
-    private static Tensor Wkv(Tensor r, Tensor w, Tensor k, Tensor v, Tensor z, Tensor b, Tensor s0, out Tensor s)
+    internal static Tensor Wkv(Tensor r, Tensor w, Tensor k, Tensor v, Tensor z, Tensor b, Tensor s0, out Tensor s) =>
+        KernelWkv.Applies(s0, r, w, k, v, z, b)
+            ? KernelWkv.Rwkv7(r, w, k, v, z, b, s0, out s)
+            : WkvTorch(r, w, k, v, z, b, s0, out s);
+
+    /// <summary><see cref="Wkv"/> as a per-token loop of libtorch calls (differentiable; the reference of the kernel path).</summary>
+    internal static Tensor WkvTorch(Tensor r, Tensor w, Tensor k, Tensor v, Tensor z, Tensor b, Tensor s0, out Tensor s)
     {
         long steps = r.shape[1];
         var outputs = new Tensor[steps];

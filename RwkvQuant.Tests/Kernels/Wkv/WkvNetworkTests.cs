@@ -7,7 +7,8 @@ namespace RwkvQuant.Tests.Kernels.Wkv;
 
 /// <summary>
 /// The WKV kernels compute what the TorchSharp networks compute: every layer's WKV inputs, as the real fixture models
-/// produce them during a forward pass from a carried (non-zero) state, give the network's output and new state.
+/// produce them during a forward pass from a carried (non-zero) state, give the output and new state of the network's
+/// per-token torch loop (forced, since the network would otherwise run these kernels themselves).
 /// </summary>
 public sealed class WkvNetworkTests
 {
@@ -52,6 +53,7 @@ public sealed class WkvNetworkTests
         RwkvModel model = GgmlModelLoader.Load(Fixtures.Path("rwkvcpp", file));
         using RwkvNetwork network = RwkvNetwork.Create(model);
         using var scope = NewDisposeScope();
+        using IDisposable torchLoop = KernelWkv.UseTorchLoop(); // the network's own torch loop, not the kernel under test
         RwkvState state = network.CreateState();
         network.Forward(tensor(new long[] { 34, 105, 110, 32, 116, 104, 101 }, [1, 7]), state); // a non-zero state to start from
         var observer = new TraceObserver();
