@@ -39,7 +39,7 @@ public class DecodingBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        RwkvModel model = Model == Synthetic ? SyntheticRwkv7.Create() : RwkvModelFile.Load(FixturePath.Find("rwkvcpp", Model));
+        RwkvModel model = Model == Synthetic ? SyntheticModels.Create(SyntheticModels.Find("rwkv7-0.1b")) : RwkvModelFile.Load(FixturePath.Find("rwkvcpp", Model));
         var rtn = new RoundToNearestQuantizer(new RoundToNearestOptions { Bits = 3, GroupSize = 64 });
         QuantizedTensor[] quantized = LinearWeights.Of(model).Where(w => w.Block >= 0)
             .AsParallel().Select(w => rtn.Quantize(w.ToMatrix(model[w.Name]))).ToArray();

@@ -137,8 +137,24 @@ internal static class QuantizeCommand
     /// <summary>What <c>quantize --json</c> writes.</summary>
     /// <param name="ScalarFractionTarget">The --sq-fraction share the thresholds were scaled for; null with explicit --tau-c/--tau-f.</param>
     internal sealed record Report(string Model, string Version, CalibrationReport Calibration, string Plan, string Selector,
-        double? ScalarFractionTarget, double? BitsPerWeightBudget, bool Codebooks, string Output, long FileBytes, Totals Totals,
+        double? ScalarFractionTarget, double? BitsPerWeightBudget, bool Codebooks, string Output, long FileBytes, Cost Cost, Totals Totals,
         BeforeAfter.QualityReport? Evaluation, BeforeAfter.SpeedReport? Speed, IReadOnlyList<TensorReport> Tensors);
+
+    /// <summary>What loading, calibrating, quantizing and saving cost (the before/after measurements excluded).</summary>
+    /// <param name="WallSeconds">Elapsed time from the start of the command to the file written.</param>
+    /// <param name="CpuSeconds">Processor time of the whole process over that span (all threads).</param>
+    /// <param name="PeakMemoryBytes">The process's peak resident memory by then (Linux VmHWM; the peak working set elsewhere).</param>
+    internal sealed record Cost(double WallSeconds, double CpuSeconds, long PeakMemoryBytes)
+    {
+        public static Cost Measure(TimeSpan wall)
+        {
+            using var process = System.Diagnostics.Process.GetCurrentProcess();
+            return new Cost(wall.TotalSeconds, process.TotalProcessorTime.TotalSeconds, process.PeakWorkingSet64);
+        }
+
+        public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+            $"{WallSeconds:F1} s wall, {CpuSeconds:F1} s CPU, peak memory {PeakMemoryBytes / 1e9:F2} GB");
+    }
 
     internal sealed record CalibrationReport(string File, string? Documents, int Samples, int TokensPerSample);
 
@@ -155,6 +171,7 @@ internal static class QuantizeCommand
         Lazy<ReferencePackCorpus> corpus, CancellationToken cancellationToken)
     {
         IAnsiConsole console = context.ProgressConsole(json);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         RwkvModel model = ModelChoice.Load(request.ModelPath);
         ITokenizer tokenizer = createTokenizer(model.Config);
         TextSource calibrationText = TextSource.Resolve(request.CalibrationPath, request.CalibrationRange, CorpusSplit.Calibration, corpus);
@@ -196,13 +213,15 @@ internal static class QuantizeCommand
             var progress = new Reporter(p =>
             {
                 if (p.TensorName is null)
-                    console.WriteLine($"block {p.Block + 1}/{p.BlockCount}: calibrating and quantizing ({p.TensorsDone}/{p.TensorCount} tensors done)");
+                    console.WriteLine($"[{Invariant(clock.Elapsed.TotalSeconds, "F1")} s] block {p.Block + 1}/{p.BlockCount}: calibrating and quantizing ({p.TensorsDone}/{p.TensorCount} tensors done)");
             });
             result = quantizer.QuantizeAsync(model, data, progress, cancellationToken).GetAwaiter().GetResult();
         }
         QuantizedModelFile.Save(result.Model, request.OutputPath, cancellationToken);
         QuantizedModel q = result.Model;
         long fileBytes = new FileInfo(request.OutputPath).Length;
+        Cost cost = Cost.Measure(clock.Elapsed);
+        console.WriteLine($"quantized and saved: {cost}");
         if (evaluationText is not null || request.SpeedTokens > 0)
             console.WriteLine($"wrote {request.OutputPath}; measuring the float32 and the quantized model");
         BeforeAfter.QualityReport? quality = evaluationText is null ? null
@@ -218,7 +237,7 @@ internal static class QuantizeCommand
             context.WriteJson(new Report(request.ModelPath ?? ModelChoice.DisplayName(null), model.Config.Version.ToString(),
                 new CalibrationReport(calibrationText.Name, request.CalibrationRange?.ToString(), data.Samples.Count, request.Calibration.TokensPerSample),
                 plan.ToString(), result.Selector, request.Thresholds is null ? request.ScalarFraction : null, request.BitsPerWeight, request.Codebooks,
-                request.OutputPath, fileBytes,
+                request.OutputPath, fileBytes, cost,
                 new Totals(matrices, result.Tensors.Count(t => t.Method == HybridMethod.Scalar), result.ScalarFractionByCount, result.ScalarFractionByParameters,
                     q.QuantizedTensors.Count, q.QuantizedParameterCount, q.QuantizedStoredBits, q.QuantizedBitsPerWeight, q.ParameterCount, q.StoredBits, q.BitsPerWeight),
                 quality, speed,
@@ -260,7 +279,7 @@ internal static class QuantizeCommand
             console.MarkupLine($"[yellow]{Markup.Escape(speedWarning)}[/]");
         if (quality is not null)
             console.WriteLine($"bits per byte and KL on {quality.Text}, {Invariant(quality.Bytes, "N0")} bytes");
-        console.WriteLine($"wrote {request.OutputPath} ({Invariant(fileBytes, "N0")} bytes)");
+        console.WriteLine($"wrote {request.OutputPath} ({Invariant(fileBytes, "N0")} bytes); quantizing cost {cost}");
         return 0;
     }
 

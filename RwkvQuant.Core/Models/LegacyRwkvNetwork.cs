@@ -17,25 +17,12 @@ internal abstract class LegacyRwkvNetwork<TLayer> : RwkvNetwork where TLayer : L
     protected const int FfnShift = 0;
     protected const int AttShift = 1;
 
-    private readonly Tensor _embedding;   // [V, C]
-    private readonly Tensor _ln0Weight, _ln0Bias, _lnOutWeight, _lnOutBias;
-    private readonly Tensor _head;        // [V, C]
-    private readonly TLayer[] _layers;
+    private readonly NetworkWeights<TLayer> _weights;
 
-    /// <summary>Loads the shared weights and each block through <paramref name="createLayer"/> (block index → weights).</summary>
-    protected LegacyRwkvNetwork(RwkvModel model, Func<int, TLayer> createLayer) : base(model.Config)
-    {
-        RwkvConfig c = model.Config;
-        _embedding = Weight(model, "emb.weight", c.VocabularySize, c.EmbeddingSize);
-        _ln0Weight = Weight(model, "blocks.0.ln0.weight", c.EmbeddingSize);
-        _ln0Bias = Weight(model, "blocks.0.ln0.bias", c.EmbeddingSize);
-        _lnOutWeight = Weight(model, "ln_out.weight", c.EmbeddingSize);
-        _lnOutBias = Weight(model, "ln_out.bias", c.EmbeddingSize);
-        _head = Weight(model, "head.weight", c.VocabularySize, c.EmbeddingSize);
-        _layers = new TLayer[c.LayerCount];
-        for (int i = 0; i < _layers.Length; i++)
-            _layers[i] = createLayer(i);
-    }
+    /// <summary>A network over <paramref name="model"/>; block i is made by <paramref name="createLayer"/> the first
+    /// time it runs, the embedding and the head likewise (<see cref="NetworkWeights{TLayer}"/>).</summary>
+    protected LegacyRwkvNetwork(RwkvModel model, Func<int, TLayer> createLayer) : base(model.Config) =>
+        _weights = new NetworkWeights<TLayer>(model, createLayer);
 
     /// <summary>
     /// The time mix of block <paramref name="index"/> over x <c>[B, T, C]</c> (already layer-normed): its output, with
@@ -47,14 +34,15 @@ internal abstract class LegacyRwkvNetwork<TLayer> : RwkvNetwork where TLayer : L
     private protected override Tensor Embed(Tensor tokens)
     {
         long batch = tokens.shape[0], length = tokens.shape[1];
-        Tensor x = _embedding.index_select(0, tokens.reshape(-1)).reshape(batch, length, -1);
-        return LayerNorm(x, _ln0Weight, _ln0Bias);
+        EndWeights input = _weights.Input;
+        Tensor x = input.Matrix.index_select(0, tokens.reshape(-1)).reshape(batch, length, -1);
+        return LayerNorm(x, input.NormWeight, input.NormBias);
     }
 
     private protected override Tensor RunBlock(int block, Tensor x, RwkvState state, BlockCarry carry)
     {
         using var layerScope = torch.NewDisposeScope(); // frees the layer's temporaries; state tensors are detached
-        TLayer layer = _layers[block];
+        TLayer layer = _weights.Layer(block);
         Tensor[] s = state.Layer(block);
         x = x.add(TimeMix(LayerNorm(x, layer.Ln1Weight, layer.Ln1Bias), layer, state, block, s), One);
         Tensor xx = LayerNorm(x, layer.Ln2Weight, layer.Ln2Bias);
@@ -65,9 +53,10 @@ internal abstract class LegacyRwkvNetwork<TLayer> : RwkvNetwork where TLayer : L
 
     private protected override Tensor Head(Tensor x)
     {
-        x = LayerNorm(x, _lnOutWeight, _lnOutBias);
+        EndWeights output = _weights.Output;
+        x = LayerNorm(x, output.NormWeight, output.NormBias);
         Observer?.OnLinearInput("head.weight", x);
-        return nn.functional.linear(x, _head);
+        return nn.functional.linear(x, output.Matrix);
     }
 
     /// <inheritdoc />
@@ -75,10 +64,7 @@ internal abstract class LegacyRwkvNetwork<TLayer> : RwkvNetwork where TLayer : L
     {
         if (!disposing)
             return;
-        foreach (Tensor t in new[] { _embedding, _ln0Weight, _ln0Bias, _lnOutWeight, _lnOutBias, _head })
-            t.Dispose();
-        foreach (TLayer layer in _layers)
-            layer.Dispose();
+        _weights.Dispose();
     }
 }
 

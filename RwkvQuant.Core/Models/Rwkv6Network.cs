@@ -20,37 +20,29 @@ internal sealed class Rwkv6Network : RwkvNetwork
     private static readonly string[] MixVectors =
         ["att.time_maa_x", "att.time_maa_w", "att.time_maa_k", "att.time_maa_v", "att.time_maa_r", "att.time_maa_g"];
 
-    private readonly Tensor _embedding, _ln0Weight, _ln0Bias, _lnOutWeight, _lnOutBias, _head;
-    private readonly Layer[] _layers;
-    private readonly List<Tensor> _owned = [];
+    private readonly NetworkWeights<Layer> _weights;
 
-    public Rwkv6Network(RwkvModel model) : base(model.Config)
+    /// <summary>A network over <paramref name="model"/>. Nothing is copied yet: each block (and the embedding, and the
+    /// head) becomes float32 torch tensors the first time it runs (<see cref="NetworkWeights{TLayer}"/>).</summary>
+    public Rwkv6Network(RwkvModel model) : base(model.Config) => _weights = new NetworkWeights<Layer>(model, LoadLayer);
+
+    private Tensor Load(string name, params long[] shape) => _weights.Load(name, shape);
+
+    private Layer LoadLayer(int i)
     {
-        Tensor Load(string name) { Tensor t = ToTorch(model[name]); _owned.Add(t); return t; }
-        Tensor Vector(string name) { Tensor t = ToTorch(model[name], Config.EmbeddingSize); _owned.Add(t); return t; }
-
-        _embedding = Load("emb.weight");                    // [V, C]
-        _ln0Weight = Load("blocks.0.ln0.weight");
-        _ln0Bias = Load("blocks.0.ln0.bias");
-        _lnOutWeight = Load("ln_out.weight");
-        _lnOutBias = Load("ln_out.bias");
-        _head = Load("head.weight");                        // [V, C]
-        _layers = new Layer[Config.LayerCount];
-        for (int i = 0; i < _layers.Length; i++)
-        {
-            string p = $"blocks.{i}.";
-            _layers[i] = new Layer(p,
-                Load(p + "ln1.weight"), Load(p + "ln1.bias"), Load(p + "ln2.weight"), Load(p + "ln2.bias"),
-                Vector(p + "att.time_maa_x"), Vector(p + "att.time_maa_w"), Vector(p + "att.time_maa_k"),
-                Vector(p + "att.time_maa_v"), Vector(p + "att.time_maa_r"), Vector(p + "att.time_maa_g"),
-                Load(p + "att.time_maa_w1"), Load(p + "att.time_maa_w2"),
-                Vector(p + "att.time_decay"), Load(p + "att.time_decay_w1"), Load(p + "att.time_decay_w2"),
-                Load(p + "att.time_faaaa"),
-                Load(p + "att.receptance.weight"), Load(p + "att.key.weight"), Load(p + "att.value.weight"),
-                Load(p + "att.gate.weight"), Load(p + "att.output.weight"), Load(p + "att.ln_x.weight"), Load(p + "att.ln_x.bias"),
-                Vector(p + "ffn.time_maa_k"), Vector(p + "ffn.time_maa_r"),
-                Load(p + "ffn.key.weight"), Load(p + "ffn.receptance.weight"), Load(p + "ffn.value.weight"));
-        }
+        Tensor Vector(string name) => Load(name, Config.EmbeddingSize);
+        string p = $"blocks.{i}.";
+        return new Layer(p,
+            Load(p + "ln1.weight"), Load(p + "ln1.bias"), Load(p + "ln2.weight"), Load(p + "ln2.bias"),
+            Vector(p + "att.time_maa_x"), Vector(p + "att.time_maa_w"), Vector(p + "att.time_maa_k"),
+            Vector(p + "att.time_maa_v"), Vector(p + "att.time_maa_r"), Vector(p + "att.time_maa_g"),
+            Load(p + "att.time_maa_w1"), Load(p + "att.time_maa_w2"),
+            Vector(p + "att.time_decay"), Load(p + "att.time_decay_w1"), Load(p + "att.time_decay_w2"),
+            Load(p + "att.time_faaaa"),
+            Load(p + "att.receptance.weight"), Load(p + "att.key.weight"), Load(p + "att.value.weight"),
+            Load(p + "att.gate.weight"), Load(p + "att.output.weight"), Load(p + "att.ln_x.weight"), Load(p + "att.ln_x.bias"),
+            Vector(p + "ffn.time_maa_k"), Vector(p + "ffn.time_maa_r"),
+            Load(p + "ffn.key.weight"), Load(p + "ffn.receptance.weight"), Load(p + "ffn.value.weight"));
     }
 
     public override RwkvState CreateState(int batchSize = 1) => MatrixValuedZeroState(Config, batchSize);
@@ -58,8 +50,9 @@ internal sealed class Rwkv6Network : RwkvNetwork
     private protected override Tensor Embed(Tensor tokens)
     {
         long batch = tokens.shape[0], steps = tokens.shape[1];
-        Tensor x = _embedding.index_select(0, tokens.reshape(-1)).reshape(batch, steps, -1); // [B, T, C]
-        return LayerNorm(x, _ln0Weight, _ln0Bias);
+        EndWeights input = _weights.Input;
+        Tensor x = input.Matrix.index_select(0, tokens.reshape(-1)).reshape(batch, steps, -1); // [B, T, C]
+        return LayerNorm(x, input.NormWeight, input.NormBias);
     }
 
     private protected override Tensor RunBlock(int block, Tensor x, RwkvState state, BlockCarry carry)
@@ -68,7 +61,7 @@ internal sealed class Rwkv6Network : RwkvNetwork
         Tensor attShift, ffnShift, wkvState;
         using (var layerScope = torch.NewDisposeScope())
         {
-            Layer l = _layers[block];
+            Layer l = _weights.Layer(block);
             Tensor xa = LayerNorm(x, l.Ln1Weight, l.Ln1Bias);
             x = x.add(TimeMix(l, xa, s[0], s[2], out wkvState), One);
             attShift = Last(xa);
@@ -88,9 +81,10 @@ internal sealed class Rwkv6Network : RwkvNetwork
 
     private protected override Tensor Head(Tensor x)
     {
-        x = LayerNorm(x, _lnOutWeight, _lnOutBias);
+        EndWeights output = _weights.Output;
+        x = LayerNorm(x, output.NormWeight, output.NormBias);
         Observer?.OnLinearInput("head.weight", x);
-        return Linear(x, _head);                                           // [B, T, V]
+        return Linear(x, output.Matrix);                                          // [B, T, V]
     }
 
     /// <summary>Time mixing of xa <c>[B, T, C]</c> (already layer-normed); returns its output and the new S.</summary>
@@ -193,9 +187,7 @@ internal sealed class Rwkv6Network : RwkvNetwork
     {
         if (!disposing)
             return;
-        foreach (Tensor t in _owned)
-            t.Dispose();
-        _owned.Clear();
+        _weights.Dispose();
     }
 
     /// <summary>One block's weights in BlinkDL's layout; token-shift vectors and the decay base flattened to [C].</summary>

@@ -22,39 +22,31 @@ internal sealed class Rwkv7Network : RwkvNetwork
     /// <summary>The token-shift mix vectors that multiply dx = x_{t−1} − x_t.</summary>
     private static readonly string[] MixVectors = ["att.x_r", "att.x_w", "att.x_k", "att.x_v", "att.x_a", "att.x_g"];
 
-    private readonly Tensor _embedding, _ln0Weight, _ln0Bias, _lnOutWeight, _lnOutBias, _head;
-    private readonly Layer[] _layers;
-    private readonly List<Tensor> _owned = [];
+    private readonly NetworkWeights<Layer> _weights;
 
-    public Rwkv7Network(RwkvModel model) : base(model.Config)
+    /// <summary>A network over <paramref name="model"/>. Nothing is copied yet: each block (and the embedding, and the
+    /// head) becomes float32 torch tensors the first time it runs (<see cref="NetworkWeights{TLayer}"/>).</summary>
+    public Rwkv7Network(RwkvModel model) : base(model.Config) => _weights = new NetworkWeights<Layer>(model, LoadLayer);
+
+    private Tensor Load(string name, params long[] shape) => _weights.Load(name, shape);
+
+    private Layer LoadLayer(int i)
     {
-        Tensor Load(string name) { Tensor t = ToTorch(model[name]); _owned.Add(t); return t; }
-        Tensor Vector(string name) { Tensor t = ToTorch(model[name], Config.EmbeddingSize); _owned.Add(t); return t; }
-
-        _embedding = Load("emb.weight");                    // [V, C]
-        _ln0Weight = Load("blocks.0.ln0.weight");
-        _ln0Bias = Load("blocks.0.ln0.bias");
-        _lnOutWeight = Load("ln_out.weight");
-        _lnOutBias = Load("ln_out.bias");
-        _head = Load("head.weight");                        // [V, C]
-        _layers = new Layer[Config.LayerCount];
-        for (int i = 0; i < _layers.Length; i++)
-        {
-            string p = $"blocks.{i}.";
-            bool first = i == 0;
-            _layers[i] = new Layer(p,
-                Load(p + "ln1.weight"), Load(p + "ln1.bias"), Load(p + "ln2.weight"), Load(p + "ln2.bias"),
-                Vector(p + "att.x_r"), Vector(p + "att.x_w"), Vector(p + "att.x_k"),
-                Vector(p + "att.x_v"), Vector(p + "att.x_a"), Vector(p + "att.x_g"),
-                Vector(p + "att.w0"), Load(p + "att.w1"), Load(p + "att.w2"),
-                Vector(p + "att.a0"), Load(p + "att.a1"), Load(p + "att.a2"),
-                first ? null : Vector(p + "att.v0"), first ? null : Load(p + "att.v1"), first ? null : Load(p + "att.v2"),
-                Load(p + "att.g1"), Load(p + "att.g2"),
-                Vector(p + "att.k_k"), Vector(p + "att.k_a"), Load(p + "att.r_k").reshape(Config.EmbeddingSize),
-                Load(p + "att.receptance.weight"), Load(p + "att.key.weight"), Load(p + "att.value.weight"),
-                Load(p + "att.output.weight"), Load(p + "att.ln_x.weight"), Load(p + "att.ln_x.bias"),
-                Vector(p + "ffn.x_k"), Load(p + "ffn.key.weight"), Load(p + "ffn.value.weight"));
-        }
+        Tensor Vector(string name) => Load(name, Config.EmbeddingSize);
+        string p = $"blocks.{i}.";
+        bool first = i == 0;
+        return new Layer(p,
+            Load(p + "ln1.weight"), Load(p + "ln1.bias"), Load(p + "ln2.weight"), Load(p + "ln2.bias"),
+            Vector(p + "att.x_r"), Vector(p + "att.x_w"), Vector(p + "att.x_k"),
+            Vector(p + "att.x_v"), Vector(p + "att.x_a"), Vector(p + "att.x_g"),
+            Vector(p + "att.w0"), Load(p + "att.w1"), Load(p + "att.w2"),
+            Vector(p + "att.a0"), Load(p + "att.a1"), Load(p + "att.a2"),
+            first ? null : Vector(p + "att.v0"), first ? null : Load(p + "att.v1"), first ? null : Load(p + "att.v2"),
+            Load(p + "att.g1"), Load(p + "att.g2"),
+            Vector(p + "att.k_k"), Vector(p + "att.k_a"), Load(p + "att.r_k", Config.EmbeddingSize),
+            Load(p + "att.receptance.weight"), Load(p + "att.key.weight"), Load(p + "att.value.weight"),
+            Load(p + "att.output.weight"), Load(p + "att.ln_x.weight"), Load(p + "att.ln_x.bias"),
+            Vector(p + "ffn.x_k"), Load(p + "ffn.key.weight"), Load(p + "ffn.value.weight"));
     }
 
     public override RwkvState CreateState(int batchSize = 1) => MatrixValuedZeroState(Config, batchSize);
@@ -62,8 +54,9 @@ internal sealed class Rwkv7Network : RwkvNetwork
     private protected override Tensor Embed(Tensor tokens)
     {
         long batch = tokens.shape[0], steps = tokens.shape[1];
-        Tensor x = _embedding.index_select(0, tokens.reshape(-1)).reshape(batch, steps, -1); // [B, T, C]
-        return LayerNorm(x, _ln0Weight, _ln0Bias);
+        EndWeights input = _weights.Input;
+        Tensor x = input.Matrix.index_select(0, tokens.reshape(-1)).reshape(batch, steps, -1); // [B, T, C]
+        return LayerNorm(x, input.NormWeight, input.NormBias);
     }
 
     private protected override Tensor RunBlock(int block, Tensor x, RwkvState state, BlockCarry carry)
@@ -73,7 +66,7 @@ internal sealed class Rwkv7Network : RwkvNetwork
         Tensor? vFirst = carry.ValueFirst;
         using (var layerScope = torch.NewDisposeScope())
         {
-            Layer l = _layers[block];
+            Layer l = _weights.Layer(block);
             Tensor xa = LayerNorm(x, l.Ln1Weight, l.Ln1Bias);
             x = x.add(TimeMix(l, xa, s[0], s[2], ref vFirst, out wkvState), One);
             attShift = Last(xa);
@@ -96,9 +89,10 @@ internal sealed class Rwkv7Network : RwkvNetwork
 
     private protected override Tensor Head(Tensor x)
     {
-        x = LayerNorm(x, _lnOutWeight, _lnOutBias);
+        EndWeights output = _weights.Output;
+        x = LayerNorm(x, output.NormWeight, output.NormBias);
         Observer?.OnLinearInput("head.weight", x);
-        return Linear(x, _head);                                           // [B, T, V]
+        return Linear(x, output.Matrix);                                         // [B, T, V]
     }
 
     /// <summary>Time mixing of xa <c>[B, T, C]</c> (already layer-normed); returns its output and the new S.</summary>
@@ -218,9 +212,7 @@ internal sealed class Rwkv7Network : RwkvNetwork
     {
         if (!disposing)
             return;
-        foreach (Tensor t in _owned)
-            t.Dispose();
-        _owned.Clear();
+        _weights.Dispose();
     }
 
     /// <summary>One block's weights; LoRA matrices in BlinkDL's (C, D) / (D, C) layout, vectors flattened to [C].</summary>

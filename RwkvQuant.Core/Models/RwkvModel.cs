@@ -4,12 +4,15 @@ namespace RwkvQuant.Models;
 
 /// <summary>
 /// An RWKV model in canonical form: BlinkDL's key names and tensor layouts (<c>emb.weight</c>,
-/// <c>blocks.{i}.att.receptance.weight</c>, …, <c>head.weight</c>) as float32, whatever file it came from,
-/// plus the <see cref="RwkvConfig"/> inferred from the tensors. Immutable.
+/// <c>blocks.{i}.att.receptance.weight</c>, …, <c>head.weight</c>), whatever file it came from, plus the
+/// <see cref="RwkvConfig"/> inferred from the tensors. Immutable. Each tensor keeps the floating-point type it was
+/// stored in (an FP16 checkpoint stays 2 bytes per weight in memory); read values with
+/// <see cref="TensorData.ToFloatArray"/>, which converts. Networks and quantizers expand one tensor or block at a time.
 /// </summary>
 public sealed class RwkvModel
 {
-    /// <summary>Creates a model from canonical tensors (converted to float32) and a config.</summary>
+    /// <summary>Creates a model from canonical tensors (kept in their floating-point type) and a config.</summary>
+    /// <exception cref="ArgumentException">A name appears twice, or a tensor is not floating point.</exception>
     public RwkvModel(RwkvConfig config, IEnumerable<TensorData> tensors, string? sourcePath = null)
     {
         ArgumentNullException.ThrowIfNull(config);
@@ -17,7 +20,9 @@ public sealed class RwkvModel
         var map = new Dictionary<string, TensorData>(StringComparer.Ordinal);
         foreach (TensorData tensor in tensors)
         {
-            if (!map.TryAdd(tensor.Name, tensor.ToFloat32()))
+            if (!tensor.Type.IsFloatingPoint())
+                throw new ArgumentException($"Tensor '{tensor.Name}' has type {tensor.Type}; a model holds floating-point tensors.", nameof(tensors));
+            if (!map.TryAdd(tensor.Name, tensor))
                 throw new ArgumentException($"Tensor '{tensor.Name}' appears twice.", nameof(tensors));
         }
         Config = config;
@@ -28,7 +33,7 @@ public sealed class RwkvModel
     /// <summary>The architecture.</summary>
     public RwkvConfig Config { get; }
 
-    /// <summary>All tensors by canonical name, float32.</summary>
+    /// <summary>All tensors by canonical name, each in its stored floating-point type.</summary>
     public IReadOnlyDictionary<string, TensorData> Tensors { get; }
 
     /// <summary>The file the model was loaded from, if any.</summary>

@@ -108,14 +108,15 @@ public sealed class HybridQuantizer
         List<LinearWeight> matrices = [.. LinearWeights.Of(model).Where(w => w.Block >= 0)];
         IReadOnlyList<string> vectors = CodebookOptimizer is null ? [] : MultiplicationVectors(model);
         int total = matrices.Count + vectors.Count, done = 0;
-        var current = new Dictionary<string, TensorData>(model.Tensors, StringComparer.Ordinal);
         var quantized = new List<QuantizedTensor>();
         var reports = new List<HybridTensorReport>();
 
-        RwkvNetwork network = RwkvNetwork.Create(model);
-        try
+        // Networks copy a block to float32 only when it runs (NetworkWeights), so each phase below holds one block.
+        BlockInputs inputs;
+        using (RwkvNetwork embedding = RwkvNetwork.Create(model))
+            inputs = BlockInputs.Embed(embedding, calibration, cancellationToken);
+        using (inputs)
         {
-            using BlockInputs inputs = BlockInputs.Embed(network, calibration, cancellationToken);
             for (int block = 0; block < blocks; block++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
@@ -124,7 +125,10 @@ public sealed class HybridQuantizer
                 var blockVectors = vectors.Where(n => n.StartsWith(prefix, StringComparison.Ordinal)).ToList();
                 IReadOnlyDictionary<string, double[]> importances;
                 Dictionary<string, Hessian> hessians;
+                // This block's tensors as quantized: what the next block's inputs are computed with.
+                var replaced = new Dictionary<string, TensorData>(StringComparer.Ordinal);
                 using (HessianCollector hessianCollector = HessianCollector.ForBlock(model, block))
+                using (RwkvNetwork network = RwkvNetwork.Create(model))
                 {
                     var importanceCollector = new ChannelImportanceCollector(blockVectors);
                     inputs.Observe(network, new BothObservers(hessianCollector, importanceCollector), null, cancellationToken);
@@ -140,10 +144,9 @@ public sealed class HybridQuantizer
                     Hessian hessian = hessians[weight.Name];
                     (QuantizedTensor q, HybridMethod method, ProxyScore? score) = QuantizeMatrix(matrix, hessian, ScalarQuantizerFor(weight.Name), VectorQuantizerFor(weight.Name), cancellationToken);
                     float[] w = matrix.ToFloatArray(), dequantized = q.Dequantize();
-                    double reference = hessian.WeightedError(w, new float[w.Length]);
-                    double error = hessian.WeightedError(w, dequantized);
+                    (double error, double reference) = hessian.RelativeErrorTerms(w, dequantized);
                     quantized.Add(q);
-                    current[weight.Name] = new QuantizedSlot(q, weight.Layout, canonical.Shape).ToCanonical();
+                    replaced[weight.Name] = new QuantizedSlot(q, weight.Layout, canonical.Shape).ToCanonical();
                     reports.Add(new HybridTensorReport(weight.Name, HybridTensorKind.Matrix, score?.Coarse, score?.Fine, method, q.Scheme,
                         q.ElementCount, q.StoredBits, reference > 0 ? error / reference : 0));
                     progress?.Report(new HybridProgress(block, blocks, ++done, total, weight.Name));
@@ -163,7 +166,7 @@ public sealed class HybridQuantizer
                     double error = q.WeightedError(mu, weighted ? s : []);
                     var tensor = new QuantizedVectorTensor(q);
                     quantized.Add(tensor);
-                    current[name] = q.ToTensorData();
+                    replaced[name] = q.ToTensorData();
                     reports.Add(new HybridTensorReport(name, HybridTensorKind.MultiplicationVector, null, null, HybridMethod.Codebook, q.Scheme,
                         q.Length, q.StoredBits, reference > 0 ? error / reference : 0));
                     progress?.Report(new HybridProgress(block, blocks, ++done, total, name));
@@ -172,14 +175,10 @@ public sealed class HybridQuantizer
                 if (block + 1 == blocks)
                     break;
                 // The next block's inputs come from this block as quantized.
-                network.Dispose();
-                network = RwkvNetwork.Create(new RwkvModel(model.Config, current.Values, model.SourcePath));
-                inputs.Advance(network, cancellationToken);
+                using RwkvNetwork quantizedBlock = RwkvNetwork.Create(
+                    new RwkvModel(model.Config, model.Tensors.Values.Select(t => replaced.GetValueOrDefault(t.Name, t)), model.SourcePath));
+                inputs.Advance(quantizedBlock, cancellationToken);
             }
-        }
-        finally
-        {
-            network.Dispose();
         }
 
         cancellationToken.ThrowIfCancellationRequested();

@@ -5,8 +5,10 @@ using static TorchSharp.torch;
 namespace RwkvQuant.Quantization;
 
 /// <summary>
-/// Accumulates Σ x xᵀ over a layer's calibration inputs x <c>[size]</c> (in float64) and builds the
-/// <see cref="Hessian"/> H = (2/N)·Σ x xᵀ. Not thread-safe; one accumulator per layer.
+/// Accumulates Σ x xᵀ over a layer's calibration inputs x <c>[size]</c> and builds the <see cref="Hessian"/>
+/// H = (2/N)·Σ x xᵀ. Each call's inputs (a calibration batch, thousands of rows) are multiplied in float32 — one GEMM
+/// at full SIMD speed, with a rounding error near 1e-6 relative; float64 inputs are multiplied in float64 — and the products are summed across calls in
+/// float64, so the total's precision does not fall with the number of batches. Not thread-safe; one accumulator per layer.
 /// </summary>
 public sealed class HessianAccumulator : IDisposable
 {
@@ -37,10 +39,11 @@ public sealed class HessianAccumulator : IDisposable
             throw new ArgumentException($"Expected inputs [..., {Size}], got [{string.Join(", ", inputs.shape)}].", nameof(inputs));
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        Tensor x = inputs.detach().reshape(-1, Size).to(ScalarType.Float64); // [N, size]
+        ScalarType work = inputs.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32; // float64 inputs stay exact
+        Tensor x = inputs.detach().reshape(-1, Size).to(work); // [N, size]
         if (!isfinite(x).all().item<bool>())
             throw new ArgumentException("The calibration inputs hold NaN or infinity.", nameof(inputs));
-        _sum.add_(x.t().matmul(x), One);
+        _sum.add_(x.t().matmul(x).to(ScalarType.Float64), One);
         SampleCount += x.shape[0];
     }
 

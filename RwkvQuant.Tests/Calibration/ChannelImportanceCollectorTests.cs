@@ -9,6 +9,26 @@ namespace RwkvQuant.Tests.Calibration;
 
 public class ChannelImportanceCollectorTests
 {
+    [Theory]
+    [InlineData(1, 0.99)]
+    [InlineData(7, 0.99)]
+    [InlineData(7, 0.5)]
+    [InlineData(1001, 0.99)]
+    [InlineData(4099, 0.999)]
+    [InlineData(333, 1.0)]
+    [InlineData(12, 0.0)]
+    public void The_partial_selection_quantile_equals_torch_quantile(int n, double q)
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(n);
+        Tensor values = randn(3, n, dtype: ScalarType.Float64).abs();
+        values[1] = values[0]; // ties
+        Tensor expected = values.quantile(tensor(q, ScalarType.Float64), dim: 1, keepdim: true);
+        Tensor actual = ChannelImportanceCollector.UpperQuantile(values, q);
+        Assert.Equal(expected.shape, actual.shape);
+        Assert.Equal(expected.data<double>().ToArray(), actual.data<double>().ToArray());
+    }
+
     [FixtureFact]
     public void Importance_is_the_mean_square_of_the_operand_and_clipping_only_lowers_it()
     {

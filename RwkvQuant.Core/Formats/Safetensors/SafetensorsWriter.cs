@@ -31,18 +31,66 @@ public static class SafetensorsWriter
         WriteTo(stream, BuildHeader(tensors, metadata), tensors);
     }
 
+    /// <summary>
+    /// Writes a file whose tensors are made one at a time, so that a file larger than memory can be written:
+    /// <paramref name="entries"/> declares every tensor (name, type, shape) for the header, then
+    /// <paramref name="tensorAt"/>(i) makes tensor i, which is written and dropped before the next is made. Atomic like
+    /// <see cref="Write(string, IReadOnlyList{TensorData}, IReadOnlyDictionary{string, string}?)"/>: on any failure or
+    /// cancellation (checked between tensors) no file is left.
+    /// </summary>
+    /// <exception cref="ArgumentException">A name is empty, repeated or <c>__metadata__</c>.</exception>
+    /// <exception cref="InvalidOperationException">A made tensor does not match its declared entry.</exception>
+    public static void Write(string path, IReadOnlyList<SafetensorsEntry> entries, Func<int, TensorData> tensorAt,
+        IReadOnlyDictionary<string, string>? metadata = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(tensorAt);
+        byte[] header = BuildHeader(entries, metadata);
+        AtomicFile.Write(path, stream =>
+        {
+            WritePrefix(stream, header);
+            for (int i = 0; i < entries.Count; i++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                TensorData tensor = tensorAt(i);
+                SafetensorsEntry entry = entries[i];
+                if (tensor.Name != entry.Name || tensor.Type != entry.Type || !tensor.Shape.SequenceEqual(entry.Shape))
+                    throw new InvalidOperationException($"Tensor {i} was declared as {entry} but made as {tensor}.");
+                stream.Write(tensor.Bytes);
+            }
+        });
+    }
+
     private static void WriteTo(Stream stream, byte[] header, IReadOnlyList<TensorData> tensors)
+    {
+        WritePrefix(stream, header);
+        foreach (TensorData tensor in tensors)
+            stream.Write(tensor.Bytes);
+    }
+
+    private static void WritePrefix(Stream stream, byte[] header)
     {
         var prefix = new byte[8];
         BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)header.Length);
         stream.Write(prefix);
         stream.Write(header);
-        foreach (TensorData tensor in tensors)
-            stream.Write(tensor.Bytes);
+    }
+
+    private static byte[] BuildHeader(IReadOnlyList<TensorData> tensors, IReadOnlyDictionary<string, string>? metadata)
+    {
+        ArgumentNullException.ThrowIfNull(tensors);
+        var entries = new SafetensorsEntry[tensors.Count];
+        for (int i = 0; i < entries.Length; i++)
+        {
+            TensorData tensor = tensors[i];
+            ArgumentNullException.ThrowIfNull(tensor, nameof(tensors));
+            entries[i] = new SafetensorsEntry(tensor.Name, tensor.Type, tensor.Shape);
+        }
+        return BuildHeader(entries, metadata);
     }
 
     /// <summary>The JSON header, padded with spaces to a multiple of 8 bytes (so data starts 8-aligned after the 8-byte length).</summary>
-    private static byte[] BuildHeader(IReadOnlyList<TensorData> tensors, IReadOnlyDictionary<string, string>? metadata)
+    private static byte[] BuildHeader(IReadOnlyList<SafetensorsEntry> tensors, IReadOnlyDictionary<string, string>? metadata)
     {
         ArgumentNullException.ThrowIfNull(tensors);
         var names = new HashSet<string>(StringComparer.Ordinal);
@@ -61,9 +109,8 @@ public static class SafetensorsWriter
                 json.WriteEndObject();
             }
             long offset = 0;
-            foreach (TensorData tensor in tensors)
+            foreach (SafetensorsEntry tensor in tensors)
             {
-                ArgumentNullException.ThrowIfNull(tensor, nameof(tensors));
                 if (tensor.Name == SafetensorsReader.MetadataKey)
                     throw new ArgumentException($"A tensor may not be named '{SafetensorsReader.MetadataKey}'.", nameof(tensors));
                 if (!names.Add(tensor.Name))
@@ -76,7 +123,7 @@ public static class SafetensorsWriter
                 json.WriteEndArray();
                 json.WriteStartArray("data_offsets");
                 json.WriteNumberValue(offset);
-                offset += tensor.Bytes.Length;
+                offset += tensor.ByteCount;
                 json.WriteNumberValue(offset);
                 json.WriteEndArray();
                 json.WriteEndObject();
@@ -88,4 +135,14 @@ public static class SafetensorsWriter
             buffer.WriteByte((byte)' ');
         return buffer.ToArray();
     }
+}
+
+/// <summary>One tensor as a safetensors header declares it, before its bytes exist.</summary>
+public sealed record SafetensorsEntry(string Name, TensorDataType Type, IReadOnlyList<long> Shape)
+{
+    /// <summary>The tensor's size in bytes.</summary>
+    public long ByteCount => Shape.Aggregate(1L, (count, dimension) => checked(count * dimension)) * Type.SizeOf();
+
+    /// <inheritdoc />
+    public override string ToString() => $"{Name} {Type} [{string.Join(", ", Shape)}]";
 }
