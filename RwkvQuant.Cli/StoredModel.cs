@@ -20,7 +20,7 @@ internal sealed record StoredModel(QuantizedModel? Quantized, RwkvModel? Full)
             throw new FileNotFoundException($"Model file '{path}' does not exist.", path);
         if (RwkvModelFile.DetectFormat(path) == ModelFileFormat.Safetensors)
         {
-            SafetensorsFile file = SafetensorsReader.Read(path);
+            SafetensorsFile file = SafetensorsReader.Open(path);
             if (QuantizedModelFile.IsQuantizedModel(file))
                 return new StoredModel(QuantizedModelFile.FromSafetensors(file, path), null);
         }

@@ -169,7 +169,7 @@ internal static class InfoCommand
                 return ($"rwkv.cpp ggml, file version {header.FileVersion}, data type {header.DataType}",
                     records.Select(r => new StoredTensor(r.Name, r.Type.ToString(), r.Shape)).ToList(), null);
             case ModelFileFormat.Safetensors:
-                SafetensorsFile file = SafetensorsReader.Read(path);
+                SafetensorsFile file = SafetensorsReader.Open(path);
                 if (QuantizedModelFile.IsQuantizedModel(file))
                 {
                     QuantizedModel quantized = QuantizedModelFile.FromSafetensors(file, path);

@@ -5,10 +5,15 @@ namespace RwkvQuant.Formats;
 /// <summary>
 /// One named tensor as stored in a model file: element type, shape in PyTorch order (outermost first), and its
 /// little-endian bytes. Immutable once built; conversions return new arrays.
+/// <para>The bytes are held in memory, or — for a tensor opened from a file that stores it as it is (safetensors) —
+/// read from the file each time they are asked for (<see cref="IsFileBacked"/>): a model of any size can then be
+/// opened and worked through one tensor at a time. Code that reads a tensor's bytes many times takes
+/// <see cref="InMemory"/> first.</para>
 /// </summary>
 public sealed class TensorData
 {
-    private readonly byte[] _bytes;
+    private readonly byte[]? _bytes;
+    private readonly FileRegion? _region;
 
     /// <summary>Creates a tensor over <paramref name="bytes"/> (taken, not copied).</summary>
     /// <exception cref="ArgumentException">The byte count does not match the shape and type.</exception>
@@ -33,6 +38,20 @@ public sealed class TensorData
         _bytes = bytes;
     }
 
+    /// <summary>A tensor whose bytes stay in <paramref name="region"/> of a file until asked for.</summary>
+    internal TensorData(string name, TensorDataType type, IReadOnlyList<long> shape, FileRegion region)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        long count = shape.Aggregate(1L, (a, b) => checked(a * b));
+        if (checked(count * type.SizeOf()) != region.Length)
+            throw new ArgumentException($"Tensor '{name}' of type {type} and shape [{string.Join(", ", shape)}] needs {count * type.SizeOf()} bytes, the file region holds {region.Length}.", nameof(region));
+        Name = name;
+        Type = type;
+        Shape = shape.ToArray();
+        ElementCount = count;
+        _region = region;
+    }
+
     /// <summary>Creates a float32 tensor from values (copied).</summary>
     public static TensorData FromFloats(string name, IReadOnlyList<long> shape, ReadOnlySpan<float> values) =>
         new(name, TensorDataType.F32, shape, MemoryMarshal.AsBytes(values).ToArray());
@@ -49,21 +68,31 @@ public sealed class TensorData
     /// <summary>Number of elements (the product of <see cref="Shape"/>).</summary>
     public long ElementCount { get; }
 
-    /// <summary>The raw little-endian bytes.</summary>
-    public ReadOnlySpan<byte> Bytes => _bytes;
+    /// <summary>The size of the bytes (known without reading a file-backed tensor).</summary>
+    public long ByteCount => ElementCount * Type.SizeOf();
+
+    /// <summary>The raw little-endian bytes; a file-backed tensor reads them from its file on every call.</summary>
+    /// <exception cref="InvalidDataException">The file of a file-backed tensor can no longer be read (the message names it and the tensor).</exception>
+    public ReadOnlySpan<byte> Bytes => _bytes ?? _region!.Read(Name);
+
+    /// <summary>Whether the bytes stay in a file until asked for (see the class remarks).</summary>
+    public bool IsFileBacked => _bytes is null;
+
+    /// <summary>This tensor with its bytes in memory: itself when they are, else a copy read from the file once.</summary>
+    public TensorData InMemory() => _bytes is not null ? this : new TensorData(Name, Type, Shape, _region!.Read(Name));
 
     /// <summary>Returns a copy with another name (bytes shared; they are never mutated).</summary>
-    public TensorData WithName(string name) => new(name, Type, Shape, _bytes);
+    public TensorData WithName(string name) => _bytes is not null ? new(name, Type, Shape, _bytes) : new(name, Type, Shape, _region!);
 
     /// <summary>Returns a copy with another shape of the same element count (bytes shared).</summary>
-    public TensorData Reshape(IReadOnlyList<long> shape) => new(Name, Type, shape, _bytes);
+    public TensorData Reshape(IReadOnlyList<long> shape) => _bytes is not null ? new(Name, Type, shape, _bytes) : new(Name, Type, shape, _region!);
 
     /// <summary>Converts the values to a new float32 array. Works for the floating-point types.</summary>
     /// <exception cref="InvalidOperationException">The type is not floating point.</exception>
     public float[] ToFloatArray()
     {
         var result = new float[ElementCount];
-        ReadOnlySpan<byte> bytes = _bytes;
+        ReadOnlySpan<byte> bytes = Bytes;
         switch (Type)
         {
             case TensorDataType.F32:

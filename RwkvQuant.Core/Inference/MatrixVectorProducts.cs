@@ -39,6 +39,6 @@ internal sealed class MatrixVectorProducts : IMatrixVectorProductFactory
     public IMatrixVectorProduct Create(TensorData matrix)
     {
         ArgumentNullException.ThrowIfNull(matrix);
-        return new DenseMatrixProduct(matrix.Type is TensorDataType.F32 or TensorDataType.F16 or TensorDataType.BF16 ? matrix : matrix.ToFloat32());
+        return new DenseMatrixProduct(matrix.Type is TensorDataType.F32 or TensorDataType.F16 or TensorDataType.BF16 ? matrix.InMemory() : matrix.ToFloat32());
     }
 }

@@ -59,7 +59,7 @@ public static class RwkvModelFile
         return DetectFormat(path) switch
         {
             ModelFileFormat.Ggml => GgmlModelLoader.Load(path),
-            ModelFileFormat.Safetensors => FromSafetensors(SafetensorsReader.Read(path), path),
+            ModelFileFormat.Safetensors => FromSafetensors(SafetensorsReader.Open(path), path),
             ModelFileFormat.Pth => FromPthTensors(PthReader.Read(path), path),
             _ => throw new InvalidOperationException("unreachable"),
         };

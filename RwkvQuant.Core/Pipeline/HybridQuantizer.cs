@@ -2,6 +2,7 @@ using RwkvQuant.Calibration;
 using RwkvQuant.Codebooks;
 using RwkvQuant.Formats;
 using RwkvQuant.Models;
+using RwkvQuant.Native;
 using RwkvQuant.Proxy;
 using RwkvQuant.Quantization;
 using static TorchSharp.torch;
@@ -172,12 +173,16 @@ public sealed class HybridQuantizer
                     progress?.Report(new HybridProgress(block, blocks, ++done, total, name));
                 }
 
-                if (block + 1 == blocks)
-                    break;
-                // The next block's inputs come from this block as quantized.
-                using RwkvNetwork quantizedBlock = RwkvNetwork.Create(
-                    new RwkvModel(model.Config, model.Tensors.Values.Select(t => replaced.GetValueOrDefault(t.Name, t)), model.SourcePath));
-                inputs.Advance(quantizedBlock, cancellationToken);
+                if (block + 1 < blocks)
+                {
+                    // The next block's inputs come from this block as quantized.
+                    using RwkvNetwork quantizedBlock = RwkvNetwork.Create(
+                        new RwkvModel(model.Config, model.Tensors.Values.Select(t => replaced.GetValueOrDefault(t.Name, t)), model.SourcePath));
+                    inputs.Advance(quantizedBlock, cancellationToken);
+                }
+                hessians.Clear();
+                replaced.Clear();
+                NativeMemory.Release(); // this block's float32 weights, Hessians and activations' garbage go back to the system
             }
         }
 

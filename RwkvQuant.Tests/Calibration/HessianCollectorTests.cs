@@ -30,7 +30,7 @@ public class HessianCollectorTests
         Assert.Equal(2, h.SampleCount);
         for (int i = 0; i < c; i++)
             for (int j = 0; j < c; j++)
-                Assert.Equal((2.0 / 2) * ((double)a[i] * a[j] + (double)b[i] * b[j]), h[i, j], 1e-9);
+                Assert.Equal((2.0 / 2) * ((double)a[i] * a[j] + (double)b[i] * b[j]), h[i, j], 1e-6); // float32 products (HessianAccumulator)
         Assert.Throws<ArgumentException>(() => collector.Build("blocks.0.att.output.weight"));
         Assert.Throws<InvalidOperationException>(() => collector.Build("blocks.0.att.time_maa_w2")); // never observed
 
@@ -43,7 +43,7 @@ public class HessianCollectorTests
         Hessian stacked = collector.Build("blocks.0.att.time_maa_w2");
         for (int i = 0; i < n; i++)
             for (int j = 0; j < n; j++)
-                Assert.Equal(i / d == j / d ? 2.0 * x[i] * x[j] : 0.0, stacked[i, j], 1e-9);
+                Assert.Equal(i / d == j / d ? 2.0 * x[i] * x[j] : 0.0, stacked[i, j], 1e-6);
     }
 
     [FixtureFact]
@@ -66,7 +66,8 @@ public class HessianCollectorTests
             Tensor expected = x.t().matmul(x) * (2.0 / x.shape[0]);
             Tensor actual = hessians[name].ToTensor();
             Assert.Equal(48, hessians[name].SampleCount);
-            Assert.True(actual.allclose(expected, rtol: 1e-9, atol: 1e-9), name);
+            // Each batch's xᵀx is a float32 GEMM (HessianAccumulator), so agreement is to float32 rounding.
+            Assert.True(actual.allclose(expected, rtol: 1e-5, atol: 1e-6 * expected.abs().max().item<double>()), name);
         }
     }
 

@@ -184,4 +184,54 @@ public sealed class SafetensorsTests : IDisposable
         data.CopyTo(bytes, 8 + header.Length);
         return bytes;
     }
+
+    [Fact]
+    public void Open_reads_each_tensor_from_the_file_when_asked_and_gives_the_same_bytes_as_Read()
+    {
+        var random = new Random(7);
+        TensorData Make(string name, TensorDataType type, params long[] shape)
+        {
+            var bytes = new byte[shape.Aggregate(1L, (a, b) => a * b) * type.SizeOf()];
+            random.NextBytes(bytes);
+            return new TensorData(name, type, shape, bytes);
+        }
+        TensorData[] tensors = [Make("a", TensorDataType.F16, 3, 5), Make("b", TensorDataType.F32, 7), Make("empty", TensorDataType.F32, 0), Make("c", TensorDataType.BF16, 2, 2, 2)];
+        string path = Path.Combine(_folder, "lazy.safetensors");
+        SafetensorsWriter.Write(path, tensors, new Dictionary<string, string> { ["k"] = "v" });
+
+        SafetensorsFile read = SafetensorsReader.Read(path), opened = SafetensorsReader.Open(path);
+        Assert.Equal(read.Metadata, opened.Metadata);
+        Assert.All(read.Tensors, t => Assert.False(t.IsFileBacked));
+        Assert.All(opened.Tensors, t => Assert.True(t.IsFileBacked));
+        Assert.Equal(read.Tensors.Select(t => t.ToString()), opened.Tensors.Select(t => t.ToString()));
+        for (int i = 0; i < read.Tensors.Count; i++)
+        {
+            TensorData lazy = opened.Tensors[i];
+            Assert.Equal(read.Tensors[i].Bytes.ToArray(), lazy.Bytes.ToArray());
+            Assert.Equal(lazy.ByteCount, lazy.Bytes.Length);
+            TensorData loaded = lazy.InMemory();
+            Assert.False(loaded.IsFileBacked);
+            Assert.Equal(lazy.Bytes.ToArray(), loaded.Bytes.ToArray());
+            Assert.True(lazy.WithName("renamed").IsFileBacked);
+        }
+    }
+
+    [Fact]
+    public void An_opened_file_keeps_reading_the_original_after_another_is_renamed_over_it_and_a_truncation_is_named()
+    {
+        string path = Path.Combine(_folder, "model.safetensors");
+        SafetensorsWriter.Write(path, [TensorData.FromFloats("w", [4], [1f, 2f, 3f, 4f])]);
+        SafetensorsFile opened = SafetensorsReader.Open(path);
+        SafetensorsWriter.Write(path, [TensorData.FromFloats("w", [4], [9f, 9f, 9f, 9f])]); // atomic: a new file renamed over the path
+        Assert.Equal([1f, 2f, 3f, 4f], opened.Tensors[0].ToFloatArray());
+
+        string other = Path.Combine(_folder, "truncated.safetensors");
+        SafetensorsWriter.Write(other, [TensorData.FromFloats("first", [2], [1f, 2f]), TensorData.FromFloats("second", [1000], new float[1000])]);
+        SafetensorsFile truncated = SafetensorsReader.Open(other);
+        using (var stream = new FileStream(other, FileMode.Open, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete))
+            stream.SetLength(stream.Length - 100);
+        var error = Assert.Throws<InvalidDataException>(() => truncated.Tensors.Single(t => t.Name == "second").ToFloatArray());
+        Assert.Contains(other, error.Message);
+        Assert.Contains("second", error.Message);
+    }
 }

@@ -154,7 +154,7 @@ public sealed class HybridQuantizerTests : IDisposable
             return h.WeightedError(w, q) / h.WeightedError(w, new float[w.Length]);
         }
         double reported = Assert.Single(result.Tensors, t => t.Name == name).RelativeError!.Value;
-        Assert.Equal(RelativeError(afterBlock0), reported, 1e-12);
+        Assert.Equal(RelativeError(afterBlock0), reported, 1e-6 * reported); // the report's terms are float32 products (Hessian.RelativeErrorTerms)
         double unquantizedInputs = RelativeError(source);
         Assert.True(Math.Abs(unquantizedInputs - reported) > 1e-6 * reported, $"{unquantizedInputs} vs {reported}");
     }

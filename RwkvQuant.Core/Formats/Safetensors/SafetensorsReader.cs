@@ -30,12 +30,54 @@ public static class SafetensorsReader
         return Read(stream, path);
     }
 
+    /// <summary>
+    /// Opens <paramref name="path"/> without reading its tensors: the header is read and validated completely now, and
+    /// each tensor is file-backed (<see cref="TensorData.IsFileBacked"/>), its bytes read from the file when asked for.
+    /// A model larger than memory can so be opened and worked through tensor by tensor.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The file is malformed; the message names the file and the tensor.</exception>
+    public static SafetensorsFile Open(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        OpenModelFile file = OpenModelFile.Open(path);
+        try
+        {
+            (List<Entry> entries, Dictionary<string, string> metadata, long dataStart) = ReadLayout(new RandomAccessStream(file), path);
+            var tensors = entries.Select(e => new TensorData(e.Name, e.Type, e.Shape, new FileRegion(file, dataStart + e.Begin, e.End - e.Begin))).ToList();
+            return new SafetensorsFile(tensors, metadata);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Reads from a seekable stream positioned at the start of the file; <paramref name="path"/> names it in errors.</summary>
     /// <exception cref="InvalidDataException">The data is malformed; the message names <paramref name="path"/> and the tensor.</exception>
     public static SafetensorsFile Read(Stream stream, string path)
     {
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(path);
+        long origin = stream.Position;
+        (List<Entry> entries, Dictionary<string, string> metadata, long dataStart) = ReadLayout(stream, path);
+
+        // Header fully validated: every tensor fits, so allocation is bounded by the file length.
+        var tensors = new List<TensorData>(entries.Count);
+        foreach (Entry entry in entries)
+        {
+            var bytes = new byte[entry.End - entry.Begin];
+            stream.Position = origin + dataStart + entry.Begin;
+            stream.ReadExactly(bytes);
+            tensors.Add(new TensorData(entry.Name, entry.Type, entry.Shape, bytes));
+        }
+        return new SafetensorsFile(tensors, metadata);
+    }
+
+    /// <summary>The validated entries (in data order), the metadata and where the data section starts, relative to
+    /// the stream's position on entry.</summary>
+    private static (List<Entry> Entries, Dictionary<string, string> Metadata, long DataStart) ReadLayout(Stream stream, string path)
+    {
         long length = stream.Length - stream.Position;
         if (length < LengthPrefixBytes)
             throw ModelFileError.Create(path, null, $"file is {length} bytes, shorter than the 8-byte safetensors header length.");
@@ -52,18 +94,34 @@ public static class SafetensorsReader
 
         (List<Entry> entries, Dictionary<string, string> metadata) = ParseHeader(header, path);
         CheckLayout(entries, dataLength, path);
+        return (entries, metadata, LengthPrefixBytes + (long)headerLength);
+    }
 
-        // Header fully validated: every tensor fits, so allocation is bounded by the file length.
-        var tensors = new List<TensorData>(entries.Count);
-        long dataStart = stream.Position;
-        foreach (Entry entry in entries)
+    /// <summary>A read-only seekable view of an <see cref="OpenModelFile"/> from its start, for reading the header.</summary>
+    private sealed class RandomAccessStream(OpenModelFile file) : Stream
+    {
+        public override bool CanRead => true;
+        public override bool CanSeek => true;
+        public override bool CanWrite => false;
+        public override long Length => file.Length;
+        public override long Position { get; set; }
+
+        public override int Read(byte[] buffer, int offset, int count)
         {
-            var bytes = new byte[entry.End - entry.Begin];
-            stream.Position = dataStart + entry.Begin;
-            stream.ReadExactly(bytes);
-            tensors.Add(new TensorData(entry.Name, entry.Type, entry.Shape, bytes));
+            int n = (int)Math.Clamp(Length - Position, 0, count);
+            if (n == 0)
+                return 0;
+            file.Read(Position, n, "(header)").CopyTo(buffer, offset);
+            Position += n;
+            return n;
         }
-        return new SafetensorsFile(tensors, metadata);
+
+        public override long Seek(long offset, SeekOrigin origin) =>
+            Position = origin switch { SeekOrigin.Begin => offset, SeekOrigin.Current => Position + offset, _ => Length + offset };
+
+        public override void Flush() { }
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     private static (List<Entry> Entries, Dictionary<string, string> Metadata) ParseHeader(byte[] header, string path)
