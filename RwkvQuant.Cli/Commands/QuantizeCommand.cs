@@ -187,6 +187,7 @@ internal static class QuantizeCommand
             : request.BitsPerWeight is { } budget ? HybridPlan.ForBitsPerWeight(model, budget, request.ScalarFraction, request.Codebooks)
             : HybridPlan.ForScalarFraction(model, request.ScalarFraction, request.Codebooks);
         console.WriteLine($"plan: {plan}");
+        console.WriteLine($"memory: {MemoryEstimate.For(model, request.Calibration)}");
         HybridQuantizer quantizer = plan.Build();
 
         HybridQuantizationResult result;

@@ -17,6 +17,19 @@ internal sealed class BlockInputs : IDisposable
 
     private BlockInputs(Batch[] batches) => _batches = batches;
 
+    /// <summary>
+    /// Most values of one <c>[B, T, C]</c> activation per block call: 2²² floats (16 MB). A block's forward pass holds a few
+    /// dozen such tensors at once (and the feed-forward ones four times wider), so this bounds a call's working memory
+    /// near 1 GB whatever the model's width, where a fixed batch of samples would grow with it.
+    /// </summary>
+    internal const long ActivationBudget = 1L << 22;
+
+    /// <summary>The samples per block call: <see cref="CalibrationOptions.BatchSize"/>, or fewer (at least one) when
+    /// that many samples would exceed <see cref="ActivationBudget"/> at width <paramref name="width"/>. The batch size
+    /// does not change the statistics, only the rounding of their sums.</summary>
+    internal static int BatchSizeFor(CalibrationOptions options, int width) =>
+        (int)Math.Clamp(ActivationBudget / ((long)options.TokensPerSample * width), 1, options.BatchSize);
+
     /// <summary>The next block to run (0 after <see cref="Embed"/>; one more after each <see cref="Advance"/>).</summary>
     public int NextBlock { get; private set; }
 
@@ -28,7 +41,7 @@ internal sealed class BlockInputs : IDisposable
         var batches = new List<Batch>();
         try
         {
-            int total = data.Samples.Count, size = data.Options.BatchSize;
+            int total = data.Samples.Count, size = BatchSizeFor(data.Options, network.Config.EmbeddingSize);
             for (int first = 0; first < total; first += size)
             {
                 cancellationToken.ThrowIfCancellationRequested();

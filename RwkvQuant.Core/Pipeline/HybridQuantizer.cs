@@ -94,7 +94,8 @@ public sealed class HybridQuantizer
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (checked between
     /// tensors and calibration batches); nothing is returned or written.</exception>
     /// <exception cref="ArgumentException">A quantizer rejects a weight (the message names it).</exception>
-    /// <exception cref="InvalidOperationException">A weight or vector saw no calibration input.</exception>
+    /// <exception cref="InvalidOperationException">A weight or vector saw no calibration input; or the run would need more
+    /// memory than the machine has (<see cref="MemoryEstimate"/>; checked before any work, the message gives both).</exception>
     public Task<HybridQuantizationResult> QuantizeAsync(RwkvModel model, CalibrationData calibration,
         IProgress<HybridProgress>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -105,6 +106,12 @@ public sealed class HybridQuantizer
 
     private HybridQuantizationResult Quantize(RwkvModel model, CalibrationData calibration, IProgress<HybridProgress>? progress, CancellationToken cancellationToken)
     {
+        MemoryEstimate memory = MemoryEstimate.For(model, calibration.Options);
+        if (!memory.Fits)
+        {
+            throw new InvalidOperationException(
+                $"Quantizing {model.SourcePath ?? "this model"} would need {memory}. Use fewer calibration samples or tokens per sample, or a machine with more memory.");
+        }
         int blocks = model.Config.LayerCount;
         List<LinearWeight> matrices = [.. LinearWeights.Of(model).Where(w => w.Block >= 0)];
         IReadOnlyList<string> vectors = CodebookOptimizer is null ? [] : MultiplicationVectors(model);

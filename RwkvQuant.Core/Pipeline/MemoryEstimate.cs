@@ -1,0 +1,58 @@
+using RwkvQuant.Calibration;
+using RwkvQuant.Models;
+
+namespace RwkvQuant.Pipeline;
+
+/// <summary>
+/// What sequential calibration and quantization of a model will hold in memory at its worst moment, part by part, and
+/// what the machine offers, so that a run that cannot fit fails before it starts rather than hours in
+/// (<see cref="HybridQuantizer.QuantizeAsync"/> checks it first). An estimate from the shapes, on the generous side; the
+/// measured peaks of the README's scale table lie below it.
+/// </summary>
+/// <param name="CalibrationInputs">The activations at the current block's input for every sample (float32; twice for
+/// RWKV-7, whose blocks also carry block 0's value).</param>
+/// <param name="BlockWork">One block call's activations (a few dozen tensors of <see cref="BlockInputs.ActivationBudget"/>
+/// floats, the feed-forward ones wider) and the block's weights in float32.</param>
+/// <param name="Hessians">The largest block's Hessians in float64, accumulated and built (twice).</param>
+/// <param name="Quantizer">GPTQ/GPTVQ on the widest matrix: a few float64 copies of its Hessian and the matrix.</param>
+/// <param name="Runtime">The .NET runtime, libtorch and the file-backed model's bookkeeping (a fixed allowance).</param>
+/// <param name="Available">The memory the process may use (physical memory or the container's limit).</param>
+public sealed record MemoryEstimate(long CalibrationInputs, long BlockWork, long Hessians, long Quantizer, long Runtime, long Available)
+{
+    /// <summary>The estimated peak: the sum of the parts.</summary>
+    public long Total => CalibrationInputs + BlockWork + Hessians + Quantizer + Runtime;
+
+    /// <summary>Whether <see cref="Total"/> fits in <see cref="Available"/>.</summary>
+    public bool Fits => Total <= Available;
+
+    /// <summary>The estimate for quantizing <paramref name="model"/> with calibration cut as <paramref name="options"/> says.</summary>
+    public static MemoryEstimate For(RwkvModel model, CalibrationOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(options);
+        RwkvConfig c = model.Config;
+        long samples = options.SampleCount, tokens = options.TokensPerSample, width = c.EmbeddingSize;
+        long inputs = samples * tokens * width * sizeof(float) * (c.Version == RwkvVersion.V7 ? 2 : 1);
+
+        List<LinearWeight> matrices = [.. LinearWeights.Of(model).Where(w => w.Block >= 0)];
+        long BlockSum(Func<LinearWeight, long> size) =>
+            matrices.Count == 0 ? 0 : matrices.GroupBy(w => w.Block).Max(block => block.Sum(size));
+        long blockWeights = BlockSum(w => (long)w.Rows * w.Columns * sizeof(float));
+        long hessians = 2 * BlockSum(w => (long)w.Columns * w.Columns * sizeof(double));
+        long widest = matrices.Count == 0 ? 0 : matrices.Max(w => (long)w.Columns * w.Columns * sizeof(double) * 4 + (long)w.Rows * w.Columns * sizeof(double) * 2);
+
+        long callTokens = BlockInputs.BatchSizeFor(options, c.EmbeddingSize) * tokens;
+        double feedForwardRatio = Math.Max(1.0, (double)c.FeedForwardSize / width);
+        long activations = (long)(callTokens * width * sizeof(float) * (40 + 4 * feedForwardRatio));
+
+        long available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        return new MemoryEstimate(inputs, activations + blockWeights, hessians, widest, 1L << 30, available);
+    }
+
+    /// <summary>The estimate as one line: the total, its parts and what is available.</summary>
+    public override string ToString() =>
+        $"about {Gb(Total)} (calibration inputs {Gb(CalibrationInputs)}, block work {Gb(BlockWork)}, Hessians {Gb(Hessians)}, " +
+        $"quantizer {Gb(Quantizer)}, runtime {Gb(Runtime)}); available {Gb(Available)}";
+
+    private static string Gb(long bytes) => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{bytes / 1e9:F2} GB");
+}

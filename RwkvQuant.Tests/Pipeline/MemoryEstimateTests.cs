@@ -1,0 +1,40 @@
+using RwkvQuant.Calibration;
+using RwkvQuant.DefaultModel;
+using RwkvQuant.Models;
+using RwkvQuant.Pipeline;
+
+namespace RwkvQuant.Tests.Pipeline;
+
+public class MemoryEstimateTests
+{
+    [Fact]
+    public void The_parts_follow_the_shapes_of_a_real_model()
+    {
+        // Two blocks of the RWKV-7 0.1B shape with a small vocabulary: the per-block parts do not depend on the block count.
+        SyntheticShape shape = SyntheticModels.Find("rwkv7-0.1b") with { LayerCount = 2, VocabularySize = 64 };
+        RwkvModel model = SyntheticModels.Create(shape);
+        MemoryEstimate estimate = MemoryEstimate.For(model, CalibrationOptions.Default);
+
+        Assert.Equal(128L * 512 * 768 * 4 * 2, estimate.CalibrationInputs); // float32, twice for RWKV-7's carried value
+        // Block 1's matrices: r, k, v, o (768 in), ffn.key (768 in), ffn.value (3072 in) and the LoRA pairs, float64, built and accumulated.
+        long columnsSquared = 5L * 768 * 768 + 3072L * 3072 + 4L * 768 * 768 + 64L * 64 + 64L * 64 + 32L * 32 + 128L * 128;
+        Assert.Equal(2 * columnsSquared * 8, estimate.Hessians);
+        Assert.True(estimate.Quantizer >= 4L * 3072 * 3072 * 8, "GPTQ on ffn.value holds several float64 copies of its 3072² Hessian");
+        Assert.True(estimate.Total < 4e9, estimate.ToString());
+        Assert.Equal(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes, estimate.Available);
+        Assert.Contains("calibration inputs 0.40 GB", estimate.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void More_calibration_costs_more_and_an_impossible_run_does_not_fit()
+    {
+        RwkvModel model = EmbeddedModel.Load();
+        MemoryEstimate small = MemoryEstimate.For(model, CalibrationOptions.Default with { SampleCount = 8 });
+        MemoryEstimate large = MemoryEstimate.For(model, CalibrationOptions.Default);
+        Assert.True(small.Fits);
+        Assert.True(large.CalibrationInputs == 16 * small.CalibrationInputs);
+        MemoryEstimate impossible = MemoryEstimate.For(model, CalibrationOptions.Default with { SampleCount = 100_000_000, TokensPerSample = 100_000 });
+        Assert.False(impossible.Fits);
+        Assert.True(impossible.Total > impossible.Available);
+    }
+}
