@@ -35,7 +35,9 @@ internal abstract class LegacyRwkvNetwork<TLayer> : RwkvNetwork where TLayer : L
     {
         long batch = tokens.shape[0], length = tokens.shape[1];
         EndWeights input = _weights.Input;
-        Tensor x = input.Matrix.index_select(0, tokens.reshape(-1)).reshape(batch, length, -1);
+        using Tensor flat = tokens.reshape(-1);
+        using Tensor rows = input.Matrix.index_select(0, flat);
+        Tensor x = rows.reshape(batch, length, -1);
         return LayerNorm(x, input.NormWeight, input.NormBias);
     }
 

@@ -135,8 +135,11 @@ internal sealed class Rwkv4Network : LegacyRwkvNetwork<Rwkv4Network.Layer>
             OneMinusMixR = Own(OneMinus(MixR).DetachFromDisposeScope());
             TimeFirst = Own(Weight(model, p + "att.time_first", c));
             // w = −exp(time_decay), in double before rounding, as the converter computes it.
-            using (Tensor decay = Weight(model, p + "att.time_decay", c))
+            using (var scope = NewDisposeScope())
+            {
+                Tensor decay = Weight(model, p + "att.time_decay", c);
                 Decay = Own(decay.to(ScalarType.Float64).exp().neg().to(ScalarType.Float32).DetachFromDisposeScope());
+            }
             Key = Own(Weight(model, p + "att.key.weight", c, c));
             Value = Own(Weight(model, p + "att.value.weight", c, c));
             Receptance = Own(Weight(model, p + "att.receptance.weight", c, c));

@@ -55,7 +55,9 @@ internal sealed class Rwkv7Network : RwkvNetwork
     {
         long batch = tokens.shape[0], steps = tokens.shape[1];
         EndWeights input = _weights.Input;
-        Tensor x = input.Matrix.index_select(0, tokens.reshape(-1)).reshape(batch, steps, -1); // [B, T, C]
+        using Tensor flat = tokens.reshape(-1);
+        using Tensor rows = input.Matrix.index_select(0, flat);
+        Tensor x = rows.reshape(batch, steps, -1); // [B, T, C]
         return LayerNorm(x, input.NormWeight, input.NormBias);
     }
 

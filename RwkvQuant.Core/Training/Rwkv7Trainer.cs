@@ -145,7 +145,10 @@ public static class Rwkv7Trainer
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         Tensor[] grads = model.Parameters.Values.Select(p => p.grad).OfType<Tensor>().ToArray();
-        double norm = Math.Sqrt(grads.Sum(g => g.pow(Two).sum().item<float>()));
+        double squares = 0;
+        foreach (Tensor g in grads) // a loop, not a lambda: the scope above holds the temporaries of this thread only
+            squares += g.pow(Two).sum().item<float>();
+        double norm = Math.Sqrt(squares);
         if (norm > clip)
         {
             using var scale = (clip / (norm + 1e-6)).ToScalar();

@@ -156,7 +156,11 @@ internal sealed class Rwkv7TrainingModel : IDisposable
             throw new ArgumentException($"Only RWKV-7 models can be trained; this one is {model.Config.Version}.", nameof(model));
         var p = new SortedDictionary<string, Tensor>(StringComparer.Ordinal);
         foreach ((string name, TensorData data) in model.Tensors)
-            p[name] = ToTorch(data).requires_grad_(true);
+        {
+            Tensor parameter = ToTorch(data);
+            parameter.requires_grad_(true);
+            p[name] = parameter;
+        }
         return new Rwkv7TrainingModel(model.Config, p);
     }
 
@@ -166,8 +170,9 @@ internal sealed class Rwkv7TrainingModel : IDisposable
         var tensors = new List<TensorData>(_parameters.Count);
         foreach ((string name, Tensor value) in _parameters)
         {
-            using Tensor detached = value.detach().contiguous();
-            tensors.Add(TensorData.FromFloats(name, value.shape, detached.data<float>().ToArray()));
+            using Tensor detached = value.detach();
+            using Tensor contiguous = detached.contiguous();
+            tensors.Add(TensorData.FromFloats(name, value.shape, contiguous.data<float>().ToArray()));
         }
         return new RwkvModel(Config, tensors, sourcePath);
     }

@@ -97,7 +97,8 @@ internal sealed record TrainingCheckpoint(
 
     private static TensorData ToData(string name, Tensor value)
     {
-        using Tensor detached = value.detach().contiguous();
-        return TensorData.FromFloats(name, value.shape, detached.data<float>().ToArray());
+        using Tensor detached = value.detach();
+        using Tensor contiguous = detached.contiguous();
+        return TensorData.FromFloats(name, value.shape, contiguous.data<float>().ToArray());
     }
 }

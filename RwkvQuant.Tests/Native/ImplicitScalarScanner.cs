@@ -1,5 +1,4 @@
 using System.Reflection;
-using System.Reflection.Emit;
 using TorchSharp;
 
 namespace RwkvQuant.Tests.Native;
@@ -12,11 +11,6 @@ namespace RwkvQuant.Tests.Native;
 /// </summary>
 internal sealed class ImplicitScalarScanner
 {
-    private static readonly Dictionary<short, OpCode> OpCodesByValue = typeof(OpCodes)
-        .GetFields(BindingFlags.Public | BindingFlags.Static)
-        .Select(f => (OpCode)f.GetValue(null)!)
-        .ToDictionary(o => o.Value);
-
     private static readonly Assembly TorchSharpAssembly = typeof(torch).Assembly;
 
     private readonly Dictionary<MethodBase, bool> _makesScalar = [];
@@ -24,12 +18,10 @@ internal sealed class ImplicitScalarScanner
     /// <summary>"Caller → callee" for every offending call in <paramref name="assembly"/>'s methods and constructors.</summary>
     public IReadOnlyList<string> Scan(Assembly assembly)
     {
-        const BindingFlags all = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance |
-                                 BindingFlags.Static | BindingFlags.DeclaredOnly;
         var found = new List<string>();
         foreach (Type type in assembly.GetTypes())
         {
-            foreach (MethodBase method in type.GetMethods(all).Cast<MethodBase>().Concat(type.GetConstructors(all)))
+            foreach (MethodBase method in IlInstructions.DeclaredMethods(type))
             {
                 foreach (MethodBase callee in Callees(method))
                 {
@@ -59,65 +51,6 @@ internal sealed class ImplicitScalarScanner
         $"{method.DeclaringType?.Name}.{method.Name}({string.Join(", ", method.GetParameters().Select(p => p.ParameterType.Name))})";
 
     /// <summary>The methods <paramref name="method"/>'s IL calls (call, callvirt, newobj, ldftn: every method token).</summary>
-    private static IEnumerable<MethodBase> Callees(MethodBase method)
-    {
-        byte[]? il;
-        try
-        {
-            il = method.GetMethodBody()?.GetILAsByteArray();
-        }
-        catch (Exception e) when (e is InvalidOperationException or NotSupportedException or BadImageFormatException)
-        {
-            yield break;
-        }
-        if (il is null)
-            yield break;
-        Type[]? typeArguments = method.DeclaringType is { IsGenericType: true } t ? t.GetGenericArguments() : null;
-        Type[]? methodArguments = method.IsGenericMethod ? method.GetGenericArguments() : null;
-        int i = 0;
-        while (i < il.Length)
-        {
-            short value = il[i] == 0xFE ? (short)(0xFE00 | il[i + 1]) : il[i];
-            i += il[i] == 0xFE ? 2 : 1;
-            OpCode op = OpCodesByValue[value];
-            switch (op.OperandType)
-            {
-                case OperandType.InlineMethod:
-                    MethodBase? callee = Resolve(method.Module, BitConverter.ToInt32(il, i), typeArguments, methodArguments);
-                    if (callee is not null)
-                        yield return callee;
-                    i += 4;
-                    break;
-                case OperandType.InlineNone:
-                    break;
-                case OperandType.ShortInlineBrTarget or OperandType.ShortInlineI or OperandType.ShortInlineVar:
-                    i += 1;
-                    break;
-                case OperandType.InlineVar:
-                    i += 2;
-                    break;
-                case OperandType.InlineI8 or OperandType.InlineR:
-                    i += 8;
-                    break;
-                case OperandType.InlineSwitch:
-                    i += 4 + 4 * BitConverter.ToInt32(il, i);
-                    break;
-                default:
-                    i += 4;
-                    break;
-            }
-        }
-    }
-
-    private static MethodBase? Resolve(Module module, int token, Type[]? typeArguments, Type[]? methodArguments)
-    {
-        try
-        {
-            return module.ResolveMethod(token, typeArguments, methodArguments);
-        }
-        catch (Exception e) when (e is ArgumentException or MissingMethodException or TypeLoadException or FileNotFoundException)
-        {
-            return null; // a method of an assembly that is not there (an optional dependency) cannot make a Scalar
-        }
-    }
+    private static IEnumerable<MethodBase> Callees(MethodBase method) =>
+        IlInstructions.Of(method).Where(i => i.Method is not null).Select(i => i.Method!);
 }
