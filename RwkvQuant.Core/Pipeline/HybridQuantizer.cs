@@ -123,6 +123,7 @@ public sealed class HybridQuantizer
         BlockInputs inputs;
         using (RwkvNetwork embedding = RwkvNetwork.Create(model))
             inputs = BlockInputs.Embed(embedding, calibration, cancellationToken);
+        NativeMemory.Release(); // the embedding's float32 copy
         using (inputs)
         {
             for (int block = 0; block < blocks; block++)
@@ -143,6 +144,7 @@ public sealed class HybridQuantizer
                     hessians = hessianCollector.Build().ToDictionary(StringComparer.Ordinal);
                     importances = blockVectors.Count == 0 ? new Dictionary<string, double[]>() : importanceCollector.Build();
                 }
+                NativeMemory.Trim(); // the block's activations and accumulators
 
                 foreach (LinearWeight weight in matrices.Where(w => w.Block == block))
                 {
@@ -157,6 +159,7 @@ public sealed class HybridQuantizer
                     replaced[weight.Name] = new QuantizedSlot(q, weight.Layout, canonical.Shape).ToCanonical();
                     reports.Add(new HybridTensorReport(weight.Name, HybridTensorKind.Matrix, score?.Coarse, score?.Fine, method, q.Scheme,
                         q.ElementCount, q.StoredBits, reference > 0 ? error / reference : 0));
+                    NativeMemory.Release(); // the quantizer's n×n work and the matrix's float32 copies (large-object garbage that would otherwise pile up to GBs)
                     progress?.Report(new HybridProgress(block, blocks, ++done, total, weight.Name));
                 }
 

@@ -86,12 +86,17 @@ public sealed class GptqQuantizer : IScalarQuantizer
             permutation = Enumerable.Range(0, columns).OrderByDescending(i => diagonal[i]).ToArray();
             Tensor index = tensor(permutation.Select(i => (long)i).ToArray());
             wt = wt.index_select(0, index);
-            h = h.index_select(0, index).index_select(1, index);
+            Tensor rowsPermuted = h.index_select(0, index);
+            h.Dispose(); // each n×n float64 copy goes as soon as the next exists
+            h = rowsPermuted.index_select(1, index);
+            rowsPermuted.Dispose();
         }
         wt = wt.contiguous();
 
-        Tensor upper = InverseHessianFactor.Compute(h, Options.DampingPercent, Options.MaxDampingAttempts, w.Name, notes)
-            .to(ScalarType.Float32); // U [columns, columns]
+        Tensor upper64 = InverseHessianFactor.Compute(h, Options.DampingPercent, Options.MaxDampingAttempts, w.Name, notes);
+        h.Dispose();
+        Tensor upper = upper64.to(ScalarType.Float32); // U [columns, columns]
+        upper64.Dispose();
         var result = new Result(rows, columns, Options);
         for (int start = 0; start < columns; start += Options.BlockSize)
         {
