@@ -76,6 +76,25 @@ public sealed class HessianCollector : IDisposable, INetworkObserver
     public IReadOnlyDictionary<string, Hessian> Build() =>
         _weights.Keys.ToDictionary(name => name, Build, StringComparer.Ordinal);
 
+    /// <summary>
+    /// The Hessian of every weight, as <see cref="Build()"/>, freeing each weight's accumulator as soon as its Hessian
+    /// is built, so that accumulators and Hessians are not all held at once. The collector accumulates nothing more.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A weight never saw an input (the message names it).</exception>
+    public IReadOnlyDictionary<string, Hessian> BuildAndRelease()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var built = new Dictionary<string, Hessian>(StringComparer.Ordinal);
+        foreach (string name in _weights.Keys)
+        {
+            built.Add(name, Build(name));
+            _accumulators.Remove(name, out HessianAccumulator? accumulator);
+            accumulator?.Dispose();
+        }
+        Dispose();
+        return built;
+    }
+
     /// <summary>The Hessian of the weight <paramref name="weightName"/>.</summary>
     /// <exception cref="InvalidOperationException">The weight never saw an input.</exception>
     public Hessian Build(string weightName)

@@ -141,7 +141,7 @@ public sealed class HybridQuantizer
                 {
                     var importanceCollector = new ChannelImportanceCollector(blockVectors);
                     inputs.Observe(network, new BothObservers(hessianCollector, importanceCollector), null, cancellationToken);
-                    hessians = hessianCollector.Build().ToDictionary(StringComparer.Ordinal);
+                    hessians = hessianCollector.BuildAndRelease().ToDictionary(StringComparer.Ordinal);
                     importances = blockVectors.Count == 0 ? new Dictionary<string, double[]>() : importanceCollector.Build();
                 }
                 NativeMemory.Trim(); // the block's activations and accumulators

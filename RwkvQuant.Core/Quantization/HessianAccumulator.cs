@@ -43,7 +43,7 @@ public sealed class HessianAccumulator : IDisposable
         Tensor x = inputs.detach().reshape(-1, Size).to(work); // [N, size]
         if (!isfinite(x).all().item<bool>())
             throw new ArgumentException("The calibration inputs hold NaN or infinity.", nameof(inputs));
-        _sum.add_(x.t().matmul(x).to(ScalarType.Float64), One);
+        _sum.add_(x.t().matmul(x), One); // a float32 product is widened element by element: no float64 copy of it
         SampleCount += x.shape[0];
     }
 
@@ -63,10 +63,9 @@ public sealed class HessianAccumulator : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (SampleCount == 0)
             throw new InvalidOperationException("No calibration input was added; the Hessian is undefined.");
-        using var scope = NewDisposeScope();
-        using var scale = (2.0 / SampleCount).ToScalar();
-        double[] values = _sum.mul(scale).contiguous().data<double>().ToArray();
-        return new Hessian(Size, values, SampleCount);
+        double[] values = _sum.data<double>().ToArray(); // _sum is contiguous; one managed copy, scaled in place
+        System.Numerics.Tensors.TensorPrimitives.Multiply(values, 2.0 / SampleCount, values);
+        return Hessian.Adopt(Size, values, SampleCount);
     }
 
     /// <inheritdoc />

@@ -81,4 +81,21 @@ public class HessianCollectorTests
         Assert.Throws<ArgumentException>(() => new HessianCollector(model, ["blocks.3.att.time_maa_x"]));
         Assert.Throws<ArgumentOutOfRangeException>(() => HessianCollector.ForBlock(model, 12));
     }
+
+    [FixtureFact]
+    public void Building_and_releasing_gives_the_same_Hessians_and_ends_the_collector()
+    {
+        RwkvModel model = V6();
+        CalibrationData data = CalibrationData.FromDocuments(["Pack my box with five dozen liquor jugs. " + new string('y', 40)],
+            Utf16LeByteTokenizer.Instance, new CalibrationOptions { SampleCount = 2, TokensPerSample = 16, BatchSize = 2 });
+        using HessianCollector collector = HessianCollector.ForBlock(model, 1);
+        using (RwkvNetwork network = RwkvNetwork.Create(model))
+            collector.Collect(network, data);
+        IReadOnlyDictionary<string, Hessian> kept = collector.Build();
+        IReadOnlyDictionary<string, Hessian> released = collector.BuildAndRelease();
+        Assert.Equal(kept.Keys.Order(), released.Keys.Order());
+        foreach ((string name, Hessian h) in kept)
+            Assert.True(h.Values.SequenceEqual(released[name].Values), name); // bit for bit
+        Assert.Throws<ObjectDisposedException>(() => collector.Build());
+    }
 }

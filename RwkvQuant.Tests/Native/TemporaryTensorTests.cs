@@ -31,10 +31,13 @@ public class TemporaryTensorTests(ITestOutputHelper output)
         Assert.Contains(found, f => f.Contains(".Nested: Tensor.exp() → Tensor.mul(Tensor)", StringComparison.Ordinal));
         Assert.Contains(found, f => f.Contains(".InArray: Tensor.neg() → stelem.ref", StringComparison.Ordinal));
         Assert.Contains(found, f => f.Contains(".CalledOutside: Tensor.abs() → Tensor.sum(", StringComparison.Ordinal));
+        Assert.Contains(found, f => f.Contains(".BeforeParams: Tensor.index_select(Int64, Tensor) → Tensor.reshape(Int64[])", StringComparison.Ordinal));
+        Assert.Contains(found, f => f.Contains(".ToOwnHelper: Tensor.neg() → Offenders.Doubled(Tensor)", StringComparison.Ordinal));
+        Assert.DoesNotContain(found, f => f.Contains(".Kept:", StringComparison.Ordinal));
         Assert.DoesNotContain(found, f => f.Contains(".Scoped:", StringComparison.Ordinal));
         Assert.DoesNotContain(found, f => f.Contains(".CalledInScope:", StringComparison.Ordinal));
         Assert.DoesNotContain(found, f => f.Contains(".Held:", StringComparison.Ordinal));
-        Assert.Equal(4, found.Length);
+        Assert.Equal(6, found.Length);
     }
 
     /// <summary>Never run: the scanner's known positives and negatives.</summary>
@@ -65,6 +68,23 @@ public class TemporaryTensorTests(ITestOutputHelper output)
         }
 
         public static Tensor Caller(Tensor x) => CalledOutside(x);
+
+        // A params array built after the temporary: the stack walk passes the array's dup and stelem.
+        public static Tensor BeforeParams(Tensor x, Tensor index) => x.index_select(0, index).reshape(2, -1);
+
+        // Handed to a method of the scanned code that calls TorchSharp: as dangerous as a TorchSharp call.
+        public static Tensor ToOwnHelper(Tensor x) => Doubled(x.neg());
+
+        // Handed to a method that only keeps it (no TorchSharp call): the list holds it.
+        public static void Kept(Tensor x, List<Tensor> owned) => Keep(x.neg(), owned);
+
+        private static void Keep(Tensor t, List<Tensor> owned) => owned.Add(t);
+
+        private static Tensor Doubled(Tensor x)
+        {
+            using var scope = NewDisposeScope();
+            return x.add(x, One).MoveToOuterDisposeScope();
+        }
 
         private static Tensor CalledInScope(Tensor x) => x.abs().sum();
 
