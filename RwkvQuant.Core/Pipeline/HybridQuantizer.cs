@@ -155,6 +155,7 @@ public sealed class HybridQuantizer
                     (QuantizedTensor q, HybridMethod method, ProxyScore? score) = QuantizeMatrix(matrix, hessian, ScalarQuantizerFor(weight.Name), VectorQuantizerFor(weight.Name), cancellationToken);
                     float[] w = matrix.ToFloatArray(), dequantized = q.Dequantize();
                     (double error, double reference) = hessian.RelativeErrorTerms(w, dequantized);
+                    hessians.Remove(weight.Name); // done with: the block's widest Hessian (quantized last) then has the memory to itself
                     quantized.Add(q);
                     replaced[weight.Name] = new QuantizedSlot(q, weight.Layout, canonical.Shape).ToCanonical();
                     reports.Add(new HybridTensorReport(weight.Name, HybridTensorKind.Matrix, score?.Coarse, score?.Fine, method, q.Scheme,

@@ -13,14 +13,18 @@ namespace RwkvQuant.Pipeline;
 /// RWKV-7, whose blocks also carry block 0's value).</param>
 /// <param name="BlockWork">One block call's activations (a few dozen tensors of <see cref="BlockInputs.ActivationBudget"/>
 /// floats, the feed-forward ones wider) and the block's weights in float32.</param>
-/// <param name="Hessians">The largest block's Hessians in float64, accumulated and built (twice).</param>
-/// <param name="Quantizer">GPTQ/GPTVQ on the widest matrix: a few float64 copies of its Hessian and the matrix.</param>
+/// <param name="Hessians">The largest block's Hessians in float64 (accumulated, then built one by one, each accumulator
+/// freed as its Hessian is built), and the float32 product of the widest input added to its sum.</param>
+/// <param name="Quantizer">GPTQ/GPTVQ on the widest matrix: four float64 copies of its Hessian at the Cholesky and
+/// triangular solve, its float32 factor, and float64 copies of the matrix.</param>
+/// <param name="Output">The quantized tensors, held until the model is saved: half a byte per block weight (the
+/// hybrid's 3–4 bits per weight, scales included).</param>
 /// <param name="Runtime">The .NET runtime, libtorch and the file-backed model's bookkeeping (a fixed allowance).</param>
 /// <param name="Available">The memory the process may use (physical memory or the container's limit).</param>
-public sealed record MemoryEstimate(long CalibrationInputs, long BlockWork, long Hessians, long Quantizer, long Runtime, long Available)
+public sealed record MemoryEstimate(long CalibrationInputs, long BlockWork, long Hessians, long Quantizer, long Output, long Runtime, long Available)
 {
     /// <summary>The estimated peak: the sum of the parts.</summary>
-    public long Total => CalibrationInputs + BlockWork + Hessians + Quantizer + Runtime;
+    public long Total => CalibrationInputs + BlockWork + Hessians + Quantizer + Output + Runtime;
 
     /// <summary>Whether <see cref="Total"/> fits in <see cref="Available"/>.</summary>
     public bool Fits => Total <= Available;
@@ -38,21 +42,23 @@ public sealed record MemoryEstimate(long CalibrationInputs, long BlockWork, long
         long BlockSum(Func<LinearWeight, long> size) =>
             matrices.Count == 0 ? 0 : matrices.GroupBy(w => w.Block).Max(block => block.Sum(size));
         long blockWeights = BlockSum(w => (long)w.Rows * w.Columns * sizeof(float));
-        long hessians = 2 * BlockSum(w => (long)w.Columns * w.Columns * sizeof(double));
-        long widest = matrices.Count == 0 ? 0 : matrices.Max(w => (long)w.Columns * w.Columns * sizeof(double) * 4 + (long)w.Rows * w.Columns * sizeof(double) * 2);
+        long widestSquare = matrices.Count == 0 ? 0 : matrices.Max(w => (long)w.Columns * w.Columns);
+        long hessians = BlockSum(w => (long)w.Columns * w.Columns * sizeof(double)) + widestSquare * sizeof(float);
+        long widest = matrices.Count == 0 ? 0 : matrices.Max(w => (long)w.Columns * w.Columns * (4 * sizeof(double) + sizeof(float)) + (long)w.Rows * w.Columns * sizeof(double) * 2);
+        long output = matrices.Sum(w => (long)w.Rows * w.Columns) / 2;
 
         long callTokens = BlockInputs.BatchSizeFor(options, c.EmbeddingSize) * tokens;
         double feedForwardRatio = Math.Max(1.0, (double)c.FeedForwardSize / width);
         long activations = (long)(callTokens * width * sizeof(float) * (40 + 4 * feedForwardRatio));
 
         long available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
-        return new MemoryEstimate(inputs, activations + blockWeights, hessians, widest, 1L << 30, available);
+        return new MemoryEstimate(inputs, activations + blockWeights, hessians, widest, output, 1L << 30, available);
     }
 
     /// <summary>The estimate as one line: the total, its parts and what is available.</summary>
     public override string ToString() =>
         $"about {Gb(Total)} (calibration inputs {Gb(CalibrationInputs)}, block work {Gb(BlockWork)}, Hessians {Gb(Hessians)}, " +
-        $"quantizer {Gb(Quantizer)}, runtime {Gb(Runtime)}); available {Gb(Available)}";
+        $"quantizer {Gb(Quantizer)}, quantized output {Gb(Output)}, runtime {Gb(Runtime)}); available {Gb(Available)}";
 
     private static string Gb(long bytes) => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{bytes / 1e9:F2} GB");
 }

@@ -16,10 +16,13 @@ public class MemoryEstimateTests
         MemoryEstimate estimate = MemoryEstimate.For(model, CalibrationOptions.Default);
 
         Assert.Equal(128L * 512 * 768 * 4 * 2, estimate.CalibrationInputs); // float32, twice for RWKV-7's carried value
-        // Block 1's matrices: r, k, v, o (768 in), ffn.key (768 in), ffn.value (3072 in) and the LoRA pairs, float64, built and accumulated.
+        // Block 1's matrices: r, k, v, o (768 in), ffn.key (768 in), ffn.value (3072 in) and the LoRA pairs, in float64,
+        // and ffn.value's float32 product xᵀx.
         long columnsSquared = 5L * 768 * 768 + 3072L * 3072 + 4L * 768 * 768 + 64L * 64 + 64L * 64 + 32L * 32 + 128L * 128;
-        Assert.Equal(2 * columnsSquared * 8, estimate.Hessians);
+        Assert.Equal(columnsSquared * 8 + 3072L * 3072 * 4, estimate.Hessians);
         Assert.True(estimate.Quantizer >= 4L * 3072 * 3072 * 8, "GPTQ on ffn.value holds several float64 copies of its 3072² Hessian");
+        long blockWeights = LinearWeights.Of(model).Where(w => w.Block >= 0).Sum(w => (long)w.Rows * w.Columns);
+        Assert.Equal(blockWeights / 2, estimate.Output); // half a byte per quantized weight
         Assert.True(estimate.Total < 4e9, estimate.ToString());
         Assert.Equal(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes, estimate.Available);
         Assert.Contains("calibration inputs 0.40 GB", estimate.ToString(), StringComparison.Ordinal);
