@@ -144,6 +144,13 @@ internal static class QuantizeCommand
     /// <param name="WallSeconds">Elapsed time from the start of the command to the file written.</param>
     /// <param name="CpuSeconds">Processor time of the whole process over that span (all threads).</param>
     /// <param name="PeakMemoryBytes">The process's peak resident memory by then (Linux VmHWM; the peak working set elsewhere).</param>
+    /// <summary>The process's resident memory now, in GB (for progress lines of long runs).</summary>
+    private static double ResidentGigabytes()
+    {
+        using var process = System.Diagnostics.Process.GetCurrentProcess();
+        return process.WorkingSet64 / 1e9;
+    }
+
     internal sealed record Cost(double WallSeconds, double CpuSeconds, long PeakMemoryBytes)
     {
         public static Cost Measure(TimeSpan wall)
@@ -187,7 +194,7 @@ internal static class QuantizeCommand
             : request.BitsPerWeight is { } budget ? HybridPlan.ForBitsPerWeight(model, budget, request.ScalarFraction, request.Codebooks)
             : HybridPlan.ForScalarFraction(model, request.ScalarFraction, request.Codebooks);
         console.WriteLine($"plan: {plan}");
-        console.WriteLine($"memory: {MemoryEstimate.For(model, request.Calibration)}");
+        console.WriteLine($"memory estimate: {MemoryEstimate.For(model, request.Calibration)}");
         HybridQuantizer quantizer = plan.Build();
 
         HybridQuantizationResult result;
@@ -214,7 +221,7 @@ internal static class QuantizeCommand
             var progress = new Reporter(p =>
             {
                 if (p.TensorName is null)
-                    console.WriteLine($"[{Invariant(clock.Elapsed.TotalSeconds, "F1")} s] block {p.Block + 1}/{p.BlockCount}: calibrating and quantizing ({p.TensorsDone}/{p.TensorCount} tensors done)");
+                    console.WriteLine($"[{Invariant(clock.Elapsed.TotalSeconds, "F1")} s, {Invariant(ResidentGigabytes(), "F2")} GB] block {p.Block + 1}/{p.BlockCount}: calibrating and quantizing ({p.TensorsDone}/{p.TensorCount} tensors done)");
             });
             result = quantizer.QuantizeAsync(model, data, progress, cancellationToken).GetAwaiter().GetResult();
         }

@@ -110,7 +110,7 @@ public sealed class HybridQuantizer
         if (!memory.Fits)
         {
             throw new InvalidOperationException(
-                $"Quantizing {model.SourcePath ?? "this model"} would need {memory}. Use fewer calibration samples or tokens per sample, or a machine with more memory.");
+                $"Quantizing {model.SourcePath ?? "this model"} would need more memory than this machine has: {memory}. Use fewer calibration samples or tokens per sample, or a machine with more memory.");
         }
         int blocks = model.Config.LayerCount;
         List<LinearWeight> matrices = [.. LinearWeights.Of(model).Where(w => w.Block >= 0)];

@@ -55,10 +55,10 @@ public sealed record MemoryEstimate(long CalibrationInputs, long BlockWork, long
         return new MemoryEstimate(inputs, activations + blockWeights, hessians, widest, output, 1L << 30, available);
     }
 
-    /// <summary>The estimate as one line: the total, its parts and what is available.</summary>
+    /// <summary>The estimate as one line: the total and what is available, then the parts (GB).</summary>
     public override string ToString() =>
-        $"about {Gb(Total)} (calibration inputs {Gb(CalibrationInputs)}, block work {Gb(BlockWork)}, Hessians {Gb(Hessians)}, " +
-        $"quantizer {Gb(Quantizer)}, quantized output {Gb(Output)}, runtime {Gb(Runtime)}); available {Gb(Available)}";
+        $"{Gb(Total)} GB of {Gb(Available)} GB available (calibration inputs {Gb(CalibrationInputs)}, block work {Gb(BlockWork)}, " +
+        $"Hessians {Gb(Hessians)}, quantizer {Gb(Quantizer)}, output {Gb(Output)}, runtime {Gb(Runtime)} GB)";
 
-    private static string Gb(long bytes) => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{bytes / 1e9:F2} GB");
+    private static string Gb(long bytes) => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{bytes / 1e9:F2}");
 }

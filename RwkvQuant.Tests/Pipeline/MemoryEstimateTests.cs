@@ -25,7 +25,8 @@ public class MemoryEstimateTests
         Assert.Equal(blockWeights / 2, estimate.Output); // half a byte per quantized weight
         Assert.True(estimate.Total < 4e9, estimate.ToString());
         Assert.Equal(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes, estimate.Available);
-        Assert.Contains("calibration inputs 0.40 GB", estimate.ToString(), StringComparison.Ordinal);
+        Assert.Contains("calibration inputs 0.40,", estimate.ToString(), StringComparison.Ordinal);
+        Assert.StartsWith(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{estimate.Total / 1e9:F2} GB of "), estimate.ToString(), StringComparison.Ordinal);
     }
 
     [Fact]
