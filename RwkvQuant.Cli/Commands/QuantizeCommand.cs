@@ -140,10 +140,6 @@ internal static class QuantizeCommand
         double? ScalarFractionTarget, double? BitsPerWeightBudget, bool Codebooks, string Output, long FileBytes, Cost Cost, Totals Totals,
         BeforeAfter.QualityReport? Evaluation, BeforeAfter.SpeedReport? Speed, IReadOnlyList<TensorReport> Tensors);
 
-    /// <summary>What loading, calibrating, quantizing and saving cost (the before/after measurements excluded).</summary>
-    /// <param name="WallSeconds">Elapsed time from the start of the command to the file written.</param>
-    /// <param name="CpuSeconds">Processor time of the whole process over that span (all threads).</param>
-    /// <param name="PeakMemoryBytes">The process's peak resident memory by then (Linux VmHWM; the peak working set elsewhere).</param>
     /// <summary>The process's resident memory now, in GB (for progress lines of long runs).</summary>
     private static double ResidentGigabytes()
     {
@@ -151,6 +147,10 @@ internal static class QuantizeCommand
         return process.WorkingSet64 / 1e9;
     }
 
+    /// <summary>What loading, calibrating, quantizing and saving cost (the before/after measurements excluded).</summary>
+    /// <param name="WallSeconds">Elapsed time from the start of the command to the file written.</param>
+    /// <param name="CpuSeconds">Processor time of the whole process over that span (all threads).</param>
+    /// <param name="PeakMemoryBytes">The process's peak resident memory by then (Linux VmHWM; the peak working set elsewhere).</param>
     internal sealed record Cost(double WallSeconds, double CpuSeconds, long PeakMemoryBytes)
     {
         public static Cost Measure(TimeSpan wall)

@@ -17,8 +17,8 @@ internal static partial class NativeMemory
     /// <summary>
     /// A full blocking, compacting collection (finalizers run, so undisposed torch tensors free their native memory;
     /// the second collection is aggressive, handing the heap's free memory back),
-    /// then, on Linux with glibc, <c>malloc_trim(0)</c>. Costs milliseconds to a few hundred; call it between stages,
-    /// not in loops.
+    /// then, on Linux with glibc, <c>malloc_trim(0)</c>. Costs milliseconds to a few hundred; call it between large
+    /// pieces of work (each quantized matrix, each block), not in inner loops.
     /// </summary>
     public static void Release()
     {

@@ -39,12 +39,12 @@ public sealed record MemoryEstimate(long CalibrationInputs, long BlockWork, long
         long inputs = samples * tokens * width * sizeof(float) * (c.Version == RwkvVersion.V7 ? 2 : 1);
 
         List<LinearWeight> matrices = [.. LinearWeights.Of(model).Where(w => w.Block >= 0)];
-        long BlockSum(Func<LinearWeight, long> size) =>
-            matrices.Count == 0 ? 0 : matrices.GroupBy(w => w.Block).Max(block => block.Sum(size));
+        long BlockSum(Func<LinearWeight, long> size) => matrices.GroupBy(w => w.Block).Select(block => block.Sum(size)).DefaultIfEmpty().Max();
+        long Largest(Func<LinearWeight, long> size) => matrices.Select(size).DefaultIfEmpty().Max();
         long blockWeights = BlockSum(w => (long)w.Rows * w.Columns * sizeof(float));
-        long widestSquare = matrices.Count == 0 ? 0 : matrices.Max(w => (long)w.Columns * w.Columns);
+        long widestSquare = Largest(w => (long)w.Columns * w.Columns);
         long hessians = BlockSum(w => (long)w.Columns * w.Columns * sizeof(double)) + widestSquare * sizeof(float);
-        long widest = matrices.Count == 0 ? 0 : matrices.Max(w => (long)w.Columns * w.Columns * (4 * sizeof(double) + sizeof(float)) + (long)w.Rows * w.Columns * sizeof(double) * 2);
+        long widest = Largest(w => (long)w.Columns * w.Columns * (4 * sizeof(double) + sizeof(float)) + (long)w.Rows * w.Columns * sizeof(double) * 2);
         long output = matrices.Sum(w => (long)w.Rows * w.Columns) / 2;
 
         long callTokens = BlockInputs.BatchSizeFor(options, c.EmbeddingSize) * tokens;

@@ -169,11 +169,7 @@ internal sealed class Rwkv7TrainingModel : IDisposable
     {
         var tensors = new List<TensorData>(_parameters.Count);
         foreach ((string name, Tensor value) in _parameters)
-        {
-            using Tensor detached = value.detach();
-            using Tensor contiguous = detached.contiguous();
-            tensors.Add(TensorData.FromFloats(name, value.shape, contiguous.data<float>().ToArray()));
-        }
+            tensors.Add(TrainingCheckpoint.ToData(name, value));
         return new RwkvModel(Config, tensors, sourcePath);
     }
 

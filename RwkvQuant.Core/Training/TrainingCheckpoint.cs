@@ -95,7 +95,8 @@ internal sealed record TrainingCheckpoint(
         return new TrainingCheckpoint(step, options, elapsed, log, pendingLoss, pendingSteps, new RwkvModel(config, weights, path), moments);
     }
 
-    private static TensorData ToData(string name, Tensor value)
+    /// <summary>A training tensor's values, detached and copied out as <paramref name="name"/>.</summary>
+    internal static TensorData ToData(string name, Tensor value)
     {
         using Tensor detached = value.detach();
         using Tensor contiguous = detached.contiguous();

@@ -39,7 +39,6 @@ internal sealed class TemporaryTensorScanner
     public IReadOnlyList<string> Scan(params Assembly[] assemblies)
     {
         _scanned.UnionWith(assemblies);
-        HashSet<Assembly> scanned = _scanned;
         List<MethodBase> methods = [.. assemblies.SelectMany(a => a.GetTypes()).SelectMany(IlInstructions.DeclaredMethods)];
         foreach (MethodBase method in methods)
             _instructions[method] = IlInstructions.Of(method);
@@ -50,7 +49,7 @@ internal sealed class TemporaryTensorScanner
             foreach (IlInstruction instruction in _instructions[method])
             {
                 if (instruction.Method is { } callee && instruction.OpCode != OpCodes.Ldftn && instruction.OpCode != OpCodes.Ldvirtftn
-                    && scanned.Contains(callee.Module.Assembly))
+                    && _scanned.Contains(callee.Module.Assembly))
                 {
                     MethodBase key = Definition(callee);
                     if (!callers.TryGetValue(key, out List<MethodBase>? list))
