@@ -18,11 +18,13 @@ internal sealed class BlockInputs : IDisposable
     private BlockInputs(Batch[] batches) => _batches = batches;
 
     /// <summary>
-    /// Most values of one <c>[B, T, C]</c> activation per block call: 2²² floats (16 MB). A block's forward pass holds a few
+    /// Most values of one <c>[B, T, C]</c> activation per block call: 2²⁰ floats (4 MB). A block's forward pass holds a few
     /// dozen such tensors at once (and the feed-forward ones four times wider), so this bounds a call's working memory
-    /// near 1 GB whatever the model's width, where a fixed batch of samples would grow with it.
+    /// near 0.25 GB whatever the model's width, where a fixed batch of samples would grow with it. Smaller is not only
+    /// less: glibc's allocator, under libtorch, fragments on the larger tensors, and resident memory grew call by call
+    /// (one block of the 0.1B shape: 2.9 GB at 2²², 1.9 GB at 2²¹, a flat 1.35 GB at 2²⁰; whole model 3.56 → 1.80 GB).
     /// </summary>
-    internal const long ActivationBudget = 1L << 22;
+    internal const long ActivationBudget = 1L << 20;
 
     /// <summary>The samples per block call: <see cref="CalibrationOptions.BatchSize"/>, or fewer (at least one) when
     /// that many samples would exceed <see cref="ActivationBudget"/> at width <paramref name="width"/>. The batch size
