@@ -194,7 +194,7 @@ internal static class QuantizeCommand
             : request.BitsPerWeight is { } budget ? HybridPlan.ForBitsPerWeight(model, budget, request.ScalarFraction, request.Codebooks)
             : HybridPlan.ForScalarFraction(model, request.ScalarFraction, request.Codebooks);
         console.WriteLine($"plan: {plan}");
-        console.WriteLine($"memory estimate: {MemoryEstimate.For(model, request.Calibration)}");
+        console.WriteLine($"memory estimate: {MemoryEstimate.For(model, request.Calibration, holdsOutput: false)}");
         HybridQuantizer quantizer = plan.Build();
 
         HybridQuantizationResult result;
@@ -213,7 +213,7 @@ internal static class QuantizeCommand
                             ? $"block {p.Block + 1}/{p.BlockCount}: calibrating"
                             : $"block {p.Block + 1}/{p.BlockCount}: {Markup.Escape(p.TensorName)}";
                     });
-                    return quantizer.QuantizeAsync(model, data, progress, cancellationToken).GetAwaiter().GetResult();
+                    return quantizer.QuantizeToFileAsync(model, data, request.OutputPath, progress, cancellationToken).GetAwaiter().GetResult();
                 });
         }
         else
@@ -223,9 +223,8 @@ internal static class QuantizeCommand
                 if (p.TensorName is null)
                     console.WriteLine($"[{Invariant(clock.Elapsed.TotalSeconds, "F1")} s, {Invariant(ResidentGigabytes(), "F2")} GB] block {p.Block + 1}/{p.BlockCount}: calibrating and quantizing ({p.TensorsDone}/{p.TensorCount} tensors done)");
             });
-            result = quantizer.QuantizeAsync(model, data, progress, cancellationToken).GetAwaiter().GetResult();
+            result = quantizer.QuantizeToFileAsync(model, data, request.OutputPath, progress, cancellationToken).GetAwaiter().GetResult();
         }
-        QuantizedModelFile.Save(result.Model, request.OutputPath, cancellationToken);
         QuantizedModel q = result.Model;
         long fileBytes = new FileInfo(request.OutputPath).Length;
         Cost cost = Cost.Measure(clock.Elapsed);

@@ -67,19 +67,24 @@ public sealed class HybridQuantizer
     public static IReadOnlyList<string> MultiplicationVectors(RwkvModel model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        string[] suffixes = model.Config.Version switch
+        return MultiplicationVectors(model.Config, model.Tensors.ContainsKey);
+    }
+
+    private static List<string> MultiplicationVectors(RwkvConfig config, Func<string, bool> exists)
+    {
+        string[] suffixes = config.Version switch
         {
             RwkvVersion.V7 => ["att.x_r", "att.x_w", "att.x_k", "att.x_v", "att.x_a", "att.x_g", "att.k_k", "att.k_a", "att.r_k", "ffn.x_k"],
             RwkvVersion.V6 => ["att.time_maa_x", "att.time_maa_w", "att.time_maa_k", "att.time_maa_v", "att.time_maa_r", "att.time_maa_g", "ffn.time_maa_k", "ffn.time_maa_r"],
             _ => ["att.time_mix_k", "att.time_mix_v", "att.time_mix_r", "att.time_mix_g", "ffn.time_mix_k", "ffn.time_mix_r"],
         };
         var names = new List<string>();
-        for (int block = 0; block < model.Config.LayerCount; block++)
+        for (int block = 0; block < config.LayerCount; block++)
         {
             foreach (string suffix in suffixes)
             {
                 string name = $"blocks.{block}.{suffix}";
-                if (model.Tensors.ContainsKey(name))
+                if (exists(name))
                     names.Add(name);
             }
         }
@@ -101,12 +106,75 @@ public sealed class HybridQuantizer
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(calibration);
-        return Task.Run(() => Quantize(model, calibration, progress, cancellationToken), cancellationToken);
+        return Task.Run(() =>
+        {
+            var quantized = new List<QuantizedTensor>();
+            List<HybridTensorReport> reports = Quantize(model, calibration, holdsOutput: true, quantized.Add, progress, cancellationToken);
+            cancellationToken.ThrowIfCancellationRequested();
+            return Result(QuantizedModel.Create(model, quantized), reports);
+        }, cancellationToken);
     }
 
-    private HybridQuantizationResult Quantize(RwkvModel model, CalibrationData calibration, IProgress<HybridProgress>? progress, CancellationToken cancellationToken)
+    /// <summary>
+    /// <see cref="QuantizeAsync"/> that writes the quantized model to <paramref name="path"/> (a <c>.rwkvq</c> file, as
+    /// <see cref="QuantizedModelFile.Save(QuantizedModel, string, CancellationToken)"/> writes it) block by block as it
+    /// goes, instead of holding every quantized tensor until the end: the way to quantize a model whose quantized
+    /// tensors are GBs. The output's folder is checked before any work; the file appears, atomically, only when complete
+    /// (on failure or cancellation nothing is left, and a previous file there is kept). The result's model is read back
+    /// from the file written (its packed tensors in memory, after quantization has freed its own).
+    /// </summary>
+    /// <exception cref="DirectoryNotFoundException">The output's folder does not exist (checked first).</exception>
+    /// <exception cref="UnauthorizedAccessException">The output's folder is not writable (checked first).</exception>
+    /// <exception cref="IOException">Writing failed, e.g. the disk is full; nothing is left behind.</exception>
+    /// <inheritdoc cref="QuantizeAsync" path="/exception"/>
+    public Task<HybridQuantizationResult> QuantizeToFileAsync(RwkvModel model, CalibrationData calibration, string path,
+        IProgress<HybridProgress>? progress = null, CancellationToken cancellationToken = default)
     {
-        MemoryEstimate memory = MemoryEstimate.For(model, calibration.Options);
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(calibration);
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        return Task.Run(() =>
+        {
+            var linear = LinearWeights.Of(model).ToDictionary(w => w.Name, StringComparer.Ordinal);
+            var replaced = new HashSet<string>(StringComparer.Ordinal);
+            List<HybridTensorReport> reports;
+            using (var file = new QuantizedModelWriter(path, model.Config))
+            {
+                reports = Quantize(model, calibration, holdsOutput: false, tensor =>
+                {
+                    file.Add(QuantizedModel.SlotFor(model, linear, tensor));
+                    replaced.Add(tensor.Name);
+                }, progress, cancellationToken);
+                foreach (TensorData kept in QuantizedModel.KeptTensors(model, replaced))
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    file.Add(kept);
+                }
+                cancellationToken.ThrowIfCancellationRequested();
+                file.Complete(cancellationToken);
+            }
+            return Result(QuantizedModelFile.Load(path), reports);
+        }, cancellationToken);
+    }
+
+    /// <summary>The result: <paramref name="reports"/> (the quantized tensors') and a line for each tensor kept in full precision.</summary>
+    private HybridQuantizationResult Result(QuantizedModel model, List<HybridTensorReport> reports)
+    {
+        IReadOnlyDictionary<string, IReadOnlyList<long>> shapes = model.CanonicalShapes;
+        var multiplication = MultiplicationVectors(model.Config, shapes.ContainsKey).ToHashSet(StringComparer.Ordinal);
+        foreach (StoredTensorInfo info in model.Tensors.Where(t => !t.IsQuantized))
+        {
+            reports.Add(new HybridTensorReport(info.Name, multiplication.Contains(info.Name) ? HybridTensorKind.MultiplicationVector : HybridTensorKind.Kept,
+                null, null, HybridMethod.Kept, info.Scheme, info.Parameters, info.StoredBits, null));
+        }
+        return new HybridQuantizationResult(model, reports, Selector.Name);
+    }
+
+    /// <summary>Calibrates and quantizes block by block, handing each quantized tensor to <paramref name="output"/> as it is made; returns their reports.</summary>
+    private List<HybridTensorReport> Quantize(RwkvModel model, CalibrationData calibration, bool holdsOutput, Action<QuantizedTensor> output,
+        IProgress<HybridProgress>? progress, CancellationToken cancellationToken)
+    {
+        MemoryEstimate memory = MemoryEstimate.For(model, calibration.Options, holdsOutput);
         if (!memory.Fits)
         {
             throw new InvalidOperationException(
@@ -116,7 +184,6 @@ public sealed class HybridQuantizer
         List<LinearWeight> matrices = [.. LinearWeights.Of(model).Where(w => w.Block >= 0)];
         IReadOnlyList<string> vectors = CodebookOptimizer is null ? [] : MultiplicationVectors(model);
         int total = matrices.Count + vectors.Count, done = 0;
-        var quantized = new List<QuantizedTensor>();
         var reports = new List<HybridTensorReport>();
 
         // Networks copy a block to float32 only when it runs (NetworkWeights), so each phase below holds one block.
@@ -156,7 +223,7 @@ public sealed class HybridQuantizer
                     float[] w = matrix.ToFloatArray(), dequantized = q.Dequantize();
                     (double error, double reference) = hessian.RelativeErrorTerms(w, dequantized);
                     hessians.Remove(weight.Name); // done with: the block's widest Hessian (quantized last) then has the memory to itself
-                    quantized.Add(q);
+                    output(q);
                     replaced[weight.Name] = new QuantizedSlot(q, weight.Layout, canonical.Shape).ToCanonical();
                     reports.Add(new HybridTensorReport(weight.Name, HybridTensorKind.Matrix, score?.Coarse, score?.Fine, method, q.Scheme,
                         q.ElementCount, q.StoredBits, reference > 0 ? error / reference : 0));
@@ -177,7 +244,7 @@ public sealed class HybridQuantizer
                         reference += (weighted ? s[j] : 1.0) * mu[j] * mu[j];
                     double error = q.WeightedError(mu, weighted ? s : []);
                     var tensor = new QuantizedVectorTensor(q);
-                    quantized.Add(tensor);
+                    output(tensor);
                     replaced[name] = q.ToTensorData();
                     reports.Add(new HybridTensorReport(name, HybridTensorKind.MultiplicationVector, null, null, HybridMethod.Codebook, q.Scheme,
                         q.Length, q.StoredBits, reference > 0 ? error / reference : 0));
@@ -197,15 +264,7 @@ public sealed class HybridQuantizer
             }
         }
 
-        cancellationToken.ThrowIfCancellationRequested();
-        QuantizedModel result = QuantizedModel.Create(model, quantized);
-        var multiplication = MultiplicationVectors(model).ToHashSet(StringComparer.Ordinal);
-        foreach (StoredTensorInfo info in result.Tensors.Where(t => !t.IsQuantized))
-        {
-            reports.Add(new HybridTensorReport(info.Name, multiplication.Contains(info.Name) ? HybridTensorKind.MultiplicationVector : HybridTensorKind.Kept,
-                null, null, HybridMethod.Kept, info.Scheme, info.Parameters, info.StoredBits, null));
-        }
-        return new HybridQuantizationResult(result, reports, Selector.Name);
+        return reports;
     }
 
     private (QuantizedTensor Tensor, HybridMethod Method, ProxyScore? Score) QuantizeMatrix(TensorData matrix, Hessian hessian,

@@ -15,10 +15,10 @@ namespace RwkvQuant.Pipeline;
 /// floats, the feed-forward ones wider) and the block's weights in float32.</param>
 /// <param name="Hessians">The largest block's Hessians in float64 (accumulated, then built one by one, each accumulator
 /// freed as its Hessian is built), and the float32 product of the widest input added to its sum.</param>
-/// <param name="Quantizer">GPTQ/GPTVQ on the widest matrix: four float64 copies of its Hessian at the Cholesky and
-/// triangular solve, its float32 factor, and float64 copies of the matrix.</param>
-/// <param name="Output">The quantized tensors, held until the model is saved: half a byte per block weight (the
-/// hybrid's 3–4 bits per weight, scales included).</param>
+/// <param name="Quantizer">GPTQ/GPTVQ on the widest matrix: three float64 n×n matrices at the Cholesky and triangular
+/// solve (<c>InverseHessianFactor.ComputeConsuming</c>), and float64 copies of the matrix.</param>
+/// <param name="Output">The quantized tensors, when held until the model is saved: half a byte per block weight (the
+/// hybrid's 3–4 bits per weight, scales included); 0 when they are written as each block finishes.</param>
 /// <param name="Runtime">The .NET runtime, libtorch and the file-backed model's bookkeeping (a fixed allowance).</param>
 /// <param name="Available">The memory the process may use (physical memory or the container's limit).</param>
 public sealed record MemoryEstimate(long CalibrationInputs, long BlockWork, long Hessians, long Quantizer, long Output, long Runtime, long Available)
@@ -29,8 +29,13 @@ public sealed record MemoryEstimate(long CalibrationInputs, long BlockWork, long
     /// <summary>Whether <see cref="Total"/> fits in <see cref="Available"/>.</summary>
     public bool Fits => Total <= Available;
 
-    /// <summary>The estimate for quantizing <paramref name="model"/> with calibration cut as <paramref name="options"/> says.</summary>
-    public static MemoryEstimate For(RwkvModel model, CalibrationOptions options)
+    /// <summary>
+    /// The estimate for quantizing <paramref name="model"/> with calibration cut as <paramref name="options"/> says;
+    /// <paramref name="holdsOutput"/>: whether the quantized tensors are held until the end
+    /// (<see cref="HybridQuantizer.QuantizeAsync"/>) rather than written as each block finishes
+    /// (<see cref="HybridQuantizer.QuantizeToFileAsync"/>, where <see cref="Output"/> is 0).
+    /// </summary>
+    public static MemoryEstimate For(RwkvModel model, CalibrationOptions options, bool holdsOutput = true)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
@@ -44,8 +49,8 @@ public sealed record MemoryEstimate(long CalibrationInputs, long BlockWork, long
         long blockWeights = BlockSum(w => (long)w.Rows * w.Columns * sizeof(float));
         long widestSquare = Largest(w => (long)w.Columns * w.Columns);
         long hessians = BlockSum(w => (long)w.Columns * w.Columns * sizeof(double)) + widestSquare * sizeof(float);
-        long widest = Largest(w => (long)w.Columns * w.Columns * (4 * sizeof(double) + sizeof(float)) + (long)w.Rows * w.Columns * sizeof(double) * 2);
-        long output = matrices.Sum(w => (long)w.Rows * w.Columns) / 2;
+        long widest = Largest(w => (long)w.Columns * w.Columns * 3 * sizeof(double) + (long)w.Rows * w.Columns * sizeof(double) * 2);
+        long output = holdsOutput ? matrices.Sum(w => (long)w.Rows * w.Columns) / 2 : 0;
 
         long callTokens = BlockInputs.BatchSizeFor(options, c.EmbeddingSize) * tokens;
         double feedForwardRatio = Math.Max(1.0, (double)c.FeedForwardSize / width);

@@ -67,24 +67,38 @@ public sealed class QuantizedModel
         foreach (QuantizedTensor tensor in quantized)
         {
             ArgumentNullException.ThrowIfNull(tensor, nameof(quantized));
-            if (!source.Tensors.TryGetValue(tensor.Name, out TensorData? canonical))
-                throw new ArgumentException($"Quantized tensor '{tensor.Name}' names no tensor of the model.", nameof(quantized));
             if (!replaced.Add(tensor.Name))
                 throw new ArgumentException($"Tensor '{tensor.Name}' is quantized twice.", nameof(quantized));
-            LinearLayout layout = LinearLayout.OutIn;
-            if (linear.TryGetValue(tensor.Name, out LinearWeight? weight))
-            {
-                if (weight.Rows != tensor.Rows || weight.Columns != tensor.Columns)
-                    throw new ArgumentException($"Quantized tensor '{tensor.Name}' is [{tensor.Rows}, {tensor.Columns}], but the model's weight is the [{weight.Rows}, {weight.Columns}] matrix.", nameof(quantized));
-                layout = weight.Layout;
-            }
-            slots.Add(new QuantizedSlot(tensor, layout, canonical.Shape));
+            slots.Add(SlotFor(source, linear, tensor));
         }
-        IEnumerable<TensorData> full = source.Tensors.Values
+        return new QuantizedModel(source.Config, slots, KeptTensors(source, replaced, embeddingType), source.SourcePath);
+    }
+
+    /// <summary>Where <paramref name="tensor"/> goes in <paramref name="source"/> (<paramref name="linear"/>: its linear weights by name).</summary>
+    /// <exception cref="ArgumentException">The tensor names no tensor of the model, or its shape does not match.</exception>
+    internal static QuantizedSlot SlotFor(RwkvModel source, IReadOnlyDictionary<string, LinearWeight> linear, QuantizedTensor tensor)
+    {
+        if (!source.Tensors.TryGetValue(tensor.Name, out TensorData? canonical))
+            throw new ArgumentException($"Quantized tensor '{tensor.Name}' names no tensor of the model.", nameof(tensor));
+        LinearLayout layout = LinearLayout.OutIn;
+        if (linear.TryGetValue(tensor.Name, out LinearWeight? weight))
+        {
+            if (weight.Rows != tensor.Rows || weight.Columns != tensor.Columns)
+                throw new ArgumentException($"Quantized tensor '{tensor.Name}' is [{tensor.Rows}, {tensor.Columns}], but the model's weight is the [{weight.Rows}, {weight.Columns}] matrix.", nameof(tensor));
+            layout = weight.Layout;
+        }
+        return new QuantizedSlot(tensor, layout, canonical.Shape);
+    }
+
+    /// <summary>
+    /// <paramref name="source"/>'s tensors not in <paramref name="replaced"/>, as a quantized model keeps them:
+    /// <c>emb.weight</c> and <c>head.weight</c> as <paramref name="embeddingType"/>, every other as F32. Lazy: each is
+    /// converted when enumerated.
+    /// </summary>
+    internal static IEnumerable<TensorData> KeptTensors(RwkvModel source, IReadOnlySet<string> replaced, TensorDataType embeddingType = TensorDataType.F16) =>
+        source.Tensors.Values
             .Where(t => !replaced.Contains(t.Name))
             .Select(t => t.Name is "emb.weight" or "head.weight" ? t.ConvertTo(embeddingType) : t.ToFloat32());
-        return new QuantizedModel(source.Config, slots, full, source.SourcePath);
-    }
 
     /// <summary>The architecture.</summary>
     public RwkvConfig Config { get; }

@@ -47,52 +47,33 @@ public static class QuantizedModelFile
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentException.ThrowIfNullOrEmpty(path);
-        AtomicFile.Write(path, stream =>
+        using var file = new QuantizedModelWriter(path, model.Config);
+        foreach (QuantizedSlot slot in model.Slots)
         {
-            var entries = new List<TensorData>();
-            using var json = new MemoryStream();
-            using (var writer = new Utf8JsonWriter(json))
-            {
-                writer.WriteStartObject();
-                foreach (QuantizedSlot slot in model.Slots)
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    QuantizedTensorCodec codec = QuantizedTensorCodecs.For(slot.Tensor);
-                    writer.WriteStartObject(slot.Tensor.Name);
-                    writer.WriteString("scheme", codec.SchemeId);
-                    writer.WriteNumber("rows", slot.Tensor.Rows);
-                    writer.WriteNumber("columns", slot.Tensor.Columns);
-                    writer.WriteStartArray("shape");
-                    foreach (long dimension in slot.CanonicalShape)
-                        writer.WriteNumberValue(dimension);
-                    writer.WriteEndArray();
-                    writer.WriteString("layout", slot.Layout.ToString());
-                    writer.WriteNumber("stored_bits", slot.Tensor.StoredBits);
-                    writer.WriteString("description", slot.Tensor.Scheme);
-                    codec.Encode(slot.Tensor, writer, new TensorPartWriter(slot.Tensor.Name, entries));
-                    writer.WriteEndObject();
-                    afterTensor?.Invoke(slot.Tensor.Name);
-                }
-                writer.WriteEndObject();
-            }
-            foreach (TensorData tensor in model.FullPrecisionTensors)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                entries.Add(tensor);
-                afterTensor?.Invoke(tensor.Name);
-            }
-            var metadata = new Dictionary<string, string>(StringComparer.Ordinal)
-            {
-                [RwkvModelFile.FormatMetadataKey] = FormatId,
-                [VersionKey] = FormatVersion.ToString(CultureInfo.InvariantCulture),
-                [RwkvVersionKey] = model.Config.Version.ToString(),
-                [ConfigKey] = WriteConfig(model.Config),
-                [TensorsKey] = Encoding.UTF8.GetString(json.ToArray()),
-            };
             cancellationToken.ThrowIfCancellationRequested();
-            SafetensorsWriter.Write(stream, entries, metadata);
-        });
+            file.Add(slot);
+            afterTensor?.Invoke(slot.Tensor.Name);
+        }
+        foreach (TensorData tensor in model.FullPrecisionTensors)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            file.Add(tensor);
+            afterTensor?.Invoke(tensor.Name);
+        }
+        cancellationToken.ThrowIfCancellationRequested();
+        file.Complete(cancellationToken);
     }
+
+    /// <summary>The file's metadata for a model of <paramref name="config"/> whose quantized tensors <paramref name="tensorsJson"/> describes.</summary>
+    internal static IReadOnlyDictionary<string, string> Metadata(RwkvConfig config, string tensorsJson) =>
+        new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            [RwkvModelFile.FormatMetadataKey] = FormatId,
+            [VersionKey] = FormatVersion.ToString(CultureInfo.InvariantCulture),
+            [RwkvVersionKey] = config.Version.ToString(),
+            [ConfigKey] = WriteConfig(config),
+            [TensorsKey] = tensorsJson,
+        };
 
     /// <summary>Loads a <c>.rwkvq</c> file.</summary>
     /// <exception cref="InvalidDataException">The file is not a valid <c>.rwkvq</c> file: not safetensors, another format

@@ -26,38 +26,48 @@ internal static class InverseHessianFactor
         return dead;
     }
 
-    /// <summary>Factors <paramref name="hessian"/> (float64 <c>[n, n]</c>, symmetric, no zero diagonal).</summary>
+    /// <summary>The columns of the identity solved against at once when inverting the Cholesky factor.</summary>
+    internal const int SolveBlock = 1024;
+
+    /// <summary>
+    /// Factors <paramref name="hessian"/> (float64 <c>[n, n]</c>, symmetric, no zero diagonal) and disposes it: the
+    /// caller hands its copy over, so that it is freed as soon as the reversed copy exists.
+    /// </summary>
     /// <returns>U, float64 <c>[n, n]</c> upper triangular with a positive diagonal.</returns>
     /// <exception cref="InvalidOperationException">All <paramref name="maxAttempts"/> dampings failed.</exception>
-    public static Tensor Compute(Tensor hessian, double dampingPercent, int maxAttempts, string tensorName, List<string> notes)
+    public static Tensor ComputeConsuming(Tensor hessian, double dampingPercent, int maxAttempts, string tensorName, List<string> notes)
     {
         using var scope = NewDisposeScope();
         long n = hessian.shape[0];
         double meanDiagonal = hessian.diagonal().abs().mean().item<double>();
-        double percent = dampingPercent;
-        // Each n×n float64 intermediate is freed as soon as the next exists: at most three are alive besides the
-        // caller's H (n = 14,336, a 14B model's feed-forward width, makes each 1.6 GB).
+        // U without forming H⁻¹: with J the reversal, J·H·J = L̃L̃ᵀ gives H = RRᵀ, R = J·L̃·J upper, so H⁻¹ = R⁻ᵀR⁻¹ and
+        // U = R⁻¹ = J·L̃⁻¹·J. One Cholesky and one triangular solve, against chol → cholesky_inverse → chol, which is
+        // several times slower in libtorch on the CPU (cholesky_inverse dominates) and factors the explicit inverse.
+        // At most three n×n float64 matrices are alive at once (n = 14,336, a 14B model's feed-forward width, makes
+        // each 1.6 GB): J·H·J and L̃ while factoring, L̃ and its inverse while solving, the inverse and U at the end.
+        Tensor reversed = hessian.flip(0, 1); // J·H·J, damped in place below (the reversal maps the diagonal onto itself)
+        hessian.Dispose();
+        double percent = dampingPercent, applied = 0;
         for (int attempt = 0; attempt < maxAttempts; attempt++, percent *= 10)
         {
             using var attemptScope = NewDisposeScope();
-            // U without forming H⁻¹: with J the reversal, J·H·J = L̃L̃ᵀ gives H = RRᵀ, R = J·L̃·J upper, so
-            // H⁻¹ = R⁻ᵀR⁻¹ and U = R⁻¹ = J·L̃⁻¹·J. One Cholesky and one triangular solve, against chol → cholesky_inverse
-            // → chol, which is several times slower in libtorch on the CPU (cholesky_inverse dominates) and factors the explicit inverse.
-            Tensor reversed = hessian.flip(0, 1); // J·H·J: a copy, damped in place below (the diagonal reverses onto itself)
-            using (var damping = (percent * meanDiagonal).ToScalar())
-                reversed.diagonal().add_(damping, One);
+            double damping = percent * meanDiagonal;
+            using (var raise = (damping - applied).ToScalar())
+                reversed.diagonal().add_(raise, One);
+            applied = damping;
             (Tensor reversedLower, Tensor info) = linalg.cholesky_ex(reversed);
-            reversed.Dispose();
             if (info.item<int>() != 0)
                 continue;
-            Tensor identity = eye(n, dtype: ScalarType.Float64);
-            Tensor inverse = linalg.solve_triangular(reversedLower, identity, upper: false);
+            reversed.Dispose();
+            Tensor inverse = InvertLower(reversedLower);
+            if (!isfinite(inverse).all().item<bool>() || !inverse.diagonal().gt(Zero).all().item<bool>())
+            {
+                reversed = reversedLower.matmul(reversedLower.t()).MoveToOuterDisposeScope(); // J·H·J as damped so far, for the next attempt
+                continue;
+            }
             reversedLower.Dispose();
-            identity.Dispose();
             Tensor upper = inverse.flip(0, 1);
             inverse.Dispose();
-            if (!isfinite(upper).all().item<bool>() || !upper.diagonal().gt(Zero).all().item<bool>())
-                continue;
             if (attempt > 0)
             {
                 notes.Add(string.Create(CultureInfo.InvariantCulture,
@@ -68,5 +78,25 @@ internal static class InverseHessianFactor
         }
         throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture,
             $"Tensor '{tensorName}': the Cholesky factorization of the damped Hessian failed at every damping from {dampingPercent:G3} to {percent / 10:G3} × mean diag(H); the Hessian is not usable."));
+    }
+
+    /// <summary>
+    /// L⁻¹ for lower-triangular <paramref name="lower"/>, solved against <see cref="SolveBlock"/> columns of the identity
+    /// at a time, so that no n×n identity is made (one n×n matrix less than a single solve against <c>eye(n)</c>).
+    /// </summary>
+    internal static Tensor InvertLower(Tensor lower)
+    {
+        using var scope = NewDisposeScope();
+        long n = lower.shape[0];
+        Tensor inverse = zeros(n, n, dtype: lower.dtype);
+        for (long start = 0; start < n; start += SolveBlock)
+        {
+            using var blockScope = NewDisposeScope();
+            long width = Math.Min(SolveBlock, n - start);
+            Tensor columns = zeros(n, width, dtype: lower.dtype);
+            columns.narrow(0, start, width).diagonal().fill_(One);
+            inverse.narrow(1, start, width).copy_(linalg.solve_triangular(lower, columns, upper: false));
+        }
+        return inverse.MoveToOuterDisposeScope();
     }
 }

@@ -79,6 +79,20 @@ public sealed class CliJsonTests : IDisposable
     }
 
     [FixtureFact]
+    public async Task Quantize_into_a_missing_folder_fails_before_calibrating_naming_the_path()
+    {
+        string output = Path.Combine(_directory, "missing", "out.rwkvq");
+        CliAppTests.CliRun run = await CliAppTests.RunAsync("quantize", Fixtures.Path("rwkvcpp", "tiny-rwkv-7v0-834K-FP32.bin"),
+            "--calib", Fixtures.Path("text", "lambada_test.jsonl"), "--calib-docs", "0..15", "--samples", "4", "--sample-tokens", "64", "-o", output);
+        Assert.Equal(1, run.ExitCode);
+        Assert.DoesNotContain("block 1/", run.Output + run.Error, StringComparison.Ordinal); // no work was done
+        string error = run.Error.TrimEnd().Split('\n')[^1];
+        Assert.StartsWith("rwkvquant: error: ", error, StringComparison.Ordinal);
+        Assert.Contains($"'{output}'", error, StringComparison.Ordinal); // the path given, not a temporary file
+        Assert.Empty(Directory.EnumerateFileSystemEntries(_directory));
+    }
+
+    [FixtureFact]
     public async Task Quantize_json_reports_the_totals_of_the_written_file()
     {
         string model = Fixtures.Path("rwkvcpp", "tiny-rwkv-7v0-834K-FP32.bin");

@@ -236,6 +236,50 @@ public sealed class HybridQuantizerTests : IDisposable
         Assert.Empty(Directory.EnumerateFileSystemEntries(_directory));
     }
 
+    [FixtureFact]
+    public async Task Quantizing_to_a_file_writes_the_model_the_in_memory_run_makes()
+    {
+        (RwkvModel model, HybridQuantizationResult held) = V7Result.Value;
+        string path = Path.Combine(_directory, "streamed.rwkvq");
+        HybridQuantizationResult streamed = await Pipeline(model, 0.5).QuantizeToFileAsync(model, Calibration(), path);
+
+        Assert.Equal(["streamed.rwkvq"], Directory.EnumerateFileSystemEntries(_directory).Select(Path.GetFileName)); // the spill file is gone
+        Assert.Equal(path, streamed.Model.SourcePath);
+        Assert.Equal(held.Model.Tensors, streamed.Model.Tensors); // names, schemes, parameters and stored bits
+        Assert.Equal(held.Tensors.Select(t => (t.Name, t.Method, t.Scheme, t.StoredBits)), streamed.Tensors.Select(t => (t.Name, t.Method, t.Scheme, t.StoredBits)));
+        Assert.Equal(Logits(held.Model.ToDequantizedModel()), Logits(streamed.Model.ToDequantizedModel()));
+    }
+
+    [FixtureFact]
+    public async Task Quantizing_into_a_missing_folder_fails_before_any_work()
+    {
+        RwkvModel model = LoadV7();
+        string path = Path.Combine(_directory, "missing", "out.rwkvq");
+        var seen = new List<HybridProgress>();
+        var error = await Assert.ThrowsAsync<DirectoryNotFoundException>(() =>
+            Pipeline(model, 0.5).QuantizeToFileAsync(model, Calibration(), path, new Reporter(seen.Add)));
+        Assert.Contains(path, error.Message, StringComparison.Ordinal); // the path the user gave, not a temporary file
+        Assert.Empty(seen);
+    }
+
+    [FixtureFact]
+    public async Task Cancelling_a_run_to_a_file_mid_block_leaves_no_file_and_keeps_an_existing_one()
+    {
+        RwkvModel model = LoadV7();
+        string path = Path.Combine(_directory, "cancelled.rwkvq");
+        File.WriteAllText(path, "previous");
+        using var cancellation = new CancellationTokenSource();
+        var progress = new Reporter(p =>
+        {
+            if (p.TensorsDone == 30) // in the second block, with the first block's tensors spilled
+                cancellation.Cancel();
+        });
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
+            Pipeline(model, 0.9).QuantizeToFileAsync(model, Calibration(), path, progress, cancellation.Token));
+        Assert.Equal("previous", File.ReadAllText(path));
+        Assert.Equal(["cancelled.rwkvq"], Directory.EnumerateFileSystemEntries(_directory).Select(Path.GetFileName));
+    }
+
     private static float[] Logits(RwkvModel model)
     {
         using RwkvNetwork network = RwkvNetwork.Create(model);

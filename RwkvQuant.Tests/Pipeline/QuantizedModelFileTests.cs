@@ -197,6 +197,43 @@ public sealed class QuantizedModelFileTests : IDisposable
     }
 
     [FixtureFact]
+    public void A_writer_left_without_completing_leaves_nothing_and_refuses_a_name_twice()
+    {
+        QuantizedModel q = Mixed.Value.Quantized;
+        string path = Path.Combine(_directory, "unfinished.rwkvq");
+        using (var writer = new QuantizedModelWriter(path, q.Config))
+        {
+            writer.Add(q.Slots[0]);
+            Assert.Single(Directory.EnumerateFileSystemEntries(_directory)); // the hidden spill file, while writing
+            Assert.Throws<ArgumentException>(() => writer.Add(q.Slots[0]));
+            Assert.Throws<ArgumentException>(() => writer.Add(q.FullPrecisionTensors[0].WithName(q.Slots[0].Tensor.Name)));
+        }
+        Assert.Empty(Directory.EnumerateFileSystemEntries(_directory));
+
+        var missing = Assert.Throws<DirectoryNotFoundException>(() => new QuantizedModelWriter(Path.Combine(_directory, "no", "x.rwkvq"), q.Config));
+        Assert.Contains(Path.Combine(_directory, "no", "x.rwkvq"), missing.Message, StringComparison.Ordinal);
+    }
+
+    [FixtureFact]
+    public void Tensors_written_one_by_one_in_any_order_load_as_the_model()
+    {
+        QuantizedModel q = Mixed.Value.Quantized;
+        string path = Path.Combine(_directory, "reversed.rwkvq");
+        using (var writer = new QuantizedModelWriter(path, q.Config))
+        {
+            foreach (TensorData tensor in q.FullPrecisionTensors.Reverse())
+                writer.Add(tensor);
+            foreach (QuantizedSlot slot in q.Slots.Reverse())
+                writer.Add(slot);
+            writer.Complete();
+        }
+        QuantizedModel loaded = QuantizedModelFile.Load(path);
+        Assert.Equal(q.Tensors, loaded.Tensors);
+        Assert.All(q.QuantizedTensors.Zip(loaded.QuantizedTensors), pair => Assert.Equal(pair.First.Dequantize(), pair.Second.Dequantize()));
+        Assert.Single(Directory.EnumerateFileSystemEntries(_directory));
+    }
+
+    [FixtureFact]
     public void Create_rejects_a_tensor_that_does_not_match_the_model()
     {
         RwkvModel source = Mixed.Value.Source;

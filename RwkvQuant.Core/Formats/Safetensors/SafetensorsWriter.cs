@@ -61,6 +61,35 @@ public static class SafetensorsWriter
         });
     }
 
+    /// <summary>
+    /// Writes a file whose data section already exists: <paramref name="data"/>, from its position to its end, holds the
+    /// bytes of <paramref name="entries"/> back to back in their order (a spill file written while the tensors were
+    /// made). Atomic like the other overloads; cancellation is checked between chunks of the copy.
+    /// </summary>
+    /// <exception cref="ArgumentException">A name is empty, repeated or <c>__metadata__</c>, or <paramref name="data"/>'s
+    /// length differs from the entries' total.</exception>
+    internal static void Write(string path, IReadOnlyList<SafetensorsEntry> entries, Stream data,
+        IReadOnlyDictionary<string, string>? metadata, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(data);
+        byte[] header = BuildHeader(entries, metadata);
+        long expected = entries.Sum(e => e.ByteCount), remaining = data.Length - data.Position;
+        if (remaining != expected)
+            throw new ArgumentException($"The data holds {remaining} bytes but the entries declare {expected}.", nameof(data));
+        AtomicFile.Write(path, stream =>
+        {
+            WritePrefix(stream, header);
+            byte[] buffer = new byte[1 << 20];
+            int read;
+            while ((read = data.Read(buffer)) > 0)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                stream.Write(buffer, 0, read);
+            }
+        });
+    }
+
     private static void WriteTo(Stream stream, byte[] header, IReadOnlyList<TensorData> tensors)
     {
         WritePrefix(stream, header);

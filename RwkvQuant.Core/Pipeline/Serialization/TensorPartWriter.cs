@@ -2,10 +2,10 @@ using RwkvQuant.Formats;
 
 namespace RwkvQuant.Pipeline.Serialization;
 
-/// <summary>Collects the safetensors entries <c>{tensor}.{suffix}</c> of one quantized tensor.</summary>
-internal sealed class TensorPartWriter(string tensorName, List<TensorData> entries)
+/// <summary>Hands the safetensors entries <c>{tensor}.{suffix}</c> of one quantized tensor to the file being written.</summary>
+internal sealed class TensorPartWriter(string tensorName, QuantizedModelWriter file)
 {
-    /// <summary>Adds part <paramref name="suffix"/> with a copy of <paramref name="bytes"/>.</summary>
+    /// <summary>Adds part <paramref name="suffix"/> with <paramref name="bytes"/> (written at once; the span may be reused after).</summary>
     public void Add(string suffix, TensorDataType type, long[] shape, ReadOnlySpan<byte> bytes) =>
-        entries.Add(new TensorData($"{tensorName}.{suffix}", type, shape, bytes.ToArray()));
+        file.AddPart($"{tensorName}.{suffix}", type, shape, bytes);
 }

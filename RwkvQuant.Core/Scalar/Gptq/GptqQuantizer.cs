@@ -93,8 +93,7 @@ public sealed class GptqQuantizer : IScalarQuantizer
         }
         wt = wt.contiguous();
 
-        Tensor upper64 = InverseHessianFactor.Compute(h, Options.DampingPercent, Options.MaxDampingAttempts, w.Name, notes);
-        h.Dispose();
+        Tensor upper64 = InverseHessianFactor.ComputeConsuming(h, Options.DampingPercent, Options.MaxDampingAttempts, w.Name, notes); // frees h
         Tensor upper = upper64.to(ScalarType.Float32); // U [columns, columns]
         upper64.Dispose();
         var result = new Result(rows, columns, Options);

@@ -76,7 +76,7 @@ public sealed class GptvqQuantizer : IVectorQuantizer
         {
             Tensor h = hessian!.ToTensor();
             dead = InverseHessianFactor.ReviveDeadColumns(h);
-            u = InverseHessianFactor.Compute(h, Options.DampingFraction, MaxDampingAttempts, weight.Name, notes).contiguous().data<double>().ToArray();
+            u = InverseHessianFactor.ComputeConsuming(h, Options.DampingFraction, MaxDampingAttempts, weight.Name, notes).contiguous().data<double>().ToArray();
         }
         var importance = new float[columns];
         for (int c = 0; c < columns; c++)
