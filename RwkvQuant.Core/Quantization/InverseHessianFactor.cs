@@ -38,7 +38,6 @@ internal static class InverseHessianFactor
     public static Tensor ComputeConsuming(Tensor hessian, double dampingPercent, int maxAttempts, string tensorName, List<string> notes)
     {
         using var scope = NewDisposeScope();
-        long n = hessian.shape[0];
         double meanDiagonal = hessian.diagonal().abs().mean().item<double>();
         // U without forming H⁻¹: with J the reversal, J·H·J = L̃L̃ᵀ gives H = RRᵀ, R = J·L̃·J upper, so H⁻¹ = R⁻ᵀR⁻¹ and
         // U = R⁻¹ = J·L̃⁻¹·J. One Cholesky and one triangular solve, against chol → cholesky_inverse → chol, which is
