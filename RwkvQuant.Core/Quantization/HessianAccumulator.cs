@@ -6,13 +6,24 @@ namespace RwkvQuant.Quantization;
 
 /// <summary>
 /// Accumulates Σ x xᵀ over a layer's calibration inputs x <c>[size]</c> and builds the <see cref="Hessian"/>
-/// H = (2/N)·Σ x xᵀ. Each call's inputs (a calibration batch, thousands of rows) are multiplied in float32 — one GEMM
-/// at full SIMD speed, with a rounding error near 1e-6 relative; float64 inputs are multiplied in float64 — and the products are summed across calls in
-/// float64, so the total's precision does not fall with the number of batches. Not thread-safe; one accumulator per layer.
+/// H = (2/N)·Σ x xᵀ. Float32 inputs are multiplied and added in place into a float32 partial sum (one GEMM at full
+/// SIMD speed, no new size × size matrix per call), which is folded into the float64 total every
+/// <see cref="PartialRows"/> input rows; only the blocks on and above the diagonal are multiplied, the rest mirrored at
+/// <see cref="Build"/>, so the total's precision does not fall with the number of batches (a partial
+/// sum of at most 16,384 rows keeps a rounding error near 1e-5 relative); float64 inputs are multiplied in float64
+/// straight into the total. Not thread-safe; one accumulator per layer.
 /// </summary>
 public sealed class HessianAccumulator : IDisposable
 {
+    /// <summary>Input rows summed in float32 before the partial sum is folded into the float64 total.</summary>
+    internal const int PartialRows = 16_384;
+
+    /// <summary>Columns per block of the symmetric update (<see cref="AddUpperBlocks"/>).</summary>
+    internal const int SymmetricBlock = 1024;
+
     private readonly Tensor _sum; // [size, size] float64
+    private Tensor? _partial; // [size, size] float32, allocated on the first float32 input, freed by Build
+    private long _partialCount; // rows in _partial
     private bool _disposed;
 
     /// <summary>An empty accumulator for inputs of dimension <paramref name="size"/>.</summary>
@@ -43,7 +54,18 @@ public sealed class HessianAccumulator : IDisposable
         Tensor x = inputs.detach().reshape(-1, Size).to(work); // [N, size]
         if (!isfinite(x).all().item<bool>())
             throw new ArgumentException("The calibration inputs hold NaN or infinity.", nameof(inputs));
-        _sum.add_(x.t().matmul(x), One); // a float32 product is widened element by element: no float64 copy of it
+        if (work == ScalarType.Float64)
+        {
+            AddUpperBlocks(_sum, x);
+        }
+        else
+        {
+            if (_partialCount + x.shape[0] > PartialRows)
+                Fold();
+            _partial ??= zeros([Size, Size], ScalarType.Float32).DetachFromDisposeScope();
+            AddUpperBlocks(_partial, x);
+            _partialCount += x.shape[0];
+        }
         SampleCount += x.shape[0];
     }
 
@@ -63,6 +85,10 @@ public sealed class HessianAccumulator : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (SampleCount == 0)
             throw new InvalidOperationException("No calibration input was added; the Hessian is undefined.");
+        Fold();
+        _partial?.Dispose();
+        _partial = null;
+        MirrorUpperBlocks(_sum);
         double[] values = _sum.data<double>().ToArray(); // _sum is contiguous; one managed copy, scaled in place
         System.Numerics.Tensors.TensorPrimitives.Multiply(values, 2.0 / SampleCount, values);
         return Hessian.Adopt(Size, values, SampleCount);
@@ -75,5 +101,52 @@ public sealed class HessianAccumulator : IDisposable
             return;
         _disposed = true;
         _sum.Dispose();
+        _partial?.Dispose();
+    }
+
+    /// <summary>
+    /// target += xᵀx on the blocks on and above the diagonal only (blocks of <see cref="SymmetricBlock"/> columns, each an
+    /// in-place GEMM into a view of <paramref name="target"/>): xᵀx is symmetric, so the blocks below are the transposes
+    /// of those above and are filled once, by <see cref="MirrorUpperBlocks"/>. At k blocks this is k(k+1)/2 of k² block
+    /// products: 3/4 of the work at width 2048, 0.54 at 14,336.
+    /// </summary>
+    private static void AddUpperBlocks(Tensor target, Tensor x)
+    {
+        int n = (int)x.shape[1];
+        for (int i = 0; i < n; i += SymmetricBlock)
+        {
+            int rows = Math.Min(SymmetricBlock, n - i);
+            using Tensor left = x.narrow(1, i, rows).t(); // [rows, N]
+            using Tensor right = x.narrow(1, i, n - i); // [N, n - i]: this block row's diagonal block and everything right of it
+            using Tensor block = target.narrow(0, i, rows).narrow(1, i, n - i);
+            block.addmm_(left, right);
+        }
+    }
+
+    /// <summary>Copies each block above the diagonal, transposed, onto its mirror below (<see cref="AddUpperBlocks"/>).</summary>
+    private static void MirrorUpperBlocks(Tensor target)
+    {
+        int n = (int)target.shape[0];
+        for (int i = 0; i < n; i += SymmetricBlock)
+        {
+            int rows = Math.Min(SymmetricBlock, n - i);
+            if (i + rows >= n)
+                break;
+            using Tensor upper = target.narrow(0, i, rows).narrow(1, i + rows, n - i - rows); // [rows, rest]
+            using Tensor lower = target.narrow(0, i + rows, n - i - rows).narrow(1, i, rows); // [rest, rows]
+            using Tensor transposed = upper.t();
+            lower.copy_(transposed);
+        }
+    }
+
+    /// <summary>Adds the float32 partial sum into the float64 total (widened element by element: no float64 copy of
+    /// it) and empties it.</summary>
+    private void Fold()
+    {
+        if (_partialCount == 0)
+            return;
+        _sum.add_(_partial!, One);
+        _partial!.zero_();
+        _partialCount = 0;
     }
 }

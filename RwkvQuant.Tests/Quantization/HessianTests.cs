@@ -22,6 +22,81 @@ public class HessianTests
     }
 
     [Fact]
+    public void Float32_partial_sums_fold_into_the_float64_total_across_many_calls()
+    {
+        // 7 calls of 3,001 rows cross the float32 partial's fold point (PartialRows) once; a Build between calls, and
+        // inputs added after it, must give the same totals as a float64 sum over every row.
+        const int size = 5, rows = 3001, calls = 7;
+        var random = new Random(13);
+        var reference = new double[size, size];
+        using var accumulator = new HessianAccumulator(size);
+        Hessian? midway = null;
+        for (int call = 0; call < calls; call++)
+        {
+            float[] x = new float[rows * size];
+            for (int i = 0; i < x.Length; i++)
+                x[i] = (float)(random.NextDouble() * 2 - 1 + (i % size == 2 ? 3 : 0)); // one column with a large mean
+            for (int r = 0; r < rows; r++)
+                for (int i = 0; i < size; i++)
+                    for (int j = 0; j < size; j++)
+                        reference[i, j] += (double)x[r * size + i] * x[r * size + j];
+            accumulator.Add(x, rows);
+            if (call == 2)
+                midway = accumulator.Build();
+        }
+        Assert.True((long)rows * calls > HessianAccumulator.PartialRows);
+        Hessian h = accumulator.Build();
+        Assert.Equal((long)rows * calls, h.SampleCount);
+        Assert.Equal(3L * rows, midway!.SampleCount);
+        for (int i = 0; i < size; i++)
+        {
+            for (int j = 0; j < size; j++)
+            {
+                double expected = reference[i, j] * 2 / (rows * calls);
+                Assert.True(Math.Abs(h[i, j] - expected) <= 1e-5 * Math.Max(1, Math.Abs(expected)), $"H[{i},{j}] = {h[i, j]}, expected {expected}");
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Blocked_symmetric_update_equals_the_full_product_at_a_width_of_several_blocks(bool doubleInputs)
+    {
+        // Width 2 blocks + 37 columns: diagonal, full and ragged blocks, and their mirrors below the diagonal; a Build
+        // between calls mirrors, and the later call must still land in the right blocks.
+        int size = 2 * HessianAccumulator.SymmetricBlock + 37, rows = 29;
+        var random = new Random(5);
+        var reference = new double[(long)size * size];
+        using var accumulator = new HessianAccumulator(size);
+        for (int call = 0; call < 2; call++)
+        {
+            double[] x = new double[rows * size];
+            for (int i = 0; i < x.Length; i++)
+                x[i] = doubleInputs ? random.NextDouble() - 0.5 : (float)(random.NextDouble() - 0.5);
+            for (int r = 0; r < rows; r++)
+                for (int i = 0; i < size; i++)
+                    for (int j = 0; j < size; j++)
+                        reference[(long)i * size + j] += x[r * size + i] * x[r * size + j];
+            using (var scope = NewDisposeScope())
+                accumulator.Add(doubleInputs ? tensor(x, [rows, size]) : tensor(x, [rows, size]).to(ScalarType.Float32));
+            if (call == 0)
+                accumulator.Build();
+        }
+        Hessian h = accumulator.Build();
+        double tolerance = doubleInputs ? 1e-12 : 1e-5;
+        for (int i = 0; i < size; i++)
+        {
+            for (int j = 0; j < size; j++)
+            {
+                double expected = reference[(long)i * size + j] * 2 / (2 * rows);
+                Assert.True(Math.Abs(h[i, j] - expected) <= tolerance * Math.Max(1, Math.Abs(expected)), $"H[{i},{j}] = {h[i, j]}, expected {expected}");
+                Assert.Equal(h[i, j], h[j, i]);
+            }
+        }
+    }
+
+    [Fact]
     public void Weighted_error_is_trace_of_delta_h_delta_transposed()
     {
         var h = new Hessian(2, [2, 1, 1, 3], 1);
