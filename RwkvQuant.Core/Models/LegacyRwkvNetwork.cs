@@ -37,7 +37,7 @@ internal abstract class LegacyRwkvNetwork<TLayer> : RwkvNetwork where TLayer : L
         EndWeights input = _weights.Input;
         using Tensor flat = tokens.reshape(-1);
         using Tensor rows = input.Matrix.index_select(0, flat);
-        Tensor x = rows.reshape(batch, length, -1);
+        using Tensor x = rows.reshape(batch, length, -1);
         return LayerNorm(x, input.NormWeight, input.NormBias);
     }
 

@@ -57,7 +57,7 @@ internal sealed class Rwkv7Network : RwkvNetwork
         EndWeights input = _weights.Input;
         using Tensor flat = tokens.reshape(-1);
         using Tensor rows = input.Matrix.index_select(0, flat);
-        Tensor x = rows.reshape(batch, steps, -1); // [B, T, C]
+        using Tensor x = rows.reshape(batch, steps, -1); // [B, T, C]
         return LayerNorm(x, input.NormWeight, input.NormBias);
     }
 

@@ -126,16 +126,13 @@ public sealed class HessianAccumulator : IDisposable
     /// <summary>Copies each block above the diagonal, transposed, onto its mirror below (<see cref="AddUpperBlocks"/>).</summary>
     private static void MirrorUpperBlocks(Tensor target)
     {
+        using var scope = NewDisposeScope(); // holds the views while the copies read them
         int n = (int)target.shape[0];
-        for (int i = 0; i < n; i += SymmetricBlock)
+        for (int i = 0; i + SymmetricBlock < n; i += SymmetricBlock)
         {
-            int rows = Math.Min(SymmetricBlock, n - i);
-            if (i + rows >= n)
-                break;
-            using Tensor upper = target.narrow(0, i, rows).narrow(1, i + rows, n - i - rows); // [rows, rest]
-            using Tensor lower = target.narrow(0, i + rows, n - i - rows).narrow(1, i, rows); // [rest, rows]
-            using Tensor transposed = upper.t();
-            lower.copy_(transposed);
+            Tensor upper = target.narrow(0, i, SymmetricBlock).narrow(1, i + SymmetricBlock, n - i - SymmetricBlock); // [block, rest]
+            Tensor lower = target.narrow(0, i + SymmetricBlock, n - i - SymmetricBlock).narrow(1, i, SymmetricBlock); // [rest, block]
+            lower.copy_(upper.t());
         }
     }
 

@@ -3,9 +3,21 @@ using System.Reflection.Emit;
 
 namespace RwkvQuant.Tests.Native;
 
-/// <summary>One IL instruction: where it is, what it is, and the method it names (call, callvirt, newobj, ldftn).</summary>
-internal readonly record struct IlInstruction(int Offset, OpCode OpCode, MethodBase? Method)
+/// <summary>One IL instruction: where it is, what it is, the method it names (call, callvirt, newobj, ldftn) and the
+/// variable index it names (ldloc, stloc, ldarg…; -1 for none).</summary>
+internal readonly record struct IlInstruction(int Offset, OpCode OpCode, MethodBase? Method, int Variable = -1)
 {
+    /// <summary>The local this instruction loads (<c>ldloc</c>), or -1.</summary>
+    public int LoadedLocal => OpCode == OpCodes.Ldloc_0 ? 0 : OpCode == OpCodes.Ldloc_1 ? 1 : OpCode == OpCodes.Ldloc_2 ? 2 : OpCode == OpCodes.Ldloc_3 ? 3
+        : OpCode == OpCodes.Ldloc_S || OpCode == OpCodes.Ldloc ? Variable : -1;
+
+    /// <summary>The local whose address this instruction takes (<c>ldloca</c>), or -1.</summary>
+    public int AddressedLocal => OpCode == OpCodes.Ldloca_S || OpCode == OpCodes.Ldloca ? Variable : -1;
+
+    /// <summary>The local this instruction stores (<c>stloc</c>), or -1.</summary>
+    public int StoredLocal => OpCode == OpCodes.Stloc_0 ? 0 : OpCode == OpCodes.Stloc_1 ? 1 : OpCode == OpCodes.Stloc_2 ? 2 : OpCode == OpCodes.Stloc_3 ? 3
+        : OpCode == OpCodes.Stloc_S || OpCode == OpCodes.Stloc ? Variable : -1;
+
     /// <summary>Whether control may leave the straight line here (a branch, switch, return, throw or leave).</summary>
     public bool EndsStraightLine => OpCode.FlowControl is FlowControl.Branch or FlowControl.Cond_Branch or FlowControl.Return or FlowControl.Throw;
 
@@ -85,6 +97,7 @@ internal static class IlInstructions
             i += il[i] == 0xFE ? 2 : 1;
             OpCode op = OpCodesByValue[value];
             MethodBase? callee = null;
+            int variable = -1;
             switch (op.OperandType)
             {
                 case OperandType.InlineMethod:
@@ -93,10 +106,15 @@ internal static class IlInstructions
                     break;
                 case OperandType.InlineNone:
                     break;
-                case OperandType.ShortInlineBrTarget or OperandType.ShortInlineI or OperandType.ShortInlineVar:
+                case OperandType.ShortInlineVar:
+                    variable = il[i];
+                    i += 1;
+                    break;
+                case OperandType.ShortInlineBrTarget or OperandType.ShortInlineI:
                     i += 1;
                     break;
                 case OperandType.InlineVar:
+                    variable = BitConverter.ToUInt16(il, i);
                     i += 2;
                     break;
                 case OperandType.InlineI8 or OperandType.InlineR:
@@ -109,7 +127,7 @@ internal static class IlInstructions
                     i += 4;
                     break;
             }
-            instructions.Add(new IlInstruction(offset, op, callee));
+            instructions.Add(new IlInstruction(offset, op, callee, variable));
         }
         return instructions;
     }

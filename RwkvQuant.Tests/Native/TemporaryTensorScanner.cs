@@ -78,7 +78,10 @@ internal sealed class TemporaryTensorScanner
 
         var found = new List<string>();
         foreach (MethodBase method in methods.Where(m => !covered.Contains(m)))
+        {
             found.AddRange(Temporaries(method).Select(t => $"{method.DeclaringType?.FullName}.{method.Name}: {t}"));
+            found.AddRange(AbandonedLocals(method).Select(t => $"{method.DeclaringType?.FullName}.{method.Name}: {t}"));
+        }
         return found;
     }
 
@@ -121,6 +124,59 @@ internal sealed class TemporaryTensorScanner
                     break;
             }
         }
+    }
+
+    /// <summary>
+    /// "local N = producer → last consumer" for each local holding a tensor the method made whose every use hands it to
+    /// a call that may use it natively: never disposed, returned, stored or kept. Optimised code ends such a local's life
+    /// at its last use, so the tensor may be finalized during that native call (the same hazard as a temporary; the
+    /// reason Core is compiled unoptimised in Debug). A local whose address is taken, or a use the stack walk cannot
+    /// follow, counts as kept (no false alarms).
+    /// </summary>
+    private IEnumerable<string> AbandonedLocals(MethodBase method)
+    {
+        IReadOnlyList<IlInstruction> code = _instructions[method];
+        for (int p = 0; p + 1 < code.Count; p++)
+        {
+            int local = code[p + 1].StoredLocal;
+            if (local < 0 || !MakesTensor(code[p]) || code.Any(i => i.AddressedLocal == local))
+                continue;
+            // The value's uses: the loads after the store, up to the local's next store (IL order; a loop that reads it
+            // back at its top before the store counts its later uses only, which can only miss a finding).
+            string? lastHazard = null;
+            bool kept = false;
+            for (int c = p + 2; c < code.Count && !kept && code[c].StoredLocal != local; c++)
+            {
+                if (code[c].LoadedLocal != local)
+                    continue;
+                IlInstruction? consumer = Consumer(method, code, c);
+                if (consumer is { } use && Hazard(use))
+                    lastHazard = use.Method is { } m ? Describe(m) : use.OpCode.Name;
+                else
+                    kept = true;
+            }
+            if (!kept && lastHazard is not null)
+                yield return $"local {local} = {Describe(code[p].Method!)}, never disposed or kept; last handed to {lastHazard}";
+        }
+    }
+
+    /// <summary>The instruction that takes the value pushed at <paramref name="load"/> off the stack, along straight-line code; null where the walk cannot tell.</summary>
+    private static IlInstruction? Consumer(MethodBase method, IReadOnlyList<IlInstruction> code, int load)
+    {
+        int depth = 1;
+        for (int c = load + 1; c < code.Count; c++)
+        {
+            IlInstruction next = code[c];
+            int? pops = next.Pops(method), pushes = next.Pushes();
+            if (pops is null || pushes is null || (next.OpCode == OpCodes.Dup && depth == 1))
+                return null;
+            if (pops >= depth)
+                return next;
+            depth += pushes.Value - pops.Value;
+            if (next.EndsStraightLine)
+                return null;
+        }
+        return null;
     }
 
     /// <summary>

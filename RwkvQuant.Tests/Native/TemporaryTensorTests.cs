@@ -37,7 +37,11 @@ public class TemporaryTensorTests(ITestOutputHelper output)
         Assert.DoesNotContain(found, f => f.Contains(".Scoped:", StringComparison.Ordinal));
         Assert.DoesNotContain(found, f => f.Contains(".CalledInScope:", StringComparison.Ordinal));
         Assert.DoesNotContain(found, f => f.Contains(".Held:", StringComparison.Ordinal));
-        Assert.Equal(6, found.Length);
+        Assert.Contains(found, f => f.Contains(".Abandoned: local 0 = Tensor.neg(), never disposed or kept; last handed to Tensor.add(Tensor", StringComparison.Ordinal));
+        Assert.Contains(found, f => f.Contains(".Reassigned: local 0 = Tensor.neg(), never disposed or kept; last handed to Tensor.exp()", StringComparison.Ordinal));
+        Assert.DoesNotContain(found, f => f.Contains(".Returned:", StringComparison.Ordinal));
+        Assert.DoesNotContain(found, f => f.Contains(".Disposed:", StringComparison.Ordinal));
+        Assert.Equal(8, found.Length);
     }
 
     /// <summary>Never run: the scanner's known positives and negatives.</summary>
@@ -59,6 +63,34 @@ public class TemporaryTensorTests(ITestOutputHelper output)
         {
             using Tensor negated = x.neg();
             return negated.add(y, One);
+        }
+
+        public static Tensor Abandoned(Tensor x, Tensor y)
+        {
+            Tensor negated = x.neg();
+            return negated.add(y, One);
+        }
+
+        public static Tensor Reassigned(Tensor x)
+        {
+            Tensor t = x.neg();
+            t = t.exp(); // the negation is abandoned; the exponential is returned
+            return t;
+        }
+
+        public static Tensor Returned(Tensor x)
+        {
+            Tensor t = x.neg();
+            t.add_(x, One);
+            return t;
+        }
+
+        public static Tensor Disposed(Tensor x, Tensor y)
+        {
+            Tensor negated = x.neg();
+            Tensor sum = negated.add(y, One);
+            negated.Dispose();
+            return sum;
         }
 
         public static Tensor Outer(Tensor x)
