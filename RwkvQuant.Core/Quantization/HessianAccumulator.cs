@@ -7,11 +7,11 @@ namespace RwkvQuant.Quantization;
 /// <summary>
 /// Accumulates Σ x xᵀ over a layer's calibration inputs x <c>[size]</c> and builds the <see cref="Hessian"/>
 /// H = (2/N)·Σ x xᵀ. Float32 inputs are multiplied and added in place into a float32 partial sum (one GEMM at full
-/// SIMD speed, no new size × size matrix per call), which is folded into the float64 total every
-/// <see cref="PartialRows"/> input rows; only the blocks on and above the diagonal are multiplied, the rest mirrored at
-/// <see cref="Build"/>, so the total's precision does not fall with the number of batches (a partial
-/// sum of at most 16,384 rows keeps a rounding error near 1e-5 relative); float64 inputs are multiplied in float64
-/// straight into the total. Not thread-safe; one accumulator per layer.
+/// SIMD speed, no new size × size matrix per call), which is folded into the float64 total once it holds
+/// <see cref="PartialRows"/> rows (about 1e-5 relative rounding), so the total's precision does not fall with the
+/// number of batches; float64 inputs are multiplied in float64 straight into the total. Only the blocks on and above
+/// the diagonal are multiplied; those below are mirrored at <see cref="Build"/>. Not thread-safe; one accumulator per
+/// layer.
 /// </summary>
 public sealed class HessianAccumulator : IDisposable
 {

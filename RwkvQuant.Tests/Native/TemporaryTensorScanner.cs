@@ -127,7 +127,7 @@ internal sealed class TemporaryTensorScanner
     }
 
     /// <summary>
-    /// "local N = producer → last consumer" for each local holding a tensor the method made whose every use hands it to
+    /// "local N = producer, never disposed or kept; last handed to consumer" for each local holding a tensor the method made whose every use hands it to
     /// a call that may use it natively: never disposed, returned, stored or kept. Optimised code ends such a local's life
     /// at its last use, so the tensor may be finalized during that native call (the same hazard as a temporary; the
     /// reason Core is compiled unoptimised in Debug). A local whose address is taken, or a use the stack walk cannot
