@@ -8,15 +8,17 @@ namespace RwkvQuant.Calibration;
 /// calibration without re-running the earlier blocks: <see cref="Embed"/> gives block 0's input, <see cref="Observe"/>
 /// runs the current block with an observer (statistics only) and <see cref="Advance"/> replaces the inputs by the
 /// block's outputs under a network whose block is already quantized, so block i+1 sees the quantized block i. Each
-/// block runs twice per sample in all, instead of a full forward pass per block. Holds
-/// <c>samples × tokens × C</c> floats (twice that for RWKV-7, whose blocks also carry block 0's value).
+/// block runs twice per sample in all, instead of a full forward pass per block. The activations
+/// (<c>samples × tokens × C</c> floats, twice that for RWKV-7, whose blocks also carry block 0's value: 1.07 GB at the
+/// 1.5B shape) wait in an <see cref="ActivationSpill"/> file, not in memory, and only the batch being run is read back:
+/// exact, and out of the way of the Hessians and quantizers that follow each pass.
 /// </summary>
 internal sealed class BlockInputs : IDisposable
 {
+    private readonly ActivationSpill _spill;
     private readonly Batch[] _batches;
 
-    private BlockInputs(Batch[] batches) => _batches = batches;
-
+    private BlockInputs(ActivationSpill spill, Batch[] batches) => (_spill, _batches) = (spill, batches);
     /// <summary>
     /// Most values of one <c>[B, T, C]</c> activation per block call: 2²⁰ floats (4 MB). A block's forward pass holds a few
     /// dozen such tensors at once (and the feed-forward ones four times wider), so this bounds a call's working memory
@@ -40,22 +42,23 @@ internal sealed class BlockInputs : IDisposable
     {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(data);
-        var batches = new List<Batch>();
+        var spill = new ActivationSpill();
         try
         {
+            var batches = new List<Batch>();
             int total = data.Samples.Count, size = BatchSizeFor(data.Options, network.Config.EmbeddingSize);
             for (int first = 0; first < total; first += size)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 using Tensor tokens = data.Batch(first, Math.Min(size, total - first));
-                batches.Add(new Batch(network.EmbedTokens(tokens).DetachFromDisposeScope(), new BlockCarry()));
+                using Tensor x = network.EmbedTokens(tokens);
+                batches.Add(new Batch(spill.Append(x)));
             }
-            return new BlockInputs([.. batches]);
+            return new BlockInputs(spill, [.. batches]);
         }
         catch
         {
-            foreach (Batch batch in batches)
-                batch.Dispose();
+            spill.Dispose();
             throw;
         }
     }
@@ -65,15 +68,17 @@ internal sealed class BlockInputs : IDisposable
     {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(observer);
-        int done = 0, total = _batches.Sum(b => (int)b.X.shape[0]);
+        int done = 0, total = _batches.Sum(b => b.Samples);
         foreach (Batch batch in _batches)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var carry = new BlockCarry { ValueFirst = batch.Carry.ValueFirst }; // what this run hands on is thrown away
-            network.RunBlockAlone(NextBlock, batch.X, carry, observer).Dispose();
-            if (!ReferenceEquals(carry.ValueFirst, batch.Carry.ValueFirst))
-                carry.ValueFirst?.Dispose();
-            done += (int)batch.X.shape[0];
+            using (NewDisposeScope())
+            {
+                Tensor x = _spill.Read(batch.X);
+                var carry = new BlockCarry { ValueFirst = batch.ValueFirst is { } first ? _spill.Read(first) : null }; // what this run hands on is thrown away
+                network.RunBlockAlone(NextBlock, x, carry, observer);
+            }
+            done += batch.Samples;
             progress?.Report(new CalibrationProgress(done, total));
         }
     }
@@ -85,34 +90,35 @@ internal sealed class BlockInputs : IDisposable
         foreach (Batch batch in _batches)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            Tensor? before = batch.Carry.ValueFirst;
-            Tensor output = network.RunBlockAlone(NextBlock, batch.X, batch.Carry, observer: null).DetachFromDisposeScope();
-            batch.Carry.ValueFirst?.DetachFromDisposeScope();
-            batch.X.Dispose();
-            batch.X = output;
-            if (before is not null && !ReferenceEquals(before, batch.Carry.ValueFirst))
-                before.Dispose();
+            using var scope = NewDisposeScope();
+            Tensor x = _spill.Read(batch.X);
+            Tensor? before = batch.ValueFirst is { } first ? _spill.Read(first) : null;
+            var carry = new BlockCarry { ValueFirst = before };
+            Tensor output = network.RunBlockAlone(NextBlock, x, carry, observer: null);
+            _spill.Write(batch.X, output); // same shape: the input is no longer needed
+            if (carry.ValueFirst is { } made && !ReferenceEquals(made, before))
+            {
+                // Block 0 sets the value every later block mixes in; it does not change after that.
+                if (batch.ValueFirst is { } slot)
+                    _spill.Write(slot, made);
+                else
+                    batch.ValueFirst = _spill.Append(made);
+            }
         }
         NextBlock++;
     }
 
     /// <inheritdoc />
-    public void Dispose()
+    public void Dispose() => _spill.Dispose();
+
+    /// <summary>Where one batch's activations lie in the spill file: its input <c>[B, T, C]</c> and, for RWKV-7 after
+    /// block 0, block 0's value.</summary>
+    private sealed class Batch(ActivationSpill.Slot x)
     {
-        foreach (Batch batch in _batches)
-            batch.Dispose();
-    }
+        public ActivationSpill.Slot X { get; } = x;
 
-    private sealed class Batch(Tensor x, BlockCarry carry) : IDisposable
-    {
-        public Tensor X { get; set; } = x;
+        public ActivationSpill.Slot? ValueFirst { get; set; }
 
-        public BlockCarry Carry { get; } = carry;
-
-        public void Dispose()
-        {
-            X.Dispose();
-            Carry.ValueFirst?.Dispose();
-        }
+        public int Samples => checked((int)X.Shape[0]);
     }
 }

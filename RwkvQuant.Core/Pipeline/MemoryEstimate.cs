@@ -9,8 +9,9 @@ namespace RwkvQuant.Pipeline;
 /// (<see cref="HybridQuantizer.QuantizeAsync"/> checks it first). An estimate from the shapes, on the generous side; the
 /// measured peaks of the README's scale table lie below it.
 /// </summary>
-/// <param name="CalibrationInputs">The activations at the current block's input for every sample (float32; twice for
-/// RWKV-7, whose blocks also carry block 0's value).</param>
+/// <param name="CalibrationInputs">The activations at the current block's input held in memory: one block call's batch
+/// (float32; twice for RWKV-7, whose blocks also carry block 0's value). The other samples wait in a temporary file
+/// (<see cref="ActivationSpill"/>).</param>
 /// <param name="BlockWork">One block call's activations (a few dozen tensors of <see cref="BlockInputs.ActivationBudget"/>
 /// floats, the feed-forward ones wider) and the block's weights in float32.</param>
 /// <param name="Hessians">The largest block's Hessians in float64 (accumulated, then built one by one, each accumulator
@@ -40,8 +41,7 @@ public sealed record MemoryEstimate(long CalibrationInputs, long BlockWork, long
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
         RwkvConfig c = model.Config;
-        long samples = options.SampleCount, tokens = options.TokensPerSample, width = c.EmbeddingSize;
-        long inputs = samples * tokens * width * sizeof(float) * (c.Version == RwkvVersion.V7 ? 2 : 1);
+        long tokens = options.TokensPerSample, width = c.EmbeddingSize;
 
         List<LinearWeight> matrices = [.. LinearWeights.Of(model).Where(w => w.Block >= 0)];
         long BlockSum(Func<LinearWeight, long> size) => matrices.GroupBy(w => w.Block).Select(block => block.Sum(size)).DefaultIfEmpty().Max();
@@ -53,6 +53,7 @@ public sealed record MemoryEstimate(long CalibrationInputs, long BlockWork, long
         long output = holdsOutput ? matrices.Sum(w => (long)w.Rows * w.Columns) / 2 : 0;
 
         long callTokens = BlockInputs.BatchSizeFor(options, c.EmbeddingSize) * tokens;
+        long inputs = callTokens * width * sizeof(float) * (c.Version == RwkvVersion.V7 ? 2 : 1);
         double feedForwardRatio = Math.Max(1.0, (double)c.FeedForwardSize / width);
         long activations = (long)(callTokens * width * sizeof(float) * (40 + 4 * feedForwardRatio));
 
