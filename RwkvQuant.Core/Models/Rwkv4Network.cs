@@ -137,7 +137,7 @@ internal sealed class Rwkv4Network : LegacyRwkvNetwork<Rwkv4Network.Layer>
             // w = −exp(time_decay), in double before rounding, as the converter computes it.
             using (var scope = NewDisposeScope())
             {
-                Tensor decay = Weight(model, p + "att.time_decay", c);
+                using Tensor decay = Weight(model, p + "att.time_decay", c); // detached: the scope does not hold it
                 Decay = Own(decay.to(ScalarType.Float64).exp().neg().to(ScalarType.Float32).DetachFromDisposeScope());
             }
             Key = Own(Weight(model, p + "att.key.weight", c, c));

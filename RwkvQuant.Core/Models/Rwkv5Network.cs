@@ -130,11 +130,19 @@ internal sealed class Rwkv5Network : LegacyRwkvNetwork<Rwkv5Network.Layer>
             // finalize it under libtorch (ConcurrentFinalizationTests crashed in THSTensor_neg here).
             using (torch.NewDisposeScope())
             {
-                Decay = Own(HeadVector(model, p + "att.time_decay").to(ScalarType.Float64).exp().neg().exp()
-                    .to(ScalarType.Float32).DetachFromDisposeScope());
-                TimeFirst = gated
-                    ? Own(HeadVector(model, p + "att.time_faaaa").DetachFromDisposeScope())
-                    : Own(HeadVector(model, p + "att.time_first").to(ScalarType.Float64).exp().to(ScalarType.Float32).DetachFromDisposeScope());
+                // HeadVector's tensors are detached (a network's weights outlive scopes), so this scope does not hold
+                // them: `using` keeps each alive through the calls that read it.
+                using Tensor decay = HeadVector(model, p + "att.time_decay");
+                Decay = Own(decay.to(ScalarType.Float64).exp().neg().exp().to(ScalarType.Float32).DetachFromDisposeScope());
+                if (gated)
+                {
+                    TimeFirst = Own(HeadVector(model, p + "att.time_faaaa"));
+                }
+                else
+                {
+                    using Tensor first = HeadVector(model, p + "att.time_first");
+                    TimeFirst = Own(first.to(ScalarType.Float64).exp().to(ScalarType.Float32).DetachFromDisposeScope());
+                }
             }
             Key = Own(Weight(model, p + "att.key.weight", c, c));
             Value = Own(Weight(model, p + "att.value.weight", c, c));
@@ -170,7 +178,8 @@ internal sealed class Rwkv5Network : LegacyRwkvNetwork<Rwkv5Network.Layer>
 
         /// <summary>
         /// A per-head parameter as <c>[H, N]</c>: stored with one value per channel (<c>[H, N]</c>, v5.2) or one per
-        /// head (<c>[H]</c>, v5.1, repeated over the head's channels as rwkv.cpp's <c>ggml_repeat</c> does).
+        /// head (<c>[H]</c>, v5.1, repeated over the head's channels as rwkv.cpp's <c>ggml_repeat</c> does). Detached
+        /// from every dispose scope, as <see cref="LegacyBlockOps.Weight"/>: the caller owns it.
         /// </summary>
         private static Tensor HeadVector(RwkvModel model, string name)
         {
@@ -179,8 +188,8 @@ internal sealed class Rwkv5Network : LegacyRwkvNetwork<Rwkv5Network.Layer>
             if (count == c.HeadCount)
             {
                 using var scope = torch.NewDisposeScope();
-                Tensor perHead = Weight(model, name, c.HeadCount, 1);
-                return perHead.expand(c.HeadCount, c.HeadSize).contiguous().MoveToOuterDisposeScope();
+                using Tensor perHead = Weight(model, name, c.HeadCount, 1); // detached: the scope does not hold it
+                return perHead.expand(c.HeadCount, c.HeadSize).contiguous().DetachFromDisposeScope();
             }
             return Weight(model, name, c.HeadCount, c.HeadSize);
         }

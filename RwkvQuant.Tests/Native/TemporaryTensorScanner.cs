@@ -19,6 +19,12 @@ namespace RwkvQuant.Tests.Native;
 /// Temporaries are followed along straight-line code only (a branch before the temporary is used ends the search), so
 /// the scanner can miss a temporary that crosses a conditional expression; it does not report false alarms from that.
 /// </para>
+/// <para>
+/// A scope holds only what is made while it is open. A method of the scanned code that returns a tensor taken out of
+/// every scope (<c>DetachFromDisposeScope</c>, as weight loaders do so that a network's weights outlive the caller's
+/// scope) makes a tensor that no scope holds, so its temporaries and abandoned locals are hazards in covered methods
+/// too (ConcurrentFinalizationTests crashed in THSTensor_to_type on <c>HeadVector(...).to(Float64)</c> inside a scope).
+/// </para>
 /// </summary>
 internal sealed class TemporaryTensorScanner
 {
@@ -31,6 +37,7 @@ internal sealed class TemporaryTensorScanner
     private readonly Dictionary<MethodBase, IReadOnlyList<IlInstruction>> _instructions = [];
     private readonly HashSet<Assembly> _scanned = [];
     private readonly Dictionary<MethodBase, bool> _usesTorch = [];
+    private readonly Dictionary<MethodBase, bool> _detaches = [];
 
     /// <summary>
     /// "Type.Method: producer → consumer" for every temporary tensor used by a call in an uncovered method of
@@ -77,10 +84,12 @@ internal sealed class TemporaryTensorScanner
         }
 
         var found = new List<string>();
-        foreach (MethodBase method in methods.Where(m => !covered.Contains(m)))
+        foreach (MethodBase method in methods)
         {
-            found.AddRange(Temporaries(method).Select(t => $"{method.DeclaringType?.FullName}.{method.Name}: {t}"));
-            found.AddRange(AbandonedLocals(method).Select(t => $"{method.DeclaringType?.FullName}.{method.Name}: {t}"));
+            // Outside a scope every tensor a call makes is at risk; inside one, only those that no scope holds.
+            Func<IlInstruction, bool> producer = covered.Contains(method) ? MakesUnscopedTensor : MakesTensor;
+            found.AddRange(Temporaries(method, producer).Select(t => $"{method.DeclaringType?.FullName}.{method.Name}: {t}"));
+            found.AddRange(AbandonedLocals(method, producer).Select(t => $"{method.DeclaringType?.FullName}.{method.Name}: {t}"));
         }
         return found;
     }
@@ -99,12 +108,12 @@ internal sealed class TemporaryTensorScanner
         method is MethodInfo { IsGenericMethod: true } generic && !generic.IsGenericMethodDefinition ? generic.GetGenericMethodDefinition() : method;
 
     /// <summary>"producer → consumer" for each tensor a call returns that another call takes straight off the stack.</summary>
-    private IEnumerable<string> Temporaries(MethodBase method)
+    private IEnumerable<string> Temporaries(MethodBase method, Func<IlInstruction, bool> producer)
     {
         IReadOnlyList<IlInstruction> code = _instructions[method];
         for (int p = 0; p < code.Count; p++)
         {
-            if (!MakesTensor(code[p]))
+            if (!producer(code[p]))
                 continue;
             int depth = 1; // the temporary's place from the top of the stack
             for (int c = p + 1; c < code.Count; c++)
@@ -133,13 +142,13 @@ internal sealed class TemporaryTensorScanner
     /// reason Core is compiled unoptimised in Debug). A local whose address is taken, or a use the stack walk cannot
     /// follow, counts as kept (no false alarms).
     /// </summary>
-    private IEnumerable<string> AbandonedLocals(MethodBase method)
+    private IEnumerable<string> AbandonedLocals(MethodBase method, Func<IlInstruction, bool> producer)
     {
         IReadOnlyList<IlInstruction> code = _instructions[method];
         for (int p = 0; p + 1 < code.Count; p++)
         {
             int local = code[p + 1].StoredLocal;
-            if (local < 0 || !MakesTensor(code[p]) || code.Any(i => i.AddressedLocal == local))
+            if (local < 0 || !producer(code[p]) || code.Any(i => i.AddressedLocal == local))
                 continue;
             // The value's uses: the loads after the store, up to the local's next store (IL order; a loop that reads it
             // back at its top before the store counts its later uses only, which can only miss a finding).
@@ -188,6 +197,39 @@ internal sealed class TemporaryTensorScanner
         instruction.Method is MethodInfo m && (instruction.OpCode == OpCodes.Call || instruction.OpCode == OpCodes.Callvirt)
         && typeof(Tensor).IsAssignableFrom(m.ReturnType)
         && !(m.IsSpecialName && m.Name.StartsWith("get_", StringComparison.Ordinal)) && !m.Name.EndsWith('_') && !HarmlessConsumers.Contains(m.Name);
+
+    /// <summary>Whether the call is to a method of the scanned code that may return a tensor outside every dispose scope
+    /// (see <see cref="ReturnsDetached"/>).</summary>
+    private bool MakesUnscopedTensor(IlInstruction instruction) =>
+        MakesTensor(instruction) && _scanned.Contains(instruction.Method!.Module.Assembly) && ReturnsDetached(instruction.Method);
+
+    /// <summary>
+    /// Whether <paramref name="method"/> may return what <c>DetachFromDisposeScope</c>, or another such method, returned:
+    /// a value of that call that goes straight to <c>ret</c>, to a branch (a conditional expression's arm, joining at the
+    /// return), or to a local that a <c>ret</c> loads (debug builds return through a local). Errs towards yes.
+    /// </summary>
+    private bool ReturnsDetached(MethodBase method)
+    {
+        method = Definition(method);
+        if (_detaches.TryGetValue(method, out bool known))
+            return known;
+        _detaches[method] = false; // cycles: assume not while the method is being looked at
+        IReadOnlyList<IlInstruction> code = _instructions.TryGetValue(method, out var c) ? c : IlInstructions.Of(method);
+        var returnedLocals = new HashSet<int>(code.Where((i, k) => k + 1 < code.Count && i.LoadedLocal >= 0 && code[k + 1].OpCode == OpCodes.Ret)
+            .Select(i => i.LoadedLocal));
+        bool detaches = false;
+        for (int k = 0; k + 1 < code.Count && !detaches; k++)
+        {
+            if (code[k].Method is not MethodInfo callee)
+                continue;
+            bool detached = callee.Name == "DetachFromDisposeScope"
+                || (_scanned.Contains(callee.Module.Assembly) && typeof(Tensor).IsAssignableFrom(callee.ReturnType) && ReturnsDetached(callee));
+            IlInstruction next = code[k + 1];
+            detaches = detached && (next.OpCode == OpCodes.Ret || next.OpCode.FlowControl == FlowControl.Branch || returnedLocals.Contains(next.StoredLocal));
+        }
+        _detaches[method] = detaches;
+        return detaches;
+    }
 
     /// <summary>
     /// Whether handing a temporary to <paramref name="consumer"/> lets it die while native code may use it: any call

@@ -41,7 +41,12 @@ public class TemporaryTensorTests(ITestOutputHelper output)
         Assert.Contains(found, f => f.Contains(".Reassigned: local 0 = Tensor.neg(), never disposed or kept; last handed to Tensor.exp()", StringComparison.Ordinal));
         Assert.DoesNotContain(found, f => f.Contains(".Returned:", StringComparison.Ordinal));
         Assert.DoesNotContain(found, f => f.Contains(".Disposed:", StringComparison.Ordinal));
-        Assert.Equal(8, found.Length);
+        Assert.Contains(found, f => f.Contains(".DetachedInScope: Offenders.Loaded(Tensor) → Tensor.neg()", StringComparison.Ordinal));
+        Assert.Contains(found, f => f.Contains(".DetachedThroughHelper: Offenders.LoadedEither(Tensor, Boolean) → Tensor.exp()", StringComparison.Ordinal));
+        Assert.Contains(found, f => f.Contains(".DetachedLocal: local 1 = Offenders.Loaded(Tensor), never disposed or kept; last handed to Tensor.neg()", StringComparison.Ordinal));
+        Assert.DoesNotContain(found, f => f.Contains(".DetachedHeld:", StringComparison.Ordinal));
+        Assert.DoesNotContain(found, f => f.Contains(".ScopedHelperInScope:", StringComparison.Ordinal));
+        Assert.Equal(11, found.Length);
     }
 
     /// <summary>Never run: the scanner's known positives and negatives.</summary>
@@ -119,6 +124,44 @@ public class TemporaryTensorTests(ITestOutputHelper output)
         }
 
         private static Tensor CalledInScope(Tensor x) => x.abs().sum();
+
+        // A scope holds only what is made while it is open: a tensor detached from every scope is as exposed inside one.
+        public static Tensor DetachedInScope(Tensor x)
+        {
+            using var scope = NewDisposeScope();
+            return Loaded(x).neg().MoveToOuterDisposeScope();
+        }
+
+        public static Tensor DetachedThroughHelper(Tensor x, bool flag)
+        {
+            using var scope = NewDisposeScope();
+            return LoadedEither(x, flag).exp().MoveToOuterDisposeScope();
+        }
+
+        public static Tensor DetachedLocal(Tensor x)
+        {
+            using var scope = NewDisposeScope();
+            Tensor loaded = Loaded(x);
+            return loaded.neg().MoveToOuterDisposeScope();
+        }
+
+        public static Tensor DetachedHeld(Tensor x)
+        {
+            using var scope = NewDisposeScope();
+            using Tensor loaded = Loaded(x);
+            return loaded.neg().MoveToOuterDisposeScope();
+        }
+
+        // Doubled moves its result to the caller's scope, which holds it.
+        public static Tensor ScopedHelperInScope(Tensor x)
+        {
+            using var scope = NewDisposeScope();
+            return Doubled(x).neg().MoveToOuterDisposeScope();
+        }
+
+        private static Tensor Loaded(Tensor x) => x.clone().DetachFromDisposeScope();
+
+        private static Tensor LoadedEither(Tensor x, bool flag) => flag ? Loaded(x) : x.abs().MoveToOuterDisposeScope();
 
         private static Tensor CalledOutside(Tensor x) => x.abs().sum();
 
