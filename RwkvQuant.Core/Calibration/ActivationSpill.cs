@@ -1,4 +1,5 @@
 using Microsoft.Win32.SafeHandles;
+using RwkvQuant.Formats;
 using static TorchSharp.torch;
 
 namespace RwkvQuant.Calibration;
@@ -66,9 +67,9 @@ internal sealed class ActivationSpill : IDisposable
         {
             RandomAccess.Write(_file, contiguous.bytes, slot.Offset);
         }
-        catch (IOException e)
+        catch (Exception e) when (AtomicFile.IsWriteFailure(e))
         {
-            throw new IOException($"Cannot write the calibration activations to the temporary file {Path} ({slot.Bytes:N0} bytes at {slot.Offset:N0}): {e.Message}", e);
+            throw AtomicFile.WriteFailure(Path, e, $" (the calibration activations, {slot.Bytes:N0} bytes at {slot.Offset:N0}; set TMPDIR to a folder with more room)");
         }
     }
 

@@ -6,7 +6,8 @@ internal static class AtomicFile
     /// <summary>
     /// Runs <paramref name="write"/> on a temporary file in the target's folder, flushes it to disk, then renames it
     /// over <paramref name="path"/>. On any failure (including cancellation) the temporary file is deleted and the
-    /// target is left as it was.
+    /// target is left as it was. A failed write (disk full, or a file system that refuses the file's size) becomes an
+    /// <see cref="IOException"/> naming <paramref name="path"/>, not the temporary file.
     /// </summary>
     public static void Write(string path, Action<Stream> write)
     {
@@ -24,10 +25,27 @@ internal static class AtomicFile
             }
             File.Move(temporary, fullPath, overwrite: true);
         }
-        catch
+        catch (Exception e)
         {
             File.Delete(temporary);
+            if (IsWriteFailure(e) && !(e is IOException && e.Message.StartsWith(WriteFailurePrefix(path), StringComparison.Ordinal)))
+                throw WriteFailure(path, e);
             throw;
         }
     }
+
+    /// <summary>
+    /// Whether <paramref name="e"/> is the operating system refusing a write: an <see cref="IOException"/> (ENOSPC:
+    /// the disk is full), or the file growing past what the file system or the process may hold (EFBIG: FAT32's 4 GB,
+    /// a size limit), which .NET's file writes report as an <see cref="ArgumentOutOfRangeException"/> for "value" (the
+    /// file's length), thrown by the base library rather than by our code.
+    /// </summary>
+    public static bool IsWriteFailure(Exception e) =>
+        e is IOException || e is ArgumentOutOfRangeException { ParamName: "value", Source: "System.Private.CoreLib" };
+
+    /// <summary>An <see cref="IOException"/> that says <paramref name="path"/> could not be written and why.</summary>
+    public static IOException WriteFailure(string path, Exception e, string? context = null) =>
+        new($"{WriteFailurePrefix(path)}{(e is ArgumentOutOfRangeException ? "the file system, or a limit on file size, does not allow a file this large" : e.Message)}{context}", e);
+
+    private static string WriteFailurePrefix(string path) => $"Cannot write '{path}': ";
 }

@@ -41,7 +41,8 @@ internal sealed class QuantizedModelWriter : IDisposable
         string spill = Path.Combine(folder, $".{Path.GetFileName(_path)}.{Guid.NewGuid():N}.parts");
         try
         {
-            _spill = new FileStream(spill, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.DeleteOnClose);
+            // Unbuffered: a failed write fails at once, and disposing after a failure has nothing left to flush (which would throw again).
+            _spill = new FileStream(spill, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, bufferSize: 0, FileOptions.DeleteOnClose);
         }
         catch (UnauthorizedAccessException exception)
         {
@@ -126,7 +127,14 @@ internal sealed class QuantizedModelWriter : IDisposable
     private void Spill(SafetensorsEntry entry, ReadOnlySpan<byte> bytes)
     {
         _entries.Add(entry);
-        _spill.Write(bytes);
+        try
+        {
+            _spill.Write(bytes);
+        }
+        catch (Exception e) when (AtomicFile.IsWriteFailure(e))
+        {
+            throw AtomicFile.WriteFailure(_path, e, $" (while keeping tensor '{entry.Name}' in a temporary file beside it until the model is done)");
+        }
     }
 
     private void Claim(string name)

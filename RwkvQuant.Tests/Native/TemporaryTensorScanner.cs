@@ -139,7 +139,7 @@ internal sealed class TemporaryTensorScanner
     /// "local N = producer, never disposed or kept; last handed to consumer" for each local holding a tensor the method made whose every use hands it to
     /// a call that may use it natively: never disposed, returned, stored or kept. Optimised code ends such a local's life
     /// at its last use, so the tensor may be finalized during that native call (the same hazard as a temporary; the
-    /// reason Core is compiled unoptimised in Debug). A local whose address is taken, or a use the stack walk cannot
+    /// reason Core was compiled unoptimised in Debug until the scan found them all). A local whose address is taken, or a use the stack walk cannot
     /// follow, counts as kept (no false alarms).
     /// </summary>
     private IEnumerable<string> AbandonedLocals(MethodBase method, Func<IlInstruction, bool> producer)
