@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text.Json;
 using RwkvQuant.Calibration;
 using RwkvQuant.Codebooks;
 using RwkvQuant.Corpora;
@@ -151,17 +152,37 @@ internal static class QuantizeCommand
     /// <param name="WallSeconds">Elapsed time from the start of the command to the file written.</param>
     /// <param name="CpuSeconds">Processor time of the whole process over that span (all threads).</param>
     /// <param name="PeakMemoryBytes">The process's peak resident memory by then (Linux VmHWM; the peak working set elsewhere).</param>
-    internal sealed record Cost(double WallSeconds, double CpuSeconds, long PeakMemoryBytes)
+    /// <param name="Phases">The same by phase: "load" (reading the model and the calibration text, planning), then the
+    /// quantizer's <see cref="QuantizationPhase"/>s; their wall times add up to <paramref name="WallSeconds"/> (within milliseconds).</param>
+    internal sealed record Cost(double WallSeconds, double CpuSeconds, long PeakMemoryBytes, IReadOnlyList<PhaseReport> Phases)
     {
-        public static Cost Measure(TimeSpan wall)
+        public static Cost Measure(TimeSpan wall, PhaseReport load, IReadOnlyList<PhaseCost> phases)
         {
             using var process = System.Diagnostics.Process.GetCurrentProcess();
-            return new Cost(wall.TotalSeconds, process.TotalProcessorTime.TotalSeconds, process.PeakWorkingSet64);
+            // Linux updates VmHWM lazily (when memory is unmapped), so a sampled resident size can exceed it: the peak is the larger.
+            long peak = Math.Max(process.PeakWorkingSet64, phases.Select(p => p.PeakResidentBytes).DefaultIfEmpty().Max());
+            return new Cost(wall.TotalSeconds, process.TotalProcessorTime.TotalSeconds, peak,
+                [load, .. phases.Select(p => new PhaseReport(JsonNamingPolicy.CamelCase.ConvertName(p.Phase.ToString()), p.Wall.TotalSeconds, p.Cpu.TotalSeconds, p.PeakResidentBytes))]);
         }
 
         public override string ToString() => string.Create(CultureInfo.InvariantCulture,
             $"{WallSeconds:F1} s wall, {CpuSeconds:F1} s CPU, peak memory {PeakMemoryBytes / 1e9:F2} GB");
+
+        /// <summary>A table of the phases: wall seconds, CPU seconds and peak resident GB of each.</summary>
+        public Table PhaseTable()
+        {
+            var table = new Table { Border = TableBorder.Rounded };
+            table.AddColumn("phase");
+            foreach (string column in new[] { "wall (s)", "CPU (s)", "peak (GB)" })
+                table.AddColumn(new TableColumn(column).RightAligned());
+            foreach (PhaseReport p in Phases)
+                table.AddRow(p.Phase, Invariant(p.WallSeconds, "F1"), Invariant(p.CpuSeconds, "F1"), Invariant(p.PeakMemoryBytes / 1e9, "F2"));
+            return table;
+        }
     }
+
+    /// <summary>What one phase of <c>quantize</c> cost (see <see cref="Cost"/>); the peak is sampled (<see cref="PhaseCost"/>).</summary>
+    internal sealed record PhaseReport(string Phase, double WallSeconds, double CpuSeconds, long PeakMemoryBytes);
 
     internal sealed record CalibrationReport(string File, string? Documents, int Samples, int TokensPerSample);
 
@@ -196,6 +217,9 @@ internal static class QuantizeCommand
         console.WriteLine($"plan: {plan}");
         console.WriteLine($"memory estimate: {MemoryEstimate.For(model, request.Calibration, holdsOutput: false)}");
         HybridQuantizer quantizer = plan.Build();
+        PhaseReport load;
+        using (var process = System.Diagnostics.Process.GetCurrentProcess())
+            load = new PhaseReport("load", clock.Elapsed.TotalSeconds, process.TotalProcessorTime.TotalSeconds, process.PeakWorkingSet64);
 
         HybridQuantizationResult result;
         if (console.Profile.Capabilities.Interactive)
@@ -227,7 +251,7 @@ internal static class QuantizeCommand
         }
         QuantizedModel q = result.Model;
         long fileBytes = new FileInfo(request.OutputPath).Length;
-        Cost cost = Cost.Measure(clock.Elapsed);
+        Cost cost = Cost.Measure(clock.Elapsed, load, result.Phases);
         console.WriteLine($"quantized and saved: {cost}");
         if (evaluationText is not null || request.SpeedTokens > 0)
             console.WriteLine($"wrote {request.OutputPath}; measuring the float32 and the quantized model");
@@ -286,6 +310,7 @@ internal static class QuantizeCommand
             console.MarkupLine($"[yellow]{Markup.Escape(speedWarning)}[/]");
         if (quality is not null)
             console.WriteLine($"bits per byte and KL on {quality.Text}, {Invariant(quality.Bytes, "N0")} bytes");
+        console.Write(cost.PhaseTable());
         console.WriteLine($"wrote {request.OutputPath} ({Invariant(fileBytes, "N0")} bytes); quantizing cost {cost}");
         return 0;
     }

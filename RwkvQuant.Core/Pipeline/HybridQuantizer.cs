@@ -108,10 +108,11 @@ public sealed class HybridQuantizer
         ArgumentNullException.ThrowIfNull(calibration);
         return Task.Run(() =>
         {
+            using var meter = new PhaseMeter();
             var quantized = new List<QuantizedTensor>();
-            List<HybridTensorReport> reports = Quantize(model, calibration, holdsOutput: true, quantized.Add, progress, cancellationToken);
+            List<HybridTensorReport> reports = Quantize(model, calibration, holdsOutput: true, quantized.Add, meter, progress, cancellationToken);
             cancellationToken.ThrowIfCancellationRequested();
-            return Result(QuantizedModel.Create(model, quantized), reports);
+            return Result(QuantizedModel.Create(model, quantized), reports, meter.Costs());
         }, cancellationToken);
     }
 
@@ -135,6 +136,7 @@ public sealed class HybridQuantizer
         ArgumentException.ThrowIfNullOrEmpty(path);
         return Task.Run(() =>
         {
+            using var meter = new PhaseMeter();
             var linear = LinearWeights.Of(model).ToDictionary(w => w.Name, StringComparer.Ordinal);
             var replaced = new HashSet<string>(StringComparer.Ordinal);
             List<HybridTensorReport> reports;
@@ -144,7 +146,8 @@ public sealed class HybridQuantizer
                 {
                     file.Add(QuantizedModel.SlotFor(model, linear, tensor));
                     replaced.Add(tensor.Name);
-                }, progress, cancellationToken);
+                }, meter, progress, cancellationToken);
+                meter.Begin();
                 foreach (TensorData kept in QuantizedModel.KeptTensors(model, replaced))
                 {
                     cancellationToken.ThrowIfCancellationRequested();
@@ -152,13 +155,14 @@ public sealed class HybridQuantizer
                 }
                 cancellationToken.ThrowIfCancellationRequested();
                 file.Complete(cancellationToken);
+                meter.End(QuantizationPhase.Writing);
             }
-            return Result(QuantizedModelFile.Load(path), reports);
+            return Result(QuantizedModelFile.Load(path), reports, meter.Costs());
         }, cancellationToken);
     }
 
     /// <summary>The result: <paramref name="reports"/> (the quantized tensors') and a line for each tensor kept in full precision.</summary>
-    private HybridQuantizationResult Result(QuantizedModel model, List<HybridTensorReport> reports)
+    private HybridQuantizationResult Result(QuantizedModel model, List<HybridTensorReport> reports, IReadOnlyList<PhaseCost> phases)
     {
         IReadOnlyDictionary<string, IReadOnlyList<long>> shapes = model.CanonicalShapes;
         var multiplication = MultiplicationVectors(model.Config, shapes.ContainsKey).ToHashSet(StringComparer.Ordinal);
@@ -167,12 +171,12 @@ public sealed class HybridQuantizer
             reports.Add(new HybridTensorReport(info.Name, multiplication.Contains(info.Name) ? HybridTensorKind.MultiplicationVector : HybridTensorKind.Kept,
                 null, null, HybridMethod.Kept, info.Scheme, info.Parameters, info.StoredBits, null));
         }
-        return new HybridQuantizationResult(model, reports, Selector.Name);
+        return new HybridQuantizationResult(model, reports, Selector.Name, phases);
     }
 
     /// <summary>Calibrates and quantizes block by block, handing each quantized tensor to <paramref name="output"/> as it is made; returns their reports.</summary>
     private List<HybridTensorReport> Quantize(RwkvModel model, CalibrationData calibration, bool holdsOutput, Action<QuantizedTensor> output,
-        IProgress<HybridProgress>? progress, CancellationToken cancellationToken)
+        PhaseMeter meter, IProgress<HybridProgress>? progress, CancellationToken cancellationToken)
     {
         MemoryEstimate memory = MemoryEstimate.For(model, calibration.Options, holdsOutput);
         if (!memory.Fits)
@@ -188,8 +192,10 @@ public sealed class HybridQuantizer
 
         // Networks copy a block to float32 only when it runs (NetworkWeights), so each phase below holds one block.
         BlockInputs inputs;
+        meter.Begin();
         using (RwkvNetwork embedding = RwkvNetwork.Create(model))
             inputs = BlockInputs.Embed(embedding, calibration, cancellationToken);
+        meter.End(QuantizationPhase.Calibration);
         NativeMemory.Release(); // the embedding's float32 copy
         using (inputs)
         {
@@ -207,9 +213,13 @@ public sealed class HybridQuantizer
                 using (RwkvNetwork network = RwkvNetwork.Create(model))
                 {
                     var importanceCollector = new ChannelImportanceCollector(blockVectors);
+                    meter.Begin();
                     inputs.Observe(network, new BothObservers(hessianCollector, importanceCollector), null, cancellationToken);
+                    meter.End(QuantizationPhase.Calibration);
+                    meter.Begin();
                     hessians = hessianCollector.BuildAndRelease().ToDictionary(StringComparer.Ordinal);
                     importances = blockVectors.Count == 0 ? new Dictionary<string, double[]>() : importanceCollector.Build();
+                    meter.End(QuantizationPhase.Hessians);
                 }
                 NativeMemory.Trim(); // the block's activations and accumulators
 
@@ -219,11 +229,17 @@ public sealed class HybridQuantizer
                     TensorData canonical = model[weight.Name];
                     TensorData matrix = weight.ToMatrix(canonical);
                     Hessian hessian = hessians[weight.Name];
+                    meter.Begin();
                     (QuantizedTensor q, HybridMethod method, ProxyScore? score) = QuantizeMatrix(matrix, hessian, ScalarQuantizerFor(weight.Name), VectorQuantizerFor(weight.Name), cancellationToken);
+                    meter.End(method == HybridMethod.Scalar ? QuantizationPhase.Scalar : QuantizationPhase.Vector);
+                    meter.Begin();
                     float[] w = matrix.ToFloatArray(), dequantized = q.Dequantize();
                     (double error, double reference) = hessian.RelativeErrorTerms(w, dequantized);
+                    meter.End(QuantizationPhase.ErrorReport);
                     hessians.Remove(weight.Name); // done with: the block's widest Hessian (quantized last) then has the memory to itself
+                    meter.Begin();
                     output(q);
+                    meter.End(QuantizationPhase.Writing);
                     replaced[weight.Name] = new QuantizedSlot(q, weight.Layout, canonical.Shape).ToCanonical();
                     reports.Add(new HybridTensorReport(weight.Name, HybridTensorKind.Matrix, score?.Coarse, score?.Fine, method, q.Scheme,
                         q.ElementCount, q.StoredBits, reference > 0 ? error / reference : 0));
@@ -237,14 +253,18 @@ public sealed class HybridQuantizer
                     TensorData vector = model[name];
                     float[] s = importances[name].Select(v => (float)v).ToArray();
                     bool weighted = s.Any(v => v > 0);
+                    meter.Begin();
                     QuantizedVector q = CodebookOptimizer!.Quantize(vector, weighted ? s : [], cancellationToken);
+                    meter.End(QuantizationPhase.Codebooks);
                     float[] mu = vector.ToFloatArray();
                     double reference = 0;
                     for (int j = 0; j < mu.Length; j++)
                         reference += (weighted ? s[j] : 1.0) * mu[j] * mu[j];
                     double error = q.WeightedError(mu, weighted ? s : []);
                     var tensor = new QuantizedVectorTensor(q);
+                    meter.Begin();
                     output(tensor);
+                    meter.End(QuantizationPhase.Writing);
                     replaced[name] = q.ToTensorData();
                     reports.Add(new HybridTensorReport(name, HybridTensorKind.MultiplicationVector, null, null, HybridMethod.Codebook, q.Scheme,
                         q.Length, q.StoredBits, reference > 0 ? error / reference : 0));
@@ -256,7 +276,9 @@ public sealed class HybridQuantizer
                     // The next block's inputs come from this block as quantized.
                     using RwkvNetwork quantizedBlock = RwkvNetwork.Create(
                         new RwkvModel(model.Config, model.Tensors.Values.Select(t => replaced.GetValueOrDefault(t.Name, t)), model.SourcePath));
+                    meter.Begin();
                     inputs.Advance(quantizedBlock, cancellationToken);
+                    meter.End(QuantizationPhase.Calibration);
                 }
                 hessians.Clear();
                 replaced.Clear();

@@ -52,12 +52,17 @@ public sealed record HybridTensorReport(string Name, HybridTensorKind Kind, doub
 /// <summary>What <see cref="HybridQuantizer.QuantizeAsync"/> produced: the quantized model and a report per tensor.</summary>
 public sealed class HybridQuantizationResult
 {
-    internal HybridQuantizationResult(QuantizedModel model, IReadOnlyList<HybridTensorReport> tensors, string selector)
+    internal HybridQuantizationResult(QuantizedModel model, IReadOnlyList<HybridTensorReport> tensors, string selector, IReadOnlyList<PhaseCost> phases)
     {
         Model = model;
         Tensors = tensors;
         Selector = selector;
+        Phases = phases;
     }
+
+    /// <summary>What each phase of the run cost (wall and CPU time, peak resident memory), in <see cref="QuantizationPhase"/>
+    /// order; their wall times add up to the run's (within milliseconds).</summary>
+    public IReadOnlyList<PhaseCost> Phases { get; }
 
     /// <summary>The quantized model.</summary>
     public QuantizedModel Model { get; }

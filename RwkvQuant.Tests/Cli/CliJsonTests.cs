@@ -130,6 +130,17 @@ public sealed class CliJsonTests : IDisposable
         Assert.Equal("codebook", mix.GetProperty("method").GetString());
         Assert.Equal(totals.GetProperty("matrices").GetInt32(), tensors.Count(t => t.GetProperty("kind").GetString() == "matrix"));
         Assert.Equal(totals.GetProperty("scalarMatrices").GetInt32(), tensors.Count(t => t.GetProperty("method").GetString() == "scalar"));
+
+        // What it cost, by phase: every phase this run has, in order; wall times adding up to the whole; no sampled
+        // peak above the process's true peak.
+        JsonElement cost = root.GetProperty("cost");
+        JsonElement[] phases = [.. cost.GetProperty("phases").EnumerateArray()];
+        Assert.Equal(["load", "calibration", "hessians", "scalar", "vector", "codebooks", "errorReport", "writing", "other"],
+            phases.Select(p => p.GetProperty("phase").GetString()));
+        Assert.Equal(cost.GetProperty("wallSeconds").GetDouble(), phases.Sum(p => p.GetProperty("wallSeconds").GetDouble()), 0.05);
+        Assert.All(phases, p => Assert.InRange(p.GetProperty("peakMemoryBytes").GetInt64(), 1, cost.GetProperty("peakMemoryBytes").GetInt64()));
+        Assert.All(phases, p => Assert.True(p.GetProperty("cpuSeconds").GetDouble() >= 0));
+        Assert.True(phases[1].GetProperty("wallSeconds").GetDouble() > 0, "calibration took no time");
     }
 
     [FixtureFact]
