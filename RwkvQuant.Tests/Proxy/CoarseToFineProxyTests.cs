@@ -23,6 +23,28 @@ public class CoarseToFineProxyTests
         return values;
     }
 
+    [Theory]
+    [InlineData(0, 1, 0.05)]
+    [InlineData(1, 2, 0.05)]
+    [InlineData(2, 3, 1e-6)]      // subnormal FP16 range
+    [InlineData(37, 4, 0.05)]
+    [InlineData(1009, 5, 2.0)]
+    [InlineData(65_537, 6, 0.02)] // more weights than FP16 patterns: many repeats
+    [InlineData(100_003, 7, 1e5)] // beyond FP16's range: saturates at ±65504
+    public void Fp16_unique_gaps_by_presence_table_equal_those_by_sorting(int count, int seed, double halfWidth)
+    {
+        float[] values = Uniform(count, seed, halfWidth);
+        if (count > 30)
+        {
+            // Edge values: both zeros, NaN, infinities, the largest FP16 and its neighbours, a value that rounds to 0.
+            float[] edges = [0f, -0f, float.NaN, float.PositiveInfinity, float.NegativeInfinity, 65504f, -65504f, 65519f, 6e-8f, -6e-8f, 1e-9f];
+            edges.CopyTo(values, 3);
+        }
+        double[] expected = CoarseToFineProxy.UniqueFp16GapsBySorting(values), actual = CoarseToFineProxy.UniqueFp16Gaps(values);
+        Assert.Equal(expected, actual);
+        Assert.Equal(CoarseToFineProxy.Evaluate(expected, 4), CoarseToFineProxy.Evaluate(actual, 4));
+    }
+
     [Fact]
     public void Defaults_are_the_papers()
     {
