@@ -59,7 +59,7 @@ internal sealed class PhaseMeter : IDisposable
     private readonly Lock _gate = new();
     private long _stretchPeak, _outsidePeak;
     private TimeSpan _stretchWall, _stretchCpu;
-    private bool _inside;
+    private bool _inside, _disposed;
 
     public PhaseMeter()
     {
@@ -116,8 +116,12 @@ internal sealed class PhaseMeter : IDisposable
 
     public void Dispose()
     {
-        _sampler.Dispose();
-        _process.Dispose();
+        _sampler.Dispose(); // a callback already running may still sample: Resident checks _disposed under the same lock
+        lock (_process)
+        {
+            _disposed = true;
+            _process.Dispose();
+        }
     }
 
     private void Add(QuantizationPhase phase, TimeSpan wall, TimeSpan cpu, long peak)
@@ -129,6 +133,8 @@ internal sealed class PhaseMeter : IDisposable
     private void Sample()
     {
         long resident = Resident();
+        if (resident < 0)
+            return; // disposed
         lock (_gate)
         {
             if (_inside)
@@ -138,10 +144,13 @@ internal sealed class PhaseMeter : IDisposable
         }
     }
 
+    /// <summary>The resident memory now; −1 once disposed.</summary>
     private long Resident()
     {
         lock (_process)
         {
+            if (_disposed)
+                return -1;
             _process.Refresh();
             return _process.WorkingSet64;
         }

@@ -36,6 +36,9 @@ public class QuantizeDiskFullTests
                 $"--eval-bytes 0 --bench-tokens 0 -o '{output}'";
             var start = new ProcessStartInfo("bash", ["-c", command])
             {
+                // Its own folder: other tests change this process's current folder to one they delete, and libtorch's MKL
+                // dies ("Cannot load libtorch_cpu.so", exit 2) in a process started in a folder that no longer exists.
+                WorkingDirectory = folder,
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
                 Environment =
