@@ -1,3 +1,5 @@
+using RwkvQuant.Kernels.MatVec;
+
 namespace RwkvQuant.Kernels.Packed;
 
 /// <summary>
@@ -109,23 +111,30 @@ internal sealed class PackedBitPlanes
         int bits = source.Bits, columnBlocks = (source.Columns + ColumnBlock - 1) / ColumnBlock;
         int rowBlocks = (source.Rows + RowBlock - 1) / RowBlock;
         var planes = new byte[checked((long)rowBlocks * columnBlocks * bits * RowBlock)];
-        var codes = new float[columnBlocks * ColumnBlock]; // past the last column: code 0
-        for (int row = 0; row < source.Rows; row++)
+        // Row blocks are independent (each writes its own bytes), so they are shared out among the product threads:
+        // repacking is most of the time an engine takes to load a large model.
+        var options = new ParallelOptions { MaxDegreeOfParallelism = ProductThreads.Count };
+        Parallel.For(0, rowBlocks, options, () => new float[columnBlocks * ColumnBlock], (rowBlock, _, codes) => // past the last column: code 0
         {
-            RowAlignedCodes.DecodeRow(source.Codes.AsSpan(row * source.RowBytes, source.RowBytes), bits, codes.AsSpan(0, source.Columns));
-            long blockStart = (long)(row / RowBlock) * columnBlocks * bits * RowBlock + row % RowBlock;
-            for (int block = 0; block < columnBlocks; block++)
+            int last = Math.Min(source.Rows, (rowBlock + 1) * RowBlock);
+            for (int row = rowBlock * RowBlock; row < last; row++)
             {
-                // Eight codes as the bytes of a word; bit p of each byte gathered into one byte by a multiply
-                // (the eight products land on disjoint bits of the top byte, so nothing carries).
-                ulong eight = 0;
-                for (int i = 0; i < ColumnBlock; i++)
-                    eight |= (ulong)codes[block * ColumnBlock + i] << (8 * i);
-                long target = blockStart + (long)block * bits * RowBlock;
-                for (int plane = 0; plane < bits; plane++)
-                    planes[target + plane * RowBlock] = (byte)(((eight >> plane) & 0x0101_0101_0101_0101ul) * 0x0102_0408_1020_4080ul >> 56);
+                RowAlignedCodes.DecodeRow(source.Codes.AsSpan(row * source.RowBytes, source.RowBytes), bits, codes.AsSpan(0, source.Columns));
+                long blockStart = (long)rowBlock * columnBlocks * bits * RowBlock + row % RowBlock;
+                for (int block = 0; block < columnBlocks; block++)
+                {
+                    // Eight codes as the bytes of a word; bit p of each byte gathered into one byte by a multiply
+                    // (the eight products land on disjoint bits of the top byte, so nothing carries).
+                    ulong eight = 0;
+                    for (int i = 0; i < ColumnBlock; i++)
+                        eight |= (ulong)codes[block * ColumnBlock + i] << (8 * i);
+                    long target = blockStart + (long)block * bits * RowBlock;
+                    for (int plane = 0; plane < bits; plane++)
+                        planes[target + plane * RowBlock] = (byte)(((eight >> plane) & 0x0101_0101_0101_0101ul) * 0x0102_0408_1020_4080ul >> 56);
+                }
             }
-        }
+            return codes;
+        }, _ => { });
         return new PackedBitPlanes(source, planes, Parameters(source, rowBlocks));
     }
 
