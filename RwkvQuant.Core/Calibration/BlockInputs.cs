@@ -19,6 +19,7 @@ internal sealed class BlockInputs : IDisposable
     private readonly Batch[] _batches;
 
     private BlockInputs(ActivationSpill spill, Batch[] batches) => (_spill, _batches) = (spill, batches);
+
     /// <summary>
     /// Most values of one <c>[B, T, C]</c> activation per block call: 2²⁰ floats (4 MB). A block's forward pass holds a few
     /// dozen such tensors at once (and the feed-forward ones four times wider), so this bounds a call's working memory
