@@ -144,8 +144,8 @@ public sealed class QuantizedModel
     public RwkvModel ToDequantizedModel() =>
         new(Config, _slots.Select(s => s.ToCanonical()).Concat(FullPrecisionTensors.Select(t => t.ToFloat32())), SourcePath);
 
-    /// <summary>The canonical shape of every tensor, by name.</summary>
-    internal IReadOnlyDictionary<string, IReadOnlyList<long>> CanonicalShapes =>
+    /// <summary>The shape every tensor has in the model (<see cref="ToDequantizedModel"/>'s shapes, without dequantizing), by name.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<long>> CanonicalShapes =>
         _slots.Select(s => (s.Tensor.Name, s.CanonicalShape))
             .Concat(FullPrecisionTensors.Select(t => (t.Name, t.Shape)))
             .ToDictionary(p => p.Name, p => p.Item2, StringComparer.Ordinal);
