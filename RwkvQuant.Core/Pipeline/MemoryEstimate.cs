@@ -6,9 +6,9 @@ namespace RwkvQuant.Pipeline;
 /// <summary>
 /// What sequential calibration and quantization of a model will hold in memory at its worst moment, part by part, and
 /// what the machine offers, so that a run that cannot fit fails before it starts rather than hours in
-/// (<see cref="HybridQuantizer.QuantizeAsync"/> checks it first). An estimate from the shapes: above the measured peaks of
-/// the 0.1B and 1.5B shapes, but 20% below the 14B shape's (12.0 GB estimated, 15.1 GB measured, 2026-12-06: GPTQ on the
-/// 14,336-wide matrix holds more than the three n×n copies counted here; not yet traced).
+/// (<see cref="HybridQuantizer.QuantizeAsync"/> checks it first). An estimate from the shapes, not a bound: measured on
+/// 2026-12-06 it was above the 0.1B shape's peak (1.71 GB against 1.22) but below the 1.5B shape's (4.51 against 4.77)
+/// and 14B's (12.0 against 15.1: GPTQ on the widest matrix holds more than the three n×n copies counted here; not yet traced).
 /// </summary>
 /// <param name="CalibrationInputs">The activations at the current block's input held in memory: one block call's batch
 /// (float32; twice for RWKV-7, whose blocks also carry block 0's value). The other samples wait in a temporary file
