@@ -28,7 +28,7 @@ internal static class AtomicFile
         catch (Exception e)
         {
             File.Delete(temporary);
-            if (IsWriteFailure(e) && !(e is IOException && e.Message.StartsWith(WriteFailurePrefix(path), StringComparison.Ordinal)))
+            if (IsWriteFailure(e))
                 throw WriteFailure(path, e);
             throw;
         }
@@ -45,7 +45,5 @@ internal static class AtomicFile
 
     /// <summary>An <see cref="IOException"/> that says <paramref name="path"/> could not be written and why.</summary>
     public static IOException WriteFailure(string path, Exception e, string? context = null) =>
-        new($"{WriteFailurePrefix(path)}{(e is ArgumentOutOfRangeException ? "the file system, or a limit on file size, does not allow a file this large" : e.Message)}{context}", e);
-
-    private static string WriteFailurePrefix(string path) => $"Cannot write '{path}': ";
+        new($"Cannot write '{path}': {(e is ArgumentOutOfRangeException ? "the file system, or a limit on file size, does not allow a file this large" : e.Message)}{context}", e);
 }

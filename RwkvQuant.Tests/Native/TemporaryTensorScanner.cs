@@ -208,28 +208,22 @@ internal sealed class TemporaryTensorScanner
     /// a value of that call that goes straight to <c>ret</c>, to a branch (a conditional expression's arm, joining at the
     /// return), or to a local that a <c>ret</c> loads (debug builds return through a local). Errs towards yes.
     /// </summary>
-    private bool ReturnsDetached(MethodBase method)
+    private bool ReturnsDetached(MethodBase method) => Memoized(_detaches, method, code =>
     {
-        method = Definition(method);
-        if (_detaches.TryGetValue(method, out bool known))
-            return known;
-        _detaches[method] = false; // cycles: assume not while the method is being looked at
-        IReadOnlyList<IlInstruction> code = _instructions.TryGetValue(method, out var c) ? c : IlInstructions.Of(method);
         var returnedLocals = new HashSet<int>(code.Where((i, k) => k + 1 < code.Count && i.LoadedLocal >= 0 && code[k + 1].OpCode == OpCodes.Ret)
             .Select(i => i.LoadedLocal));
-        bool detaches = false;
-        for (int k = 0; k + 1 < code.Count && !detaches; k++)
+        for (int k = 0; k + 1 < code.Count; k++)
         {
             if (code[k].Method is not MethodInfo callee)
                 continue;
             bool detached = callee.Name == "DetachFromDisposeScope"
                 || (_scanned.Contains(callee.Module.Assembly) && typeof(Tensor).IsAssignableFrom(callee.ReturnType) && ReturnsDetached(callee));
             IlInstruction next = code[k + 1];
-            detaches = detached && (next.OpCode == OpCodes.Ret || next.OpCode.FlowControl == FlowControl.Branch || returnedLocals.Contains(next.StoredLocal));
+            if (detached && (next.OpCode == OpCodes.Ret || next.OpCode.FlowControl == FlowControl.Branch || returnedLocals.Contains(next.StoredLocal)))
+                return true;
         }
-        _detaches[method] = detaches;
-        return detaches;
-    }
+        return false;
+    });
 
     /// <summary>
     /// Whether handing a temporary to <paramref name="consumer"/> lets it die while native code may use it: any call
@@ -249,17 +243,24 @@ internal sealed class TemporaryTensorScanner
 
     /// <summary>Whether <paramref name="method"/> of the scanned code calls into TorchSharp, itself or through the
     /// scanned code's other methods (a method that only keeps a tensor, like a list's <c>Add</c>, does not).</summary>
-    private bool UsesTorch(MethodBase method)
+    private bool UsesTorch(MethodBase method) => Memoized(_usesTorch, method, code =>
+        method.IsAbstract || code.Any(i => i.Method is { } callee && !HarmlessConsumers.Contains(callee.Name)
+            && (callee.Module.Assembly == TorchSharpAssembly || (_scanned.Contains(callee.Module.Assembly) && UsesTorch(callee)))));
+
+    /// <summary>
+    /// A property of <paramref name="method"/>'s code (its generic definition's), computed once and kept in
+    /// <paramref name="cache"/>; while it is being computed a recursive question about the same method answers false
+    /// (cycles).
+    /// </summary>
+    private bool Memoized(Dictionary<MethodBase, bool> cache, MethodBase method, Func<IReadOnlyList<IlInstruction>, bool> property)
     {
         method = Definition(method);
-        if (_usesTorch.TryGetValue(method, out bool known))
+        if (cache.TryGetValue(method, out bool known))
             return known;
-        _usesTorch[method] = false; // cycles: assume not while the method is being looked at
-        IReadOnlyList<IlInstruction> code = _instructions.TryGetValue(method, out var c) ? c : IlInstructions.Of(method);
-        bool uses = method.IsAbstract || code.Any(i => i.Method is { } callee && !HarmlessConsumers.Contains(callee.Name)
-            && (callee.Module.Assembly == TorchSharpAssembly || (_scanned.Contains(callee.Module.Assembly) && UsesTorch(callee))));
-        _usesTorch[method] = uses;
-        return uses;
+        cache[method] = false;
+        bool value = property(_instructions.TryGetValue(method, out var code) ? code : IlInstructions.Of(method));
+        cache[method] = value;
+        return value;
     }
 
     private static string Describe(MethodBase method) =>
