@@ -79,11 +79,15 @@ internal sealed class FusedMatrixVectorProducts : IMatrixVectorProductFactory
         return tensor switch
         {
             GroupScalarTensor scalar when _lookup == GroupScalarLookup.Int8Tables =>
-                new FusedProduct<PackedBitPlanes>(reference, PackedBitPlanes.From(PackedLayouts.ToPacked(scalar)), static (w, x, y) => NibbleTableMatVec.MatVec(w, x, y, 1)),
+                new FusedProduct<PackedBitPlanes>(reference, PackedBitPlanes.From(PackedLayouts.ToPacked(scalar)),
+                    static (w, x, y) => NibbleTableMatVec.MatVec(w, x, y, 1), PackedReference.DecodeRow),
             GroupScalarTensor scalar =>
-                new FusedProduct<PackedBitPlanes>(reference, PackedBitPlanes.From(PackedLayouts.ToPacked(scalar)), static (w, x, y) => BitPlaneMatVec.MatVec(w, x, y, 1)),
-            VectorQuantizedTensor vector => new FusedProduct<PackedVectorCodes>(reference, PackedLayouts.ToPacked(vector), static (w, x, y) => VectorCodesMatVec.MatVec(w, x, y, 1)),
-            GgmlBlockTensor blocks => new FusedProduct<PackedGgmlBlocks>(reference, PackedLayouts.ToPacked(blocks), static (w, x, y) => GgmlMatVec.MatVec(w, x, y, 1)),
+                new FusedProduct<PackedBitPlanes>(reference, PackedBitPlanes.From(PackedLayouts.ToPacked(scalar)),
+                    static (w, x, y) => BitPlaneMatVec.MatVec(w, x, y, 1), PackedReference.DecodeRow),
+            VectorQuantizedTensor vector => new FusedProduct<PackedVectorCodes>(reference, PackedLayouts.ToPacked(vector),
+                static (w, x, y) => VectorCodesMatVec.MatVec(w, x, y, 1), PackedReference.DecodeRow),
+            GgmlBlockTensor blocks => new FusedProduct<PackedGgmlBlocks>(reference, PackedLayouts.ToPacked(blocks),
+                static (w, x, y) => GgmlMatVec.MatVec(w, x, y, 1), PackedReference.DecodeRow),
             _ => reference,
         };
     }
@@ -94,19 +98,24 @@ internal sealed class FusedMatrixVectorProducts : IMatrixVectorProductFactory
     /// <summary>One product of a packed layout and one vector.</summary>
     private delegate void PackedMultiply<in TPacked>(TPacked weights, ReadOnlySpan<float> x, Span<float> y);
 
+    /// <summary>One row of a packed layout, decoded to float32 in the original column order.</summary>
+    private delegate void PackedDecodeRow<in TPacked>(TPacked weights, int row, Span<float> destination);
+
     /// <summary>
-    /// A weight in a kernel's packed layout: products by the fused kernel; rows (an embedding lookup) and the byte count
-    /// by the managed product of the same tensor (the layouts hold the same bytes, re-laid row-aligned).
+    /// A weight in a kernel's packed layout: products by the fused kernel, rows (an embedding lookup) by the layout's
+    /// naive row decoder. Only the packed layout is held: the managed product of the same tensor gives the name, shape
+    /// and stored byte count and is then let go, so the tensor's own codes are not kept beside their re-laid copy.
     /// </summary>
-    private sealed class FusedProduct<TPacked>(IMatrixVectorProduct reference, TPacked packed, PackedMultiply<TPacked> multiply) : IMatrixVectorProduct
+    private sealed class FusedProduct<TPacked>(IMatrixVectorProduct reference, TPacked packed, PackedMultiply<TPacked> multiply,
+        PackedDecodeRow<TPacked> decodeRow) : IMatrixVectorProduct
     {
-        public string Name => reference.Name;
+        public string Name { get; } = reference.Name;
 
-        public int Rows => reference.Rows;
+        public int Rows { get; } = reference.Rows;
 
-        public int Columns => reference.Columns;
+        public int Columns { get; } = reference.Columns;
 
-        public long WeightBytes => reference.WeightBytes;
+        public long WeightBytes { get; } = reference.WeightBytes;
 
         public void Multiply(ReadOnlySpan<float> x, Span<float> y)
         {
@@ -114,7 +123,13 @@ internal sealed class FusedMatrixVectorProducts : IMatrixVectorProductFactory
             multiply(packed, x, y);
         }
 
-        public void DecodeRow(int row, Span<float> destination) => reference.DecodeRow(row, destination);
+        public void DecodeRow(int row, Span<float> destination)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(row);
+            ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(row, Rows);
+            MatrixShapes.CheckRow(this, destination.Length);
+            decodeRow(packed, row, destination);
+        }
     }
 }
 

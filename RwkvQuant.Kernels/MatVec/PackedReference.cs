@@ -14,52 +14,89 @@ internal static class PackedReference
     {
         var weights = new float[(long)w.Rows * w.Columns];
         for (int row = 0; row < w.Rows; row++)
-        {
-            long rowStart = (long)row * w.RowBytes;
-            for (int k = 0; k < w.Columns; k++)
-            {
-                int group = k / w.GroupSize;
-                float scale = w.Scale(row, group), zero = w.Zero(row, group);
-                int code = RowAlignedCodes.Read(w.Codes, rowStart, k, w.Bits);
-                int column = w.Permutation is null ? k : w.Permutation[k];
-                weights[(long)row * w.Columns + column] = scale * (code - zero);
-            }
-        }
+            DecodeRow(w, row, weights.AsSpan(checked(row * w.Columns), w.Columns));
         return weights;
+    }
+
+    /// <summary>Row <paramref name="row"/> of W in the original column order, as <see cref="Dequantize(PackedGroupScalar)"/> computes it.</summary>
+    public static void DecodeRow(PackedGroupScalar w, int row, Span<float> destination)
+    {
+        CheckRow(row, w.Rows, w.Columns, destination);
+        long rowStart = (long)row * w.RowBytes;
+        for (int k = 0; k < w.Columns; k++)
+        {
+            int group = k / w.GroupSize;
+            float scale = w.Scale(row, group), zero = w.Zero(row, group);
+            int code = RowAlignedCodes.Read(w.Codes, rowStart, k, w.Bits);
+            destination[w.Permutation is null ? k : w.Permutation[k]] = scale * (code - zero);
+        }
+    }
+
+    /// <summary>Row <paramref name="row"/> of W from its bit planes, in the original column order: the same values as
+    /// the <see cref="PackedGroupScalar"/> it was re-laid from.</summary>
+    public static void DecodeRow(PackedBitPlanes w, int row, Span<float> destination)
+    {
+        CheckRow(row, w.Rows, w.Columns, destination);
+        for (int k = 0; k < w.Columns; k++)
+        {
+            int group = k / w.GroupSize;
+            float scale = w.Scale(row, group), zero = w.Zero(row, group);
+            destination[w.Permutation is null ? k : w.Permutation[k]] = scale * (w.Code(row, k) - zero);
+        }
     }
 
     /// <summary>W <c>[Rows, Columns]</c>: w[r, v·d + j] = codebook[group(r, v·d)][q[r, v]·d + j].</summary>
     public static float[] Dequantize(PackedVectorCodes w)
     {
         var weights = new float[(long)w.Rows * w.Columns];
-        int d = w.Dimension;
         for (int row = 0; row < w.Rows; row++)
-        {
-            long rowStart = (long)row * w.RowBytes;
-            for (int v = 0; v < w.VectorsPerRow; v++)
-            {
-                int code = RowAlignedCodes.Read(w.Codes, rowStart, v, w.Bits);
-                int group = w.GroupOf(row, v * d);
-                for (int j = 0; j < d; j++)
-                    weights[(long)row * w.Columns + v * d + j] = w.CodebookValue(group, code * d + j);
-            }
-        }
+            DecodeRow(w, row, weights.AsSpan(checked(row * w.Columns), w.Columns));
         return weights;
+    }
+
+    /// <summary>Row <paramref name="row"/> of W, as <see cref="Dequantize(PackedVectorCodes)"/> computes it.</summary>
+    public static void DecodeRow(PackedVectorCodes w, int row, Span<float> destination)
+    {
+        CheckRow(row, w.Rows, w.Columns, destination);
+        int d = w.Dimension;
+        long rowStart = (long)row * w.RowBytes;
+        for (int v = 0; v < w.VectorsPerRow; v++)
+        {
+            int code = RowAlignedCodes.Read(w.Codes, rowStart, v, w.Bits);
+            int group = w.GroupOf(row, v * d);
+            for (int j = 0; j < d; j++)
+                destination[v * d + j] = w.CodebookValue(group, code * d + j);
+        }
     }
 
     /// <summary>W <c>[Rows, Columns]</c> from ggml blocks, as ggml's reference dequantization computes it.</summary>
     public static float[] Dequantize(PackedGgmlBlocks w)
     {
         var weights = new float[(long)w.Rows * w.Columns];
-        int blockBytes = w.BlockBytes;
-        long blocks = (long)w.Rows * w.BlocksPerRow;
-        for (long b = 0; b < blocks; b++)
-        {
-            ReadOnlySpan<byte> block = w.Blocks.AsSpan(checked((int)(b * blockBytes)), blockBytes);
-            for (int j = 0; j < PackedGgmlBlocks.BlockSize; j++)
-                weights[b * PackedGgmlBlocks.BlockSize + j] = GgmlValue(w.Type, block, j);
-        }
+        for (int row = 0; row < w.Rows; row++)
+            DecodeRow(w, row, weights.AsSpan(checked(row * w.Columns), w.Columns));
         return weights;
+    }
+
+    /// <summary>Row <paramref name="row"/> of W, as <see cref="Dequantize(PackedGgmlBlocks)"/> computes it.</summary>
+    public static void DecodeRow(PackedGgmlBlocks w, int row, Span<float> destination)
+    {
+        CheckRow(row, w.Rows, w.Columns, destination);
+        int blockBytes = w.BlockBytes;
+        for (int b = 0; b < w.BlocksPerRow; b++)
+        {
+            ReadOnlySpan<byte> block = w.Blocks.AsSpan(checked((int)(((long)row * w.BlocksPerRow + b) * blockBytes)), blockBytes);
+            for (int j = 0; j < PackedGgmlBlocks.BlockSize; j++)
+                destination[b * PackedGgmlBlocks.BlockSize + j] = GgmlValue(w.Type, block, j);
+        }
+    }
+
+    private static void CheckRow(int row, int rows, int columns, Span<float> destination)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(row);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(row, rows);
+        if (destination.Length != columns)
+            throw new ArgumentException($"A row holds {columns} values; the destination holds {destination.Length}.", nameof(destination));
     }
 
     /// <summary>Value <paramref name="j"/> (0–31) of one block.</summary>

@@ -101,6 +101,23 @@ internal sealed class PackedBitPlanes
         return code;
     }
 
+    /// <summary>The scale of (<paramref name="row"/>, <paramref name="group"/>), read back from the row block's parameters.</summary>
+    public float Scale(int row, int group) => ScaleWords.Decode(GroupParameters, ParameterIndex(row, group, 0), Format);
+
+    /// <summary>The zero of (<paramref name="row"/>, <paramref name="group"/>): 2^(b−1) when symmetric.</summary>
+    public float Zero(int row, int group) => Symmetric ? SymmetricZero : ScaleWords.Decode(GroupParameters, ParameterIndex(row, group, 1), Format);
+
+    /// <summary>Where value <paramref name="value"/> (0 scale, 1 zero) of (row, group) starts in <see cref="GroupParameters"/>.</summary>
+    private int ParameterIndex(int row, int group, int value)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(row);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(row, Rows);
+        ArgumentOutOfRangeException.ThrowIfNegative(group);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(group, GroupsPerRow);
+        int valueWords = ScaleWords.WordsPerValue(Format);
+        return checked(((row / RowBlock) * GroupsPerRow + group) * BlockParameterWords + (value * RowBlock + row % RowBlock) * valueWords);
+    }
+
     /// <summary>Re-lays <paramref name="source"/> in bit planes.</summary>
     /// <exception cref="ArgumentException">The group size is not a multiple of <see cref="ColumnBlock"/>.</exception>
     public static PackedBitPlanes From(PackedGroupScalar source)

@@ -71,6 +71,31 @@ public class BitPlaneMatVecTests
     }
 
     [Theory]
+    [MemberData(nameof(Cases))]
+    public void Rows_decode_from_the_planes_exactly_as_from_the_source_layout(int rows, int columns, int bits, int groupSize, bool symmetric, int format, bool permuted)
+    {
+        // The engine keeps only the planes (no copy of the source codes), so its embedding lookups decode from them.
+        PackedGroupScalar source = PackedTestData.GroupScalar(rows, columns, bits, groupSize, symmetric, (ScaleFormat)format, permuted, seed: rows * 7 + bits);
+        PackedBitPlanes w = PackedBitPlanes.From(source);
+        var expected = new float[columns];
+        var actual = new float[columns];
+        for (int row = 0; row < rows; row++)
+        {
+            PackedReference.DecodeRow(source, row, expected);
+            PackedReference.DecodeRow(w, row, actual);
+            Assert.Equal(expected, actual); // bit for bit, every column in its original place
+            for (int g = 0; g < source.GroupsPerRow; g++)
+            {
+                Assert.Equal(source.Scale(row, g), w.Scale(row, g));
+                Assert.Equal(source.Zero(row, g), w.Zero(row, g));
+            }
+        }
+        Assert.Throws<ArgumentOutOfRangeException>(() => PackedReference.DecodeRow(w, rows, actual));
+        Assert.Throws<ArgumentException>(() => PackedReference.DecodeRow(w, 0, new float[columns + 1]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => w.Scale(0, source.GroupsPerRow));
+    }
+
+    [Theory]
     [InlineData(37, 131, 3, 64, false)]
     [InlineData(16, 8, 8, 8, true)]
     [InlineData(17, 203, 5, 40, false)]
