@@ -81,6 +81,9 @@ public sealed class TensorData
     /// <summary>This tensor with its bytes in memory: itself when they are, else a copy read from the file once.</summary>
     public TensorData InMemory() => _bytes is not null ? this : new TensorData(Name, Type, Shape, _region!.Read(Name));
 
+    /// <summary>A new array of the bytes: a copy of those in memory, or those read from the file (read once, not copied again).</summary>
+    internal byte[] ToByteArray() => _bytes is not null ? _bytes.AsSpan().ToArray() : _region!.Read(Name);
+
     /// <summary>Returns a copy with another name (bytes shared; they are never mutated).</summary>
     public TensorData WithName(string name) => _bytes is not null ? new(name, Type, Shape, _bytes) : new(name, Type, Shape, _region!);
 

@@ -13,28 +13,40 @@ namespace RwkvQuant.Inference;
 /// </summary>
 internal sealed class EngineWeights
 {
-    private readonly Dictionary<string, QuantizedTensor> _quantized;
+    private readonly IReadOnlySet<string> _quantizedNames;
+    private readonly Func<string, QuantizedTensor> _quantized;
     private readonly Dictionary<string, TensorData> _kept;
     private readonly IMatrixVectorProductFactory _factory;
 
-    private EngineWeights(RwkvConfig config, Dictionary<string, QuantizedTensor> quantized, Dictionary<string, TensorData> kept, IMatrixVectorProductFactory factory)
+    private EngineWeights(RwkvConfig config, IReadOnlySet<string> quantizedNames, Func<string, QuantizedTensor> quantized,
+        Dictionary<string, TensorData> kept, IMatrixVectorProductFactory factory)
     {
         Config = config;
+        _quantizedNames = quantizedNames;
         _quantized = quantized;
         _kept = kept;
         _factory = factory;
     }
 
     /// <summary>The weights of a quantized model.</summary>
-    public static EngineWeights From(QuantizedModel model, IMatrixVectorProductFactory factory) =>
-        new(model.Config,
-            model.QuantizedTensors.ToDictionary(t => t.Name, StringComparer.Ordinal),
-            model.FullPrecisionTensors.ToDictionary(t => t.Name, StringComparer.Ordinal),
-            factory);
+    public static EngineWeights From(QuantizedModel model, IMatrixVectorProductFactory factory)
+    {
+        var quantized = model.QuantizedTensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
+        return new(model.Config, quantized.Keys.ToHashSet(StringComparer.Ordinal), name => quantized[name],
+            model.FullPrecisionTensors.ToDictionary(t => t.Name, StringComparer.Ordinal), factory);
+    }
+
+    /// <summary>
+    /// The weights of a <c>.rwkvq</c> file's contents: each quantized tensor is decoded from the file when the engine
+    /// asks for it and let go once its product is built, so the decoded tensors are never all held at once.
+    /// </summary>
+    public static EngineWeights From(QuantizedModelContents contents, IMatrixVectorProductFactory factory) =>
+        new(contents.Config, contents.QuantizedNames.ToHashSet(StringComparer.Ordinal), name => contents.Decode(name).Tensor,
+            contents.FullPrecisionTensors.ToDictionary(t => t.Name, StringComparer.Ordinal), factory);
 
     /// <summary>The weights of a float32 model (every tensor kept).</summary>
     public static EngineWeights From(RwkvModel model, IMatrixVectorProductFactory factory) =>
-        new(model.Config, new Dictionary<string, QuantizedTensor>(StringComparer.Ordinal),
+        new(model.Config, new HashSet<string>(StringComparer.Ordinal), name => throw new KeyNotFoundException(name),
             model.Tensors.Values.ToDictionary(t => t.Name, StringComparer.Ordinal), factory);
 
     /// <summary>The architecture.</summary>
@@ -47,7 +59,7 @@ internal sealed class EngineWeights
     public long QuantizedBytesPerToken { get; private set; }
 
     /// <summary>True when the weights hold a tensor of that name.</summary>
-    public bool Contains(string name) => _quantized.ContainsKey(name) || _kept.ContainsKey(name);
+    public bool Contains(string name) => _quantizedNames.Contains(name) || _kept.ContainsKey(name);
 
     /// <summary>
     /// A vector's <paramref name="length"/> values as float32, whatever its stored shape ([C], [1, 1, C], [H, N]…). A
@@ -56,8 +68,8 @@ internal sealed class EngineWeights
     /// </summary>
     public float[] Vector(string name, int length)
     {
-        float[] values = _quantized.TryGetValue(name, out QuantizedTensor? quantized)
-            ? quantized.Dequantize()
+        float[] values = _quantizedNames.Contains(name)
+            ? _quantized(name).Dequantize()
             : Kept(name).ToFloatArray();
         if (values.Length != length)
             throw new InvalidDataException($"Tensor '{name}' holds {values.Length} values; the engine needs a vector of {length}.");
@@ -73,9 +85,9 @@ internal sealed class EngineWeights
     public IMatrixVectorProduct Matrix(string name, LinearLayout layout, int? rows, int? columns, int diagonalBlocks = 1)
     {
         IMatrixVectorProduct product;
-        if (_quantized.TryGetValue(name, out QuantizedTensor? quantized))
+        if (_quantizedNames.Contains(name))
         {
-            product = _factory.Create(quantized);
+            product = _factory.Create(_quantized(name));
             QuantizedBytesPerToken += product.WeightBytes;
         }
         else

@@ -1,3 +1,5 @@
+using RwkvQuant.Formats;
+using RwkvQuant.Formats.Safetensors;
 using RwkvQuant.Models;
 using RwkvQuant.Pipeline;
 
@@ -41,6 +43,43 @@ public sealed class RwkvEngine
     /// <exception cref="NotSupportedException">The version is not v6 or v7.</exception>
     /// <exception cref="InvalidDataException">A tensor is missing or has the wrong shape (the message names it).</exception>
     public static RwkvEngine Create(RwkvModel model) => Create(model, FusedMatrixVectorProducts.Default);
+
+    /// <summary>
+    /// An engine over the model in <paramref name="path"/>. A <c>.rwkvq</c> file is read tensor by tensor: each quantized
+    /// tensor is decoded from the file, re-laid for its product and let go, so loading holds the engine's packed weights
+    /// and one tensor in flight — not the decoded model beside them, as <see cref="Create(QuantizedModel)"/> over
+    /// <see cref="QuantizedModelFile.Load"/> does. Every part of the file is checked as <see cref="QuantizedModelFile.Load"/>
+    /// checks it, and the file is closed before this returns. Any other model file is loaded as the float32 model.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">There is no such file.</exception>
+    /// <exception cref="InvalidDataException">The file is not a valid model file, or a tensor is missing or has the wrong
+    /// shape (the message names the file and the tensor).</exception>
+    /// <exception cref="NotSupportedException">The version is not v6 or v7, or a tensor's scheme has no product.</exception>
+    public static RwkvEngine Load(string path) => Load(path, FusedMatrixVectorProducts.Default);
+
+    /// <summary>As <see cref="Load(string)"/>, with the matrix-vector products of <paramref name="products"/>.</summary>
+    internal static RwkvEngine Load(string path, IMatrixVectorProductFactory products)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(products);
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"Model file '{path}' does not exist.", path);
+        if (RwkvModelFile.DetectFormat(path) == ModelFileFormat.Safetensors)
+        {
+            using OpenModelFile file = OpenModelFile.Open(path);
+            SafetensorsFile container = SafetensorsReader.Open(file);
+            if (QuantizedModelFile.IsQuantizedModel(container))
+            {
+                QuantizedModelContents contents = QuantizedModelFile.ReadContents(container, path);
+                if (contents.Config.Version is not (RwkvVersion.V6 or RwkvVersion.V7))
+                    throw new NotSupportedException($"The inference engine runs RWKV v6 and v7; '{path}' is {contents.Config.Version}.");
+                var engine = new RwkvEngine(EngineWeights.From(contents, products));
+                contents.CheckComplete(); // the tensors the engine did not ask for, and stray parts
+                return engine;
+            }
+        }
+        return Create(RwkvModelFile.Load(path), products);
+    }
 
     /// <summary>As <see cref="Create(QuantizedModel)"/>, with the matrix-vector products of <paramref name="products"/>.</summary>
     internal static RwkvEngine Create(QuantizedModel model, IMatrixVectorProductFactory products)

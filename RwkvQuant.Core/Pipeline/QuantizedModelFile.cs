@@ -92,6 +92,28 @@ public static class QuantizedModelFile
     /// <summary>Builds the model from a safetensors file already read (and validated as a container).</summary>
     internal static QuantizedModel FromSafetensors(SafetensorsFile file, string path)
     {
+        QuantizedModelContents contents = ReadContents(file, path);
+        var slots = contents.QuantizedNames.Select(contents.Decode).ToList();
+        contents.CheckComplete();
+        try
+        {
+            return new QuantizedModel(contents.Config, slots, contents.FullPrecisionTensors, path);
+        }
+        catch (ArgumentException exception)
+        {
+            throw ModelFileError.Create(path, null, exception.Message, exception);
+        }
+    }
+
+    /// <summary>
+    /// Reads and checks the header of a <c>.rwkvq</c> safetensors file — metadata, each quantized tensor's description,
+    /// which entries are parts, the full-precision tensors' types, the config against the declared shapes — without
+    /// decoding a quantized tensor (<see cref="QuantizedModelContents.Decode"/> does, one at a time).
+    /// </summary>
+    /// <exception cref="InvalidDataException">The header is not that of a valid <c>.rwkvq</c> file (the message names the
+    /// file and, where there is one, the tensor).</exception>
+    internal static QuantizedModelContents ReadContents(SafetensorsFile file, string path)
+    {
         ArgumentNullException.ThrowIfNull(file);
         IReadOnlyDictionary<string, string> metadata = file.Metadata;
         string format = metadata.GetValueOrDefault(RwkvModelFile.FormatMetadataKey) ?? "(none)";
@@ -109,50 +131,58 @@ public static class QuantizedModelFile
         var entries = new Dictionary<string, TensorData>(StringComparer.Ordinal);
         foreach (TensorData tensor in file.Tensors)
             entries[tensor.Name] = tensor;
-        var consumed = new HashSet<string>(StringComparer.Ordinal);
-        var slots = new List<QuantizedSlot>();
+        var descriptions = new List<QuantizedTensorDescription>();
+        var quantizedNames = new HashSet<string>(StringComparer.Ordinal);
         using (JsonDocument document = Parse(Required(metadata, TensorsKey, path), TensorsKey, path))
         {
             if (document.RootElement.ValueKind != JsonValueKind.Object)
                 throw ModelFileError.Create(path, null, $"metadata {TensorsKey} is a JSON {document.RootElement.ValueKind}, expected an object.");
             foreach (JsonProperty property in document.RootElement.EnumerateObject())
-                slots.Add(ReadSlot(property.Name, property.Value, path, entries, consumed));
+            {
+                if (!quantizedNames.Add(property.Name))
+                    throw ModelFileError.Create(path, property.Name, $"metadata {TensorsKey} describes the tensor twice.");
+                descriptions.Add(ReadDescription(property.Name, property.Value.Clone(), path, entries));
+            }
         }
 
-        var quantizedNames = slots.Select(s => s.Tensor.Name).ToHashSet(StringComparer.Ordinal);
+        var parts = new List<(string Entry, string Owner)>();
         var fullPrecision = new List<TensorData>();
         foreach (TensorData tensor in file.Tensors)
         {
-            if (consumed.Contains(tensor.Name))
-                continue;
             if (quantizedNames.Contains(tensor.Name))
                 throw ModelFileError.Create(path, tensor.Name, "the tensor is stored both quantized and in full precision.");
-            string? owner = quantizedNames.FirstOrDefault(n => tensor.Name.StartsWith(n + ".", StringComparison.Ordinal));
+            string? owner = OwnerOf(tensor.Name, quantizedNames);
             if (owner is not null)
-                throw ModelFileError.Create(path, owner, $"entry '{tensor.Name}' is not a part of its scheme.");
+            {
+                parts.Add((tensor.Name, owner));
+                continue;
+            }
             if (tensor.Type is not (TensorDataType.F16 or TensorDataType.BF16 or TensorDataType.F32))
                 throw ModelFileError.Create(path, tensor.Name, $"a full-precision tensor is {tensor.Type}, expected F16, BF16 or F32.");
             fullPrecision.Add(tensor);
         }
-        QuantizedModel model;
-        try
-        {
-            model = new QuantizedModel(config, slots, fullPrecision, path);
-        }
-        catch (ArgumentException exception)
-        {
-            throw ModelFileError.Create(path, null, exception.Message, exception);
-        }
-        RwkvConfig inferred = RwkvConfigInference.InferFromShapes(model.CanonicalShapes, path);
+
+        var shapes = descriptions.Select(d => (d.Name, d.Shape)).Concat(fullPrecision.Select(t => (t.Name, t.Shape)))
+            .ToDictionary(p => p.Name, p => p.Shape, StringComparer.Ordinal);
+        RwkvConfig inferred = RwkvConfigInference.InferFromShapes(shapes, path);
         if (inferred != config)
             throw ModelFileError.Create(path, null, $"the tensors make the model {inferred}, but the stored config says {config}.");
-        return model;
+        return new QuantizedModelContents(path, config, descriptions, entries, parts, fullPrecision);
     }
 
-    private static QuantizedSlot ReadSlot(string name, JsonElement element, string path,
-        IReadOnlyDictionary<string, TensorData> entries, HashSet<string> consumed)
+    /// <summary>The quantized tensor whose part <paramref name="entry"/> would be (<c>{name}.{part}</c>), if any.</summary>
+    private static string? OwnerOf(string entry, HashSet<string> quantizedNames)
     {
-        var parts = new TensorPartReader(path, name, entries, consumed);
+        // A part is named {tensor}.{suffix}; tensor names hold dots themselves, so try each dot from the right.
+        for (int dot = entry.LastIndexOf('.'); dot > 0; dot = entry.LastIndexOf('.', dot - 1))
+            if (quantizedNames.Contains(entry[..dot]))
+                return entry[..dot];
+        return null;
+    }
+
+    private static QuantizedTensorDescription ReadDescription(string name, JsonElement element, string path, IReadOnlyDictionary<string, TensorData> entries)
+    {
+        var parts = new TensorPartReader(path, name, entries, []);
         if (element.ValueKind != JsonValueKind.Object)
             throw parts.Error($"metadata entry is a JSON {element.ValueKind}, expected an object.");
         string scheme = parts.Text(element, "scheme");
@@ -172,20 +202,16 @@ public static class QuantizedModelFile
         }
         if (!element.TryGetProperty("stored_bits", out JsonElement bitsElement) || bitsElement.ValueKind != JsonValueKind.Number || !bitsElement.TryGetInt64(out long storedBits))
             throw parts.Error("metadata field 'stored_bits' is missing or not an integer.");
-
-        QuantizedSlot slot;
-        try
+        long count = 1;
+        foreach (long dimension in shape)
         {
-            slot = new QuantizedSlot(codec.Decode(name, rows, columns, element, parts), layout, shape);
-            slot.Validate();
+            if (count > long.MaxValue / dimension)
+                throw parts.Error($"metadata field 'shape' [{string.Join(", ", shape)}] holds more than {long.MaxValue} weights.");
+            count *= dimension;
         }
-        catch (Exception exception) when (exception is ArgumentException or OverflowException)
-        {
-            throw parts.Error(exception.Message);
-        }
-        if (slot.Tensor.StoredBits != storedBits)
-            throw parts.Error($"the parts hold {slot.Tensor.StoredBits} bits, but the metadata says {storedBits}.");
-        return slot;
+        if (count != (long)rows * columns)
+            throw parts.Error($"metadata field 'shape' [{string.Join(", ", shape)}] holds {count} weights, but the matrix is [{rows}, {columns}].");
+        return new QuantizedTensorDescription(name, codec, scheme, rows, columns, layout, shape, storedBits, element);
     }
 
     private static string WriteConfig(RwkvConfig config)

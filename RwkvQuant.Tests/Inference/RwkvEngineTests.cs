@@ -142,6 +142,10 @@ public sealed class RwkvEngineTests(ITestOutputHelper output) : IDisposable
         RwkvModel model = RwkvModelFile.Load(Fixtures.Path("rwkvcpp", "tiny-rwkv-5v2-730K-FP32.bin"));
         var error = Assert.Throws<NotSupportedException>(() => RwkvEngine.Create(model));
         Assert.Contains("V5_2", error.Message, StringComparison.Ordinal);
+        error = Assert.Throws<NotSupportedException>(() => RwkvEngine.Load(Fixtures.Path("rwkvcpp", "tiny-rwkv-5v2-730K-FP32.bin")));
+        Assert.Contains("V5_2", error.Message, StringComparison.Ordinal);
+        string missing = Path.Combine(_directory, "missing.rwkvq");
+        Assert.Contains(missing, Assert.Throws<FileNotFoundException>(() => RwkvEngine.Load(missing)).Message, StringComparison.Ordinal);
     }
 
     /// <summary>Saves and reloads the .rwkvq, then holds the engine on it to the network on its dequantized model.</summary>
@@ -165,6 +169,15 @@ public sealed class RwkvEngineTests(ITestOutputHelper output) : IDisposable
         }
         Assert.True(engine.QuantizedWeightBytesPerToken > 0);
         Assert.True(engine.WeightBytesPerToken < full.WeightBytesPerToken);
+
+        // Built from the file tensor by tensor, the engine is the same engine: the same logits bit for bit.
+        RwkvEngine fromFile = RwkvEngine.Load(path, FusedMatrixVectorProducts.FloatLookup);
+        Assert.Equal(engine.WeightBytesPerToken, fromFile.WeightBytesPerToken);
+        Assert.Equal(engine.QuantizedWeightBytesPerToken, fromFile.QuantizedWeightBytesPerToken);
+        RwkvEngineState expectedState = engine.CreateState(), actualState = fromFile.CreateState();
+        foreach (int token in Tokens(source.Config.VocabularySize))
+            Assert.Equal(engine.Step(token, expectedState), fromFile.Step(token, actualState));
+        File.Delete(path); // closed once loaded
         long quantizedStored = loaded.QuantizedTensors.Where(t => t is not QuantizedVectorTensor).Sum(t => (t.StoredBits + 7) / 8);
         Assert.Equal(quantizedStored, engine.QuantizedWeightBytesPerToken);
     }

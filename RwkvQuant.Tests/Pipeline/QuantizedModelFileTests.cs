@@ -1,3 +1,4 @@
+using RwkvQuant.Inference;
 using RwkvQuant.Formats;
 using RwkvQuant.Formats.Ggml;
 using RwkvQuant.Formats.Safetensors;
@@ -323,6 +324,15 @@ public sealed class QuantizedModelFileTests : IDisposable
         Assert.Contains(bad, error.Message, StringComparison.Ordinal);
         if (tensor is not null)
             Assert.Equal(tensor, error.Data[ModelFileError.TensorNameKey]);
+
+        // The engine reads the file tensor by tensor, and checks it as completely, with the same message.
+        // (A file that is not a .rwkvq is, to the engine, another model file: it fails as that, still naming the file.)
+        var engineError = Assert.Throws<InvalidDataException>(() => RwkvEngine.Load(bad));
+        if (badCase == "wrong format id")
+            Assert.Contains(bad, engineError.Message, StringComparison.Ordinal);
+        else
+            Assert.Equal(error.Message, engineError.Message);
+        File.Delete(bad); // the engine closed it (on Windows an open file could not be deleted)
     }
 
     /// <summary>Replaces the first <paramref name="from"/> inside tensor <paramref name="name"/>'s JSON entry.</summary>

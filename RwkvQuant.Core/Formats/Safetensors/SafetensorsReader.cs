@@ -42,15 +42,23 @@ public static class SafetensorsReader
         OpenModelFile file = OpenModelFile.Open(path);
         try
         {
-            (List<Entry> entries, Dictionary<string, string> metadata, long dataStart) = ReadLayout(new RandomAccessStream(file), path);
-            var tensors = entries.Select(e => new TensorData(e.Name, e.Type, e.Shape, new FileRegion(file, dataStart + e.Begin, e.End - e.Begin))).ToList();
-            return new SafetensorsFile(tensors, metadata);
+            return Open(file);
         }
         catch
         {
             file.Dispose();
             throw;
         }
+    }
+
+    /// <summary>As <see cref="Open(string)"/>, over a file the caller opened (and closes when done with the tensors).</summary>
+    /// <exception cref="InvalidDataException">The file is malformed; the message names the file and the tensor.</exception>
+    internal static SafetensorsFile Open(OpenModelFile file)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        (List<Entry> entries, Dictionary<string, string> metadata, long dataStart) = ReadLayout(new RandomAccessStream(file), file.Path);
+        var tensors = entries.Select(e => new TensorData(e.Name, e.Type, e.Shape, new FileRegion(file, dataStart + e.Begin, e.End - e.Begin))).ToList();
+        return new SafetensorsFile(tensors, metadata);
     }
 
     /// <summary>Reads from a seekable stream positioned at the start of the file; <paramref name="path"/> names it in errors.</summary>

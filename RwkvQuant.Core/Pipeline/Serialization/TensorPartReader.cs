@@ -21,7 +21,7 @@ internal sealed class TensorPartReader(string path, string tensorName, IReadOnly
         if (entry.Type != type || !entry.Shape.SequenceEqual(shape))
             throw Error($"part '{name}' is {entry.Type} [{string.Join(", ", entry.Shape)}], expected {type} [{string.Join(", ", shape)}].");
         consumed.Add(name);
-        return entry.Bytes.ToArray();
+        return entry.ToByteArray();
     }
 
     /// <summary>Integer field <paramref name="key"/> in [<paramref name="min"/>, <paramref name="max"/>].</summary>
