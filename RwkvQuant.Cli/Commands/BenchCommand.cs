@@ -95,8 +95,8 @@ internal static class BenchCommand
         if (stored.Quantized is { } quantized)
         {
             rows.Add(Measure("quantized (.rwkvq)", string.Create(CultureInfo.InvariantCulture, $"{quantized.QuantizedBitsPerWeight:F3} bpw quantized, {quantized.BitsPerWeight:F3} overall"),
-                RwkvEngine.Create(quantized), promptTokens, count, warmup, cancellationToken));
-            full = sourcePath is null ? quantized.ToDequantizedModel() : CliContext.LoadModel(sourcePath);
+                stored.CreateEngine(), promptTokens, count, warmup, cancellationToken));
+            full = sourcePath is null ? stored.ToFullModel() : CliContext.LoadModel(sourcePath);
             if (full.Config != quantized.Config)
                 throw new ArgumentException($"The source '{sourcePath}' is {full.Config}; the quantized model is {quantized.Config}.");
             rows.Add(Measure(sourcePath is null ? "float32 (dequantized)" : "float32 source", "32 bpw", RwkvEngine.Create(full), promptTokens, count, warmup, cancellationToken));

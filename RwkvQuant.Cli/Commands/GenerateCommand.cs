@@ -58,7 +58,7 @@ internal static class GenerateCommand
         StoredModel stored = StoredModel.Load(modelPath);
         ITokenizer tokenizer = createTokenizer(stored.Config);
         int[] promptTokens = tokenizer.Encode(prompt);
-        RwkvEngine? engine = stored.Quantized is not null && stored.EngineRuns ? RwkvEngine.Create(stored.Quantized) : null;
+        RwkvEngine? engine = stored.Quantized is not null && stored.EngineRuns ? stored.CreateEngine() : null;
         using RwkvNetwork? network = engine is null ? RwkvNetwork.Create(stored.ToFullModel()) : null;
         IEnumerable<int> generation = engine is not null
             ? TextGenerator.Generate(engine, promptTokens, count, sampling, tokenizer.EndOfTextToken, cancellationToken)

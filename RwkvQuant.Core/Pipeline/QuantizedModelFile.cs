@@ -85,6 +85,32 @@ public static class QuantizedModelFile
         return FromSafetensors(SafetensorsReader.Read(path), path);
     }
 
+    /// <summary>
+    /// Reads and checks the header of a <c>.rwkvq</c> file — metadata, every tensor's description, the config against
+    /// the shapes — without reading or decoding a tensor's parts.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The file is not a valid <c>.rwkvq</c> file (the message names the file and,
+    /// where there is one, the tensor).</exception>
+    public static QuantizedModelHeader ReadHeader(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        using OpenModelFile file = OpenModelFile.Open(path);
+        QuantizedModelContents contents = ReadContents(SafetensorsReader.Open(file), path);
+        return new QuantizedModelHeader(path, contents.Config, contents.Tensors);
+    }
+
+    /// <summary>True when <paramref name="path"/> is a safetensors file that declares itself a <c>.rwkvq</c> file (only
+    /// its header is read).</summary>
+    /// <exception cref="InvalidDataException">The file looks like safetensors but its header is malformed.</exception>
+    public static bool IsQuantizedModel(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (RwkvModelFile.DetectFormat(path) != ModelFileFormat.Safetensors)
+            return false;
+        using OpenModelFile file = OpenModelFile.Open(path);
+        return IsQuantizedModel(SafetensorsReader.Open(file));
+    }
+
     /// <summary>True when the safetensors file declares itself a <c>.rwkvq</c> file.</summary>
     internal static bool IsQuantizedModel(SafetensorsFile file) =>
         file.Metadata.TryGetValue(RwkvModelFile.FormatMetadataKey, out string? format) && format == FormatId;
