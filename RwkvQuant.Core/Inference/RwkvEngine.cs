@@ -1,3 +1,4 @@
+using System.Runtime;
 using RwkvQuant.Formats;
 using RwkvQuant.Formats.Safetensors;
 using RwkvQuant.Models;
@@ -75,6 +76,10 @@ public sealed class RwkvEngine
                     throw new NotSupportedException($"The inference engine runs RWKV v6 and v7; '{path}' is {contents.Config.Version}.");
                 var engine = new RwkvEngine(EngineWeights.From(contents, products));
                 contents.CheckComplete(); // the tensors the engine did not ask for, and stray parts
+                // The decoded tensors left holes between the engine's arrays (126 MB at 1.5B): one compacting
+                // collection closes them, so the process holds the packed weights and little else.
+                GCSettings.LargeObjectHeapCompactionMode = GCLargeObjectHeapCompactionMode.CompactOnce;
+                GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
                 return engine;
             }
         }
