@@ -31,6 +31,9 @@ internal sealed record StoredModel(QuantizedModelHeader? Quantized, RwkvModel? F
     /// <summary>The engine: a quantized model's from its packed weights, read from the file now.</summary>
     public RwkvEngine CreateEngine() => Quantized is not null ? RwkvEngine.Load(Quantized.Path) : RwkvEngine.Create(Full!);
 
+    /// <summary>The float32 engine: a quantized model's read and dequantized tensor by tensor (no float32 model held).</summary>
+    public RwkvEngine CreateDequantizedEngine() => Quantized is not null ? RwkvEngine.LoadDequantized(Quantized.Path) : RwkvEngine.Create(Full!);
+
     /// <summary>The float32 model (a quantized one read and dequantized).</summary>
     public RwkvModel ToFullModel() => Full ?? QuantizedModelFile.Load(Quantized!.Path).ToDequantizedModel();
 }

@@ -96,10 +96,19 @@ internal static class BenchCommand
         {
             rows.Add(Measure("quantized (.rwkvq)", string.Create(CultureInfo.InvariantCulture, $"{quantized.QuantizedBitsPerWeight:F3} bpw quantized, {quantized.BitsPerWeight:F3} overall"),
                 stored.CreateEngine(), promptTokens, count, warmup, cancellationToken));
-            full = sourcePath is null ? stored.ToFullModel() : CliContext.LoadModel(sourcePath);
-            if (full.Config != quantized.Config)
-                throw new ArgumentException($"The source '{sourcePath}' is {full.Config}; the quantized model is {quantized.Config}.");
-            rows.Add(Measure(sourcePath is null ? "float32 (dequantized)" : "float32 source", "32 bpw", RwkvEngine.Create(full), promptTokens, count, warmup, cancellationToken));
+            if (sourcePath is null)
+            {
+                // Dequantized tensor by tensor: the float32 weights, never also the whole quantized and float32 models.
+                rows.Add(Measure("float32 (dequantized)", "32 bpw", stored.CreateDequantizedEngine(), promptTokens, count, warmup, cancellationToken));
+                full = torch ? stored.ToFullModel() : null;
+            }
+            else
+            {
+                full = CliContext.LoadModel(sourcePath);
+                if (full.Config != quantized.Config)
+                    throw new ArgumentException($"The source '{sourcePath}' is {full.Config}; the quantized model is {quantized.Config}.");
+                rows.Add(Measure("float32 source", "32 bpw", RwkvEngine.Create(full), promptTokens, count, warmup, cancellationToken));
+            }
         }
         else
         {
@@ -107,7 +116,7 @@ internal static class BenchCommand
             rows.Add(Measure("float32", "32 bpw", RwkvEngine.Create(full), promptTokens, count, warmup, cancellationToken));
         }
         if (torch)
-            rows.Add(MeasureTorch(full, promptTokens, count, warmup, cancellationToken));
+            rows.Add(MeasureTorch(full!, promptTokens, count, warmup, cancellationToken));
 
         Render(console, stored.Config, rows, count);
         return 0;

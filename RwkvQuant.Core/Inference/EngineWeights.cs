@@ -17,10 +17,12 @@ internal sealed class EngineWeights
     private readonly Func<string, QuantizedTensor> _quantized;
     private readonly Dictionary<string, TensorData> _kept;
     private readonly IMatrixVectorProductFactory _factory;
+    private readonly bool _dequantize;
 
     private EngineWeights(RwkvConfig config, IReadOnlySet<string> quantizedNames, Func<string, QuantizedTensor> quantized,
-        Dictionary<string, TensorData> kept, IMatrixVectorProductFactory factory)
+        Dictionary<string, TensorData> kept, IMatrixVectorProductFactory factory, bool dequantize = false)
     {
+        _dequantize = dequantize;
         Config = config;
         _quantizedNames = quantizedNames;
         _quantized = quantized;
@@ -38,9 +40,11 @@ internal sealed class EngineWeights
 
     /// <summary>
     /// The weights of a <c>.rwkvq</c> file's contents: each quantized tensor is decoded from the file when the engine
-    /// asks for it and let go once its product is built, so the decoded tensors are never all held at once.
+    /// asks for it and let go once its product is built, so the decoded tensors are never all held at once. With
+    /// <paramref name="dequantize"/>, each is dequantized to a float32 matrix instead: the float32 engine of the
+    /// dequantized model, built without that model ever existing whole.
     /// </summary>
-    public static EngineWeights From(QuantizedModelContents contents, IMatrixVectorProductFactory factory)
+    public static EngineWeights From(QuantizedModelContents contents, IMatrixVectorProductFactory factory, bool dequantize = false)
     {
         long released = 0;
         QuantizedTensor Decode(string name)
@@ -55,11 +59,11 @@ internal sealed class EngineWeights
                 released = 0;
             }
             QuantizedTensor tensor = contents.Decode(name).Tensor;
-            released += (tensor.StoredBits + 7) / 8;
+            released += (tensor.StoredBits + 7) / 8 + (dequantize ? 8 * tensor.ElementCount : 0); // floats and their bytes
             return tensor;
         }
         return new(contents.Config, contents.QuantizedNames.ToHashSet(StringComparer.Ordinal), Decode,
-            contents.FullPrecisionTensors.ToDictionary(t => t.Name, StringComparer.Ordinal), factory);
+            contents.FullPrecisionTensors.ToDictionary(t => t.Name, StringComparer.Ordinal), factory, dequantize);
     }
 
     /// <summary>Bytes of decoded tensors let go between full collections while an engine loads from a file.</summary>
@@ -106,7 +110,12 @@ internal sealed class EngineWeights
     public IMatrixVectorProduct Matrix(string name, LinearLayout layout, int? rows, int? columns, int diagonalBlocks = 1)
     {
         IMatrixVectorProduct product;
-        if (_quantizedNames.Contains(name))
+        if (_quantizedNames.Contains(name) && _dequantize)
+        {
+            QuantizedTensor quantized = _quantized(name);
+            product = _factory.Create(TensorData.FromFloats(name, [quantized.Rows, quantized.Columns], quantized.Dequantize()));
+        }
+        else if (_quantizedNames.Contains(name))
         {
             product = _factory.Create(_quantized(name));
             QuantizedBytesPerToken += product.WeightBytes;
@@ -118,7 +127,7 @@ internal sealed class EngineWeights
             TensorData matrix = layout == LinearLayout.OutIn
                 ? kept.Reshape([keptRows, keptColumns])
                 : new LinearWeight(name, -1, layout, keptRows, keptColumns, diagonalBlocks).ToMatrix(kept);
-            product = _factory.Create(matrix);
+            product = _factory.Create(_dequantize ? matrix.ToFloat32() : matrix); // the float32 engine reads float32 throughout
         }
         if ((rows is not null && product.Rows != rows) || (columns is not null && product.Columns != columns))
             throw new InvalidDataException($"Tensor '{name}' is the [{product.Rows}, {product.Columns}] matrix; the engine needs [{rows?.ToString(CultureInfo.InvariantCulture) ?? "any"}, {columns?.ToString(CultureInfo.InvariantCulture) ?? "any"}].");

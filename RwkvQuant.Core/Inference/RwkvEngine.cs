@@ -58,8 +58,20 @@ public sealed class RwkvEngine
     /// <exception cref="NotSupportedException">The version is not v6 or v7, or a tensor's scheme has no product.</exception>
     public static RwkvEngine Load(string path) => Load(path, FusedMatrixVectorProducts.Default);
 
-    /// <summary>As <see cref="Load(string)"/>, with the matrix-vector products of <paramref name="products"/>.</summary>
-    internal static RwkvEngine Load(string path, IMatrixVectorProductFactory products)
+    /// <summary>
+    /// The float32 engine of the model in <paramref name="path"/> dequantized: what <see cref="Load(string)"/> runs from
+    /// packed weights, run from float32 matrices — the reference a quantized model's speed and logits are compared with.
+    /// A <c>.rwkvq</c> file is read and dequantized tensor by tensor, so loading holds the float32 weights and one tensor
+    /// in flight, not also the quantized and the dequantized model. Any other model file is loaded as the float32 model.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">There is no such file.</exception>
+    /// <exception cref="InvalidDataException">The file is not a valid model file, or a tensor is missing or has the wrong
+    /// shape (the message names the file and the tensor).</exception>
+    /// <exception cref="NotSupportedException">The version is not v6 or v7.</exception>
+    public static RwkvEngine LoadDequantized(string path) => Load(path, FusedMatrixVectorProducts.Default, dequantize: true);
+
+    /// <summary>As <see cref="Load(string)"/> (or <see cref="LoadDequantized"/>), with the matrix-vector products of <paramref name="products"/>.</summary>
+    internal static RwkvEngine Load(string path, IMatrixVectorProductFactory products, bool dequantize = false)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(products);
@@ -74,7 +86,7 @@ public sealed class RwkvEngine
                 QuantizedModelContents contents = QuantizedModelFile.ReadContents(container, path);
                 if (contents.Config.Version is not (RwkvVersion.V6 or RwkvVersion.V7))
                     throw new NotSupportedException($"The inference engine runs RWKV v6 and v7; '{path}' is {contents.Config.Version}.");
-                var engine = new RwkvEngine(EngineWeights.From(contents, products));
+                var engine = new RwkvEngine(EngineWeights.From(contents, products, dequantize));
                 contents.CheckComplete(); // the tensors the engine did not ask for, and stray parts
                 // The decoded tensors left holes between the engine's arrays (126 MB at 1.5B): one compacting
                 // collection closes them, so the process holds the packed weights and little else.

@@ -177,6 +177,14 @@ public sealed class RwkvEngineTests(ITestOutputHelper output) : IDisposable
         RwkvEngineState expectedState = engine.CreateState(), actualState = fromFile.CreateState();
         foreach (int token in Tokens(source.Config.VocabularySize))
             Assert.Equal(engine.Step(token, expectedState), fromFile.Step(token, actualState));
+
+        // Dequantized tensor by tensor, the float32 engine is the one of the dequantized model.
+        RwkvEngine dequantized = RwkvEngine.Create(loaded.ToDequantizedModel()), dequantizedFromFile = RwkvEngine.LoadDequantized(path);
+        Assert.Equal(dequantized.WeightBytesPerToken, dequantizedFromFile.WeightBytesPerToken);
+        Assert.Equal(0, dequantizedFromFile.QuantizedWeightBytesPerToken);
+        (expectedState, actualState) = (dequantized.CreateState(), dequantizedFromFile.CreateState());
+        foreach (int token in Tokens(source.Config.VocabularySize))
+            Assert.Equal(dequantized.Step(token, expectedState), dequantizedFromFile.Step(token, actualState));
         File.Delete(path); // closed once loaded
         long quantizedStored = loaded.QuantizedTensors.Where(t => t is not QuantizedVectorTensor).Sum(t => (t.StoredBits + 7) / 8);
         Assert.Equal(quantizedStored, engine.QuantizedWeightBytesPerToken);
