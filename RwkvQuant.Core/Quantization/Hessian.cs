@@ -71,7 +71,24 @@ public sealed class Hessian
     public double this[int i, int j] => _values[(long)i * Size + j];
 
     /// <summary>A fresh float64 tensor <c>[Size, Size]</c> holding H.</summary>
-    public Tensor ToTensor() => tensor(_values, [Size, Size], ScalarType.Float64);
+    public Tensor ToTensor() => ToTensor(Math.Max(1, (1 << 26) / Size)); // 512 MB of doubles per block
+
+    /// <summary>As <see cref="ToTensor()"/>, copying <paramref name="rowsPerBlock"/> rows at a time.</summary>
+    internal Tensor ToTensor(int rowsPerBlock)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(rowsPerBlock, 1);
+        // Native memory filled from the managed values, a block of rows at a time (a span holds under 2 GB): tensor(double[])
+        // wraps a managed copy that only a garbage collection frees, so a disposed 1.6 GB copy (n = 14,336) stayed in the
+        // process while GPTQ made the next.
+        Tensor result = empty([Size, Size], ScalarType.Float64);
+        for (int start = 0; start < Size; start += rowsPerBlock)
+        {
+            int count = Math.Min(rowsPerBlock, Size - start);
+            using Tensor rows = result.narrow(0, start, count);
+            System.Runtime.InteropServices.MemoryMarshal.AsBytes(_values.AsSpan(checked((int)((long)start * Size)), checked(count * Size))).CopyTo(rows.bytes);
+        }
+        return result;
+    }
 
     /// <summary>
     /// The Hessian-weighted squared error of replacing <paramref name="weight"/> by <paramref name="quantized"/>

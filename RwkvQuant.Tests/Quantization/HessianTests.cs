@@ -96,6 +96,25 @@ public class HessianTests
         }
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(37)]
+    [InlineData(1000)]
+    public void The_tensor_holds_every_value_whatever_the_copy_blocks(int rowsPerBlock)
+    {
+        const int size = 37;
+        var random = new Random(rowsPerBlock);
+        double[] values = Enumerable.Range(0, size * size).Select(_ => random.NextDouble() - 0.5).ToArray();
+        var hessian = new Hessian(size, values, 10);
+        using var scope = NewDisposeScope();
+        Tensor t = hessian.ToTensor(rowsPerBlock);
+        Assert.Equal(new long[] { size, size }, t.shape);
+        Assert.Equal(ScalarType.Float64, t.dtype);
+        Assert.Equal(values, t.contiguous().data<double>().ToArray());
+        Assert.Equal(values, hessian.ToTensor().data<double>().ToArray());
+    }
+
     [Fact]
     public void Weighted_error_is_trace_of_delta_h_delta_transposed()
     {

@@ -74,7 +74,9 @@ public sealed class GptqQuantizer : IScalarQuantizer
             for (int row = 0; row < rows; row++)
                 values[(long)row * columns + i] = 0;
         }
-        double[] diagonal = h.diagonal().contiguous().data<double>().ToArray();
+        double[] diagonal;
+        using (NewDisposeScope()) // the view would keep this copy of H alive after act-order replaces it
+            diagonal = h.diagonal().contiguous().data<double>().ToArray();
         if (dead > 0)
             notes.Add($"{dead} dead column(s) (H_ii = 0) set to zero (their inputs are always zero).");
 
