@@ -82,7 +82,11 @@ public static class QuantizedModelFile
     public static QuantizedModel Load(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        return FromSafetensors(SafetensorsReader.Read(path), path);
+        // Tensor by tensor from the open file: each quantized tensor's parts are read and decoded in turn, so the
+        // file's bytes are never held whole beside the decoded model; the kept tensors are read into memory, and the
+        // file is closed on return.
+        using OpenModelFile file = OpenModelFile.Open(path);
+        return FromSafetensors(SafetensorsReader.Open(file), path, keptInMemory: true);
     }
 
     /// <summary>
@@ -116,14 +120,18 @@ public static class QuantizedModelFile
         file.Metadata.TryGetValue(RwkvModelFile.FormatMetadataKey, out string? format) && format == FormatId;
 
     /// <summary>Builds the model from a safetensors file already read (and validated as a container).</summary>
-    internal static QuantizedModel FromSafetensors(SafetensorsFile file, string path)
+    /// <param name="file">The container.</param>
+    /// <param name="path">Its path, for messages.</param>
+    /// <param name="keptInMemory">Read file-backed full-precision tensors into memory (the caller closes the file).</param>
+    internal static QuantizedModel FromSafetensors(SafetensorsFile file, string path, bool keptInMemory = false)
     {
         QuantizedModelContents contents = ReadContents(file, path);
         var slots = contents.QuantizedNames.Select(contents.Decode).ToList();
         contents.CheckComplete();
+        IEnumerable<TensorData> kept = keptInMemory ? contents.FullPrecisionTensors.Select(t => t.InMemory()) : contents.FullPrecisionTensors;
         try
         {
-            return new QuantizedModel(contents.Config, slots, contents.FullPrecisionTensors, path);
+            return new QuantizedModel(contents.Config, slots, kept, path);
         }
         catch (ArgumentException exception)
         {
