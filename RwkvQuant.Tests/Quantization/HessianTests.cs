@@ -98,6 +98,39 @@ public class HessianTests
 
     [Theory]
     [InlineData(1)]
+    [InlineData(5)]
+    [InlineData(36)]
+    public void Weighted_errors_by_blocks_of_rows_equal_the_whole_matrix_products(int rowsPerBlock)
+    {
+        const int rows = 37, size = 19;
+        var random = new Random(rowsPerBlock);
+        double[] x = Enumerable.Range(0, 64 * size).Select(_ => random.NextDouble() - 0.5).ToArray();
+        var h = new double[size * size];
+        for (int i = 0; i < size; i++)
+            for (int j = 0; j < size; j++)
+                for (int t = 0; t < 64; t++)
+                    h[i * size + j] += x[t * size + i] * x[t * size + j] / 32;
+        var hessian = new Hessian(size, h, 64);
+        float[] w = Enumerable.Range(0, rows * size).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
+        float[] q = w.Select(v => MathF.Round(v * 8) / 8).ToArray();
+        double expected = 0, expectedReference = 0;
+        for (int r = 0; r < rows; r++)
+            for (int i = 0; i < size; i++)
+                for (int j = 0; j < size; j++)
+                {
+                    expected += (w[r * size + i] - (double)q[r * size + i]) * h[i * size + j] * (w[r * size + j] - (double)q[r * size + j]);
+                    expectedReference += w[r * size + i] * h[i * size + j] * (double)w[r * size + j];
+                }
+        double exact = hessian.WeightedErrors(w, q, ScalarType.Float64, rowsPerBlock).Error;
+        Assert.Equal(expected, exact, expected * 1e-12);
+        (double error, double reference) = hessian.WeightedErrors(w, q, ScalarType.Float32, rowsPerBlock);
+        Assert.Equal(expected, error, expected * 1e-5);
+        Assert.Equal(expectedReference, reference, expectedReference * 1e-5);
+        Assert.Equal(exact, hessian.WeightedError(w, q), exact * 1e-12);
+    }
+
+    [Theory]
+    [InlineData(1)]
     [InlineData(7)]
     [InlineData(37)]
     [InlineData(1000)]
