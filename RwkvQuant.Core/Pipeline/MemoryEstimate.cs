@@ -6,9 +6,10 @@ namespace RwkvQuant.Pipeline;
 /// <summary>
 /// What sequential calibration and quantization of a model will hold in memory at its worst moment, part by part, and
 /// what the machine offers, so that a run that cannot fit fails before it starts rather than hours in
-/// (<see cref="HybridQuantizer.QuantizeAsync"/> checks it first). An estimate from the shapes, not a bound: measured on
-/// 2026-12-06 it was above the 0.1B shape's peak (1.71 GB against 1.22) but below the 1.5B shape's (4.51 against 4.77)
-/// and 14B's (12.0 against 15.1: GPTQ on the widest matrix holds more than the three n×n copies counted here; not yet traced).
+/// (<see cref="HybridQuantizer.QuantizeAsync"/> checks it first). An estimate from the shapes, not a proven bound:
+/// measured on 2026-12-06 it was above the peaks of the 0.1B shape (1.71 GB against 1.22), the 1.5B shape (4.51 against
+/// 3.60) and one layer of the 14B shape (11.97 against 10.13). (It ran low, 4.77 and 15.1 GB, while GPTQ and the error
+/// report held up to seven n×n float64 matrices; traced and fixed the same day: GPTQ now holds at most about 2.4.)
 /// </summary>
 /// <param name="CalibrationInputs">The activations at the current block's input held in memory: one block call's batch
 /// (float32; twice for RWKV-7, whose blocks also carry block 0's value). The other samples wait in a temporary file
