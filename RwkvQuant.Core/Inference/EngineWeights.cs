@@ -110,15 +110,18 @@ internal sealed class EngineWeights
     public IMatrixVectorProduct Matrix(string name, LinearLayout layout, int? rows, int? columns, int diagonalBlocks = 1)
     {
         IMatrixVectorProduct product;
-        if (_quantizedNames.Contains(name) && _dequantize)
+        if (_quantizedNames.Contains(name))
         {
             QuantizedTensor quantized = _quantized(name);
-            product = _factory.Create(TensorData.FromFloats(name, [quantized.Rows, quantized.Columns], quantized.Dequantize()));
-        }
-        else if (_quantizedNames.Contains(name))
-        {
-            product = _factory.Create(_quantized(name));
-            QuantizedBytesPerToken += product.WeightBytes;
+            if (_dequantize)
+            {
+                product = _factory.Create(TensorData.FromFloats(name, [quantized.Rows, quantized.Columns], quantized.Dequantize()));
+            }
+            else
+            {
+                product = _factory.Create(quantized);
+                QuantizedBytesPerToken += product.WeightBytes;
+            }
         }
         else
         {

@@ -117,7 +117,7 @@ public sealed class QuantizedModel
     /// <summary>Every tensor with its scheme, parameters and stored bits: quantized tensors first, then full precision, each by name.</summary>
     public IReadOnlyList<StoredTensorInfo> Tensors =>
         [.. _slots.Select(s => new StoredTensorInfo(s.Tensor.Name, s.Tensor.Scheme, true, s.Tensor.ElementCount, s.Tensor.StoredBits)),
-         .. FullPrecisionTensors.Select(t => new StoredTensorInfo(t.Name, t.Type.ToString().ToLowerInvariant(), false, t.ElementCount, t.ElementCount * t.Type.SizeOf() * 8))];
+         .. FullPrecisionTensors.Select(StoredTensorInfo.FullPrecision)];
 
     /// <summary>Parameters of the quantized tensors.</summary>
     public long QuantizedParameterCount => QuantizedTensors.Sum(t => t.ElementCount);

@@ -45,7 +45,7 @@ internal sealed class QuantizedModelContents
     /// <summary>What the header says of each tensor, without decoding any (name, scheme, parameters, stored bits).</summary>
     public IReadOnlyList<StoredTensorInfo> Tensors =>
         [.. QuantizedNames.Select(n => _descriptions[n]).Select(d => new StoredTensorInfo(d.Name, d.Scheme, true, d.Parameters, d.StoredBits)),
-         .. FullPrecisionTensors.Select(t => new StoredTensorInfo(t.Name, t.Type.ToString().ToLowerInvariant(), false, t.ElementCount, t.ElementCount * t.Type.SizeOf() * 8))];
+         .. FullPrecisionTensors.Select(StoredTensorInfo.FullPrecision)];
 
     /// <summary>True when <paramref name="name"/> is a quantized tensor of the file.</summary>
     public bool IsQuantized(string name) => _descriptions.ContainsKey(name);
@@ -93,11 +93,8 @@ internal sealed class QuantizedModelContents
     }
 }
 
-/// <summary>One quantized tensor as the <c>.rwkvq</c> header describes it, before its parts are read.</summary>
+/// <summary>One quantized tensor as the <c>.rwkvq</c> header describes it, before its parts are read; <c>Parameters</c>
+/// is its weight count, the product of <c>Shape</c> (checked equal to rows × columns).</summary>
 internal sealed record QuantizedTensorDescription(
     string Name, QuantizedTensorCodec Codec, string Scheme, int Rows, int Columns, LinearLayout Layout,
-    IReadOnlyList<long> Shape, long StoredBits, JsonElement Element)
-{
-    /// <summary>Weights of the tensor (the product of the canonical shape).</summary>
-    public long Parameters => Shape.Aggregate(1L, (a, b) => checked(a * b));
-}
+    IReadOnlyList<long> Shape, long Parameters, long StoredBits, JsonElement Element);

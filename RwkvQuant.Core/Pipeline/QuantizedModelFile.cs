@@ -245,7 +245,7 @@ public static class QuantizedModelFile
         }
         if (count != (long)rows * columns)
             throw parts.Error($"metadata field 'shape' [{string.Join(", ", shape)}] holds {count} weights, but the matrix is [{rows}, {columns}].");
-        return new QuantizedTensorDescription(name, codec, scheme, rows, columns, layout, shape, storedBits, element);
+        return new QuantizedTensorDescription(name, codec, scheme, rows, columns, layout, shape, count, storedBits, element);
     }
 
     private static string WriteConfig(RwkvConfig config)

@@ -1,3 +1,5 @@
+using RwkvQuant.Formats;
+
 namespace RwkvQuant.Pipeline;
 
 /// <summary>How one tensor of a <see cref="QuantizedModel"/> is stored and what it costs.</summary>
@@ -11,4 +13,8 @@ public sealed record StoredTensorInfo(string Name, string Scheme, bool IsQuantiz
 {
     /// <summary>Stored bits per weight, <c>StoredBits / Parameters</c>.</summary>
     public double BitsPerWeight => Parameters == 0 ? 0 : (double)StoredBits / Parameters;
+
+    /// <summary>A tensor kept in full precision: its type (lower case) as the scheme, elements × type width as the bits.</summary>
+    internal static StoredTensorInfo FullPrecision(TensorData tensor) =>
+        new(tensor.Name, tensor.Type.ToString().ToLowerInvariant(), false, tensor.ElementCount, tensor.ElementCount * tensor.Type.SizeOf() * 8);
 }

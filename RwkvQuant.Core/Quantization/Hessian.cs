@@ -71,21 +71,35 @@ public sealed class Hessian
     public double this[int i, int j] => _values[(long)i * Size + j];
 
     /// <summary>A fresh float64 tensor <c>[Size, Size]</c> holding H.</summary>
-    public Tensor ToTensor() => ToTensor(Math.Max(1, (1 << 26) / Size)); // 512 MB of doubles per block
+    public Tensor ToTensor() => ToTensor(ScalarType.Float64, DefaultCopyRows);
 
-    /// <summary>As <see cref="ToTensor()"/>, copying <paramref name="rowsPerBlock"/> rows at a time.</summary>
-    internal Tensor ToTensor(int rowsPerBlock)
+    /// <summary>Rows of H copied at a time into a tensor: 512 MB of doubles (a span holds under 2 GB).</summary>
+    private int DefaultCopyRows => Math.Max(1, (1 << 26) / Size);
+
+    /// <summary>
+    /// H as a fresh <paramref name="type"/> (float64, or float32 rounded) tensor, copied <paramref name="rowsPerBlock"/>
+    /// rows at a time into native memory: tensor(double[]) wraps a managed copy that only a garbage collection frees, so a
+    /// disposed 1.6 GB copy (n = 14,336) stayed in the process while GPTQ made the next.
+    /// </summary>
+    internal Tensor ToTensor(ScalarType type, int rowsPerBlock)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(rowsPerBlock, 1);
-        // Native memory filled from the managed values, a block of rows at a time (a span holds under 2 GB): tensor(double[])
-        // wraps a managed copy that only a garbage collection frees, so a disposed 1.6 GB copy (n = 14,336) stayed in the
-        // process while GPTQ made the next.
-        Tensor result = empty([Size, Size], ScalarType.Float64);
+        if (type is not (ScalarType.Float64 or ScalarType.Float32))
+            throw new ArgumentException($"H is copied to float64 or float32, not {type}.", nameof(type));
+        Tensor result = empty([Size, Size], type);
         for (int start = 0; start < Size; start += rowsPerBlock)
         {
             int count = Math.Min(rowsPerBlock, Size - start);
             using Tensor rows = result.narrow(0, start, count);
-            System.Runtime.InteropServices.MemoryMarshal.AsBytes(_values.AsSpan(checked((int)((long)start * Size)), checked(count * Size))).CopyTo(rows.bytes);
+            ReadOnlySpan<double> source = _values.AsSpan(checked(start * Size), checked(count * Size));
+            if (type == ScalarType.Float64)
+            {
+                System.Runtime.InteropServices.MemoryMarshal.AsBytes(source).CopyTo(rows.bytes);
+                continue;
+            }
+            Span<float> target = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(rows.bytes);
+            for (int i = 0; i < source.Length; i++)
+                target[i] = (float)source[i];
         }
         return result;
     }
@@ -122,13 +136,12 @@ public sealed class Hessian
             throw new ArgumentException($"Weights of {weight.Length} and {quantized.Length} values do not form matching [rows, {Size}] matrices.", nameof(quantized));
         int rows = weight.Length / Size;
         using var scope = NewDisposeScope();
-        Tensor h = work == ScalarType.Float64 ? ToTensor() : ToSingleTensor();
-        int block = rowsPerBlock;
+        Tensor h = ToTensor(work, DefaultCopyRows);
         double error = 0, reference = work == ScalarType.Float64 ? double.NaN : 0;
-        for (int start = 0; start < rows; start += block)
+        for (int start = 0; start < rows; start += rowsPerBlock)
         {
             using var blockScope = NewDisposeScope();
-            int count = Math.Min(block, rows - start);
+            int count = Math.Min(rowsPerBlock, rows - start);
             Tensor w = tensor(weight.Slice(start * Size, count * Size).ToArray(), [count, Size]).to(work);
             Tensor delta = w - tensor(quantized.Slice(start * Size, count * Size).ToArray(), [count, Size]).to(work);
             error += delta.matmul(h).mul(delta).sum(ScalarType.Float64).item<double>();
@@ -136,22 +149,5 @@ public sealed class Hessian
                 reference += w.matmul(h).mul(w).sum(ScalarType.Float64).item<double>();
         }
         return (error, reference);
-    }
-
-    /// <summary>H rounded to float32 in native memory, filled a block of rows at a time.</summary>
-    private Tensor ToSingleTensor()
-    {
-        Tensor result = empty([Size, Size], ScalarType.Float32);
-        int rowsPerBlock = Math.Max(1, (1 << 26) / Size);
-        for (int start = 0; start < Size; start += rowsPerBlock)
-        {
-            int count = Math.Min(rowsPerBlock, Size - start);
-            using Tensor rows = result.narrow(0, start, count);
-            Span<float> target = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(rows.bytes);
-            ReadOnlySpan<double> source = _values.AsSpan(start * Size, count * Size);
-            for (int i = 0; i < source.Length; i++)
-                target[i] = (float)source[i];
-        }
-        return result;
     }
 }

@@ -141,11 +141,15 @@ public class HessianTests
         double[] values = Enumerable.Range(0, size * size).Select(_ => random.NextDouble() - 0.5).ToArray();
         var hessian = new Hessian(size, values, 10);
         using var scope = NewDisposeScope();
-        Tensor t = hessian.ToTensor(rowsPerBlock);
+        Tensor t = hessian.ToTensor(ScalarType.Float64, rowsPerBlock);
         Assert.Equal(new long[] { size, size }, t.shape);
         Assert.Equal(ScalarType.Float64, t.dtype);
         Assert.Equal(values, t.contiguous().data<double>().ToArray());
         Assert.Equal(values, hessian.ToTensor().data<double>().ToArray());
+        Tensor single = hessian.ToTensor(ScalarType.Float32, rowsPerBlock);
+        Assert.Equal(ScalarType.Float32, single.dtype);
+        Assert.Equal(values.Select(v => (float)v).ToArray(), single.data<float>().ToArray());
+        Assert.Throws<ArgumentException>(() => hessian.ToTensor(ScalarType.Float16, rowsPerBlock));
     }
 
     [Fact]
