@@ -39,11 +39,7 @@ public class DecodingBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        RwkvModel model = Model == Synthetic ? SyntheticModels.Create(SyntheticModels.Find("rwkv7-0.1b")) : RwkvModelFile.Load(FixturePath.Find("rwkvcpp", Model));
-        var rtn = new RoundToNearestQuantizer(new RoundToNearestOptions { Bits = 3, GroupSize = 64 });
-        QuantizedTensor[] quantized = LinearWeights.Of(model).Where(w => w.Block >= 0)
-            .AsParallel().Select(w => rtn.Quantize(w.ToMatrix(model[w.Name]))).ToArray();
-        QuantizedModel q = QuantizedModel.Create(model, quantized);
+        (RwkvModel model, QuantizedModel q) = Models(Model);
         _fullEngine = RwkvEngine.Create(model);
         _quantizedEngine = RwkvEngine.Create(q);
         _fullState = _fullEngine.CreateState();
@@ -55,6 +51,17 @@ public class DecodingBenchmarks
         Console.WriteLine($"// {Model}: weight bytes per token: float32 engine {_fullEngine.WeightBytesPerToken:N0}, " +
                           $"quantized engine {_quantizedEngine.WeightBytesPerToken:N0} (quantized matrices {_quantizedEngine.QuantizedWeightBytesPerToken:N0}, " +
                           $"{q.QuantizedBitsPerWeight:F3} bpw), ratio {(double)_fullEngine.WeightBytesPerToken / _quantizedEngine.WeightBytesPerToken:F2}");
+    }
+
+    /// <summary>The float32 model called <paramref name="name"/> (<see cref="Synthetic"/> or a fixture) and its RTN 3-bit g64
+    /// quantization (every block matrix; embedding and head kept FP16).</summary>
+    internal static (RwkvModel Model, QuantizedModel Quantized) Models(string name)
+    {
+        RwkvModel model = name == Synthetic ? SyntheticModels.Create(SyntheticModels.Find("rwkv7-0.1b")) : RwkvModelFile.Load(FixturePath.Find("rwkvcpp", name));
+        var rtn = new RoundToNearestQuantizer(new RoundToNearestOptions { Bits = 3, GroupSize = 64 });
+        QuantizedTensor[] quantized = LinearWeights.Of(model).Where(w => w.Block >= 0)
+            .AsParallel().Select(w => rtn.Quantize(w.ToMatrix(model[w.Name]))).ToArray();
+        return (model, QuantizedModel.Create(model, quantized));
     }
 
     /// <summary>Releases the network and its tensors.</summary>

@@ -29,6 +29,11 @@ internal static class BenchCommand
             Description = "The full-precision model the .rwkvq was quantized from. Default: the .rwkvq dequantized to float32 (the same shapes, so the same bytes and speed as its source).",
         };
         var prompt = new Option<string>("--prompt") { Description = "The text decoding starts from.", DefaultValueFactory = _ => "The" };
+        var prefill = new Option<int>("--prefill")
+        {
+            Description = "Prompt tokens to time prompt processing on (the prompt's tokens repeated to this length, fed in runs that multiply many tokens at once); 0 skips it.",
+            DefaultValueFactory = _ => 128,
+        };
         var torch = new Option<bool>("--torch") { Description = "Also time the float32 TorchSharp network (RwkvNetwork.ForwardStep), the reference implementation." };
         var threads = new Option<int?>("--threads", "-t")
         {
@@ -37,7 +42,7 @@ internal static class BenchCommand
         var tokenizer = new TokenizerChoice();
         var command = new Command("bench", "Time recurrent decoding (tokens per second, weight bytes read per token) of a quantized model against full precision.")
         {
-            model.Model, tokens, warmup, source, prompt, torch, threads,
+            model.Model, tokens, warmup, source, prompt, prefill, torch, threads,
         };
         context.Examples.Add(command,
             new("rwkvquant bench", "The embedded default model in float32 on the inference engine"),
@@ -52,6 +57,7 @@ internal static class BenchCommand
             parse.GetValue(tokens),
             parse.GetValue(warmup),
             parse.GetRequiredValue(prompt),
+            parse.GetValue(prefill),
             parse.GetValue(torch),
             parse.GetValue(threads),
             config => tokenizer.Create(parse, config),
@@ -59,9 +65,11 @@ internal static class BenchCommand
         return command;
     }
 
-    private static int Run(IAnsiConsole console, string? modelPath, string? sourcePath, int count, int warmup, string prompt, bool torch,
+    private static int Run(IAnsiConsole console, string? modelPath, string? sourcePath, int count, int warmup, string prompt, int prefill, bool torch,
         int? threads, Func<RwkvConfig, ITokenizer> createTokenizer, CancellationToken cancellationToken)
     {
+        if (prefill < 0)
+            throw new ArgumentException($"--prefill must be 0 or more (got {prefill}).");
         if (count < 1)
             throw new ArgumentException($"--tokens must be at least 1 (got {count}).");
         if (warmup < 0)
@@ -72,7 +80,7 @@ internal static class BenchCommand
         try
         {
             FusedMatrixVectorProducts.Threads = threads ?? Environment.ProcessorCount;
-            return Run(console, modelPath, sourcePath, count, warmup, prompt, torch, createTokenizer, cancellationToken);
+            return Run(console, modelPath, sourcePath, count, warmup, prompt, prefill, torch, createTokenizer, cancellationToken);
         }
         finally
         {
@@ -80,7 +88,7 @@ internal static class BenchCommand
         }
     }
 
-    private static int Run(IAnsiConsole console, string? modelPath, string? sourcePath, int count, int warmup, string prompt, bool torch,
+    private static int Run(IAnsiConsole console, string? modelPath, string? sourcePath, int count, int warmup, string prompt, int prefill, bool torch,
         Func<RwkvConfig, ITokenizer> createTokenizer, CancellationToken cancellationToken)
     {
         StoredModel stored = StoredModel.Load(modelPath);
@@ -89,17 +97,18 @@ internal static class BenchCommand
         int[] promptTokens = createTokenizer(stored.Config).Encode(prompt);
         if (promptTokens.Length == 0)
             throw new ArgumentException("--prompt encodes to no tokens.");
+        int[] prefillTokens = [.. Enumerable.Range(0, prefill).Select(i => promptTokens[i % promptTokens.Length])];
 
         var rows = new List<BenchRow>();
         RwkvModel? full = null;
         if (stored.Quantized is { } quantized)
         {
             rows.Add(Measure("quantized (.rwkvq)", string.Create(CultureInfo.InvariantCulture, $"{quantized.QuantizedBitsPerWeight:F3} bpw quantized, {quantized.BitsPerWeight:F3} overall"),
-                stored.CreateEngine(), promptTokens, count, warmup, cancellationToken));
+                stored.CreateEngine(), promptTokens, count, warmup, cancellationToken, prefillTokens));
             if (sourcePath is null)
             {
                 // Dequantized tensor by tensor: the float32 weights, never also the whole quantized and float32 models.
-                rows.Add(Measure("float32 (dequantized)", "32 bpw", stored.CreateDequantizedEngine(), promptTokens, count, warmup, cancellationToken));
+                rows.Add(Measure("float32 (dequantized)", "32 bpw", stored.CreateDequantizedEngine(), promptTokens, count, warmup, cancellationToken, prefillTokens));
                 full = torch ? stored.ToFullModel() : null;
             }
             else
@@ -107,13 +116,13 @@ internal static class BenchCommand
                 full = CliContext.LoadModel(sourcePath);
                 if (full.Config != quantized.Config)
                     throw new ArgumentException($"The source '{sourcePath}' is {full.Config}; the quantized model is {quantized.Config}.");
-                rows.Add(Measure("float32 source", "32 bpw", RwkvEngine.Create(full), promptTokens, count, warmup, cancellationToken));
+                rows.Add(Measure("float32 source", "32 bpw", RwkvEngine.Create(full), promptTokens, count, warmup, cancellationToken, prefillTokens));
             }
         }
         else
         {
             full = stored.Full!;
-            rows.Add(Measure("float32", "32 bpw", RwkvEngine.Create(full), promptTokens, count, warmup, cancellationToken));
+            rows.Add(Measure("float32", "32 bpw", RwkvEngine.Create(full), promptTokens, count, warmup, cancellationToken, prefillTokens));
         }
         if (torch)
             rows.Add(MeasureTorch(full!, promptTokens, count, warmup, cancellationToken));
@@ -131,14 +140,31 @@ internal static class BenchCommand
 
     /// <summary>
     /// Decodes greedily: the prompt and the warm-up (at least <paramref name="warmup"/> steps and <see cref="WarmupTime"/>)
-    /// untimed, then <paramref name="count"/> timed steps.
+    /// untimed, then <paramref name="count"/> timed steps. With <paramref name="prefillTokens"/>, then times prompt
+    /// processing too: those tokens prefilled into a fresh state, once untimed (the run-length code's compilation), then
+    /// timed until at least <see cref="WarmupTime"/> has passed, the mean taken.
     /// </summary>
-    internal static BenchRow Measure(string label, string weights, RwkvEngine engine, int[] prompt, int count, int warmup, CancellationToken cancellationToken)
+    internal static BenchRow Measure(string label, string weights, RwkvEngine engine, int[] prompt, int count, int warmup, CancellationToken cancellationToken,
+        int[]? prefillTokens = null)
     {
         RwkvEngineState state = engine.CreateState();
         float[] logits = engine.Prefill(prompt, state, cancellationToken);
         double seconds = SecondsPerStep(() => engine.Step(TensorPrimitives.IndexOfMax(logits), state, logits), count, warmup, cancellationToken);
-        return new BenchRow(label, weights, engine.WeightBytesPerToken, seconds);
+        double? prefillSeconds = null;
+        if (prefillTokens is { Length: > 0 })
+        {
+            engine.Prefill(prefillTokens, engine.CreateState(), cancellationToken);
+            var stopwatch = Stopwatch.StartNew();
+            int runs = 0;
+            do
+            {
+                engine.Prefill(prefillTokens, engine.CreateState(), cancellationToken);
+                runs++;
+            }
+            while (stopwatch.Elapsed < WarmupTime);
+            prefillSeconds = stopwatch.Elapsed.TotalSeconds / runs / prefillTokens.Length;
+        }
+        return new BenchRow(label, weights, engine.WeightBytesPerToken, seconds, prefillSeconds);
     }
 
     /// <summary>Runs <paramref name="step"/> untimed for the warm-up (at least <paramref name="warmup"/> times and
@@ -192,15 +218,23 @@ internal static class BenchCommand
         table.AddColumn(new TableColumn("tokens / s").RightAligned());
         table.AddColumn(new TableColumn("ms / token").RightAligned());
         table.AddColumn(new TableColumn("weight GB/s").RightAligned());
+        bool prefill = rows.Any(r => r.PrefillTokensPerSecond is not null);
+        if (prefill)
+            table.AddColumn(new TableColumn("prompt tokens / s").RightAligned());
         foreach (BenchRow row in rows)
         {
-            table.AddRow(
+            var cells = new List<string>
+            {
                 Markup.Escape(row.Label),
                 Markup.Escape(row.Weights),
                 string.Create(CultureInfo.InvariantCulture, $"{row.BytesPerToken / 1048576.0:F3}"),
                 string.Create(CultureInfo.InvariantCulture, $"{row.TokensPerSecond:F1}"),
                 string.Create(CultureInfo.InvariantCulture, $"{row.SecondsPerToken * 1000:F3}"),
-                string.Create(CultureInfo.InvariantCulture, $"{row.BytesPerToken * row.TokensPerSecond / 1e9:F2}"));
+                string.Create(CultureInfo.InvariantCulture, $"{row.BytesPerToken * row.TokensPerSecond / 1e9:F2}"),
+            };
+            if (prefill)
+                cells.Add(row.PrefillTokensPerSecond is { } rate ? string.Create(CultureInfo.InvariantCulture, $"{rate:F1}") : "–");
+            table.AddRow(cells.ToArray());
         }
         console.Write(table);
         if (rows.Count >= 2)
@@ -208,6 +242,8 @@ internal static class BenchCommand
             BenchRow quantized = rows[0], reference = rows[1];
             console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{quantized.Label} vs {reference.Label}: {(double)reference.BytesPerToken / quantized.BytesPerToken:F2}× fewer weight bytes per token, {quantized.TokensPerSecond / reference.TokensPerSecond:F2}× the tokens per second"));
+            if (quantized.PrefillTokensPerSecond is { } a && reference.PrefillTokensPerSecond is { } b)
+                console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"prompt processing: {a / b:F2}× the tokens per second"));
         }
     }
 
@@ -230,8 +266,11 @@ internal static class BenchCommand
     }
 
     /// <summary>One timed run.</summary>
-    internal sealed record BenchRow(string Label, string Weights, long BytesPerToken, double SecondsPerToken)
+    internal sealed record BenchRow(string Label, string Weights, long BytesPerToken, double SecondsPerToken, double? PrefillSecondsPerToken = null)
     {
         public double TokensPerSecond => 1 / SecondsPerToken;
+
+        /// <summary>Prompt tokens processed per second (null: not timed).</summary>
+        public double? PrefillTokensPerSecond => 1 / PrefillSecondsPerToken;
     }
 }

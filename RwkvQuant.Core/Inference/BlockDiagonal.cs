@@ -10,22 +10,25 @@ namespace RwkvQuant.Inference;
 /// </summary>
 internal static class BlockDiagonal
 {
-    /// <summary>Writes y <c>[S, R]</c> (slice-major) from x <c>[S·D]</c>.</summary>
-    public static void Multiply(IMatrixVectorProduct matrix, int slices, ReadOnlySpan<float> x, Span<float> y)
+    /// <summary>Writes y <c>[S, T, R]</c> (slice-major) from x <c>[T, S·D]</c>, the <paramref name="vectors"/> = T
+    /// inputs of a run of tokens.</summary>
+    public static void Multiply(IMatrixVectorProduct matrix, int slices, ReadOnlySpan<float> x, Span<float> y, int vectors)
     {
         int rows = matrix.Rows, columns = matrix.Columns, width = columns / slices;
-        if (columns % slices != 0 || x.Length != columns || y.Length != slices * rows)
-            throw new ArgumentException($"'{matrix.Name}' [{rows}, {columns}] in {slices} slices needs x [{columns}] and y [{slices * rows}]; got x [{x.Length}] and y [{y.Length}].", nameof(x));
-        float[] buffer = ArrayPool<float>.Shared.Rent(columns);
+        if (columns % slices != 0 || vectors < 1 || x.Length != vectors * columns || y.Length != slices * vectors * rows)
+            throw new ArgumentException($"'{matrix.Name}' [{rows}, {columns}] in {slices} slices needs x [{vectors}, {columns}] and y [{slices}, {vectors}, {rows}]; got x [{x.Length}] and y [{y.Length}] values.", nameof(x));
+        float[] buffer = ArrayPool<float>.Shared.Rent(vectors * columns);
         try
         {
-            Span<float> masked = buffer.AsSpan(0, columns);
+            Span<float> masked = buffer.AsSpan(0, vectors * columns);
             masked.Clear();
             for (int s = 0; s < slices; s++)
             {
-                x.Slice(s * width, width).CopyTo(masked.Slice(s * width, width));
-                matrix.Multiply(masked, y.Slice(s * rows, rows));
-                masked.Slice(s * width, width).Clear();
+                for (int n = 0; n < vectors; n++)
+                    x.Slice(n * columns + s * width, width).CopyTo(masked.Slice(n * columns + s * width, width));
+                matrix.Multiply(masked, y.Slice(s * vectors * rows, vectors * rows), vectors);
+                for (int n = 0; n < vectors; n++)
+                    masked.Slice(n * columns + s * width, width).Clear();
             }
         }
         finally

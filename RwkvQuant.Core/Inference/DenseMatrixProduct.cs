@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -47,6 +48,57 @@ internal sealed class DenseMatrixProduct : IRowRangeProduct
 
     /// <inheritdoc />
     public void Multiply(ReadOnlySpan<float> x, Span<float> y) => RowParallel.Multiply(this, x, y);
+
+    /// <summary>
+    /// The batch: each row is read (an F16/BF16 row converted to float32) once and multiplied with every vector while
+    /// it is in cache, so a prompt's tokens read the matrix once.
+    /// </summary>
+    public unsafe void Multiply(ReadOnlySpan<float> x, Span<float> y, int vectors)
+    {
+        MatrixShapes.Check(this, x.Length, y.Length, vectors);
+        if (vectors == 1)
+        {
+            Multiply(x, y);
+            return;
+        }
+        fixed (float* px = x, py = y)
+        {
+            var args = (Product: this, X: (nint)px, Y: (nint)py, Vectors: vectors);
+            RowParallel.For(Rows, Columns * vectors, args, static (a, start, end) =>
+                a.Product.MultiplyRows(new ReadOnlySpan<float>((float*)a.X, a.Product.Columns * a.Vectors),
+                    new Span<float>((float*)a.Y, a.Product.Rows * a.Vectors), a.Vectors, start, end));
+        }
+    }
+
+    /// <summary>Rows [start, end) of the batch y <c>[vectors, Rows]</c> = x <c>[vectors, Columns]</c>·Wᵀ.</summary>
+    private void MultiplyRows(ReadOnlySpan<float> x, Span<float> y, int vectors, int start, int end)
+    {
+        int columns = Columns, rows = Rows;
+        float[]? rented = _matrix.Type == TensorDataType.F32 ? null : ArrayPool<float>.Shared.Rent(columns);
+        try
+        {
+            for (int r = start; r < end; r++)
+            {
+                ReadOnlySpan<float> row;
+                if (rented is null)
+                {
+                    row = MemoryMarshal.Cast<byte, float>(_matrix.Bytes).Slice(r * columns, columns);
+                }
+                else
+                {
+                    DecodeRow(r, rented);
+                    row = rented.AsSpan(0, columns);
+                }
+                for (int n = 0; n < vectors; n++)
+                    y[n * rows + r] = TensorPrimitives.Dot(row, x.Slice(n * columns, columns));
+            }
+        }
+        finally
+        {
+            if (rented is not null)
+                ArrayPool<float>.Shared.Return(rented);
+        }
+    }
 
     /// <inheritdoc />
     public void MultiplyRows(ReadOnlySpan<float> x, Span<float> y, int start, int end)

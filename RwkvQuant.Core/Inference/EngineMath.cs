@@ -53,4 +53,61 @@ internal static class EngineMath
             TensorPrimitives.Divide(xh, norm, xh);
         }
     }
+
+    /// <summary><see cref="LayerNorm"/> of each token's row of x <c>[T, C]</c> (C the length of the weight).</summary>
+    public static void LayerNormPerToken(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> y)
+    {
+        int c = weight.Length;
+        for (int t = 0; t < x.Length; t += c)
+            LayerNorm(x.Slice(t, c), weight, bias, y.Slice(t, c));
+    }
+
+    /// <summary><see cref="GroupNorm"/> of each token's row of x <c>[T, C]</c>.</summary>
+    public static void GroupNormPerToken(ReadOnlySpan<float> x, int heads, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> y)
+    {
+        int c = weight.Length;
+        for (int t = 0; t < x.Length; t += c)
+            GroupNorm(x.Slice(t, c), heads, weight, bias, y.Slice(t, c));
+    }
+
+    /// <summary>
+    /// The token shift over a run of tokens x <c>[T, C]</c>: dx_t = x_{t−1} − x_t with x_{−1} = <paramref name="last"/>
+    /// (the previous run's last token, the state), then <paramref name="last"/> becomes x_{T−1}.
+    /// </summary>
+    public static void TokenShift(Span<float> last, ReadOnlySpan<float> x, Span<float> dx)
+    {
+        int c = last.Length, n = x.Length;
+        TensorPrimitives.Subtract(last, x[..c], dx[..c]);
+        if (n > c)
+            TensorPrimitives.Subtract(x[..(n - c)], x[c..], dx[c..n]);
+        x.Slice(n - c, c).CopyTo(last);
+    }
+
+    /// <summary><see cref="Mix"/> for each token's row: y_t = x_t + dx_t ⊙ μ.</summary>
+    public static void MixPerToken(ReadOnlySpan<float> x, ReadOnlySpan<float> dx, ReadOnlySpan<float> mu, Span<float> y) =>
+        MultiplyAddPerToken(dx, mu, x, y);
+
+    /// <summary>y_t = x_t + v for each token's row of x <c>[T, C]</c>, v <c>[C]</c>.</summary>
+    public static void AddPerToken(ReadOnlySpan<float> x, ReadOnlySpan<float> v, Span<float> y)
+    {
+        int c = v.Length;
+        for (int t = 0; t < x.Length; t += c)
+            TensorPrimitives.Add(x.Slice(t, c), v, y.Slice(t, c));
+    }
+
+    /// <summary>y_t = x_t ⊙ v for each token's row of x <c>[T, C]</c>, v <c>[C]</c>.</summary>
+    public static void MultiplyPerToken(ReadOnlySpan<float> x, ReadOnlySpan<float> v, Span<float> y)
+    {
+        int c = v.Length;
+        for (int t = 0; t < x.Length; t += c)
+            TensorPrimitives.Multiply(x.Slice(t, c), v, y.Slice(t, c));
+    }
+
+    /// <summary>y_t = x_t ⊙ v + a_t for each token's row of x and a <c>[T, C]</c>, v <c>[C]</c>.</summary>
+    public static void MultiplyAddPerToken(ReadOnlySpan<float> x, ReadOnlySpan<float> v, ReadOnlySpan<float> addend, Span<float> y)
+    {
+        int c = v.Length;
+        for (int t = 0; t < x.Length; t += c)
+            TensorPrimitives.MultiplyAdd(x.Slice(t, c), v, addend.Slice(t, c), y.Slice(t, c));
+    }
 }

@@ -80,14 +80,14 @@ internal sealed class FusedMatrixVectorProducts : IMatrixVectorProductFactory
         {
             GroupScalarTensor scalar when _lookup == GroupScalarLookup.Int8Tables =>
                 new FusedProduct<PackedBitPlanes>(reference, PackedBitPlanes.From(PackedLayouts.ToPacked(scalar)),
-                    static (w, x, y) => NibbleTableMatVec.MatVec(w, x, y, 1), PackedReference.DecodeRow),
+                    static (w, x, y, n) => NibbleTableMatVec.MatVec(w, x, y, n), PackedReference.DecodeRow),
             GroupScalarTensor scalar =>
                 new FusedProduct<PackedBitPlanes>(reference, PackedBitPlanes.From(PackedLayouts.ToPacked(scalar)),
-                    static (w, x, y) => BitPlaneMatVec.MatVec(w, x, y, 1), PackedReference.DecodeRow),
+                    static (w, x, y, n) => BitPlaneMatVec.MatVec(w, x, y, n), PackedReference.DecodeRow),
             VectorQuantizedTensor vector => new FusedProduct<PackedVectorCodes>(reference, PackedLayouts.ToPacked(vector),
-                static (w, x, y) => VectorCodesMatVec.MatVec(w, x, y, 1), PackedReference.DecodeRow),
+                static (w, x, y, n) => VectorCodesMatVec.MatVec(w, x, y, n), PackedReference.DecodeRow),
             GgmlBlockTensor blocks => new FusedProduct<PackedGgmlBlocks>(reference, PackedLayouts.ToPacked(blocks),
-                static (w, x, y) => GgmlMatVec.MatVec(w, x, y, 1), PackedReference.DecodeRow),
+                static (w, x, y, n) => GgmlMatVec.MatVec(w, x, y, n), PackedReference.DecodeRow),
             _ => reference,
         };
     }
@@ -95,8 +95,8 @@ internal sealed class FusedMatrixVectorProducts : IMatrixVectorProductFactory
     /// <inheritdoc />
     public IMatrixVectorProduct Create(TensorData matrix) => MatrixVectorProducts.Default.Create(matrix);
 
-    /// <summary>One product of a packed layout and one vector.</summary>
-    private delegate void PackedMultiply<in TPacked>(TPacked weights, ReadOnlySpan<float> x, Span<float> y);
+    /// <summary>The product of a packed layout and <c>vectors</c> vectors (x <c>[vectors, Columns]</c>, y <c>[vectors, Rows]</c>).</summary>
+    private delegate void PackedMultiply<in TPacked>(TPacked weights, ReadOnlySpan<float> x, Span<float> y, int vectors);
 
     /// <summary>One row of a packed layout, decoded to float32 in the original column order.</summary>
     private delegate void PackedDecodeRow<in TPacked>(TPacked weights, int row, Span<float> destination);
@@ -120,7 +120,13 @@ internal sealed class FusedMatrixVectorProducts : IMatrixVectorProductFactory
         public void Multiply(ReadOnlySpan<float> x, Span<float> y)
         {
             MatrixShapes.Check(this, x.Length, y.Length);
-            multiply(packed, x, y);
+            multiply(packed, x, y, 1);
+        }
+
+        public void Multiply(ReadOnlySpan<float> x, Span<float> y, int vectors)
+        {
+            MatrixShapes.Check(this, x.Length, y.Length, vectors);
+            multiply(packed, x, y, vectors);
         }
 
         public void DecodeRow(int row, Span<float> destination)

@@ -26,6 +26,19 @@ internal interface IMatrixVectorProduct
     /// <param name="y">The output, <c>[Rows]</c> (overwritten).</param>
     void Multiply(ReadOnlySpan<float> x, Span<float> y);
 
+    /// <summary>
+    /// Effectively computes y[n, r] = Σ_c W[r, c]·x[n, c] for <paramref name="vectors"/> inputs at once (a prompt's
+    /// tokens): x <c>[vectors, Columns]</c>, y <c>[vectors, Rows]</c>. Products that can read their weight once for
+    /// several vectors do so; by default each vector is one <see cref="Multiply(ReadOnlySpan{float}, Span{float})"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">x or y does not hold <paramref name="vectors"/> whole vectors.</exception>
+    void Multiply(ReadOnlySpan<float> x, Span<float> y, int vectors)
+    {
+        MatrixShapes.Check(this, x.Length, y.Length, vectors);
+        for (int n = 0; n < vectors; n++)
+            Multiply(x.Slice(n * Columns, Columns), y.Slice(n * Rows, Rows));
+    }
+
     /// <summary>Row <paramref name="row"/> of W in original column order, <c>[Columns]</c> (an embedding lookup, or a
     /// product over part of the columns).</summary>
     void DecodeRow(int row, Span<float> destination);

@@ -12,6 +12,13 @@ internal static class MatrixShapes
             Throw(product, x, y);
     }
 
+    /// <summary>Throws unless x holds <paramref name="vectors"/> × Columns values and y <paramref name="vectors"/> × Rows.</summary>
+    public static void Check(IMatrixVectorProduct product, int x, int y, int vectors)
+    {
+        if (vectors < 1 || (long)x != (long)vectors * product.Columns || (long)y != (long)vectors * product.Rows)
+            throw new ArgumentException($"'{product.Name}' [{product.Rows}, {product.Columns}] multiplies {vectors} vectors x [{vectors}, {product.Columns}] into y [{vectors}, {product.Rows}]; got x [{x}] and y [{y}] values.", nameof(x));
+    }
+
     /// <summary>Throws unless a row buffer holds at least Columns values.</summary>
     public static void CheckRow(IMatrixVectorProduct product, int length)
     {

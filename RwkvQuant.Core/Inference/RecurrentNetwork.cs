@@ -25,29 +25,44 @@ internal abstract class RecurrentNetwork
 
     public RwkvConfig Config { get; }
 
-    /// <summary>The step's working buffers, one set per state.</summary>
-    public abstract StepBuffers CreateScratch();
+    /// <summary>The working buffers of a run of <paramref name="tokens"/> tokens, one set per state.</summary>
+    public abstract StepBuffers CreateScratch(int tokens);
 
-    /// <summary>Feeds <paramref name="token"/>: advances <paramref name="state"/> and writes the logits <c>[V]</c>.</summary>
-    public void Step(int token, RwkvEngineState state, Span<float> logits)
+    /// <summary>
+    /// Feeds <paramref name="tokens"/> in order (a prompt, or one token): advances <paramref name="state"/> and writes the
+    /// logits after the last token <c>[V]</c>. Every matrix multiplies all the tokens at once (each product reads its
+    /// weight once for the run, not once per token); only the time mix's recurrence (WKV) goes token by token, and only
+    /// the last token goes through the head. The state's buffers are re-made for the run's length when it changes.
+    /// </summary>
+    public void Run(ReadOnlySpan<int> tokens, RwkvEngineState state, Span<float> logits)
     {
-        int c = Config.EmbeddingSize;
-        Span<float> x = ((StepBuffers)state.Scratch).Residual.AsSpan(0, c);
-        _embedding.DecodeRow(token, x);
-        EngineMath.LayerNorm(x, _ln0Weight, _ln0Bias, x);
+        int c = Config.EmbeddingSize, count = tokens.Length;
+        if (((StepBuffers)state.Scratch).Tokens != count)
+            state.Scratch = CreateScratch(count);
+        Span<float> x = ((StepBuffers)state.Scratch).Residual;
+        for (int t = 0; t < count; t++)
+            _embedding.DecodeRow(tokens[t], x.Slice(t * c, c));
+        EngineMath.LayerNormPerToken(x, _ln0Weight, _ln0Bias, x);
         for (int layer = 0; layer < Config.LayerCount; layer++)
-            Block(layer, x, state);
-        EngineMath.LayerNorm(x, _lnOutWeight, _lnOutBias, x);
-        _head.Multiply(x, logits);
+            Block(layer, x, count, state);
+        Span<float> last = x.Slice((count - 1) * c, c);
+        EngineMath.LayerNorm(last, _lnOutWeight, _lnOutBias, last);
+        _head.Multiply(last, logits);
     }
 
-    /// <summary>Block <paramref name="layer"/> on the residual stream <paramref name="x"/> <c>[C]</c> (updated in place).</summary>
-    protected abstract void Block(int layer, Span<float> x, RwkvEngineState state);
+    /// <summary>
+    /// Block <paramref name="layer"/> on the residual stream <paramref name="x"/> <c>[T, C]</c> of a run of
+    /// <paramref name="tokens"/> tokens (updated in place), in the state's buffers made for that run.
+    /// </summary>
+    protected abstract void Block(int layer, Span<float> x, int tokens, RwkvEngineState state);
 
-    /// <summary>Working buffers of one step; versions derive their own.</summary>
-    internal class StepBuffers(int width)
+    /// <summary>Working buffers of a run of tokens; versions derive their own, each <c>[T, width]</c>.</summary>
+    internal class StepBuffers(int width, int tokens)
     {
-        /// <summary>The residual stream x <c>[C]</c>.</summary>
-        public float[] Residual { get; } = new float[width];
+        /// <summary>Tokens the buffers are made for.</summary>
+        public int Tokens { get; } = tokens;
+
+        /// <summary>The residual stream x <c>[T, C]</c>.</summary>
+        public float[] Residual { get; } = new float[tokens * width];
     }
 }

@@ -22,7 +22,7 @@ internal sealed class Rwkv6Recurrence : RecurrentNetwork
     public Rwkv6Recurrence(EngineWeights weights) : base(weights)
     {
         int c = Config.EmbeddingSize, f = Config.FeedForwardSize;
-        _wkvShape = new WkvShape(1, Config.HeadCount, Config.HeadSize);
+        _wkvShape = new WkvShape(1, Config.HeadCount, Config.HeadSize); // one step; a run takes WithSteps(T)
         _layers = new Layer[Config.LayerCount];
         for (int i = 0; i < _layers.Length; i++)
         {
@@ -55,74 +55,69 @@ internal sealed class Rwkv6Recurrence : RecurrentNetwork
         }
     }
 
-    public override StepBuffers CreateScratch() => new Buffers(Config.EmbeddingSize, Config.FeedForwardSize, _maxHidden);
+    public override StepBuffers CreateScratch(int tokens) => new Buffers(Config.EmbeddingSize, Config.FeedForwardSize, _maxHidden, tokens);
 
-    protected override void Block(int layer, Span<float> x, RwkvEngineState state)
+    protected override void Block(int layer, Span<float> x, int tokens, RwkvEngineState state)
     {
         Layer l = _layers[layer];
         var s = (Buffers)state.Scratch;
 
-
         // Time mix on xa = ln1(x); dx = x_{t−1} − x_t.
-        float[] shift = state.AttentionShift[layer];
-        EngineMath.LayerNorm(x, l.Ln1Weight, l.Ln1Bias, s.Normed);
-        TensorPrimitives.Subtract(shift, s.Normed, s.Dx);
-        s.Normed.CopyTo(shift);
+        EngineMath.LayerNormPerToken(x, l.Ln1Weight, l.Ln1Bias, s.Normed);
+        EngineMath.TokenShift(state.AttentionShift[layer], s.Normed, s.Dx);
 
         // Data-dependent token shift: h = tanh(W1·(x + dx ⊙ μ_x)), m_i = W2[i]·h_i, x_i = x + dx ⊙ (μ_i + m_i).
-        EngineMath.Mix(s.Normed, s.Dx, l.MaaX, s.Temp);
-        Span<float> hidden = s.Hidden.AsSpan(0, l.MaaW1.Rows);
-        l.MaaW1.Multiply(s.Temp, hidden);
+        EngineMath.MixPerToken(s.Normed, s.Dx, l.MaaX, s.Temp);
+        Span<float> hidden = s.Hidden.AsSpan(0, tokens * l.MaaW1.Rows);
+        l.MaaW1.Multiply(s.Temp, hidden, tokens);
         TensorPrimitives.Tanh(hidden, hidden);
-        BlockDiagonal.Multiply(l.MaaW2, Shifts, hidden, s.Shifts);          // [5, C]
+        BlockDiagonal.Multiply(l.MaaW2, Shifts, hidden, s.Shifts, tokens);   // [5, T, C]
         MixShift(s, l.MaaW, 0, s.XW);
         MixShift(s, l.MaaK, 1, s.XK);
         MixShift(s, l.MaaV, 2, s.XV);
         MixShift(s, l.MaaR, 3, s.XR);
         MixShift(s, l.MaaG, 4, s.XG);
 
-        l.Receptance.Multiply(s.XR, s.R);
-        l.Key.Multiply(s.XK, s.K);
-        l.Value.Multiply(s.XV, s.V);
-        l.Gate.Multiply(s.XG, s.G);
+        l.Receptance.Multiply(s.XR, s.R, tokens);
+        l.Key.Multiply(s.XK, s.K, tokens);
+        l.Value.Multiply(s.XV, s.V, tokens);
+        l.Gate.Multiply(s.XG, s.G, tokens);
         TensorPrimitives.Sigmoid(s.G, s.Temp);
         TensorPrimitives.Multiply(s.G, s.Temp, s.G);                          // silu
-        hidden = s.Hidden.AsSpan(0, l.DecayW1.Rows);
-        l.DecayW1.Multiply(s.XW, hidden);
+        hidden = s.Hidden.AsSpan(0, tokens * l.DecayW1.Rows);
+        l.DecayW1.Multiply(s.XW, hidden, tokens);
         TensorPrimitives.Tanh(hidden, hidden);
-        l.DecayW2.Multiply(hidden, s.W);
-        TensorPrimitives.Add(s.W, l.Decay, s.W);
+        l.DecayW2.Multiply(hidden, s.W, tokens);
+        EngineMath.AddPerToken(s.W, l.Decay, s.W);
         TensorPrimitives.Exp(s.W, s.W);
         TensorPrimitives.Negate(s.W, s.W);
         TensorPrimitives.Exp(s.W, s.W);                                       // exp(−exp(d + LoRA)) in (0, 1)
 
-        Wkv6Cpu.Run(_wkvShape, s.R, s.W, s.K, s.V, l.Bonus, state.Wkv[layer], s.Y);
-        EngineMath.GroupNorm(s.Y, Config.HeadCount, l.LnXWeight, l.LnXBias, s.O);
+        Wkv6Cpu.Run(_wkvShape.WithSteps(tokens), s.R, s.W, s.K, s.V, l.Bonus, state.Wkv[layer], s.Y);
+        EngineMath.GroupNormPerToken(s.Y, Config.HeadCount, l.LnXWeight, l.LnXBias, s.O);
         TensorPrimitives.Multiply(s.O, s.G, s.O);
-        l.Output.Multiply(s.O, s.Temp);
+        l.Output.Multiply(s.O, s.Temp, tokens);
         TensorPrimitives.Add(x, s.Temp, x);
 
         // Channel mix: r = σ(x_r·Wrᵀ), k = relu(x_k·Wkᵀ)², out = r ⊙ (k·Wvᵀ).
-        float[] ffnShift = state.FeedForwardShift[layer];
-        EngineMath.LayerNorm(x, l.Ln2Weight, l.Ln2Bias, s.Normed);
-        TensorPrimitives.Subtract(ffnShift, s.Normed, s.Dx);
-        s.Normed.CopyTo(ffnShift);
-        EngineMath.Mix(s.Normed, s.Dx, l.FfnMaaK, s.XK);
-        EngineMath.Mix(s.Normed, s.Dx, l.FfnMaaR, s.XR);
-        l.FfnReceptance.Multiply(s.XR, s.R);
+        EngineMath.LayerNormPerToken(x, l.Ln2Weight, l.Ln2Bias, s.Normed);
+        EngineMath.TokenShift(state.FeedForwardShift[layer], s.Normed, s.Dx);
+        EngineMath.MixPerToken(s.Normed, s.Dx, l.FfnMaaK, s.XK);
+        EngineMath.MixPerToken(s.Normed, s.Dx, l.FfnMaaR, s.XR);
+        l.FfnReceptance.Multiply(s.XR, s.R, tokens);
         TensorPrimitives.Sigmoid(s.R, s.R);
-        l.FfnKey.Multiply(s.XK, s.FeedForward);
+        l.FfnKey.Multiply(s.XK, s.FeedForward, tokens);
         TensorPrimitives.Max(s.FeedForward, 0f, s.FeedForward);
         TensorPrimitives.Multiply(s.FeedForward, s.FeedForward, s.FeedForward);
-        l.FfnValue.Multiply(s.FeedForward, s.Temp);
+        l.FfnValue.Multiply(s.FeedForward, s.Temp, tokens);
         TensorPrimitives.MultiplyAdd(s.R, s.Temp, x, x);
     }
 
-    /// <summary>x_i = x + dx ⊙ (μ_i + m_i) for shift <paramref name="index"/>.</summary>
+    /// <summary>x_i = x + dx ⊙ (μ_i + m_i) for shift <paramref name="index"/>, every token of the run.</summary>
     private static void MixShift(Buffers s, float[] mu, int index, float[] destination)
     {
         Span<float> m = s.Shifts.AsSpan(index * destination.Length, destination.Length);
-        TensorPrimitives.Add(m, mu, m);
+        EngineMath.AddPerToken(m, mu, m);
         TensorPrimitives.MultiplyAdd(s.Dx, m, s.Normed, destination);
     }
 
@@ -135,32 +130,32 @@ internal sealed class Rwkv6Recurrence : RecurrentNetwork
         public required IMatrixVectorProduct FfnKey, FfnReceptance, FfnValue;
     }
 
-    /// <summary>The step's buffers, <c>[C]</c> unless named otherwise.</summary>
-    private sealed class Buffers(int c, int f, int hidden) : StepBuffers(c)
+    /// <summary>A run's buffers, <c>[T, C]</c> unless named otherwise.</summary>
+    private sealed class Buffers(int c, int f, int hidden, int tokens) : StepBuffers(c, tokens)
     {
-        public float[] Normed { get; } = new float[c];
-        public float[] Dx { get; } = new float[c];
-        public float[] XR { get; } = new float[c];
-        public float[] XW { get; } = new float[c];
-        public float[] XK { get; } = new float[c];
-        public float[] XV { get; } = new float[c];
-        public float[] XG { get; } = new float[c];
-        public float[] R { get; } = new float[c];
-        public float[] W { get; } = new float[c];
-        public float[] K { get; } = new float[c];
-        public float[] V { get; } = new float[c];
-        public float[] G { get; } = new float[c];
-        public float[] Y { get; } = new float[c];
-        public float[] O { get; } = new float[c];
-        public float[] Temp { get; } = new float[c];
+        public float[] Normed { get; } = new float[tokens * c];
+        public float[] Dx { get; } = new float[tokens * c];
+        public float[] XR { get; } = new float[tokens * c];
+        public float[] XW { get; } = new float[tokens * c];
+        public float[] XK { get; } = new float[tokens * c];
+        public float[] XV { get; } = new float[tokens * c];
+        public float[] XG { get; } = new float[tokens * c];
+        public float[] R { get; } = new float[tokens * c];
+        public float[] W { get; } = new float[tokens * c];
+        public float[] K { get; } = new float[tokens * c];
+        public float[] V { get; } = new float[tokens * c];
+        public float[] G { get; } = new float[tokens * c];
+        public float[] Y { get; } = new float[tokens * c];
+        public float[] O { get; } = new float[tokens * c];
+        public float[] Temp { get; } = new float[tokens * c];
 
-        /// <summary>The five data-dependent shifts m_i <c>[5, C]</c>.</summary>
-        public float[] Shifts { get; } = new float[Rwkv6Recurrence.Shifts * c];
+        /// <summary>The five data-dependent shifts m_i <c>[5, T, C]</c>.</summary>
+        public float[] Shifts { get; } = new float[Rwkv6Recurrence.Shifts * tokens * c];
 
-        /// <summary>A LoRA's hidden activations <c>[max(5D, D_w)]</c>.</summary>
-        public float[] Hidden { get; } = new float[Math.Max(hidden, 1)];
+        /// <summary>A LoRA's hidden activations <c>[T, max(5D, D_w)]</c>.</summary>
+        public float[] Hidden { get; } = new float[tokens * Math.Max(hidden, 1)];
 
-        /// <summary>The channel mix's hidden activations <c>[F]</c>.</summary>
-        public float[] FeedForward { get; } = new float[f];
+        /// <summary>The channel mix's hidden activations <c>[T, F]</c>.</summary>
+        public float[] FeedForward { get; } = new float[tokens * f];
     }
 }

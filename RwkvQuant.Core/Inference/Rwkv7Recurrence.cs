@@ -22,7 +22,7 @@ internal sealed class Rwkv7Recurrence : RecurrentNetwork
     public Rwkv7Recurrence(EngineWeights weights) : base(weights)
     {
         int c = Config.EmbeddingSize, f = Config.FeedForwardSize;
-        _wkvShape = new WkvShape(1, Config.HeadCount, Config.HeadSize);
+        _wkvShape = new WkvShape(1, Config.HeadCount, Config.HeadSize); // one step; a run takes WithSteps(T)
         _layers = new Layer[Config.LayerCount];
         for (int i = 0; i < _layers.Length; i++)
         {
@@ -57,51 +57,50 @@ internal sealed class Rwkv7Recurrence : RecurrentNetwork
         }
     }
 
-    public override StepBuffers CreateScratch() => new Buffers(Config.EmbeddingSize, Config.FeedForwardSize, _maxHidden);
+    public override StepBuffers CreateScratch(int tokens) => new Buffers(Config.EmbeddingSize, Config.FeedForwardSize, _maxHidden, tokens);
 
-    protected override void Block(int layer, Span<float> x, RwkvEngineState state)
+    protected override void Block(int layer, Span<float> x, int tokens, RwkvEngineState state)
     {
         Layer l = _layers[layer];
         var s = (Buffers)state.Scratch;
-        int h = Config.HeadCount, n = Config.HeadSize;
+        int h = Config.HeadCount, n = Config.HeadSize, c = Config.EmbeddingSize;
 
         // Time mix on xa = ln1(x); dx = x_{t−1} − x_t.
-        float[] shift = state.AttentionShift[layer];
-        EngineMath.LayerNorm(x, l.Ln1Weight, l.Ln1Bias, s.Normed);
-        TensorPrimitives.Subtract(shift, s.Normed, s.Dx);
-        s.Normed.CopyTo(shift);
-        EngineMath.Mix(s.Normed, s.Dx, l.Xr, s.XR);
-        EngineMath.Mix(s.Normed, s.Dx, l.Xw, s.XW);
-        EngineMath.Mix(s.Normed, s.Dx, l.Xk, s.XK);
-        EngineMath.Mix(s.Normed, s.Dx, l.Xv, s.XV);
-        EngineMath.Mix(s.Normed, s.Dx, l.Xa, s.XA);
-        EngineMath.Mix(s.Normed, s.Dx, l.Xg, s.XG);
+        EngineMath.LayerNormPerToken(x, l.Ln1Weight, l.Ln1Bias, s.Normed);
+        EngineMath.TokenShift(state.AttentionShift[layer], s.Normed, s.Dx);
+        EngineMath.MixPerToken(s.Normed, s.Dx, l.Xr, s.XR);
+        EngineMath.MixPerToken(s.Normed, s.Dx, l.Xw, s.XW);
+        EngineMath.MixPerToken(s.Normed, s.Dx, l.Xk, s.XK);
+        EngineMath.MixPerToken(s.Normed, s.Dx, l.Xv, s.XV);
+        EngineMath.MixPerToken(s.Normed, s.Dx, l.Xa, s.XA);
+        EngineMath.MixPerToken(s.Normed, s.Dx, l.Xg, s.XG);
 
-        l.Receptance.Multiply(s.XR, s.R);
-        Span<float> hidden = s.Hidden.AsSpan(0, l.W1.Rows);
-        l.W1.Multiply(s.XW, hidden);
+        l.Receptance.Multiply(s.XR, s.R, tokens);
+        Span<float> hidden = s.Hidden.AsSpan(0, tokens * l.W1.Rows);
+        l.W1.Multiply(s.XW, hidden, tokens);
         TensorPrimitives.Tanh(hidden, hidden);
-        l.W2.Multiply(hidden, s.W);
-        TensorPrimitives.Add(s.W, l.W0, s.W);
+        l.W2.Multiply(hidden, s.W, tokens);
+        EngineMath.AddPerToken(s.W, l.W0, s.W);
         TensorPrimitives.Sigmoid(s.W, s.W);
         TensorPrimitives.Multiply(s.W, -DecayScale, s.W);
         TensorPrimitives.Exp(s.W, s.W);                                       // decay in (0, 1)
-        l.Key.Multiply(s.XK, s.K);
-        l.Value.Multiply(s.XV, s.V);
-        hidden = s.Hidden.AsSpan(0, l.A1.Rows);
-        l.A1.Multiply(s.XA, hidden);
-        l.A2.Multiply(hidden, s.A);
-        TensorPrimitives.Add(s.A, l.A0, s.A);
+        l.Key.Multiply(s.XK, s.K, tokens);
+        l.Value.Multiply(s.XV, s.V, tokens);
+        hidden = s.Hidden.AsSpan(0, tokens * l.A1.Rows);
+        l.A1.Multiply(s.XA, hidden, tokens);
+        l.A2.Multiply(hidden, s.A, tokens);
+        EngineMath.AddPerToken(s.A, l.A0, s.A);
         TensorPrimitives.Sigmoid(s.A, s.A);                                   // in-context learning rate
-        hidden = s.Hidden.AsSpan(0, l.G1.Rows);
-        l.G1.Multiply(s.XG, hidden);
+        hidden = s.Hidden.AsSpan(0, tokens * l.G1.Rows);
+        l.G1.Multiply(s.XG, hidden, tokens);
         TensorPrimitives.Sigmoid(hidden, hidden);
-        l.G2.Multiply(hidden, s.G);                                           // output gate
+        l.G2.Multiply(hidden, s.G, tokens);                                   // output gate
 
-        TensorPrimitives.Multiply(s.K, l.KK, s.Kappa);
-        EngineMath.NormalizeHeads(s.Kappa, h);                                // κ̂ per head
+        EngineMath.MultiplyPerToken(s.K, l.KK, s.Kappa);
+        EngineMath.NormalizeHeads(s.Kappa, tokens * h);                       // κ̂ per head
         TensorPrimitives.Subtract(s.A, 1f, s.Temp);
-        TensorPrimitives.MultiplyAdd(s.Temp, l.KA, 1f, s.Temp);
+        for (int t = 0; t < tokens * c; t += c)
+            TensorPrimitives.MultiplyAdd(s.Temp.AsSpan(t, c), l.KA, 1f, s.Temp.AsSpan(t, c));
         TensorPrimitives.Multiply(s.K, s.Temp, s.K);                          // k ⊙ (1 + (a − 1) ⊙ k_a)
         if (layer == 0)
         {
@@ -109,10 +108,10 @@ internal sealed class Rwkv7Recurrence : RecurrentNetwork
         }
         else
         {
-            hidden = s.Hidden.AsSpan(0, l.V1!.Rows);
-            l.V1.Multiply(s.XV, hidden);
-            l.V2!.Multiply(hidden, s.Temp);
-            TensorPrimitives.Add(s.Temp, l.V0!, s.Temp);
+            hidden = s.Hidden.AsSpan(0, tokens * l.V1!.Rows);
+            l.V1.Multiply(s.XV, hidden, tokens);
+            l.V2!.Multiply(hidden, s.Temp, tokens);
+            EngineMath.AddPerToken(s.Temp, l.V0!, s.Temp);
             TensorPrimitives.Sigmoid(s.Temp, s.Temp);
             TensorPrimitives.Subtract(s.ValueFirst, s.V, s.Dx);               // dx is free again
             TensorPrimitives.MultiplyAdd(s.Dx, s.Temp, s.V, s.V);             // v + (v_first − v) ⊙ σ(…)
@@ -120,31 +119,29 @@ internal sealed class Rwkv7Recurrence : RecurrentNetwork
 
         TensorPrimitives.Negate(s.Kappa, s.Z);                                // z = −κ̂
         TensorPrimitives.Multiply(s.Kappa, s.A, s.B);                         // b = κ̂ ⊙ a
-        Wkv7Cpu.Run(_wkvShape, s.R, s.W, s.K, s.V, s.Z, s.B, state.Wkv[layer], s.Y);
+        Wkv7Cpu.Run(_wkvShape.WithSteps(tokens), s.R, s.W, s.K, s.V, s.Z, s.B, state.Wkv[layer], s.Y);
 
-        EngineMath.GroupNorm(s.Y, h, l.LnXWeight, l.LnXBias, s.O);
+        EngineMath.GroupNormPerToken(s.Y, h, l.LnXWeight, l.LnXBias, s.O);
         TensorPrimitives.Multiply(s.R, s.K, s.Temp);
-        TensorPrimitives.Multiply(s.Temp, l.RK, s.Temp);
-        for (int head = 0; head < h; head++)
+        EngineMath.MultiplyPerToken(s.Temp, l.RK, s.Temp);
+        for (int head = 0; head < tokens * h; head++)
         {
             float bonus = TensorPrimitives.Sum(s.Temp.AsSpan(head * n, n));   // Σ_head r ⊙ k ⊙ r_k
             Span<float> o = s.O.AsSpan(head * n, n);
             TensorPrimitives.MultiplyAdd(s.V.AsSpan(head * n, n), bonus, o, o);
         }
         TensorPrimitives.Multiply(s.O, s.G, s.O);
-        l.Output.Multiply(s.O, s.Temp);
+        l.Output.Multiply(s.O, s.Temp, tokens);
         TensorPrimitives.Add(x, s.Temp, x);
 
         // Channel mix: k = relu(x_k·Wkᵀ)², out = k·Wvᵀ.
-        float[] ffnShift = state.FeedForwardShift[layer];
-        EngineMath.LayerNorm(x, l.Ln2Weight, l.Ln2Bias, s.Normed);
-        TensorPrimitives.Subtract(ffnShift, s.Normed, s.Dx);
-        s.Normed.CopyTo(ffnShift);
-        EngineMath.Mix(s.Normed, s.Dx, l.FfnXk, s.XK);
-        l.FfnKey.Multiply(s.XK, s.FeedForward);
+        EngineMath.LayerNormPerToken(x, l.Ln2Weight, l.Ln2Bias, s.Normed);
+        EngineMath.TokenShift(state.FeedForwardShift[layer], s.Normed, s.Dx);
+        EngineMath.MixPerToken(s.Normed, s.Dx, l.FfnXk, s.XK);
+        l.FfnKey.Multiply(s.XK, s.FeedForward, tokens);
         TensorPrimitives.Max(s.FeedForward, 0f, s.FeedForward);
         TensorPrimitives.Multiply(s.FeedForward, s.FeedForward, s.FeedForward);
-        l.FfnValue.Multiply(s.FeedForward, s.Temp);
+        l.FfnValue.Multiply(s.FeedForward, s.Temp, tokens);
         TensorPrimitives.Add(x, s.Temp, x);
     }
 
@@ -158,35 +155,37 @@ internal sealed class Rwkv7Recurrence : RecurrentNetwork
         public IMatrixVectorProduct? V1, V2;
     }
 
-    /// <summary>The step's buffers, <c>[C]</c> unless named otherwise.</summary>
-    private sealed class Buffers(int c, int f, int hidden) : StepBuffers(c)
+    /// <summary>A run's buffers, <c>[T, C]</c> unless named otherwise.</summary>
+    private sealed class Buffers(int c, int f, int hidden, int tokens) : StepBuffers(c, tokens)
     {
-        public float[] Normed { get; } = new float[c];
-        public float[] Dx { get; } = new float[c];
-        public float[] XR { get; } = new float[c];
-        public float[] XW { get; } = new float[c];
-        public float[] XK { get; } = new float[c];
-        public float[] XV { get; } = new float[c];
-        public float[] XA { get; } = new float[c];
-        public float[] XG { get; } = new float[c];
-        public float[] R { get; } = new float[c];
-        public float[] W { get; } = new float[c];
-        public float[] K { get; } = new float[c];
-        public float[] V { get; } = new float[c];
-        public float[] A { get; } = new float[c];
-        public float[] G { get; } = new float[c];
-        public float[] Kappa { get; } = new float[c];
-        public float[] Z { get; } = new float[c];
-        public float[] B { get; } = new float[c];
-        public float[] Y { get; } = new float[c];
-        public float[] O { get; } = new float[c];
-        public float[] Temp { get; } = new float[c];
-        public float[] ValueFirst { get; } = new float[c];
+        public float[] Normed { get; } = new float[tokens * c];
+        public float[] Dx { get; } = new float[tokens * c];
+        public float[] XR { get; } = new float[tokens * c];
+        public float[] XW { get; } = new float[tokens * c];
+        public float[] XK { get; } = new float[tokens * c];
+        public float[] XV { get; } = new float[tokens * c];
+        public float[] XA { get; } = new float[tokens * c];
+        public float[] XG { get; } = new float[tokens * c];
+        public float[] R { get; } = new float[tokens * c];
+        public float[] W { get; } = new float[tokens * c];
+        public float[] K { get; } = new float[tokens * c];
+        public float[] V { get; } = new float[tokens * c];
+        public float[] A { get; } = new float[tokens * c];
+        public float[] G { get; } = new float[tokens * c];
+        public float[] Kappa { get; } = new float[tokens * c];
+        public float[] Z { get; } = new float[tokens * c];
+        public float[] B { get; } = new float[tokens * c];
+        public float[] Y { get; } = new float[tokens * c];
+        public float[] O { get; } = new float[tokens * c];
+        public float[] Temp { get; } = new float[tokens * c];
 
-        /// <summary>A LoRA's hidden activations <c>[max D]</c>.</summary>
-        public float[] Hidden { get; } = new float[Math.Max(hidden, 1)];
+        /// <summary>Layer 0's values v, which the later layers' value residual mixes in.</summary>
+        public float[] ValueFirst { get; } = new float[tokens * c];
 
-        /// <summary>The channel mix's hidden activations <c>[F]</c>.</summary>
-        public float[] FeedForward { get; } = new float[f];
+        /// <summary>A LoRA's hidden activations <c>[T, max D]</c>.</summary>
+        public float[] Hidden { get; } = new float[tokens * Math.Max(hidden, 1)];
+
+        /// <summary>The channel mix's hidden activations <c>[T, F]</c>.</summary>
+        public float[] FeedForward { get; } = new float[tokens * f];
     }
 }

@@ -40,8 +40,8 @@ public sealed class RwkvEngineState
     /// <summary>The WKV state S per layer, <c>[H, N, N]</c>.</summary>
     internal float[][] Wkv { get; }
 
-    /// <summary>The step's working buffers (the version's own type).</summary>
-    internal object Scratch { get; }
+    /// <summary>The working buffers of the last run of tokens (the version's own type, re-made when a run's length changes).</summary>
+    internal object Scratch { get; set; }
 
     /// <summary>Back to the zero state (rwkv.cpp's "empty state").</summary>
     public void Reset()

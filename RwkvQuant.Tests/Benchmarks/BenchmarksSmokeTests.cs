@@ -68,6 +68,9 @@ public class BenchmarksSmokeTests
         Summary decoding = RunDry(typeof(DecodingBenchmarks), c => (string)c.Parameters["Model"] == model);
         Assert.Equal(3, decoding.Reports.Length);
         AssertColumnFilled(decoding, "Tokens/s");
+        Summary prefill = RunDry(typeof(PrefillBenchmarks), c => (string)c.Parameters["Model"] == model);
+        Assert.Equal(4, prefill.Reports.Length);
+        AssertColumnFilled(prefill, "Tokens/s");
         Assert.Equal(2, RunDry(typeof(ForwardPassBenchmarks), c => c.Parameters.Items.Any(p => Equals(p.Value, model))).Reports.Length);
     }
 

@@ -210,6 +210,8 @@ public class MatrixVectorProductTests
         Assert.Throws<ArgumentException>(() => product.Multiply(new float[4], new float[3]));
         Assert.Throws<ArgumentException>(() => product.Multiply(new float[5], new float[2]));
         Assert.Throws<ArgumentOutOfRangeException>(() => product.DecodeRow(3, new float[5]));
+        Assert.Throws<ArgumentException>(() => product.Multiply(new float[10], new float[3], 2));
+        Assert.Throws<ArgumentException>(() => product.Multiply(new float[10], new float[6], 0));
         Assert.Throws<ArgumentException>(() => MatrixVectorProducts.Default.Create(TensorData.FromFloats("v", [5], new float[5])));
     }
 
@@ -273,16 +275,26 @@ public class MatrixVectorProductTests
         float[] x = Enumerable.Range(0, columns).Select(_ => (float)ScalarTestData.Gaussian(random)).ToArray();
         var y = new float[rows];
         product.Multiply(x, y);
+        // The batch (a prompt's tokens): the same x and two others, each held to the reference on its own.
+        const int vectors = 3;
+        float[] batch = [.. x, .. Enumerable.Range(0, (vectors - 1) * columns).Select(_ => (float)ScalarTestData.Gaussian(random))];
+        var batchY = new float[vectors * rows];
+        product.Multiply(batch, batchY, vectors);
         var row = new float[columns];
         for (int r = 0; r < rows; r++)
         {
-            double expected = 0, magnitude = 0;
-            for (int c = 0; c < columns; c++)
+            for (int n = 0; n < vectors; n++)
             {
-                expected += (double)weights[(long)r * columns + c] * x[c];
-                magnitude += Math.Abs((double)weights[(long)r * columns + c] * x[c]);
+                double expected = 0, magnitude = 0;
+                for (int c = 0; c < columns; c++)
+                {
+                    expected += (double)weights[(long)r * columns + c] * batch[n * columns + c];
+                    magnitude += Math.Abs((double)weights[(long)r * columns + c] * batch[n * columns + c]);
+                }
+                Assert.True(Math.Abs(batchY[n * rows + r] - expected) <= tolerance * magnitude + 1e-7, $"{product.Name} row {r} of vector {n} of the batch: {batchY[n * rows + r]} vs {expected}");
+                if (n == 0)
+                    Assert.True(Math.Abs(y[r] - expected) <= tolerance * magnitude + 1e-7, $"{product.Name} row {r}: {y[r]} vs {expected}");
             }
-            Assert.True(Math.Abs(y[r] - expected) <= tolerance * magnitude + 1e-7, $"{product.Name} row {r}: {y[r]} vs {expected}");
             product.DecodeRow(r, row);
             Assert.Equal(weights.AsSpan(checked(r * columns), columns).ToArray(), row); // decoded rows are exact
         }

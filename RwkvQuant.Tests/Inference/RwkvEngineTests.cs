@@ -115,25 +115,64 @@ public sealed class RwkvEngineTests(ITestOutputHelper output) : IDisposable
         AssertRunsLikeDequantized(model, QuantizedModel.Create(model, tensors), $"{type}-{file}");
     }
 
-    [FixtureFact]
-    public void Prefill_is_stepping_and_reset_starts_over()
+    [FixtureTheory]
+    [InlineData(V6)]
+    [InlineData(V7)]
+    public void Prefill_runs_a_prompt_like_the_network_and_like_stepping_and_reset_starts_over(string file)
     {
-        RwkvModel model = Load(V7);
+        RwkvModel model = Load(file);
         RwkvEngine engine = RwkvEngine.Create(model);
-        int[] tokens = Tokens(model.Config.VocabularySize);
+        // Two whole runs and a part run, so the runs hand the state on to each other.
+        int length = 2 * RwkvEngine.PrefillRunLength + 11, vocabulary = model.Config.VocabularySize;
+        int[] tokens = [.. Enumerable.Range(0, length).Select(i => (i * 37 + 5) % vocabulary)];
         RwkvEngineState stepped = engine.CreateState(), prefilled = engine.CreateState();
         float[] last = [];
         foreach (int token in tokens)
             last = engine.Step(token, stepped);
-        Assert.Equal(last, engine.Prefill(tokens, prefilled));
-        Assert.Equal(tokens.Length, prefilled.Position);
+        float[] prompt = engine.Prefill(tokens, prefilled);
+        Assert.Equal(length, prefilled.Position);
+        double stepping = MaxAbs(last, prompt);
+
+        // The TorchSharp network in sequence mode over the same prompt: an independent computation of the same logits.
+        using RwkvNetwork network = RwkvNetwork.Create(model);
+        float[] expected;
+        using (var scope = NewDisposeScope())
+            expected = network.Forward(tensor(tokens.Select(t => (long)t).ToArray(), [1, length]))[0, length - 1].data<float>().ToArray();
+        double sequence = MaxAbs(expected, prompt);
+
+        // The prefilled state carries on like the stepped one.
+        float[] nextStepped = engine.Step(tokens[3], stepped), nextPrefilled = engine.Step(tokens[3], prefilled);
+        double carried = MaxAbs(nextStepped, nextPrefilled);
+        output.WriteLine($"{file}, {length} tokens: max |prefill − stepping| = {stepping:E2}, |prefill − network sequence| = {sequence:E2}, next step {carried:E2}");
+        Assert.True(stepping < 1e-4, $"{stepping}");
+        Assert.True(sequence < 1e-4, $"{sequence}");
+        Assert.True(carried < 1e-4, $"{carried}");
+        Assert.Equal(engine.Step(tokens[0], engine.CreateState()), engine.Prefill([tokens[0]], engine.CreateState())); // a run of one is a step
+
         prefilled.Reset();
         Assert.Equal(0, prefilled.Position);
         Assert.Equal(engine.Step(tokens[0], engine.CreateState()), engine.Step(tokens[0], prefilled));
 
-        Assert.Throws<ArgumentException>(() => engine.Step(model.Config.VocabularySize, stepped));
+        Assert.Throws<ArgumentException>(() => engine.Step(vocabulary, stepped));
         Assert.Throws<ArgumentException>(() => engine.Step(0, RwkvEngine.Create(model).CreateState()));
         Assert.Throws<ArgumentException>(() => engine.Prefill([], stepped));
+        long position = stepped.Position;
+        var error = Assert.Throws<ArgumentException>(() => engine.Prefill([1, 2, vocabulary], stepped));
+        Assert.Contains("position 2", error.Message, StringComparison.Ordinal);
+        Assert.Equal(position, stepped.Position); // a bad prompt is refused before any token runs
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        Assert.Throws<OperationCanceledException>(() => engine.Prefill(tokens, stepped, cancelled.Token));
+        Assert.Equal(position, stepped.Position);
+    }
+
+    private static double MaxAbs(float[] expected, float[] actual)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        double worst = 0;
+        for (int i = 0; i < expected.Length; i++)
+            worst = Math.Max(worst, Math.Abs(expected[i] - actual[i]));
+        return worst;
     }
 
     [FixtureFact]
@@ -169,6 +208,19 @@ public sealed class RwkvEngineTests(ITestOutputHelper output) : IDisposable
         }
         Assert.True(engine.QuantizedWeightBytesPerToken > 0);
         Assert.True(engine.WeightBytesPerToken < full.WeightBytesPerToken);
+
+        // A prompt prefilled in runs (every product multiplying many tokens at once) is the prompt stepped token by token.
+        int[] prompt = [.. Enumerable.Range(0, RwkvEngine.PrefillRunLength + 9).Select(i => (i * 31 + 7) % source.Config.VocabularySize)];
+        foreach (RwkvEngine run in new[] { engine, RwkvEngine.Create(loaded) })
+        {
+            RwkvEngineState stepped = run.CreateState();
+            float[] last = [];
+            foreach (int token in prompt)
+                last = run.Step(token, stepped);
+            double prefill = MaxAbs(last, run.Prefill(prompt, run.CreateState()));
+            output.WriteLine($"{label}: max |prefill − stepping| over {prompt.Length} tokens = {prefill:E2}");
+            Assert.True(prefill < 1e-4, $"{prefill}");
+        }
 
         // Built from the file tensor by tensor, the engine is the same engine: the same logits bit for bit.
         RwkvEngine fromFile = RwkvEngine.Load(path, FusedMatrixVectorProducts.FloatLookup);
