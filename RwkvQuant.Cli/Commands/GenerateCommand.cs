@@ -90,9 +90,15 @@ internal static class GenerateCommand
             : string.Create(CultureInfo.InvariantCulture, $"; quantized engine, {engine.WeightBytesPerToken / 1048576.0:F3} MiB of weights read per token")
               + (generated > 1 ? string.Create(CultureInfo.InvariantCulture, $" ({engine.WeightBytesPerToken * (generated - 1) / Math.Max(stepSeconds, 1e-9) / 1e9:F2} GB/s)") : "");
         context.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"[{promptTokens.Length} prompt tokens in {promptTime.TotalSeconds:F2} s; {generated} generated tokens, {speed} after the first{weights}]"));
+            $"[{promptTokens.Length} prompt tokens in {promptTime.TotalSeconds:F2} s{PromptRate(promptTokens.Length, promptTime, generated)}; {generated} generated tokens, {speed} after the first{weights}]"));
         return 0;
     }
+
+    /// <summary>", N tokens/s" for the prompt pass (which also samples the first token), when there was one.</summary>
+    private static string PromptRate(int promptTokens, TimeSpan promptTime, int generated) =>
+        generated > 0 && promptTokens > 0 && promptTime > TimeSpan.Zero
+            ? string.Create(CultureInfo.InvariantCulture, $" ({promptTokens / promptTime.TotalSeconds:F1} tokens/s with the first sample)")
+            : "";
 
     private static string DecodeIncrementally(Decoder decoder, byte[] bytes, bool flush)
     {
