@@ -94,10 +94,10 @@ internal static class GenerateCommand
         return 0;
     }
 
-    /// <summary>", N tokens/s" for the prompt pass (which also samples the first token), when there was one.</summary>
+    /// <summary>", N tokens/s" for the prompt pass, when there was one: it also samples the first token and, in a fresh process, compiles the engine's code (a small model's prompt rate is mostly that; `bench` times prompt processing warm).</summary>
     private static string PromptRate(int promptTokens, TimeSpan promptTime, int generated) =>
         generated > 0 && promptTokens > 0 && promptTime > TimeSpan.Zero
-            ? string.Create(CultureInfo.InvariantCulture, $" ({promptTokens / promptTime.TotalSeconds:F1} tokens/s with the first sample)")
+            ? string.Create(CultureInfo.InvariantCulture, $" ({promptTokens / promptTime.TotalSeconds:F1} tokens/s, counting the first sample and start-up compilation)")
             : "";
 
     private static string DecodeIncrementally(Decoder decoder, byte[] bytes, bool flush)
