@@ -35,10 +35,17 @@ public class DecodingBenchmarks
     [Params(Synthetic, "tiny-rwkv-6v0-1m-FP32.bin", "tiny-rwkv-7v0-834K-FP32.bin")]
     public string Model { get; set; } = "";
 
+    /// <summary>Threads per product (and TorchSharp's intra-op threads): 1, or 0 for every processor.</summary>
+    [Params(1, 0)]
+    public int Threads { get; set; }
+
+    private int _previousThreads;
+
     /// <summary>Builds (or loads) the model, quantizes it, and creates the three runners with their states.</summary>
     [GlobalSetup]
     public void Setup()
     {
+        _previousThreads = UseThreads(Threads);
         (RwkvModel model, QuantizedModel q) = Models(Model);
         _fullEngine = RwkvEngine.Create(model);
         _quantizedEngine = RwkvEngine.Create(q);
@@ -64,10 +71,20 @@ public class DecodingBenchmarks
         return (model, QuantizedModel.Create(model, quantized));
     }
 
+    /// <summary>Sets the engine's threads per product and TorchSharp's (0: every processor); returns the engine's previous count.</summary>
+    internal static int UseThreads(int threads)
+    {
+        int previous = FusedMatrixVectorProducts.Threads, count = threads == 0 ? Environment.ProcessorCount : threads;
+        FusedMatrixVectorProducts.Threads = count;
+        set_num_threads(count);
+        return previous;
+    }
+
     /// <summary>Releases the network and its tensors.</summary>
     [GlobalCleanup]
     public void Cleanup()
     {
+        UseThreads(_previousThreads);
         _networkState.Dispose();
         _network.Dispose();
         _token.Dispose();

@@ -28,16 +28,27 @@ public class PrefillBenchmarks
     [Params(DecodingBenchmarks.Synthetic, "tiny-rwkv-6v0-1m-FP32.bin", "tiny-rwkv-7v0-834K-FP32.bin")]
     public string Model { get; set; } = "";
 
+    /// <summary>Threads per product: 1, or 0 for every processor.</summary>
+    [Params(1, 0)]
+    public int Threads { get; set; }
+
+    private int _previousThreads;
+
     /// <summary>Builds (or loads) the model, quantizes it and creates both engines.</summary>
     [GlobalSetup]
     public void Setup()
     {
+        _previousThreads = DecodingBenchmarks.UseThreads(Threads);
         (RwkvModel model, QuantizedModel quantized) = DecodingBenchmarks.Models(Model);
         _fullEngine = RwkvEngine.Create(model);
         _quantizedEngine = RwkvEngine.Create(quantized);
         _prompt = [.. Enumerable.Range(0, PromptLength).Select(i => (i * 37 + 5) % model.Config.VocabularySize)];
         _logits = new float[model.Config.VocabularySize];
     }
+
+    /// <summary>Puts the thread count back.</summary>
+    [GlobalCleanup]
+    public void Cleanup() => DecodingBenchmarks.UseThreads(_previousThreads);
 
     /// <summary>The float32 engine, the prompt one step at a time.</summary>
     [Benchmark(Baseline = true)]

@@ -94,7 +94,7 @@ internal static class GenerateCommand
         return 0;
     }
 
-    /// <summary>", N tokens/s" for the prompt pass, when there was one: it also samples the first token and, in a fresh process, compiles the engine's code (a small model's prompt rate is mostly that; `bench` times prompt processing warm).</summary>
+    /// <summary>", N tokens/s" for the prompt pass, when there was one: it also samples the first token and, in a fresh process, compiles the engine's code (a small model's prompt rate is mostly that; <c>bench</c> times prompt processing warm).</summary>
     private static string PromptRate(int promptTokens, TimeSpan promptTime, int generated) =>
         generated > 0 && promptTokens > 0 && promptTime > TimeSpan.Zero
             ? string.Create(CultureInfo.InvariantCulture, $" ({promptTokens / promptTime.TotalSeconds:F1} tokens/s, counting the first sample and start-up compilation)")
