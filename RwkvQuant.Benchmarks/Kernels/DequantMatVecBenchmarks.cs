@@ -32,6 +32,7 @@ public class DequantMatVecBenchmarks
     private float[] _yBatch = [];
     private float[] _copy = [];
     private PackedBitPlanes _planes = null!;
+    private PackedVectorCodes _vq = null!;
     private Tensor _torchWeights = null!;
     private Tensor _torchX = null!;
 
@@ -60,6 +61,7 @@ public class DequantMatVecBenchmarks
         _y = new float[rows];
         _yBatch = new float[Batch * rows];
         _planes = PackedBitPlanes.From(RandomGroupScalar(rows, columns, 3, 64, random));
+        _vq = RandomVectorCodes(rows, columns, random);
         _torchWeights = tensor(_weights, [rows, columns]);
         _torchX = tensor(_x, [columns]);
     }
@@ -116,6 +118,25 @@ public class DequantMatVecBenchmarks
         return _y[0];
     }
 
+    /// <summary>
+    /// GPTVQ's default layout (1-D, 3-bit codes, a codebook of 8 int8 values with an FP16 scale per 2 rows × 32
+    /// columns; 4.25 bits per weight) by the centroid lookup on the widest tier that takes it (AVX-512 or AVX2).
+    /// </summary>
+    [Benchmark]
+    public float Vq3Bit()
+    {
+        VectorCodesMatVec.MatVec(_vq, _x, _y, 1);
+        return _y[0];
+    }
+
+    /// <summary>The same VQ product by the scalar lookup (what an AVX2 machine ran before it had its own tier).</summary>
+    [Benchmark]
+    public float Vq3BitScalar()
+    {
+        VectorCodesMatVec.MatVec(_vq, _x, _y, 1, SimdTier.Scalar);
+        return _y[0];
+    }
+
     /// <summary>Table lookup × 8 vectors, per vector.</summary>
     [Benchmark(OperationsPerInvoke = Batch)]
     public float Lookup3BitBatch8()
@@ -144,6 +165,7 @@ public class DequantMatVecBenchmarks
         {
             nameof(Lookup3Bit) or nameof(Lookup3BitPortable) or nameof(Lookup3BitInt8Tables) => packed + 4.0 * columns,
             nameof(Lookup3BitBatch8) => (packed + 4.0 * Batch * columns) / Batch,
+            nameof(Vq3Bit) or nameof(Vq3BitScalar) => (double)rows * RowAlignedCodes.RowBytes(columns, 3) + (rows / 2) * (columns / 32) * 10.0 + 4.0 * columns,
             nameof(CopyFp32) => fp32,
             _ => fp32 + 4.0 * columns,
         };
@@ -164,6 +186,22 @@ public class DequantMatVecBenchmarks
             BitConverter.TryWriteBytes(zeros.AsSpan(2 * g), (Half)(random.NextDouble() * ((1 << bits) - 1)));
         }
         return PackedGroupScalar.FromDense(rows, columns, bits, groupSize, false, ScaleFormat.F16, BitPacking.Pack(codes, bits), scales, zeros, []);
+    }
+
+    /// <summary>Random 1-D 3-bit VQ codes in groups of 2 rows × 32 columns, int8 codebooks with FP16 scales.</summary>
+    internal static PackedVectorCodes RandomVectorCodes(int rows, int columns, Random random)
+    {
+        var codes = new int[rows * columns];
+        for (int i = 0; i < codes.Length; i++)
+            codes[i] = random.Next(8);
+        int groups = (rows + 1) / 2 * ((columns + 31) / 32);
+        var books = new sbyte[8 * groups];
+        for (int i = 0; i < books.Length; i++)
+            books[i] = (sbyte)random.Next(-127, 128);
+        var scales = new ushort[groups];
+        for (int g = 0; g < groups; g++)
+            scales[g] = BitConverter.HalfToUInt16Bits((Half)(0.0001 + 0.001 * random.NextDouble()));
+        return PackedVectorCodes.FromInt8(rows, columns, 1, 3, 2, 32, BitPacking.Pack(codes, 3), books, scales);
     }
 
     internal static (int Rows, int Columns) Parse(string shape)

@@ -13,8 +13,9 @@ namespace RwkvQuant.Inference;
 /// kernels of RwkvQuant.Kernels over the weight re-laid in the kernels' packed layouts
 /// (<see cref="PackedLayouts"/>): group-scalar codes by table lookup over bit planes (group sizes a multiple of 8; float
 /// tables with AVX-512, <see cref="BitPlaneMatVec"/>; else 8-bit tables, AVX2 or 128-bit,
-/// <see cref="NibbleTableMatVec"/>), VQ codes (AVX-512) by in-register centroid lookup (<see cref="VectorCodesMatVec"/>), ggml blocks (AVX-512 or AVX2, <see cref="GgmlMatVec"/>). Whatever those
-/// kernels do not run fast — no AVX-512 for VQ, no AVX2 for ggml, a group size that is not a multiple of 8, a codebook too large for an in-register lookup, ggml blocks that straddle rows, a kept matrix — goes to
+/// <see cref="NibbleTableMatVec"/>), VQ codes by in-register centroid lookup (<see cref="VectorCodesMatVec"/>: AVX-512, or AVX2
+/// for 1-D codebooks of up to 16 entries), ggml blocks (AVX-512 or AVX2, <see cref="GgmlMatVec"/>). Whatever those
+/// kernels do not run fast — no AVX2 for ggml, a group size that is not a multiple of 8, a codebook too large for an in-register lookup, ggml blocks that straddle rows, a kept matrix — goes to
 /// <see cref="MatrixVectorProducts.Default"/>, the managed products that are also the fused ones' reference twins.
 /// </summary>
 internal sealed class FusedMatrixVectorProducts : IMatrixVectorProductFactory
@@ -40,7 +41,7 @@ internal sealed class FusedMatrixVectorProducts : IMatrixVectorProductFactory
     public static bool Handles(QuantizedTensor tensor) => tensor switch
     {
         GroupScalarTensor scalar => BitPlaneMatVec.Runs(scalar.GroupSize),
-        VectorQuantizedTensor vector => CentroidLookup.Fits(vector.Layout.Dimension, vector.Layout.Bits, vector.Layout.GroupColumns),
+        VectorQuantizedTensor vector => VectorCodesMatVec.TierFor(vector.Layout.Dimension, vector.Layout.Bits, vector.Layout.GroupColumns) != SimdTier.Scalar,
         GgmlBlockTensor blocks => GgmlMatVec.Tier != SimdTier.Scalar && blocks.Columns % PackedGgmlBlocks.BlockSize == 0, // blocks within rows
         _ => false,
     };
@@ -62,8 +63,12 @@ internal sealed class FusedMatrixVectorProducts : IMatrixVectorProductFactory
         string scalar = !BitPlaneMatVec.IsSupported ? "managed (scalar)"
             : Default.Lookup == GroupScalarLookup.Int8Tables ? $"bit-plane lookup in 8-bit tables ({SimdTiers.Describe(NibbleTableMatVec.Tier)})"
             : $"bit-plane lookup in float tables ({SimdTiers.Describe(BitPlaneMatVec.Tier)})";
-        string managed = System.Runtime.Intrinsics.X86.Avx2.IsSupported ? "managed (AVX2 for 1-D codebooks of up to 16 entries)" : "managed (scalar)";
-        string vector = CodeDecoder.IsSupported ? "centroid lookup (AVX-512)" : managed;
+        string vector = VectorCodesMatVec.TierFor(1, 3, 64) switch
+        {
+            SimdTier.Avx512 => "centroid lookup (AVX-512)",
+            SimdTier.Avx2 => "centroid lookup (AVX2; codebooks over 16 entries or not 1-D: managed)",
+            _ => "managed (scalar)",
+        };
         string ggml = GgmlMatVec.Tier != SimdTier.Scalar ? $"block decode ({SimdTiers.Describe(GgmlMatVec.Tier)})" : "managed (scalar)";
         return $"group-scalar: {scalar}; VQ: {vector}; ggml: {ggml}; threads per product: {ProductThreads.Count} of {Environment.ProcessorCount} processors";
     }

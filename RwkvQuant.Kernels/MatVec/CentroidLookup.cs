@@ -35,7 +35,7 @@ internal readonly struct CentroidLookup
 
     /// <summary>As <see cref="Fits(PackedVectorCodes)"/>, from the layout's parameters (before any packing).</summary>
     public static bool Fits(int dimension, int bits, int groupColumns) =>
-        CodeDecoder.IsSupported && dimension is 1 or 2 or 4 && (1 << bits) * dimension <= TableLength && groupColumns % 16 == 0;
+        CodeDecoder.IsSupported && VectorCodesMatVec.Takes(SimdTier.Avx512, dimension, bits, groupColumns);
 
     /// <summary>The weights of segment <paramref name="segment"/> of the row at <paramref name="codes"/>, from the table at <paramref name="table"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

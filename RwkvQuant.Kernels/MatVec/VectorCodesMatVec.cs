@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using RwkvQuant.Kernels.Packed;
@@ -11,7 +12,10 @@ namespace RwkvQuant.Kernels.MatVec;
 /// to float32 once (2^b·d values each), then every row of the group looks its codes up. With AVX-512, when a codebook
 /// holds at most 32 values (d = 1 with b ≤ 5, d = 2 with b ≤ 4, d = 4 with b ≤ 3; the quantizers' default d = 1, b = 3
 /// holds 8) and the group width is a multiple of 16, the lookup is an in-register permute (vpermps / vpermt2ps) of 16
-/// decoded indices; otherwise a scalar loop looks up each code.
+/// decoded indices. With AVX2, for 1-D codebooks of at most 16 entries (b ≤ 4: the quantizers' default b = 3 holds 8)
+/// and group widths a multiple of 8, the 8 codes of an 8-column segment (b whole bytes) are split into lanes by one
+/// variable shift and looked up by one 8-entry <c>vpermps</c> (two and a blend for 16 entries). Otherwise a scalar loop
+/// looks up each code. <see cref="TierFor"/> picks the widest tier that takes a layout on this machine.
 /// </summary>
 internal static unsafe class VectorCodesMatVec
 {
@@ -21,24 +25,55 @@ internal static unsafe class VectorCodesMatVec
     /// <summary>Codebook values one in-register lookup can hold.</summary>
     private const int RegisterTable = CentroidLookup.TableLength;
 
-    /// <summary>Effectively computes y[n, r] = Σ_c W[r, c]·x[n, c] for x <c>[vectors, Columns]</c>, y <c>[vectors, Rows]</c>.</summary>
-    public static void MatVec(PackedVectorCodes w, ReadOnlySpan<float> x, Span<float> y, int vectors) =>
-        MatVec(w, x, y, vectors, CodeDecoder.IsSupported);
+    /// <summary>Codebook entries the AVX2 lookup holds (two 8-entry registers).</summary>
+    private const int Avx2Table = 16;
 
-    /// <summary>As above; <paramref name="useAvx512"/> false forces the scalar lookup (for tests).</summary>
-    public static void MatVec(PackedVectorCodes w, ReadOnlySpan<float> x, Span<float> y, int vectors, bool useAvx512)
+    /// <summary>
+    /// The widest tier whose lookup takes codes of <paramref name="dimension"/> × <paramref name="bits"/> in groups of
+    /// <paramref name="groupColumns"/> columns on this machine: <see cref="SimdTier.Avx512"/> (see
+    /// <see cref="CentroidLookup.Fits(int, int, int)"/>), <see cref="SimdTier.Avx2"/> (d = 1, b ≤ 4, group width a
+    /// multiple of 8), else <see cref="SimdTier.Scalar"/>.
+    /// </summary>
+    public static SimdTier TierFor(int dimension, int bits, int groupColumns) =>
+        CentroidLookup.Fits(dimension, bits, groupColumns) ? SimdTier.Avx512
+        : Takes(SimdTier.Avx2, dimension, bits, groupColumns) && SimdTiers.IsSupported(SimdTier.Avx2) ? SimdTier.Avx2
+        : SimdTier.Scalar;
+
+    /// <summary>True when <paramref name="tier"/>'s lookup takes such codes (whether or not this machine runs the tier).</summary>
+    public static bool Takes(SimdTier tier, int dimension, int bits, int groupColumns) => tier switch
+    {
+        SimdTier.Avx512 => dimension is 1 or 2 or 4 && (1 << bits) * dimension <= RegisterTable && groupColumns % 16 == 0,
+        SimdTier.Avx2 => dimension == 1 && bits <= 4 && groupColumns % 8 == 0,
+        SimdTier.Scalar => true,
+        _ => false,
+    };
+
+    /// <summary>Effectively computes y[n, r] = Σ_c W[r, c]·x[n, c] for x <c>[vectors, Columns]</c>, y <c>[vectors, Rows]</c>.</summary>
+    public static void MatVec(PackedVectorCodes w, ReadOnlySpan<float> x, Span<float> y, int vectors)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        MatVec(w, x, y, vectors, TierFor(w.Dimension, w.Bits, w.GroupColumns));
+    }
+
+    /// <summary>As above on <paramref name="tier"/> (tests force the lower tiers with it).</summary>
+    /// <exception cref="PlatformNotSupportedException">This machine does not run <paramref name="tier"/>.</exception>
+    /// <exception cref="ArgumentException">The tier's lookup does not take this layout.</exception>
+    public static void MatVec(PackedVectorCodes w, ReadOnlySpan<float> x, Span<float> y, int vectors, SimdTier tier)
     {
         ArgumentNullException.ThrowIfNull(w);
         PackedReference.CheckShapes(w.Rows, w.Columns, x, y, vectors);
-        bool avx512 = useAvx512 && CentroidLookup.Fits(w);
+        if (tier != SimdTier.Scalar && !SimdTiers.IsSupported(tier))
+            throw new PlatformNotSupportedException($"This machine does not run the {SimdTiers.Describe(tier)} tier of the VQ product.");
+        if (!Takes(tier, w.Dimension, w.Bits, w.GroupColumns))
+            throw new ArgumentException($"The {SimdTiers.Describe(tier)} VQ lookup does not take d = {w.Dimension}, b = {w.Bits}, groups of {w.GroupColumns} columns.", nameof(tier));
         for (int first = 0; first < vectors; first += MaxVectors)
         {
             int count = Math.Min(MaxVectors, vectors - first);
-            Pass(w, x.Slice(first * w.Columns, count * w.Columns), y.Slice(first * w.Rows, count * w.Rows), count, avx512);
+            Pass(w, x.Slice(first * w.Columns, count * w.Columns), y.Slice(first * w.Rows, count * w.Rows), count, tier);
         }
     }
 
-    private static void Pass(PackedVectorCodes w, ReadOnlySpan<float> x, Span<float> y, int vectors, bool avx512)
+    private static void Pass(PackedVectorCodes w, ReadOnlySpan<float> x, Span<float> y, int vectors, SimdTier tier)
     {
         int padded = (w.Columns + 15) / 16 * 16;
         float[] xs = ArrayPool<float>.Shared.Rent(vectors * padded);
@@ -55,8 +90,13 @@ internal static unsafe class VectorCodesMatVec
             fixed (byte* cp = w.Codes)
             {
                 var context = new Context(w, (nint)xp, padded, (nint)cp, (nint)yp, vectors,
-                    avx512 ? new CentroidLookup(w.Dimension, w.Bits) : default);
-                int stride = avx512 ? RegisterTable : w.CodebookLength;
+                    tier == SimdTier.Avx512 ? new CentroidLookup(w.Dimension, w.Bits) : default);
+                int stride = tier switch
+                {
+                    SimdTier.Avx512 => RegisterTable,
+                    SimdTier.Avx2 => w.Bits == 4 ? Avx2Table : Avx2Table / 2,
+                    _ => w.CodebookLength,
+                };
                 RowPartition.For(rowGroups, (long)w.GroupRows * padded * vectors, (first, end) =>
                 {
                     float[] tables = ArrayPool<float>.Shared.Rent(w.ColumnGroups * stride);
@@ -65,7 +105,7 @@ internal static unsafe class VectorCodesMatVec
                         // Zero padding of register tables past the codebook stays zero.
                         Array.Clear(tables, 0, w.ColumnGroups * stride);
                         for (int rowGroup = first; rowGroup < end; rowGroup++)
-                            RowGroup(context, rowGroup, avx512, tables, stride);
+                            RowGroup(context, rowGroup, tier, tables, stride);
                     }
                     finally
                     {
@@ -84,10 +124,10 @@ internal static unsafe class VectorCodesMatVec
     /// decoders' constants cost more to make than a small row takes to multiply).</summary>
     private readonly record struct Context(PackedVectorCodes W, nint X, int Padded, nint Codes, nint Y, int Vectors, CentroidLookup Lookup);
 
-    private static void RowGroup(Context c, int rowGroup, bool avx512, float[] tables, int stride)
+    private static void RowGroup(Context c, int rowGroup, SimdTier tier, float[] tables, int stride)
     {
         PackedVectorCodes w = c.W;
-        if (!avx512 && !TablesPayOff(w))
+        if (tier == SimdTier.Scalar && !TablesPayOff(w))
         {
             int last = Math.Min(w.Rows, (rowGroup + 1) * w.GroupRows);
             for (int row = rowGroup * w.GroupRows; row < last; row++)
@@ -102,8 +142,10 @@ internal static unsafe class VectorCodesMatVec
             for (int row = rowGroup * w.GroupRows; row < end; row++)
             {
                 byte* codes = (byte*)c.Codes + (long)row * w.RowBytes;
-                if (avx512)
+                if (tier == SimdTier.Avx512)
                     RowAvx512(c, row, codes, table);
+                else if (tier == SimdTier.Avx2)
+                    RowAvx2(c, row, codes, table, stride);
                 else
                     RowScalar(c, row, codes, table, stride);
             }
@@ -128,6 +170,37 @@ internal static unsafe class VectorCodesMatVec
         }
         for (int n = 0; n < vectors; n++)
             ((float*)c.Y)[n * w.Rows + row] = Vector512.Sum(totals[n]);
+    }
+
+    /// <summary>
+    /// One row on AVX2: the 8 codes of segment s start on byte s·b (a row's codes are padded to whole words and the array
+    /// has slack, so the 4-byte load stays inside it); lane i takes bits [i·b, (i + 1)·b) by a variable shift, and the
+    /// 8-entry permute reads the low 3 bits of each index (16 entries: the upper 8 by a second permute, chosen by bit 3).
+    /// </summary>
+    private static void RowAvx2(Context c, int row, byte* codes, float* tables, int stride)
+    {
+        PackedVectorCodes w = c.W;
+        int vectors = c.Vectors, bits = w.Bits;
+        Vector256<float>* totals = stackalloc Vector256<float>[MaxVectors];
+        for (int n = 0; n < vectors; n++)
+            totals[n] = Vector256<float>.Zero;
+        int segments = (w.Columns + 7) / 8, segmentsPerGroup = w.GroupColumns / 8;
+        Vector256<uint> shifts = Vector256.Create(0u, 1, 2, 3, 4, 5, 6, 7) * (uint)bits;
+        Vector256<uint> mask = Vector256.Create((1u << bits) - 1);
+        for (int s = 0; s < segments; s++)
+        {
+            uint word = Unsafe.ReadUnaligned<uint>(codes + s * bits);
+            Vector256<int> index = Avx2.ShiftRightLogicalVariable(Vector256.Create(word), shifts).AsInt32() & mask.AsInt32();
+            float* table = tables + s / segmentsPerGroup * stride;
+            Vector256<float> weights = Avx2.PermuteVar8x32(Avx.LoadVector256(table), index);
+            if (bits == 4)
+                weights = Avx.BlendVariable(weights, Avx2.PermuteVar8x32(Avx.LoadVector256(table + 8), index), (index << 28).AsSingle());
+            float* xk = (float*)c.X + 8 * s;
+            for (int n = 0; n < vectors; n++, xk += c.Padded)
+                totals[n] = Fma.MultiplyAdd(weights, Avx.LoadVector256(xk), totals[n]);
+        }
+        for (int n = 0; n < vectors; n++)
+            ((float*)c.Y)[n * w.Rows + row] = Vector256.Sum(totals[n]);
     }
 
     /// <summary>

@@ -227,13 +227,14 @@ public class MatrixVectorProductTests
             new GptvqQuantizer(new GptvqOptions { Codebooks = new KMeansOptions { MaxIterations = 2 } }).Quantize(weight, h),
             new GgmlQuantizer(new GgmlQuantizerOptions(GgmlType.Q4_0)).Quantize(weight),
         ];
-        // Group-scalar codes: the bit-plane lookup (128-bit, AVX2 or AVX-512); ggml blocks: AVX2 or AVX-512; VQ codes: AVX-512.
+        // Group-scalar codes: the bit-plane lookup (128-bit, AVX2 or AVX-512); ggml blocks: AVX2 or AVX-512; VQ codes
+        // (1-D, 8 entries): AVX2 or AVX-512.
         foreach (QuantizedTensor tensor in defaults)
             Assert.Equal(tensor switch
             {
                 GroupScalarTensor => RwkvQuant.Kernels.MatVec.BitPlaneMatVec.IsSupported,
                 GgmlBlockTensor => RwkvQuant.Kernels.MatVec.GgmlMatVec.Tier != RwkvQuant.Kernels.MatVec.SimdTier.Scalar,
-                _ => RwkvQuant.Kernels.MatVec.CodeDecoder.IsSupported,
+                _ => RwkvQuant.Kernels.MatVec.SimdTiers.IsSupported(RwkvQuant.Kernels.MatVec.SimdTier.Avx2),
             }, FusedMatrixVectorProducts.Handles(tensor));
 
         // What the kernels cannot run fast goes to the managed product.

@@ -19,11 +19,57 @@ public class VectorCodesMatVecTests
         { 9, 204, 4, 6, 2, 12, (int)CodebookFormat.F16 },
         { 6, 99, 1, 12, 6, 99, (int)CodebookFormat.F32 },
         { 64, 256, 1, 3, 2, 32, (int)CodebookFormat.Int8Scaled },
+        // 1-D codebooks in groups a multiple of 8 (not 16) wide: the AVX2 lookup's 8-column segments, 1 to 4 bits.
+        { 11, 45, 1, 1, 3, 8, (int)CodebookFormat.F16 },
+        { 7, 83, 1, 2, 1, 24, (int)CodebookFormat.Int8Scaled },
+        { 13, 70, 1, 4, 4, 40, (int)CodebookFormat.F32 },
+        { 3, 9, 1, 3, 1, 8, (int)CodebookFormat.F16 },
     };
+
+    /// <summary>The cases whose layout the lookup of tier <paramref name="tier"/> (a <see cref="SimdTier"/>) takes.</summary>
+    public static TheoryData<int, int, int, int, int, int, int> CasesFor(int tier)
+    {
+        var data = new TheoryData<int, int, int, int, int, int, int>();
+        foreach (object[] row in Cases())
+        {
+            if (VectorCodesMatVec.Takes((SimdTier)tier, (int)row[2], (int)row[3], (int)row[5]))
+                data.Add((int)row[0], (int)row[1], (int)row[2], (int)row[3], (int)row[4], (int)row[5], (int)row[6]);
+        }
+        return data;
+    }
+
+    [TierTheory(SimdTier.Avx512)]
+    [MemberData(nameof(CasesFor), (int)SimdTier.Avx512)]
+    public void The_avx512_lookup_equals_the_reference(int rows, int columns, int dimension, int bits, int groupRows, int groupColumns, int format) =>
+        AssertTierMatches(SimdTier.Avx512, rows, columns, dimension, bits, groupRows, groupColumns, format);
+
+    [TierTheory(SimdTier.Avx2)]
+    [MemberData(nameof(CasesFor), (int)SimdTier.Avx2)]
+    public void The_avx2_lookup_equals_the_reference(int rows, int columns, int dimension, int bits, int groupRows, int groupColumns, int format) =>
+        AssertTierMatches(SimdTier.Avx2, rows, columns, dimension, bits, groupRows, groupColumns, format);
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Fast_paths_equal_the_reference(int rows, int columns, int dimension, int bits, int groupRows, int groupColumns, int format)
+    public void The_scalar_lookup_equals_the_reference(int rows, int columns, int dimension, int bits, int groupRows, int groupColumns, int format) =>
+        AssertTierMatches(SimdTier.Scalar, rows, columns, dimension, bits, groupRows, groupColumns, format);
+
+    [Fact]
+    public void Each_layout_runs_on_the_widest_tier_that_takes_it_and_a_tier_that_does_not_is_refused()
+    {
+        Assert.True(VectorCodesMatVec.Takes(SimdTier.Avx2, 1, 3, 64));   // the quantizers' default: d = 1, b = 3
+        Assert.False(VectorCodesMatVec.Takes(SimdTier.Avx2, 1, 5, 64));  // 32 entries
+        Assert.False(VectorCodesMatVec.Takes(SimdTier.Avx2, 2, 2, 64));
+        Assert.False(VectorCodesMatVec.Takes(SimdTier.Avx2, 1, 3, 12));
+        Assert.False(VectorCodesMatVec.Takes(SimdTier.Avx512, 1, 3, 24));
+        SimdTier expected = SimdTiers.IsSupported(SimdTier.Avx512) ? SimdTier.Avx512 : SimdTiers.IsSupported(SimdTier.Avx2) ? SimdTier.Avx2 : SimdTier.Scalar;
+        Assert.Equal(expected, VectorCodesMatVec.TierFor(1, 3, 64));
+        Assert.Equal(SimdTiers.IsSupported(SimdTier.Avx2) ? SimdTier.Avx2 : SimdTier.Scalar, VectorCodesMatVec.TierFor(1, 3, 24));
+        Assert.Equal(SimdTier.Scalar, VectorCodesMatVec.TierFor(1, 12, 99));
+        PackedVectorCodes w = PackedTestData.VectorCodes(5, 76, 4, 3, 1, 32, CodebookFormat.F32, seed: 1);
+        Assert.Throws<ArgumentException>(() => VectorCodesMatVec.MatVec(w, new float[76], new float[5], 1, SimdTier.Avx2));
+    }
+
+    private static void AssertTierMatches(SimdTier tier, int rows, int columns, int dimension, int bits, int groupRows, int groupColumns, int format)
     {
         PackedVectorCodes w = PackedTestData.VectorCodes(rows, columns, dimension, bits, groupRows, groupColumns, (CodebookFormat)format, seed: rows + bits);
         float[] weights = PackedReference.Dequantize(w);
@@ -33,12 +79,9 @@ public class VectorCodesMatVecTests
             var expected = new float[vectors * rows];
             PackedReference.MatVec(w, x, expected, vectors);
             float[] scale = PackedTestData.AbsoluteProducts(weights, rows, columns, x, vectors);
-            foreach (bool avx in new[] { true, false })
-            {
-                var actual = new float[vectors * rows];
-                VectorCodesMatVec.MatVec(w, x, actual, vectors, avx);
-                PackedTestData.AssertClose(expected, actual, scale, 1e-5, $"{(avx ? "AVX-512" : "scalar")} d{dimension} b{bits} n{vectors}");
-            }
+            var actual = new float[vectors * rows];
+            VectorCodesMatVec.MatVec(w, x, actual, vectors, tier);
+            PackedTestData.AssertClose(expected, actual, scale, 1e-5, $"{SimdTiers.Describe(tier)} d{dimension} b{bits} n{vectors}");
         }
     }
 
