@@ -66,7 +66,7 @@ internal sealed class FusedMatrixVectorProducts : IMatrixVectorProductFactory
         string vector = VectorCodesMatVec.TierFor(1, 3, 64) switch
         {
             SimdTier.Avx512 => "centroid lookup (AVX-512)",
-            SimdTier.Avx2 => "centroid lookup (AVX2; codebooks over 16 entries or not 1-D: managed)",
+            SimdTier.Avx2 => "centroid lookup (AVX2; other layouts managed)",
             _ => "managed (scalar)",
         };
         string ggml = GgmlMatVec.Tier != SimdTier.Scalar ? $"block decode ({SimdTiers.Describe(GgmlMatVec.Tier)})" : "managed (scalar)";

@@ -55,7 +55,10 @@ public class Rwkv5NetworkTests(ITestOutputHelper output)
         using RwkvNetwork network = Open(tag, "FP32");
         float difference = NetworkChecks.RecurrentVersusSequence(network);
         output.WriteLine($"{tag}: max |sequence − recurrent| = {difference:E3}");
-        Assert.InRange(difference, 0, 1e-5);
+        // Float32 rounding: the two modes sum in different orders, and libtorch's CPU kernels differ by processor
+        // (1.24e-5 on an Intel Xeon with AVX-512 BF16/VNNI, under 1e-5 on an AMD EPYC); a state handed on wrongly is
+        // off by 1e-2 or more.
+        Assert.InRange(difference, 0, 5e-5);
     }
 
     [FixtureTheory]
