@@ -134,11 +134,14 @@ internal static unsafe class VectorCodesMatVec
                 RowDirect(c, row);
             return;
         }
-        // This row-group's codebooks as float32 [columnGroups, stride].
-        w.DecodeCodebooks(rowGroup * w.ColumnGroups, w.ColumnGroups, tables, stride);
         int end = Math.Min(w.Rows, (rowGroup + 1) * w.GroupRows);
         fixed (float* table = tables)
         {
+            // This row-group's codebooks as float32 [columnGroups, stride].
+            if (tier == SimdTier.Avx2 && w.Format == CodebookFormat.Int8Scaled && w.CodebookLength % 8 == 0)
+                DecodeInt8Avx2(w, rowGroup * w.ColumnGroups, table, stride);
+            else
+                w.DecodeCodebooks(rowGroup * w.ColumnGroups, w.ColumnGroups, tables, stride);
             for (int row = rowGroup * w.GroupRows; row < end; row++)
             {
                 byte* codes = (byte*)c.Codes + (long)row * w.RowBytes;
@@ -176,31 +179,76 @@ internal static unsafe class VectorCodesMatVec
     /// One row on AVX2: the 8 codes of segment s start on byte s·b (a row's codes are padded to whole words and the array
     /// has slack, so the 4-byte load stays inside it); lane i takes bits [i·b, (i + 1)·b) by a variable shift, and the
     /// 8-entry permute reads the low 3 bits of each index (16 entries: the upper 8 by a second permute, chosen by bit 3).
+    /// Column groups are the outer loop, so a group's table is loaded into registers once and no segment divides to
+    /// find its group (an integer division per 8 weights cost more than the lookup); one vector keeps its sum in a register.
     /// </summary>
     private static void RowAvx2(Context c, int row, byte* codes, float* tables, int stride)
     {
         PackedVectorCodes w = c.W;
-        int vectors = c.Vectors, bits = w.Bits;
+        int bits = w.Bits, segments = (w.Columns + 7) / 8, segmentsPerGroup = w.GroupColumns / 8;
+        Vector256<uint> shifts = Vector256.Create(0u, 1, 2, 3, 4, 5, 6, 7) * (uint)bits;
+        Vector256<uint> mask = Vector256.Create((1u << bits) - 1);
+        if (c.Vectors == 1)
+        {
+            Vector256<float> total = Vector256<float>.Zero;
+            float* x = (float*)c.X;
+            for (int s = 0; s < segments; tables += stride)
+            {
+                Vector256<float> low = Avx.LoadVector256(tables), high = bits == 4 ? Avx.LoadVector256(tables + 8) : low;
+                for (int end = Math.Min(segments, s + segmentsPerGroup); s < end; s++)
+                    total = Fma.MultiplyAdd(Avx2Weights(codes + s * bits, shifts, mask, low, high, bits == 4), Avx.LoadVector256(x + 8 * s), total);
+            }
+            ((float*)c.Y)[row] = Vector256.Sum(total);
+            return;
+        }
+        int vectors = c.Vectors;
         Vector256<float>* totals = stackalloc Vector256<float>[MaxVectors];
         for (int n = 0; n < vectors; n++)
             totals[n] = Vector256<float>.Zero;
-        int segments = (w.Columns + 7) / 8, segmentsPerGroup = w.GroupColumns / 8;
-        Vector256<uint> shifts = Vector256.Create(0u, 1, 2, 3, 4, 5, 6, 7) * (uint)bits;
-        Vector256<uint> mask = Vector256.Create((1u << bits) - 1);
-        for (int s = 0; s < segments; s++)
+        for (int s = 0; s < segments; tables += stride)
         {
-            uint word = Unsafe.ReadUnaligned<uint>(codes + s * bits);
-            Vector256<int> index = Avx2.ShiftRightLogicalVariable(Vector256.Create(word), shifts).AsInt32() & mask.AsInt32();
-            float* table = tables + s / segmentsPerGroup * stride;
-            Vector256<float> weights = Avx2.PermuteVar8x32(Avx.LoadVector256(table), index);
-            if (bits == 4)
-                weights = Avx.BlendVariable(weights, Avx2.PermuteVar8x32(Avx.LoadVector256(table + 8), index), (index << 28).AsSingle());
-            float* xk = (float*)c.X + 8 * s;
-            for (int n = 0; n < vectors; n++, xk += c.Padded)
-                totals[n] = Fma.MultiplyAdd(weights, Avx.LoadVector256(xk), totals[n]);
+            Vector256<float> low = Avx.LoadVector256(tables), high = bits == 4 ? Avx.LoadVector256(tables + 8) : low;
+            for (int end = Math.Min(segments, s + segmentsPerGroup); s < end; s++)
+            {
+                Vector256<float> weights = Avx2Weights(codes + s * bits, shifts, mask, low, high, bits == 4);
+                float* xk = (float*)c.X + 8 * s;
+                for (int n = 0; n < vectors; n++, xk += c.Padded)
+                    totals[n] = Fma.MultiplyAdd(weights, Avx.LoadVector256(xk), totals[n]);
+            }
         }
         for (int n = 0; n < vectors; n++)
             ((float*)c.Y)[n * w.Rows + row] = Vector256.Sum(totals[n]);
+    }
+
+    /// <summary>The 8 weights whose codes start at <paramref name="codes"/>, looked up in the table held in <paramref name="low"/> (and <paramref name="high"/> for 16 entries).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Avx2Weights(byte* codes, Vector256<uint> shifts, Vector256<uint> mask, Vector256<float> low, Vector256<float> high, bool sixteen)
+    {
+        uint word = Unsafe.ReadUnaligned<uint>(codes);
+        Vector256<int> index = Avx2.ShiftRightLogicalVariable(Vector256.Create(word), shifts).AsInt32() & mask.AsInt32();
+        Vector256<float> weights = Avx2.PermuteVar8x32(low, index);
+        return sixteen ? Avx.BlendVariable(weights, Avx2.PermuteVar8x32(high, index), (index << 28).AsSingle()) : weights;
+    }
+
+    /// <summary>
+    /// The row-group's int8 codebooks (from <paramref name="firstGroup"/>, <see cref="PackedVectorCodes.ColumnGroups"/> of
+    /// them) as float32, 8 values per sign-extend, convert and scale: what <see cref="PackedVectorCodes.DecodeCodebooks"/>
+    /// computes (the same product scale · value, rounded once), without a span and a scalar loop per 8-value codebook.
+    /// </summary>
+    private static void DecodeInt8Avx2(PackedVectorCodes w, int firstGroup, float* tables, int stride)
+    {
+        int length = w.CodebookLength, count = w.ColumnGroups;
+        fixed (sbyte* int8 = w.Int8)
+        fixed (ushort* scales = w.Halves)
+        {
+            sbyte* values = int8 + (long)firstGroup * length;
+            for (int g = 0; g < count; g++, values += length, tables += stride)
+            {
+                var scale = Vector256.Create(ScaleWords.HalfToSingle(scales[firstGroup + g]));
+                for (int i = 0; i < length; i += 8)
+                    Avx.Store(tables + i, scale * Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(values + i)));
+            }
+        }
     }
 
     /// <summary>
