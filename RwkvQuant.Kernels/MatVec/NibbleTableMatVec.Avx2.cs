@@ -66,8 +66,8 @@ internal static unsafe partial class NibbleTableMatVec
 
     /// <summary>
     /// Σ_p 2^p·S_p for the 16 rows of a row block over <paramref name="count"/> column blocks, as integers: rows 0–7 in
-    /// <paramref name="rows0"/>, 8–15 in <paramref name="rows1"/>. Planes go two at a time, one per 128-bit lane (a last
-    /// odd plane with a zero upper lane, which looks up entry 0 = 0).
+    /// <paramref name="rows0"/>, 8–15 in <paramref name="rows1"/>. Planes go two at a time, one per 128-bit lane; a last
+    /// odd plane goes two column blocks at a time instead (3-bit codes: 12 steps per 8 column blocks, not 16).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void GroupSumAvx2(byte* planes, sbyte* tables, int count, int bits, out Vector256<int> rows0, out Vector256<int> rows1)
@@ -78,32 +78,56 @@ internal static unsafe partial class NibbleTableMatVec
         for (int p = 0; p < bits; p += 2)
         {
             bool single = p + 1 == bits;
-            // Plane p's weight in the even 16-bit lanes, plane p + 1's in the odd ones.
-            Vector256<short> weight = Vector256.Create((int)((1 << p) | (1 << (p + 1)) << 16)).AsInt16();
+            // Plane p's weight in the even 16-bit lanes, plane p + 1's in the odd ones (a last odd plane: p's in both, as
+            // its upper lane holds the next column block's plane p).
+            Vector256<short> weight = Vector256.Create((int)((1 << p) | (1 << (single ? p : p + 1)) << 16)).AsInt16();
             for (int start = 0; start < count; start += BlocksPerFlush)
             {
                 Vector256<short> sum0 = Vector256<short>.Zero, sum1 = Vector256<short>.Zero;
                 byte* plane = planes + (long)start * stride + p * PackedBitPlanes.RowBlock;
                 sbyte* table = tables + start * BlockTableBytes;
                 int end = Math.Min(count, start + BlocksPerFlush);
-                for (int j = start; j < end; j++, plane += stride, table += BlockTableBytes)
+                if (single)
                 {
-                    Vector256<byte> bytes = single ? Vector128.Load(plane).ToVector256() : Vector256.Load(plane);
-                    Vector256<sbyte> lowIndex = (bytes & nibble).AsSByte();
-                    Vector256<sbyte> highIndex = (Avx2.ShiftRightLogical(bytes.AsUInt16(), 4).AsByte() & nibble).AsSByte();
-                    Vector256<sbyte> lowValues = Avx2.Shuffle(Avx2.BroadcastVector128ToVector256(table), lowIndex);
-                    Vector256<sbyte> highValues = Avx2.Shuffle(Avx2.BroadcastVector128ToVector256(table + 16), highIndex);
-                    // Each row's two lookups side by side, then added as 16-bit: lane 0 plane p, lane 1 plane p + 1.
-                    sum0 = Avx2.Add(sum0, Avx2.MultiplyAddAdjacent(ones, Avx2.UnpackLow(lowValues, highValues)));   // rows 0–7
-                    sum1 = Avx2.Add(sum1, Avx2.MultiplyAddAdjacent(ones, Avx2.UnpackHigh(lowValues, highValues)));  // rows 8–15
+                    // Column blocks j and j + 1 side by side, one per 128-bit lane, each with its own tables: the odd
+                    // plane costs half the lookups of a pair (a last unpaired block has a zero upper lane, entry 0 = 0).
+                    for (int j = start; j < end; j += 2, plane += 2 * stride, table += 2 * BlockTableBytes)
+                    {
+                        bool pair = j + 1 < end;
+                        Vector256<byte> bytes = Vector256.Create(Vector128.Load(plane), pair ? Vector128.Load(plane + stride) : Vector128<byte>.Zero);
+                        sbyte* next = pair ? table + BlockTableBytes : table;
+                        Vector256<sbyte> lowTables = Vector256.Create(Vector128.Load(table), Vector128.Load(next));
+                        Vector256<sbyte> highTables = Vector256.Create(Vector128.Load(table + 16), Vector128.Load(next + 16));
+                        Lookup(bytes, lowTables, highTables, nibble, ones, ref sum0, ref sum1);
+                    }
+                }
+                else
+                {
+                    for (int j = start; j < end; j++, plane += stride, table += BlockTableBytes)
+                        Lookup(Vector256.Load(plane), Avx2.BroadcastVector128ToVector256(table), Avx2.BroadcastVector128ToVector256(table + 16), nibble, ones, ref sum0, ref sum1);
                 }
                 Vector256<short> planeLow = Avx2.Permute2x128(sum0, sum1, 0x20);  // plane p, rows 0–15
-                Vector256<short> planeHigh = Avx2.Permute2x128(sum0, sum1, 0x31); // plane p + 1, rows 0–15
+                Vector256<short> planeHigh = Avx2.Permute2x128(sum0, sum1, 0x31); // plane p + 1 (or the next block's p), rows 0–15
                 low = Avx2.Add(low, Avx2.MultiplyAddAdjacent(Avx2.UnpackLow(planeLow, planeHigh), weight));
                 high = Avx2.Add(high, Avx2.MultiplyAddAdjacent(Avx2.UnpackHigh(planeLow, planeHigh), weight));
             }
         }
         rows0 = Avx2.Permute2x128(low, high, 0x20);
         rows1 = Avx2.Permute2x128(low, high, 0x31);
+    }
+
+    /// <summary>
+    /// One 32-byte step: each byte's low nibble looked up in <paramref name="lowTables"/> (columns 0–3 of its block) and
+    /// its high nibble in <paramref name="highTables"/> (columns 4–7), each row's two values side by side and added as
+    /// 16-bit into <paramref name="sum0"/> (rows 0–7 of each lane) and <paramref name="sum1"/> (rows 8–15).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Lookup(Vector256<byte> bytes, Vector256<sbyte> lowTables, Vector256<sbyte> highTables, Vector256<byte> nibble, Vector256<byte> ones,
+        ref Vector256<short> sum0, ref Vector256<short> sum1)
+    {
+        Vector256<sbyte> lowValues = Avx2.Shuffle(lowTables, (bytes & nibble).AsSByte());
+        Vector256<sbyte> highValues = Avx2.Shuffle(highTables, (Avx2.ShiftRightLogical(bytes.AsUInt16(), 4).AsByte() & nibble).AsSByte());
+        sum0 = Avx2.Add(sum0, Avx2.MultiplyAddAdjacent(ones, Avx2.UnpackLow(lowValues, highValues)));
+        sum1 = Avx2.Add(sum1, Avx2.MultiplyAddAdjacent(ones, Avx2.UnpackHigh(lowValues, highValues)));
     }
 }
