@@ -209,6 +209,7 @@ internal static class BenchCommand
         console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"RWKV {config.Version}, {config.LayerCount} layers × {config.EmbeddingSize} wide, vocabulary {config.VocabularySize}; {count} greedy decoding steps each"));
         console.WriteLine($"products: {FusedMatrixVectorProducts.DescribePaths()}");
+        console.WriteLine(FusedMatrixVectorProducts.DescribeThreads());
         if (UnoptimisedKernelsWarning() is { } warning)
             console.MarkupLine($"[yellow]{Markup.Escape(warning)}[/]");
         var table = new Table { Border = TableBorder.Rounded };

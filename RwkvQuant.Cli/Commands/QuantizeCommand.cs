@@ -305,7 +305,10 @@ internal static class QuantizeCommand
         console.WriteLine($"whole model: {Invariant(q.ParameterCount, "N0")} parameters, {Invariant(q.BitsPerWeight, "F4")} bpw");
         console.Write(BeforeAfter.Render(model, q, fileBytes, quality, speed));
         if (speed is not null)
+        {
             console.WriteLine($"engine products: {FusedMatrixVectorProducts.DescribePaths()}");
+            console.WriteLine($"engine {FusedMatrixVectorProducts.DescribeThreads()}");
+        }
         if (speedWarning is not null)
             console.MarkupLine($"[yellow]{Markup.Escape(speedWarning)}[/]");
         if (quality is not null)

@@ -56,7 +56,7 @@ internal sealed class FusedMatrixVectorProducts : IMatrixVectorProductFactory
 
     /// <summary>
     /// Which product each packed scheme runs on this machine, in one line for reports (a quantized model that runs slower
-    /// than expected says why), e.g. "group-scalar: bit-plane lookup (AVX2); VQ: managed (AVX2); ggml: managed".
+    /// than expected says why), e.g. "group-scalar: bit-plane lookup in 8-bit tables (AVX2); VQ: …; ggml: …; kept FP16/BF16: AVX2".
     /// </summary>
     public static string DescribePaths()
     {
@@ -70,8 +70,11 @@ internal sealed class FusedMatrixVectorProducts : IMatrixVectorProductFactory
             _ => "managed (scalar)",
         };
         string ggml = GgmlMatVec.Tier != SimdTier.Scalar ? $"block decode ({SimdTiers.Describe(GgmlMatVec.Tier)})" : "managed (scalar)";
-        return $"group-scalar: {scalar}; VQ: {vector}; ggml: {ggml}; threads per product: {ProductThreads.Count} of {Environment.ProcessorCount} processors";
+        return $"group-scalar: {scalar}; VQ: {vector}; ggml: {ggml}; kept FP16/BF16: {SimdTiers.Describe(HalfMatVec.Tier)}";
     }
+
+    /// <summary>How many threads each product splits its rows over, e.g. "threads per product: 1 of 2 processors".</summary>
+    public static string DescribeThreads() => $"threads per product: {ProductThreads.Count} of {Environment.ProcessorCount} processors";
 
     /// <inheritdoc />
     /// <exception cref="NotSupportedException">The tensor's scheme has no matrix-vector product.</exception>
