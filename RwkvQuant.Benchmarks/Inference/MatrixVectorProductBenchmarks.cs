@@ -8,7 +8,7 @@ namespace RwkvQuant.Benchmarks.Inference;
 /// <summary>
 /// One matrix-vector product of the engine at the synthetic model's shapes (a 768×3072 projection and the 65536×768
 /// head, and a tiny model's 64×64): the kept float32 matrix (baseline), the kept FP16 matrix (converted a chunk at a time), and RTN 3-bit g64
-/// from its packed codes, by the managed product and by the fused kernel.
+/// from its packed codes, by the portable row-decoding product and by the engine's lookup kernel.
 /// </summary>
 [MemoryDiagnoser]
 public class MatrixVectorProductBenchmarks
@@ -57,7 +57,7 @@ public class MatrixVectorProductBenchmarks
         return _y[0];
     }
 
-    /// <summary>RTN 3-bit g64 from the packed codes (the managed product, AVX2).</summary>
+    /// <summary>RTN 3-bit g64 from the packed codes (the portable row-decoding product).</summary>
     [Benchmark]
     public float Rtn3()
     {

@@ -16,7 +16,8 @@ namespace RwkvQuant.Inference;
 /// <see cref="NibbleTableMatVec"/>), VQ codes by in-register centroid lookup (<see cref="VectorCodesMatVec"/>: AVX-512, or AVX2
 /// for 1-D codebooks of up to 16 entries), ggml blocks (AVX-512 or AVX2, <see cref="GgmlMatVec"/>). Whatever those
 /// kernels do not run fast — no AVX2 for ggml, a group size that is not a multiple of 8, a codebook too large for an in-register lookup, ggml blocks that straddle rows, a kept matrix — goes to
-/// <see cref="MatrixVectorProducts.Default"/>, the managed products that are also the fused ones' reference twins.
+/// <see cref="MatrixVectorProducts.Default"/>: the same packed layouts multiplied by the kernels' portable row-decoding
+/// product (<see cref="RowDecodeMatVec"/>). Every product lives in RwkvQuant.Kernels; this class only chooses.
 /// </summary>
 internal sealed class FusedMatrixVectorProducts : IMatrixVectorProductFactory
 {
@@ -60,16 +61,16 @@ internal sealed class FusedMatrixVectorProducts : IMatrixVectorProductFactory
     /// </summary>
     public static string DescribePaths()
     {
-        string scalar = !BitPlaneMatVec.IsSupported ? "managed (scalar)"
+        string scalar = !BitPlaneMatVec.IsSupported ? "row decode"
             : Default.Lookup == GroupScalarLookup.Int8Tables ? $"bit-plane lookup in 8-bit tables ({SimdTiers.Describe(NibbleTableMatVec.Tier)})"
             : $"bit-plane lookup in float tables ({SimdTiers.Describe(BitPlaneMatVec.Tier)})";
         string vector = VectorCodesMatVec.TierFor(1, 3, 64) switch
         {
             SimdTier.Avx512 => "centroid lookup (AVX-512)",
-            SimdTier.Avx2 => "centroid lookup (AVX2; other layouts managed)",
-            _ => "managed (scalar)",
+            SimdTier.Avx2 => "centroid lookup (AVX2; other layouts row decode)",
+            _ => "row decode",
         };
-        string ggml = GgmlMatVec.Tier != SimdTier.Scalar ? $"block decode ({SimdTiers.Describe(GgmlMatVec.Tier)})" : "managed (scalar)";
+        string ggml = GgmlMatVec.Tier != SimdTier.Scalar ? $"block decode ({SimdTiers.Describe(GgmlMatVec.Tier)})" : "row decode";
         return $"group-scalar: {scalar}; VQ: {vector}; ggml: {ggml}; kept FP16/BF16: {SimdTiers.Describe(HalfMatVec.Tier)}";
     }
 
@@ -81,70 +82,26 @@ internal sealed class FusedMatrixVectorProducts : IMatrixVectorProductFactory
     public IMatrixVectorProduct Create(QuantizedTensor tensor)
     {
         ArgumentNullException.ThrowIfNull(tensor);
-        IMatrixVectorProduct reference = MatrixVectorProducts.Default.Create(tensor);
         if (!Handles(tensor))
-            return reference;
+            return MatrixVectorProducts.Default.Create(tensor);
         return tensor switch
         {
             GroupScalarTensor scalar when _lookup == GroupScalarLookup.Int8Tables =>
-                new FusedProduct<PackedBitPlanes>(reference, PackedBitPlanes.From(PackedLayouts.ToPacked(scalar)),
+                new PackedMatrixProduct<PackedBitPlanes>(scalar, PackedBitPlanes.From(PackedLayouts.ToPacked(scalar)),
                     static (w, x, y, n) => NibbleTableMatVec.MatVec(w, x, y, n), PackedReference.DecodeRow),
             GroupScalarTensor scalar =>
-                new FusedProduct<PackedBitPlanes>(reference, PackedBitPlanes.From(PackedLayouts.ToPacked(scalar)),
+                new PackedMatrixProduct<PackedBitPlanes>(scalar, PackedBitPlanes.From(PackedLayouts.ToPacked(scalar)),
                     static (w, x, y, n) => BitPlaneMatVec.MatVec(w, x, y, n), PackedReference.DecodeRow),
-            VectorQuantizedTensor vector => new FusedProduct<PackedVectorCodes>(reference, PackedLayouts.ToPacked(vector),
+            VectorQuantizedTensor vector => new PackedMatrixProduct<PackedVectorCodes>(vector, PackedLayouts.ToPacked(vector),
                 static (w, x, y, n) => VectorCodesMatVec.MatVec(w, x, y, n), PackedReference.DecodeRow),
-            GgmlBlockTensor blocks => new FusedProduct<PackedGgmlBlocks>(reference, PackedLayouts.ToPacked(blocks),
+            GgmlBlockTensor blocks => new PackedMatrixProduct<PackedGgmlBlocks>(blocks, PackedLayouts.ToPacked(blocks),
                 static (w, x, y, n) => GgmlMatVec.MatVec(w, x, y, n), PackedReference.DecodeRow),
-            _ => reference,
+            _ => MatrixVectorProducts.Default.Create(tensor),
         };
     }
 
     /// <inheritdoc />
     public IMatrixVectorProduct Create(TensorData matrix) => MatrixVectorProducts.Default.Create(matrix);
-
-    /// <summary>The product of a packed layout and <c>vectors</c> vectors (x <c>[vectors, Columns]</c>, y <c>[vectors, Rows]</c>).</summary>
-    private delegate void PackedMultiply<in TPacked>(TPacked weights, ReadOnlySpan<float> x, Span<float> y, int vectors);
-
-    /// <summary>One row of a packed layout, decoded to float32 in the original column order.</summary>
-    private delegate void PackedDecodeRow<in TPacked>(TPacked weights, int row, Span<float> destination);
-
-    /// <summary>
-    /// A weight in a kernel's packed layout: products by the fused kernel, rows (an embedding lookup) by the layout's
-    /// naive row decoder. Only the packed layout is held: the managed product of the same tensor gives the name, shape
-    /// and stored byte count and is then let go, so the tensor's own codes are not kept beside their re-laid copy.
-    /// </summary>
-    private sealed class FusedProduct<TPacked>(IMatrixVectorProduct reference, TPacked packed, PackedMultiply<TPacked> multiply,
-        PackedDecodeRow<TPacked> decodeRow) : IMatrixVectorProduct
-    {
-        public string Name { get; } = reference.Name;
-
-        public int Rows { get; } = reference.Rows;
-
-        public int Columns { get; } = reference.Columns;
-
-        public long WeightBytes { get; } = reference.WeightBytes;
-
-        public void Multiply(ReadOnlySpan<float> x, Span<float> y)
-        {
-            MatrixShapes.Check(this, x.Length, y.Length);
-            multiply(packed, x, y, 1);
-        }
-
-        public void Multiply(ReadOnlySpan<float> x, Span<float> y, int vectors)
-        {
-            MatrixShapes.Check(this, x.Length, y.Length, vectors);
-            multiply(packed, x, y, vectors);
-        }
-
-        public void DecodeRow(int row, Span<float> destination)
-        {
-            ArgumentOutOfRangeException.ThrowIfNegative(row);
-            ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(row, Rows);
-            MatrixShapes.CheckRow(this, destination.Length);
-            decodeRow(packed, row, destination);
-        }
-    }
 }
 
 /// <summary>How the group-scalar product looks up its tables of x's subset sums.</summary>

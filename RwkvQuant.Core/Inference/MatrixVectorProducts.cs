@@ -1,4 +1,6 @@
 using RwkvQuant.Formats;
+using RwkvQuant.Kernels.MatVec;
+using RwkvQuant.Kernels.Packed;
 using RwkvQuant.Quantization;
 using RwkvQuant.Scalar;
 using RwkvQuant.Scalar.Ggml;
@@ -7,10 +9,10 @@ using RwkvQuant.Vector;
 namespace RwkvQuant.Inference;
 
 /// <summary>
-/// The default <see cref="IMatrixVectorProductFactory"/>: managed implementations that read the stored bytes of each
-/// scheme (<see cref="GroupScalarMatrixProduct"/>, <see cref="VectorQuantizedMatrixProduct"/>,
-/// <see cref="GgmlBlockMatrixProduct"/>, <see cref="DenseMatrixProduct"/>). They are the working default and the
-/// reference twins that faster kernels are held equal to.
+/// The portable <see cref="IMatrixVectorProductFactory"/>: quantized weights in the kernels' packed layouts, multiplied
+/// by RwkvQuant.Kernels' row-decoding product (<see cref="RowDecodeMatVec"/>: each row decoded to float32, SIMD dot
+/// products), and kept matrices from their stored bytes (<see cref="DenseMatrixProduct"/>). It is what
+/// <see cref="FusedMatrixVectorProducts"/> falls back to where no lookup kernel takes a layout.
 /// </summary>
 internal sealed class MatrixVectorProducts : IMatrixVectorProductFactory
 {
@@ -28,9 +30,16 @@ internal sealed class MatrixVectorProducts : IMatrixVectorProductFactory
         ArgumentNullException.ThrowIfNull(tensor);
         return tensor switch
         {
-            GroupScalarTensor scalar => new GroupScalarMatrixProduct(scalar),
-            VectorQuantizedTensor vector => new VectorQuantizedMatrixProduct(vector),
-            GgmlBlockTensor blocks => new GgmlBlockMatrixProduct(blocks),
+            GroupScalarTensor scalar => new PackedMatrixProduct<PackedGroupScalar>(scalar, PackedLayouts.ToPacked(scalar),
+                static (w, x, y, n) => RowDecodeMatVec.MatVec(w, x, y, n), PackedReference.DecodeRow),
+            VectorQuantizedTensor vector => new PackedMatrixProduct<PackedVectorCodes>(vector, PackedLayouts.ToPacked(vector),
+                static (w, x, y, n) => RowDecodeMatVec.MatVec(w, x, y, n), PackedReference.DecodeRow),
+            // Blocks that straddle rows (columns not a multiple of 32) come from no ggml file or quantizer, only from a
+            // hand-built tensor: they are multiplied as the float32 matrix they decode to.
+            GgmlBlockTensor blocks when blocks.Columns % PackedGgmlBlocks.BlockSize != 0 =>
+                new DenseMatrixProduct(TensorData.FromFloats(blocks.Name, [blocks.Rows, blocks.Columns], blocks.Dequantize())),
+            GgmlBlockTensor blocks => new PackedMatrixProduct<PackedGgmlBlocks>(blocks, PackedLayouts.ToPacked(blocks),
+                static (w, x, y, n) => RowDecodeMatVec.MatVec(w, x, y, n), PackedReference.DecodeRow),
             _ => throw new NotSupportedException($"Tensor '{tensor.Name}' ({tensor.Scheme}, {tensor.GetType().Name}) has no matrix-vector product."),
         };
     }

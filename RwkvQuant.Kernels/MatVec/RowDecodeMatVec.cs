@@ -1,0 +1,171 @@
+using System.Buffers;
+using System.Numerics.Tensors;
+using RwkvQuant.Kernels.Packed;
+
+namespace RwkvQuant.Kernels.MatVec;
+
+/// <summary>
+/// The portable product of every packed layout: rows in parallel chunks, each row decoded to float32 into a small buffer
+/// and multiplied with every vector by SIMD dot products (<see cref="TensorPrimitives"/>: AVX-512, AVX2, SSE or ARM64
+/// AdvSimd, whichever the machine has). It runs wherever no lookup kernel takes a layout — group sizes that are not a
+/// multiple of 8, VQ codebooks the machine's tier has no lookup for (more than one dimension or 16 entries without
+/// AVX-512), ggml blocks without AVX2 — and is the engine's product on a machine with none of those kernels. Each row is
+/// read once per call for all vectors, so a batch (a prompt) decodes the codes once.
+/// </summary>
+internal static class RowDecodeMatVec
+{
+    /// <summary>
+    /// Effectively computes y[n, r] = Σ_k W[r, k]·x[n, k] for group-scalar weights: x is put in storage order (act-order's
+    /// permutation) with its group sums X_g once per call, then per row Σ_g s_g·(Σ_{k∈g} q_k·x_k − z_g·X_g).
+    /// </summary>
+    public static void MatVec(PackedGroupScalar w, ReadOnlySpan<float> x, Span<float> y, int vectors)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        PackedReference.CheckShapes(w.Rows, w.Columns, x, y, vectors);
+        int columns = w.Columns, groups = w.GroupsPerRow;
+        float[] prepared = ArrayPool<float>.Shared.Rent(vectors * (columns + groups));
+        float[] results = ArrayPool<float>.Shared.Rent(vectors * w.Rows);
+        try
+        {
+            for (int n = 0; n < vectors; n++)
+            {
+                StorageOrder.Prepare(x.Slice(n * columns, columns), w.Permutation, prepared.AsSpan(n * columns, columns), w.GroupSize,
+                    prepared.AsSpan(vectors * columns + n * groups, groups));
+            }
+            RowPartition.For(w.Rows, (long)columns * vectors, (first, end) => GroupScalarRows(w, prepared, results, vectors, first, end));
+            results.AsSpan(0, vectors * w.Rows).CopyTo(y);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(prepared);
+            ArrayPool<float>.Shared.Return(results);
+        }
+    }
+
+    private static void GroupScalarRows(PackedGroupScalar w, float[] prepared, float[] results, int vectors, int first, int end)
+    {
+        int columns = w.Columns, groups = w.GroupsPerRow, groupSize = w.GroupSize, parameters = groups * (w.Symmetric ? 1 : 2);
+        float[] buffer = ArrayPool<float>.Shared.Rent(columns + parameters);
+        try
+        {
+            Span<float> codes = buffer.AsSpan(0, columns), decoded = buffer.AsSpan(columns, parameters);
+            for (int row = first; row < end; row++)
+            {
+                RowAlignedCodes.DecodeRow(w.Codes.AsSpan((int)((long)row * w.RowBytes), w.RowBytes), w.Bits, codes);
+                w.DecodeParameters(row, decoded);
+                for (int n = 0; n < vectors; n++)
+                {
+                    ReadOnlySpan<float> xs = prepared.AsSpan(n * columns, columns), sums = prepared.AsSpan(vectors * columns + n * groups, groups);
+                    float total = 0;
+                    for (int g = 0; g < groups; g++)
+                    {
+                        int from = g * groupSize, length = Math.Min(groupSize, columns - from);
+                        float scale = w.Symmetric ? decoded[g] : decoded[2 * g];
+                        float zero = w.Symmetric ? w.SymmetricZero : decoded[2 * g + 1];
+                        total += scale * (TensorPrimitives.Dot(codes.Slice(from, length), xs.Slice(from, length)) - zero * sums[g]);
+                    }
+                    results[n * w.Rows + row] = total;
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// Effectively computes y[n, r] = Σ_k W[r, k]·x[n, k] for vector-quantized weights: a row-group's codebooks are
+    /// decoded once per run of its rows, each row's codes gathered from them.
+    /// </summary>
+    public static void MatVec(PackedVectorCodes w, ReadOnlySpan<float> x, Span<float> y, int vectors)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        PackedReference.CheckShapes(w.Rows, w.Columns, x, y, vectors);
+        float[] inputs = ArrayPool<float>.Shared.Rent(vectors * w.Columns);
+        float[] results = ArrayPool<float>.Shared.Rent(vectors * w.Rows);
+        try
+        {
+            x.CopyTo(inputs);
+            RowPartition.For(w.Rows, (long)w.Columns * vectors, (first, end) => VectorCodeRows(w, inputs, results, vectors, first, end));
+            results.AsSpan(0, vectors * w.Rows).CopyTo(y);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(inputs);
+            ArrayPool<float>.Shared.Return(results);
+        }
+    }
+
+    private static void VectorCodeRows(PackedVectorCodes w, float[] inputs, float[] results, int vectors, int first, int end)
+    {
+        int columns = w.Columns, d = w.Dimension, length = w.CodebookLength, columnGroups = w.ColumnGroups;
+        float[] buffer = ArrayPool<float>.Shared.Rent(columns + columnGroups * length);
+        try
+        {
+            Span<float> row = buffer.AsSpan(0, columns), books = buffer.AsSpan(columns, columnGroups * length);
+            int decodedRowGroup = -1;
+            for (int r = first; r < end; r++)
+            {
+                int rowGroup = r / w.GroupRows;
+                if (rowGroup != decodedRowGroup)
+                {
+                    w.DecodeCodebooks(rowGroup * columnGroups, columnGroups, books, length);
+                    decodedRowGroup = rowGroup;
+                }
+                long rowStart = (long)r * w.RowBytes;
+                for (int v = 0; v < w.VectorsPerRow; v++)
+                {
+                    int code = RowAlignedCodes.Read(w.Codes, rowStart, v, w.Bits);
+                    books.Slice(v * d / w.GroupColumns * length + code * d, d).CopyTo(row.Slice(v * d, d));
+                }
+                for (int n = 0; n < vectors; n++)
+                    results[n * w.Rows + r] = TensorPrimitives.Dot(row, inputs.AsSpan(n * columns, columns));
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Effectively computes y[n, r] = Σ_k W[r, k]·x[n, k] for ggml blocks, each row decoded block by block as ggml's reference dequantization does.</summary>
+    public static void MatVec(PackedGgmlBlocks w, ReadOnlySpan<float> x, Span<float> y, int vectors)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        PackedReference.CheckShapes(w.Rows, w.Columns, x, y, vectors);
+        float[] inputs = ArrayPool<float>.Shared.Rent(vectors * w.Columns);
+        float[] results = ArrayPool<float>.Shared.Rent(vectors * w.Rows);
+        try
+        {
+            x.CopyTo(inputs);
+            RowPartition.For(w.Rows, (long)w.Columns * vectors, (first, end) => BlockRows(w, inputs, results, vectors, first, end));
+            results.AsSpan(0, vectors * w.Rows).CopyTo(y);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(inputs);
+            ArrayPool<float>.Shared.Return(results);
+        }
+    }
+
+    private static void BlockRows(PackedGgmlBlocks w, float[] inputs, float[] results, int vectors, int first, int end)
+    {
+        int columns = w.Columns;
+        float[] buffer = ArrayPool<float>.Shared.Rent(columns);
+        try
+        {
+            Span<float> row = buffer.AsSpan(0, columns);
+            for (int r = first; r < end; r++)
+            {
+                PackedReference.DecodeRow(w, r, row);
+                for (int n = 0; n < vectors; n++)
+                    results[n * w.Rows + r] = TensorPrimitives.Dot(row, inputs.AsSpan(n * columns, columns));
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(buffer);
+        }
+    }
+}
