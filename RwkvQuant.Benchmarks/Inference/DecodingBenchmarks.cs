@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using RwkvQuant.Benchmarks.Kernels.KMeans;
+using RwkvQuant.DefaultModel;
 using RwkvQuant.Inference;
 using RwkvQuant.Models;
 using RwkvQuant.Pipeline;
@@ -14,7 +15,8 @@ namespace RwkvQuant.Benchmarks.Inference;
 /// End-to-end recurrent decoding, one token per operation (<c>Tokens/s</c> = 1 / t): the float32 TorchSharp network's
 /// <c>ForwardStep</c> (baseline), the inference engine on the float32 model, and the engine on the model quantized with
 /// RTN 3-bit g64 for every block matrix (embedding and head kept FP16), read straight from the packed weights. Models:
-/// a synthetic RWKV-7 of realistic shape (12 layers × 768, vocabulary 65536) and the tiny v6/v7 fixtures. The weight
+/// a synthetic RWKV-7 of realistic shape (12 layers × 768, vocabulary 65536), the embedded default model (a byte-level
+/// RWKV-7, 4 layers × 256) and the tiny v6/v7 fixtures. The weight
 /// bytes each engine reads per token are printed in the setup log.
 /// </summary>
 [MemoryDiagnoser]
@@ -31,8 +33,11 @@ public class DecodingBenchmarks
     private Tensor _token = null!;
     private float[] _logits = [];
 
-    /// <summary>The model: the synthetic RWKV-7 or an rwkv.cpp fixture.</summary>
-    [Params(Synthetic, "tiny-rwkv-6v0-1m-FP32.bin", "tiny-rwkv-7v0-834K-FP32.bin")]
+    /// <summary>The embedded default model's name among <see cref="Model"/>'s values.</summary>
+    public const string Default = "default-v7-4x256";
+
+    /// <summary>The model: the synthetic RWKV-7, the embedded default model or an rwkv.cpp fixture.</summary>
+    [Params(Synthetic, Default, "tiny-rwkv-6v0-1m-FP32.bin", "tiny-rwkv-7v0-834K-FP32.bin")]
     public string Model { get; set; } = "";
 
     /// <summary>Threads per product (and TorchSharp's intra-op threads): 1, or 0 for every processor.</summary>
@@ -64,7 +69,12 @@ public class DecodingBenchmarks
     /// quantization (every block matrix; embedding and head kept FP16).</summary>
     internal static (RwkvModel Model, QuantizedModel Quantized) Models(string name)
     {
-        RwkvModel model = name == Synthetic ? SyntheticModels.Create(SyntheticModels.Find("rwkv7-0.1b")) : RwkvModelFile.Load(FixturePath.Find("rwkvcpp", name));
+        RwkvModel model = name switch
+        {
+            Synthetic => SyntheticModels.Create(SyntheticModels.Find("rwkv7-0.1b")),
+            Default => EmbeddedModel.Load(),
+            _ => RwkvModelFile.Load(FixturePath.Find("rwkvcpp", name)),
+        };
         var rtn = new RoundToNearestQuantizer(new RoundToNearestOptions { Bits = 3, GroupSize = 64 });
         QuantizedTensor[] quantized = LinearWeights.Of(model).Where(w => w.Block >= 0)
             .AsParallel().Select(w => rtn.Quantize(w.ToMatrix(model[w.Name]))).ToArray();

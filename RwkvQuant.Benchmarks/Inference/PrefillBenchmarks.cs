@@ -25,7 +25,7 @@ public class PrefillBenchmarks
     private float[] _logits = [];
 
     /// <summary>The model: the synthetic RWKV-7 or an rwkv.cpp fixture.</summary>
-    [Params(DecodingBenchmarks.Synthetic, "tiny-rwkv-6v0-1m-FP32.bin", "tiny-rwkv-7v0-834K-FP32.bin")]
+    [Params(DecodingBenchmarks.Synthetic, DecodingBenchmarks.Default, "tiny-rwkv-6v0-1m-FP32.bin", "tiny-rwkv-7v0-834K-FP32.bin")]
     public string Model { get; set; } = "";
 
     /// <summary>Threads per product: 1, or 0 for every processor.</summary>
