@@ -52,15 +52,9 @@ internal static class PackedLayouts
     public static PackedGgmlBlocks ToPacked(GgmlBlockTensor tensor)
     {
         ArgumentNullException.ThrowIfNull(tensor);
-        GgmlBlockType type = tensor.Type switch
-        {
-            GgmlType.Q4_0 => GgmlBlockType.Q4_0,
-            GgmlType.Q4_1 => GgmlBlockType.Q4_1,
-            GgmlType.Q5_0 => GgmlBlockType.Q5_0,
-            GgmlType.Q5_1 => GgmlBlockType.Q5_1,
-            GgmlType.Q8_0 => GgmlBlockType.Q8_0,
-            _ => throw new ArgumentException($"Tensor '{tensor.Name}' is {tensor.Type}, not a block-quantized type.", nameof(tensor)),
-        };
+        if (!tensor.Type.IsQuantized())
+            throw new ArgumentException($"Tensor '{tensor.Name}' is {tensor.Type}, not a block-quantized type.", nameof(tensor));
+        GgmlBlockType type = tensor.Type.ToBlockType();
         return PackedGgmlBlocks.FromBlocks(type, tensor.Rows, tensor.Columns, tensor.Blocks);
     }
 }

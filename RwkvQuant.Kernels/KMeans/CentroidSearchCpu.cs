@@ -10,7 +10,7 @@ namespace RwkvQuant.Kernels.KMeans;
 /// 1·x = x exactly) and keep a centroid only when strictly nearer, so indices, ties and distances are bit-identical to
 /// <see cref="CentroidSearchReference"/>.
 /// </summary>
-internal sealed unsafe class CentroidSearchCpu : ICentroidSearch
+public sealed unsafe class CentroidSearchCpu : ICentroidSearch
 {
     /// <summary>Distance evaluations (n·k) from which blocks of points run on several threads.</summary>
     internal const long ParallelThreshold = 1 << 18;

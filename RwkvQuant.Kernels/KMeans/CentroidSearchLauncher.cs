@@ -9,7 +9,7 @@ namespace RwkvQuant.Kernels.KMeans;
 /// Runs <see cref="CentroidSearchKernel.Search"/> on one accelerator: the kernel is loaded once per accelerator
 /// (<see cref="For"/> caches the launcher) and every launch checks the views' lengths first.
 /// </summary>
-internal sealed class CentroidSearchLauncher : ICentroidSearch
+public sealed class CentroidSearchLauncher : ICentroidSearch
 {
     private static readonly ConditionalWeakTable<Accelerator, CentroidSearchLauncher> Cache = [];
 

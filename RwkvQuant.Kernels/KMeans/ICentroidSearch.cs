@@ -6,7 +6,7 @@ namespace RwkvQuant.Kernels.KMeans;
 /// Distances are taken in double precision (points and weights widened from float), term by term in j order, so every
 /// implementation returns the same indices and the same distances, bit for bit.
 /// </summary>
-internal interface ICentroidSearch
+public interface ICentroidSearch
 {
     /// <summary>Searches every point.</summary>
     /// <param name="points">x <c>[n, d]</c> row-major.</param>

@@ -6,7 +6,7 @@ using RwkvQuant.Kernels.Packed;
 namespace RwkvQuant.Kernels.MatVec;
 
 /// <summary>The AVX2 tier of <see cref="BitPlaneMatVec"/>: 8 rows × 3 columns per 256-bit permute.</summary>
-internal static unsafe partial class BitPlaneMatVec
+public static unsafe partial class BitPlaneMatVec
 {
     /// <summary>Floats of the AVX2 tables per column block: 8-entry tables over columns 0–2, 3–5 and 6–7.</summary>
     private const int Avx2BlockFloats = 24;

@@ -6,7 +6,7 @@ using RwkvQuant.Kernels.Packed;
 namespace RwkvQuant.Kernels.MatVec;
 
 /// <summary>The AVX-512 tier of <see cref="BitPlaneMatVec"/>: 16 rows × 4 columns per 512-bit permute.</summary>
-internal static unsafe partial class BitPlaneMatVec
+public static unsafe partial class BitPlaneMatVec
 {
     /// <summary>Floats of the AVX-512 tables per column block: two 16-entry tables, over columns 0–3 and 4–7.</summary>
     private const int Avx512BlockFloats = 2 * TableFloats;

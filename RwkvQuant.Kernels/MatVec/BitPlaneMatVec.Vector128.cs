@@ -8,7 +8,7 @@ namespace RwkvQuant.Kernels.MatVec;
 /// The 128-bit tier of <see cref="BitPlaneMatVec"/>, written with the portable <see cref="Vector128"/> API only (AdvSimd
 /// <c>tbl</c> on ARM64, <c>vpermilps</c>/SSE on x86): 4 rows × 2 columns per shuffle, four 4-entry tables per column block.
 /// </summary>
-internal static unsafe partial class BitPlaneMatVec
+public static unsafe partial class BitPlaneMatVec
 {
     /// <summary>Floats of the 128-bit tables per column block: 4-entry tables over columns 0–1, 2–3, 4–5 and 6–7.</summary>
     private const int Vector128BlockFloats = 16;

@@ -27,7 +27,7 @@ namespace RwkvQuant.Kernels.MatVec;
 /// Scales and zeros are decoded a register at a time. Callers check <see cref="IsSupported"/> or pass a tier that
 /// <see cref="Supports"/> accepts.
 /// </summary>
-internal static unsafe partial class BitPlaneMatVec
+public static unsafe partial class BitPlaneMatVec
 {
     /// <summary>Vectors whose tables are built for one pass over the weights; larger batches run in passes.</summary>
     public const int MaxVectors = 8;

@@ -53,7 +53,7 @@ internal sealed class DeviceVectorCodes : IDisposable
         ArgumentNullException.ThrowIfNull(layout);
         Layout = layout;
         _codes = HostCopy.Upload<uint>(accelerator, MemoryMarshal.Cast<byte, uint>(layout.Codes));
-        _int8 = HostCopy.Upload<byte>(accelerator, MemoryMarshal.AsBytes(layout.Int8.AsSpan()));
+        _int8 = HostCopy.Upload<byte>(accelerator, MemoryMarshal.AsBytes(layout.SignedValues.AsSpan()));
         _halves = HostCopy.Upload<ushort>(accelerator, layout.Halves);
         _floats = HostCopy.Upload<float>(accelerator, layout.Floats);
     }

@@ -14,7 +14,7 @@ namespace RwkvQuant.Kernels.MatVec;
 /// shifted out of qh); on the <see cref="SimdTier.Scalar"/> tier each block is decoded to floats by the reference and
 /// dotted with TensorPrimitives.
 /// </summary>
-internal static unsafe class GgmlMatVec
+public static unsafe class GgmlMatVec
 {
     /// <summary>Vectors multiplied in one pass over the weights.</summary>
     public const int MaxVectors = 8;
@@ -180,8 +180,7 @@ internal static unsafe class GgmlMatVec
         for (int b = 0; b < blocks; b++)
         {
             var block = new ReadOnlySpan<byte>((byte*)c.Blocks + ((long)row * blocks + b) * blockBytes, blockBytes);
-            for (int j = 0; j < Block; j++)
-                values[j] = PackedReference.GgmlValue(w.Type, block, j);
+            PackedReference.DecodeBlock(w.Type, block, values);
             for (int n = 0; n < c.Vectors; n++)
                 sums[n] += TensorPrimitives.Dot(values, new ReadOnlySpan<float>((float*)c.X + n * w.Columns + b * Block, Block));
         }

@@ -18,7 +18,7 @@ namespace RwkvQuant.Kernels.MatVec;
 /// <see cref="Reference"/>; each sums in its own order, so tiers agree to float rounding, not bit for bit.
 /// </para>
 /// </summary>
-internal static class HalfMatVec
+public static class HalfMatVec
 {
     /// <summary>The widest tier this machine runs (every machine runs <see cref="SimdTier.Scalar"/>).</summary>
     public static SimdTier Tier { get; } = SimdTiers.Best;

@@ -6,7 +6,7 @@ using RwkvQuant.Kernels.Packed;
 namespace RwkvQuant.Kernels.MatVec;
 
 /// <summary>The AVX2 tier of <see cref="NibbleTableMatVec"/>: 16 rows × 4 columns × 2 planes per <c>vpshufb</c>.</summary>
-internal static unsafe partial class NibbleTableMatVec
+public static unsafe partial class NibbleTableMatVec
 {
     private static void BlocksAvx2(Context c, int first, int end)
     {

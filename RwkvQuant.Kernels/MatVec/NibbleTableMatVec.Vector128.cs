@@ -9,7 +9,7 @@ namespace RwkvQuant.Kernels.MatVec;
 /// byte shuffle (<c>tbl</c> on ARM64, <c>pshufb</c> on x86) looks up one 16-entry table for the 16 rows of a plane,
 /// the lookups are widened to 16 bits and summed per row, then to 32 bits once per plane and group.
 /// </summary>
-internal static unsafe partial class NibbleTableMatVec
+public static unsafe partial class NibbleTableMatVec
 {
     private static void Blocks128(Context c, int first, int end)
     {

@@ -28,7 +28,7 @@ namespace RwkvQuant.Kernels.MatVec;
 /// <c>pshufb</c> on x86); callers check <see cref="IsSupported"/> or pass a tier that <see cref="Supports"/> accepts.
 /// </para>
 /// </summary>
-internal static unsafe partial class NibbleTableMatVec
+public static unsafe partial class NibbleTableMatVec
 {
     /// <summary>Vectors whose tables are built for one pass over the weights; larger batches run in passes.</summary>
     public const int MaxVectors = 8;

@@ -219,9 +219,7 @@ internal static unsafe class PackedDequantize
                     float* destination = (float*)target + b * PackedGgmlBlocks.BlockSize;
                     if (!avx512)
                     {
-                        var bytes = new ReadOnlySpan<byte>(block, blockBytes);
-                        for (int j = 0; j < PackedGgmlBlocks.BlockSize; j++)
-                            destination[j] = PackedReference.GgmlValue(type, bytes, j);
+                        PackedReference.DecodeBlock(type, new ReadOnlySpan<byte>(block, blockBytes), new Span<float>(destination, PackedGgmlBlocks.BlockSize));
                         continue;
                     }
                     GgmlBlockCodes.Decode(type, block, out Vector512<int> low, out Vector512<int> high);

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using RwkvQuant.Kernels.Packed;
 
 namespace RwkvQuant.Kernels.MatVec;
@@ -7,7 +8,7 @@ namespace RwkvQuant.Kernels.MatVec;
 /// the quantizers' reference dequantization does, and multiply in float64. Everything fast is tested against these.
 /// Products take <c>x [vectors, Columns]</c> and write <c>y [vectors, Rows]</c>, y_n = W·x_n.
 /// </summary>
-internal static class PackedReference
+public static class PackedReference
 {
     /// <summary>W <c>[Rows, Columns]</c> row-major in the original column order: w[r, Permutation[k]] = s·(q[r, k] − z).</summary>
     public static float[] Dequantize(PackedGroupScalar w)
@@ -86,10 +87,75 @@ internal static class PackedReference
         for (int b = 0; b < w.BlocksPerRow; b++)
         {
             ReadOnlySpan<byte> block = w.Blocks.AsSpan(checked((int)(((long)row * w.BlocksPerRow + b) * blockBytes)), blockBytes);
-            for (int j = 0; j < PackedGgmlBlocks.BlockSize; j++)
-                destination[b * PackedGgmlBlocks.BlockSize + j] = GgmlValue(w.Type, block, j);
+            DecodeBlock(w.Type, block, destination.Slice(b * PackedGgmlBlocks.BlockSize, PackedGgmlBlocks.BlockSize));
         }
     }
+
+    /// <summary>
+    /// The 32 values of one ggml block (<paramref name="block"/>: exactly its bytes) into <paramref name="destination"/>,
+    /// the one reference dequantization of ggml blocks in the library (file readers and quantizers use it too). ggml's
+    /// layouts, rwkv.cpp file version 101: value j sits in the low nibble of <c>qs[j]</c> and value j + 16 in the high
+    /// nibble (Q4/Q5), the fifth bit of value j is bit j of the little-endian uint32 <c>qh</c> (Q5).
+    /// </summary>
+    /// <exception cref="ArgumentException">The block or the destination has the wrong size.</exception>
+    public static void DecodeBlock(GgmlBlockType type, ReadOnlySpan<byte> block, Span<float> destination)
+    {
+        const int half = PackedGgmlBlocks.BlockSize / 2;
+        if (block.Length != PackedGgmlBlocks.BytesPerBlock(type))
+            throw new ArgumentException($"A {type} block is {PackedGgmlBlocks.BytesPerBlock(type)} bytes, got {block.Length}.", nameof(block));
+        if (destination.Length != PackedGgmlBlocks.BlockSize)
+            throw new ArgumentException($"A block holds {PackedGgmlBlocks.BlockSize} values; the destination holds {destination.Length}.", nameof(destination));
+        float d = Half(block, 0);
+        switch (type)
+        {
+            case GgmlBlockType.Q4_0: // { fp16 d; u8 qs[16]; }: x = d·(q − 8)
+                for (int j = 0; j < half; j++)
+                {
+                    destination[j] = ((block[2 + j] & 0x0F) - 8) * d;
+                    destination[j + half] = ((block[2 + j] >> 4) - 8) * d;
+                }
+                break;
+            case GgmlBlockType.Q4_1: // { fp16 d; fp16 m; u8 qs[16]; }: x = d·q + m
+            {
+                float m = Half(block, 2);
+                for (int j = 0; j < half; j++)
+                {
+                    destination[j] = (block[4 + j] & 0x0F) * d + m;
+                    destination[j + half] = (block[4 + j] >> 4) * d + m;
+                }
+                break;
+            }
+            case GgmlBlockType.Q5_0: // { fp16 d; u8 qh[4]; u8 qs[16]; }: x = d·(q − 16)
+            {
+                uint qh = BinaryPrimitives.ReadUInt32LittleEndian(block.Slice(2, 4));
+                for (int j = 0; j < half; j++)
+                {
+                    destination[j] = ((block[6 + j] & 0x0F | (int)(qh >> j << 4 & 0x10)) - 16) * d;
+                    destination[j + half] = ((block[6 + j] >> 4 | (int)(qh >> (j + half) << 4 & 0x10)) - 16) * d;
+                }
+                break;
+            }
+            case GgmlBlockType.Q5_1: // { fp16 d; fp16 m; u8 qh[4]; u8 qs[16]; }: x = d·q + m
+            {
+                float m = Half(block, 2);
+                uint qh = BinaryPrimitives.ReadUInt32LittleEndian(block.Slice(4, 4));
+                for (int j = 0; j < half; j++)
+                {
+                    destination[j] = (block[8 + j] & 0x0F | (int)(qh >> j << 4 & 0x10)) * d + m;
+                    destination[j + half] = (block[8 + j] >> 4 | (int)(qh >> (j + half) << 4 & 0x10)) * d + m;
+                }
+                break;
+            }
+            case GgmlBlockType.Q8_0: // { fp16 d; i8 qs[32]; }: x = d·q
+                for (int j = 0; j < PackedGgmlBlocks.BlockSize; j++)
+                    destination[j] = (sbyte)block[2 + j] * d;
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(type), type, "Not a ggml block type.");
+        }
+    }
+
+    private static float Half(ReadOnlySpan<byte> bytes, int offset) => ScaleWords.HalfToSingle((ushort)(bytes[offset] | bytes[offset + 1] << 8));
 
     private static void CheckRow(int row, int rows, int columns, Span<float> destination)
     {
@@ -99,33 +165,8 @@ internal static class PackedReference
             throw new ArgumentException($"A row holds {columns} values; the destination holds {destination.Length}.", nameof(destination));
     }
 
-    /// <summary>Value <paramref name="j"/> (0–31) of one block.</summary>
-    public static float GgmlValue(GgmlBlockType type, ReadOnlySpan<byte> block, int j)
-    {
-        float d = ScaleWords.HalfToSingle((ushort)(block[0] | block[1] << 8));
-        switch (type)
-        {
-            case GgmlBlockType.Q4_0:
-                return (Nibble(block[2..], j) - 8) * d;
-            case GgmlBlockType.Q4_1:
-                return Nibble(block[4..], j) * d + ScaleWords.HalfToSingle((ushort)(block[2] | block[3] << 8));
-            case GgmlBlockType.Q5_0:
-                return ((Nibble(block[6..], j) | FifthBit(block[2..], j)) - 16) * d;
-            case GgmlBlockType.Q5_1:
-                return (Nibble(block[8..], j) | FifthBit(block[4..], j)) * d + ScaleWords.HalfToSingle((ushort)(block[2] | block[3] << 8));
-            case GgmlBlockType.Q8_0:
-                return (sbyte)block[2 + j] * d;
-            default:
-                throw new ArgumentOutOfRangeException(nameof(type), type, "Not a ggml block type.");
-        }
-    }
-
-    private static int Nibble(ReadOnlySpan<byte> qs, int j) => j < 16 ? qs[j] & 0x0F : qs[j - 16] >> 4;
-
-    private static int FifthBit(ReadOnlySpan<byte> qh, int j) => (qh[j >> 3] >> (j & 7) & 1) << 4;
-
     /// <summary>y_n = W·x_n with W dequantized by the matching <c>Dequantize</c>, summed in float64.</summary>
-    public static void MatVec(float[] weights, int rows, int columns, ReadOnlySpan<float> x, Span<float> y, int vectors)
+    internal static void MatVec(float[] weights, int rows, int columns, ReadOnlySpan<float> x, Span<float> y, int vectors)
     {
         CheckShapes(rows, columns, x, y, vectors);
         for (int n = 0; n < vectors; n++)
@@ -153,7 +194,7 @@ internal static class PackedReference
         MatVec(Dequantize(w), w.Rows, w.Columns, x, y, vectors);
 
     /// <summary>Checks x <c>[vectors, columns]</c> and y <c>[vectors, rows]</c>.</summary>
-    public static void CheckShapes(int rows, int columns, ReadOnlySpan<float> x, ReadOnlySpan<float> y, int vectors)
+    internal static void CheckShapes(int rows, int columns, ReadOnlySpan<float> x, ReadOnlySpan<float> y, int vectors)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(vectors, 1);
         if (x.Length != (long)vectors * columns)

@@ -4,7 +4,7 @@ namespace RwkvQuant.Kernels.MatVec;
 /// How many threads the CPU matrix–vector products split their rows over: every processor unless a caller limits it
 /// (the command line's <c>--threads</c>, as llama.cpp's <c>-t</c>). One process-wide setting, read at each product.
 /// </summary>
-internal static class ProductThreads
+public static class ProductThreads
 {
     private static int _count = Environment.ProcessorCount;
 

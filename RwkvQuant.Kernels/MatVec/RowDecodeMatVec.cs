@@ -12,7 +12,7 @@ namespace RwkvQuant.Kernels.MatVec;
 /// AVX-512), ggml blocks without AVX2 — and is the engine's product on a machine with none of those kernels. Each row is
 /// read once per call for all vectors, so a batch (a prompt) decodes the codes once.
 /// </summary>
-internal static class RowDecodeMatVec
+public static class RowDecodeMatVec
 {
     /// <summary>
     /// Effectively computes y[n, r] = Σ_k W[r, k]·x[n, k] for group-scalar weights: x is put in storage order (act-order's

@@ -8,7 +8,7 @@ namespace RwkvQuant.Kernels.MatVec;
 /// (<see cref="SimdTiers.Best"/>) unless a caller asks for a lower one, so that a machine with AVX-512 also proves the
 /// AVX2 and 128-bit code.
 /// </summary>
-internal enum SimdTier
+public enum SimdTier
 {
     /// <summary>Plain scalar code: every machine.</summary>
     Scalar = 0,
@@ -24,7 +24,7 @@ internal enum SimdTier
 }
 
 /// <summary>Which <see cref="SimdTier"/>s this machine runs; one predicate per tier, read once.</summary>
-internal static class SimdTiers
+public static class SimdTiers
 {
     /// <summary>The widest tier this machine runs.</summary>
     public static SimdTier Best { get; } =

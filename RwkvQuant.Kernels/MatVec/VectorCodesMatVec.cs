@@ -17,7 +17,7 @@ namespace RwkvQuant.Kernels.MatVec;
 /// variable shift and looked up by one 8-entry <c>vpermps</c> (two and a blend for 16 entries). Otherwise a scalar loop
 /// looks up each code. <see cref="TierFor"/> picks the widest tier that takes a layout on this machine.
 /// </summary>
-internal static unsafe class VectorCodesMatVec
+public static unsafe class VectorCodesMatVec
 {
     /// <summary>Vectors multiplied in one pass over the weights.</summary>
     public const int MaxVectors = 8;
@@ -238,7 +238,7 @@ internal static unsafe class VectorCodesMatVec
     private static void DecodeInt8Avx2(PackedVectorCodes w, int firstGroup, float* tables, int stride)
     {
         int length = w.CodebookLength, count = w.ColumnGroups;
-        fixed (sbyte* int8 = w.Int8)
+        fixed (sbyte* int8 = w.SignedValues)
         fixed (ushort* scales = w.Halves)
         {
             sbyte* values = int8 + (long)firstGroup * length;

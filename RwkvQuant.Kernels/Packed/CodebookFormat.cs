@@ -1,7 +1,7 @@
 namespace RwkvQuant.Kernels.Packed;
 
 /// <summary>How a <see cref="PackedVectorCodes"/> holds its codebooks.</summary>
-internal enum CodebookFormat
+public enum CodebookFormat
 {
     /// <summary>int8 values and one FP16 scale per codebook: value = scale · int8.</summary>
     Int8Scaled = 0,

@@ -1,7 +1,7 @@
 namespace RwkvQuant.Kernels.Packed;
 
 /// <summary>ggml's block formats (32 values per block). The values are not the file codes (rwkv.cpp and ggml number them differently).</summary>
-internal enum GgmlBlockType
+public enum GgmlBlockType
 {
     /// <summary>fp16 d; u8 qs[16]: x = d·(q − 8). 18 bytes.</summary>
     Q4_0,

@@ -18,7 +18,7 @@ namespace RwkvQuant.Kernels.Packed;
 /// up to the padding of the last row and column blocks.
 /// </para>
 /// </summary>
-internal sealed class PackedBitPlanes
+public sealed class PackedBitPlanes
 {
     /// <summary>Rows per row block: one 512-bit vector of float32 lanes.</summary>
     public const int RowBlock = 16;

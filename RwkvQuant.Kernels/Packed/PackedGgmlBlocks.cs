@@ -6,7 +6,7 @@ namespace RwkvQuant.Kernels.Packed;
 /// for the _1 types). Within a block value j is the low nibble of <c>qs[j]</c> and value j + 16 the high nibble
 /// (Q4/Q5); the fifth bit of value j is bit j of the little-endian uint32 <c>qh</c> (Q5).
 /// </summary>
-internal sealed class PackedGgmlBlocks
+public sealed class PackedGgmlBlocks
 {
     /// <summary>Values per block.</summary>
     public const int BlockSize = 32;
@@ -19,19 +19,25 @@ internal sealed class PackedGgmlBlocks
         Blocks = blocks;
     }
 
+    /// <summary>The block type.</summary>
     public GgmlBlockType Type { get; }
 
+    /// <summary>Rows of W (outputs).</summary>
     public int Rows { get; }
 
+    /// <summary>Columns of W (inputs), a multiple of <see cref="BlockSize"/>.</summary>
     public int Columns { get; }
 
     /// <summary>The blocks, exactly ggml's bytes.</summary>
     public byte[] Blocks { get; }
 
+    /// <summary>Blocks in one row.</summary>
     public int BlocksPerRow => Columns / BlockSize;
 
+    /// <summary>Bytes of one block of <see cref="Type"/>.</summary>
     public int BlockBytes => BytesPerBlock(Type);
 
+    /// <summary>Bytes the kernels read for one product: the blocks.</summary>
     public long PackedBytes => Blocks.LongLength;
 
     /// <summary>Bytes of one block of <paramref name="type"/>.</summary>

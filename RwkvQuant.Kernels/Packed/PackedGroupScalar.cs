@@ -8,7 +8,7 @@ namespace RwkvQuant.Kernels.Packed;
 /// original column <c>Permutation[k]</c> when a permutation (act-order) is present.
 /// Same bytes as the dense stored form, plus at most 63 codes of padding per row.
 /// </summary>
-internal sealed class PackedGroupScalar
+public sealed class PackedGroupScalar
 {
     private PackedGroupScalar(int rows, int columns, int bits, int groupSize, bool symmetric, ScaleFormat format,
         byte[] codes, ushort[] parameters, int[]? permutation)
@@ -24,8 +24,10 @@ internal sealed class PackedGroupScalar
         Permutation = permutation;
     }
 
+    /// <summary>Rows of W (outputs).</summary>
     public int Rows { get; }
 
+    /// <summary>Columns of W (inputs).</summary>
     public int Columns { get; }
 
     /// <summary>Bits per code b, 2–8.</summary>
@@ -34,8 +36,10 @@ internal sealed class PackedGroupScalar
     /// <summary>Consecutive storage columns sharing (s, z); the last group of a row may be shorter.</summary>
     public int GroupSize { get; }
 
+    /// <summary>True when every zero is 2^(b−1) (no zeros stored).</summary>
     public bool Symmetric { get; }
 
+    /// <summary>The precision of the stored scales and zeros.</summary>
     public ScaleFormat Format { get; }
 
     /// <summary>The row-aligned codes, <see cref="RowBytes"/> per row plus slack.</summary>
@@ -47,6 +51,7 @@ internal sealed class PackedGroupScalar
     /// <summary>Storage column k holds original column <c>Permutation[k]</c>; null for the identity.</summary>
     public int[]? Permutation { get; }
 
+    /// <summary>Groups in one row, ⌈Columns / GroupSize⌉.</summary>
     public int GroupsPerRow => (Columns + GroupSize - 1) / GroupSize;
 
     /// <summary>Bytes of one row of codes: 8·b·⌈Columns / 64⌉.</summary>

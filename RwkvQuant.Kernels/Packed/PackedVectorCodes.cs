@@ -7,7 +7,7 @@ namespace RwkvQuant.Kernels.Packed;
 /// row from its group's codebook. Codes are in the row-aligned stream of <see cref="RowAlignedCodes"/> (Columns / d
 /// codes per row); codebooks stay in their stored form: int8 + FP16 scale, FP16, or float32 (rebuilt from SVD factors).
 /// </summary>
-internal sealed class PackedVectorCodes
+public sealed class PackedVectorCodes
 {
     private PackedVectorCodes(int rows, int columns, int dimension, int bits, int groupRows, int groupColumns, byte[] codes,
         CodebookFormat format, sbyte[] int8, ushort[] halves, float[] floats)
@@ -20,13 +20,15 @@ internal sealed class PackedVectorCodes
         GroupColumns = groupColumns;
         Codes = codes;
         Format = format;
-        Int8 = int8;
+        SignedValues = int8;
         Halves = halves;
         Floats = floats;
     }
 
+    /// <summary>Rows of W (outputs).</summary>
     public int Rows { get; }
 
+    /// <summary>Columns of W (inputs).</summary>
     public int Columns { get; }
 
     /// <summary>Vector dimension d (1, 2 or 4 from the quantizers; any divisor of the group width works).</summary>
@@ -35,17 +37,20 @@ internal sealed class PackedVectorCodes
     /// <summary>Bits per code b (1–12).</summary>
     public int Bits { get; }
 
+    /// <summary>Rows sharing one codebook.</summary>
     public int GroupRows { get; }
 
+    /// <summary>Columns sharing one codebook (the last group of a row may be narrower).</summary>
     public int GroupColumns { get; }
 
     /// <summary>The row-aligned codes, <see cref="RowBytes"/> per row plus slack.</summary>
     public byte[] Codes { get; }
 
+    /// <summary>How the codebooks are stored.</summary>
     public CodebookFormat Format { get; }
 
     /// <summary>int8 codebook values <c>[Groups, L]</c> (Int8Scaled), else empty.</summary>
-    public sbyte[] Int8 { get; }
+    public sbyte[] SignedValues { get; }
 
     /// <summary>FP16 words: the per-codebook scales <c>[Groups]</c> (Int8Scaled) or the values <c>[Groups, L]</c> (F16).</summary>
     public ushort[] Halves { get; }
@@ -53,19 +58,23 @@ internal sealed class PackedVectorCodes
     /// <summary>float32 codebook values <c>[Groups, L]</c> (F32), else empty.</summary>
     public float[] Floats { get; }
 
+    /// <summary>Codes in one row, Columns / d.</summary>
     public int VectorsPerRow => Columns / Dimension;
 
+    /// <summary>Bytes of one row of codes (whole 64-bit words).</summary>
     public int RowBytes => RowAlignedCodes.RowBytes(VectorsPerRow, Bits);
 
+    /// <summary>Codebook groups across one row.</summary>
     public int ColumnGroups => (Columns + GroupColumns - 1) / GroupColumns;
 
+    /// <summary>Codebooks in all: row groups × column groups.</summary>
     public int Groups => (Rows + GroupRows - 1) / GroupRows * ColumnGroups;
 
     /// <summary>Values per codebook, 2^b·d.</summary>
     public int CodebookLength => (1 << Bits) * Dimension;
 
     /// <summary>Bytes the kernels read for one product: codes and codebooks.</summary>
-    public long PackedBytes => Codes.LongLength + Int8.LongLength + 2L * Halves.LongLength + 4L * Floats.LongLength;
+    public long PackedBytes => Codes.LongLength + SignedValues.LongLength + 2L * Halves.LongLength + 4L * Floats.LongLength;
 
     /// <summary>The codebook of the vector starting at (row, column).</summary>
     public int GroupOf(int row, int column) => row / GroupRows * ColumnGroups + column / GroupColumns;
@@ -76,7 +85,7 @@ internal sealed class PackedVectorCodes
         long i = (long)group * CodebookLength + index;
         return Format switch
         {
-            CodebookFormat.Int8Scaled => ScaleWords.HalfToSingle(Halves[group]) * Int8[i],
+            CodebookFormat.Int8Scaled => ScaleWords.HalfToSingle(Halves[group]) * SignedValues[i],
             CodebookFormat.F16 => ScaleWords.HalfToSingle(Halves[i]),
             _ => Floats[i],
         };
@@ -99,7 +108,7 @@ internal sealed class PackedVectorCodes
             {
                 case CodebookFormat.Int8Scaled:
                     float scale = ScaleWords.HalfToSingle(Halves[group]);
-                    ReadOnlySpan<sbyte> values = Int8.AsSpan((int)first, length);
+                    ReadOnlySpan<sbyte> values = SignedValues.AsSpan((int)first, length);
                     for (int i = 0; i < length; i++)
                         target[i] = scale * values[i];
                     break;
@@ -115,12 +124,12 @@ internal sealed class PackedVectorCodes
 
     /// <summary>Converts codes stored densely (all rows back to back) and int8 codebooks with FP16 scales (as raw bits).</summary>
     public static PackedVectorCodes FromInt8(int rows, int columns, int dimension, int bits, int groupRows, int groupColumns,
-        ReadOnlySpan<byte> packedCodes, ReadOnlySpan<sbyte> int8, ReadOnlySpan<ushort> scales)
+        ReadOnlySpan<byte> packedCodes, ReadOnlySpan<sbyte> values, ReadOnlySpan<ushort> scales)
     {
         var (codes, groups, length) = Prepare(rows, columns, dimension, bits, groupRows, groupColumns, packedCodes);
-        if (int8.Length != (long)groups * length || scales.Length != groups)
-            throw new ArgumentException($"{groups} int8 codebooks of {length} values need {(long)groups * length} values and {groups} scales, got {int8.Length} and {scales.Length}.", nameof(int8));
-        return new PackedVectorCodes(rows, columns, dimension, bits, groupRows, groupColumns, codes, CodebookFormat.Int8Scaled, int8.ToArray(), scales.ToArray(), []);
+        if (values.Length != (long)groups * length || scales.Length != groups)
+            throw new ArgumentException($"{groups} int8 codebooks of {length} values need {(long)groups * length} values and {groups} scales, got {values.Length} and {scales.Length}.", nameof(values));
+        return new PackedVectorCodes(rows, columns, dimension, bits, groupRows, groupColumns, codes, CodebookFormat.Int8Scaled, values.ToArray(), scales.ToArray(), []);
     }
 
     /// <summary>Converts codes stored densely and FP16 codebooks (as raw bits).</summary>

@@ -1,7 +1,7 @@
 namespace RwkvQuant.Kernels.Packed;
 
 /// <summary>How a packed layout stores its per-group floats (scales, zeros), as 16-bit words.</summary>
-internal enum ScaleFormat
+public enum ScaleFormat
 {
     /// <summary>IEEE 754 half: one word.</summary>
     F16 = 0,

@@ -8,10 +8,10 @@ namespace RwkvQuant.Kernels.Wkv;
 /// at a time with <see cref="Vector256{T}"/>; the heads run in parallel when the call is large enough to pay for the
 /// threads.
 /// </summary>
-internal static unsafe class Wkv7Cpu
+public static unsafe class Wkv7Cpu
 {
     /// <summary>Multiply-adds per call (T·H·N²) from which heads run on several threads.</summary>
-    internal const long ParallelThreshold = 1 << 17;
+    public const long ParallelThreshold = 1 << 17;
 
     /// <summary>As <see cref="Wkv7Reference.Run"/>.</summary>
     public static void Run(WkvShape shape, ReadOnlySpan<float> r, ReadOnlySpan<float> w, ReadOnlySpan<float> k,

@@ -6,7 +6,7 @@ namespace RwkvQuant.Kernels.Wkv;
 /// The shape of one WKV call: <see cref="Steps"/> tokens T of one sequence, <see cref="Heads"/> H heads of
 /// <see cref="HeadSize"/> N channels. Per-token inputs are <c>[T, H, N]</c> row-major, the state <c>[H, N, N]</c>.
 /// </summary>
-internal readonly record struct WkvShape
+public readonly record struct WkvShape
 {
     /// <summary>Validates and stores the sizes (each at least 1; T·H·N and H·N·N must fit an int).</summary>
     public WkvShape(int steps, int heads, int headSize)
@@ -43,14 +43,14 @@ internal readonly record struct WkvShape
     public WkvShape WithSteps(int steps) => new(steps, Heads, HeadSize);
 
     /// <summary>Throws unless <paramref name="actual"/> equals <paramref name="expected"/>, naming the argument.</summary>
-    public static void Check(long actual, long expected, string name, string layout)
+    internal static void Check(long actual, long expected, string name, string layout)
     {
         if (actual != expected)
             Throw(actual, expected, name, layout);
     }
 
     /// <summary>Checks the per-token inputs, the output and the state.</summary>
-    public void CheckCommon(long r, long w, long k, long v, long state, long y)
+    internal void CheckCommon(long r, long w, long k, long v, long state, long y)
     {
         Check(r, TokenLength, "r", "[T, H, N]");
         Check(w, TokenLength, "w", "[T, H, N]");

@@ -1,3 +1,5 @@
+using RwkvQuant.Kernels.Packed;
+
 namespace RwkvQuant.Formats.Ggml;
 
 /// <summary>Tensor data types of rwkv.cpp's ggml model files (the numbers are the on-disk codes).</summary>
@@ -22,8 +24,8 @@ public enum GgmlType
 /// <summary>Block geometry of <see cref="GgmlType"/> values (file version 101 layouts).</summary>
 public static class GgmlTypes
 {
-    /// <summary>Values per block of the quantized types.</summary>
-    public const int BlockSize = 32;
+    /// <summary>Values per block of the quantized types (the kernels' <see cref="PackedGgmlBlocks.BlockSize"/>).</summary>
+    public const int BlockSize = PackedGgmlBlocks.BlockSize;
 
     /// <summary>True for a type code this library reads.</summary>
     public static bool IsKnown(int code) => code is 0 or 1 or 2 or 3 or 7 or 8 or 9;
@@ -31,17 +33,24 @@ public static class GgmlTypes
     /// <summary>True for the block-quantized types.</summary>
     public static bool IsQuantized(this GgmlType type) => type is not (GgmlType.F32 or GgmlType.F16);
 
-    /// <summary>Bytes one block of 32 values takes (or one value, for F32/F16).</summary>
+    /// <summary>Bytes one block of 32 values takes (or one value, for F32/F16); block sizes come from the kernels' one table.</summary>
     public static int BytesPerBlock(this GgmlType type) => type switch
     {
         GgmlType.F32 => 4,
         GgmlType.F16 => 2,
-        GgmlType.Q4_0 => 2 + 16,
-        GgmlType.Q4_1 => 2 + 2 + 16,
-        GgmlType.Q5_0 => 2 + 4 + 16,
-        GgmlType.Q5_1 => 2 + 2 + 4 + 16,
-        GgmlType.Q8_0 => 2 + 32,
-        _ => throw new ArgumentOutOfRangeException(nameof(type), type, "Unknown ggml type."),
+        _ => PackedGgmlBlocks.BytesPerBlock(type.ToBlockType()),
+    };
+
+    /// <summary>The kernels' name of a block-quantized type.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">F32, F16 or an unknown type.</exception>
+    internal static GgmlBlockType ToBlockType(this GgmlType type) => type switch
+    {
+        GgmlType.Q4_0 => GgmlBlockType.Q4_0,
+        GgmlType.Q4_1 => GgmlBlockType.Q4_1,
+        GgmlType.Q5_0 => GgmlBlockType.Q5_0,
+        GgmlType.Q5_1 => GgmlBlockType.Q5_1,
+        GgmlType.Q8_0 => GgmlBlockType.Q8_0,
+        _ => throw new ArgumentOutOfRangeException(nameof(type), type, "Not a block-quantized ggml type."),
     };
 
     /// <summary>Bytes that <paramref name="elementCount"/> values take, or −1 when a quantized type's count is not a multiple of 32.</summary>
