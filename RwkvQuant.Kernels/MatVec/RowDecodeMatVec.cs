@@ -81,20 +81,7 @@ public static class RowDecodeMatVec
     public static void MatVec(PackedVectorCodes w, ReadOnlySpan<float> x, Span<float> y, int vectors)
     {
         ArgumentNullException.ThrowIfNull(w);
-        PackedReference.CheckShapes(w.Rows, w.Columns, x, y, vectors);
-        float[] inputs = ArrayPool<float>.Shared.Rent(vectors * w.Columns);
-        float[] results = ArrayPool<float>.Shared.Rent(vectors * w.Rows);
-        try
-        {
-            x.CopyTo(inputs);
-            RowPartition.For(w.Rows, (long)w.Columns * vectors, (first, end) => VectorCodeRows(w, inputs, results, vectors, first, end));
-            results.AsSpan(0, vectors * w.Rows).CopyTo(y);
-        }
-        finally
-        {
-            ArrayPool<float>.Shared.Return(inputs);
-            ArrayPool<float>.Shared.Return(results);
-        }
+        Run(w, w.Rows, w.Columns, x, y, vectors, VectorCodeRows);
     }
 
     private static void VectorCodeRows(PackedVectorCodes w, float[] inputs, float[] results, int vectors, int first, int end)
@@ -133,20 +120,7 @@ public static class RowDecodeMatVec
     public static void MatVec(PackedGgmlBlocks w, ReadOnlySpan<float> x, Span<float> y, int vectors)
     {
         ArgumentNullException.ThrowIfNull(w);
-        PackedReference.CheckShapes(w.Rows, w.Columns, x, y, vectors);
-        float[] inputs = ArrayPool<float>.Shared.Rent(vectors * w.Columns);
-        float[] results = ArrayPool<float>.Shared.Rent(vectors * w.Rows);
-        try
-        {
-            x.CopyTo(inputs);
-            RowPartition.For(w.Rows, (long)w.Columns * vectors, (first, end) => BlockRows(w, inputs, results, vectors, first, end));
-            results.AsSpan(0, vectors * w.Rows).CopyTo(y);
-        }
-        finally
-        {
-            ArrayPool<float>.Shared.Return(inputs);
-            ArrayPool<float>.Shared.Return(results);
-        }
+        Run(w, w.Rows, w.Columns, x, y, vectors, BlockRows);
     }
 
     private static void BlockRows(PackedGgmlBlocks w, float[] inputs, float[] results, int vectors, int first, int end)
@@ -166,6 +140,28 @@ public static class RowDecodeMatVec
         finally
         {
             ArrayPool<float>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Rows [first, end) of y <c>[vectors, rows]</c> from x <c>[vectors, columns]</c>, both as rented arrays.</summary>
+    private delegate void RowRange<in TLayout>(TLayout w, float[] inputs, float[] results, int vectors, int first, int end);
+
+    /// <summary>Checks the shapes, copies x into a rented array and runs <paramref name="body"/> over row chunks in parallel.</summary>
+    private static void Run<TLayout>(TLayout w, int rows, int columns, ReadOnlySpan<float> x, Span<float> y, int vectors, RowRange<TLayout> body)
+    {
+        PackedReference.CheckShapes(rows, columns, x, y, vectors);
+        float[] inputs = ArrayPool<float>.Shared.Rent(vectors * columns);
+        float[] results = ArrayPool<float>.Shared.Rent(vectors * rows);
+        try
+        {
+            x.CopyTo(inputs);
+            RowPartition.For(rows, (long)columns * vectors, (first, end) => body(w, inputs, results, vectors, first, end));
+            results.AsSpan(0, vectors * rows).CopyTo(y);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(inputs);
+            ArrayPool<float>.Shared.Return(results);
         }
     }
 }
