@@ -9,7 +9,7 @@ namespace RwkvQuant.Kernels.MatVec;
 /// and multiplied with every vector by SIMD dot products (<see cref="TensorPrimitives"/>: AVX-512, AVX2, SSE or ARM64
 /// AdvSimd, whichever the machine has). It runs wherever no lookup kernel takes a layout — group sizes that are not a
 /// multiple of 8, VQ codebooks the machine's tier has no lookup for (more than one dimension or 16 entries without
-/// AVX-512), ggml blocks without AVX2 — and is the engine's product on a machine with none of those kernels. Each row is
+/// AVX-512), ggml blocks on a processor without SIMD — and is the engine's product on a machine with none of those kernels. Each row is
 /// read once per call for all vectors, so a batch (a prompt) decodes the codes once.
 /// </summary>
 public static class RowDecodeMatVec

@@ -31,7 +31,7 @@ public class GgmlMatVecTests
             float[] scale = PackedTestData.AbsoluteProducts(weights, rows, columns, x, vectors);
             // d·Σq·x + c·X_b: the rounding scales with |d|·2^5·Σ|x| at most; bound it by Σ|w||x| plus Σ|x|.
             float[] bound = PackedTestData.CodeSumBound(scale, rows, columns, x, 5);
-            // Every tier this machine runs (a machine without AVX-512 runs AVX2 and the scalar decode).
+            // Every tier this machine runs (a machine without AVX-512 runs AVX2, 128-bit and the scalar decode).
             foreach (SimdTier tier in SimdTiers.Supported.Where(GgmlMatVec.Supports))
             {
                 var actual = new float[vectors * rows];
@@ -48,6 +48,10 @@ public class GgmlMatVecTests
     public void The_widest_tier_is_chosen_and_tiers_without_a_path_are_refused()
     {
         Assert.Equal(SimdTiers.Supported.Where(GgmlMatVec.Supports).Max(), GgmlMatVec.Tier);
-        Assert.False(GgmlMatVec.Supports(SimdTier.Vector128));
+        foreach (SimdTier tier in Enum.GetValues<SimdTier>())
+            Assert.Equal(SimdTiers.IsSupported(tier), GgmlMatVec.Supports(tier)); // every tier has a path
+        PackedGgmlBlocks w = PackedTestData.GgmlBlocks(GgmlBlockType.Q4_0, 2, 32, seed: 1);
+        foreach (SimdTier tier in Enum.GetValues<SimdTier>().Where(t => !SimdTiers.IsSupported(t)))
+            Assert.Throws<PlatformNotSupportedException>(() => GgmlMatVec.MatVec(w, new float[32], new float[2], 1, tier));
     }
 }
