@@ -7,6 +7,7 @@ using BenchmarkDotNet.Running;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using RwkvQuant.Benchmarks.Inference;
 using RwkvQuant.Benchmarks.Kernels;
+using RwkvQuant.Kernels.Packed;
 using RwkvQuant.Benchmarks.Kernels.KMeans;
 using RwkvQuant.Benchmarks.Kernels.Wkv;
 using RwkvQuant.Benchmarks.Models;
@@ -42,6 +43,7 @@ public class BenchmarksSmokeTests
     {
         Summary summary = RunDry(typeof(MatrixVectorProductBenchmarks), c => (string)c.Parameters["Shape"] == "64x64");
         Assert.Equal(4, summary.Reports.Length);
+        Assert.Equal(3, RunDry(typeof(GgmlMatVecBenchmarks), c => Equals(c.Parameters["Type"], GgmlBlockType.Q5_1)).Reports.Length);
     }
 
     [Fact]
