@@ -1,7 +1,4 @@
 using RwkvQuant.Quantization;
-using RwkvQuant.Scalar;
-using RwkvQuant.Scalar.Ggml;
-using RwkvQuant.Vector;
 
 namespace RwkvQuant.Inference;
 
@@ -23,10 +20,10 @@ internal sealed class PackedMatrixProduct<TPacked>(QuantizedTensor tensor, TPack
     public string Name { get; } = tensor.Name;
 
     /// <inheritdoc />
-    public int Rows { get; } = Shape(tensor).Rows;
+    public int Rows { get; } = tensor.Rows;
 
     /// <inheritdoc />
-    public int Columns { get; } = Shape(tensor).Columns;
+    public int Columns { get; } = tensor.Columns;
 
     /// <inheritdoc />
     public long WeightBytes { get; } = (tensor.StoredBits + 7) / 8;
@@ -53,14 +50,4 @@ internal sealed class PackedMatrixProduct<TPacked>(QuantizedTensor tensor, TPack
         MatrixShapes.CheckRow(this, destination.Length);
         decodeRow(packed, row, destination);
     }
-
-    /// <summary>The weight's [out, in] shape.</summary>
-    /// <exception cref="NotSupportedException">The tensor is not a matrix scheme.</exception>
-    private static (int Rows, int Columns) Shape(QuantizedTensor tensor) => tensor switch
-    {
-        GroupScalarTensor s => (s.Rows, s.Columns),
-        VectorQuantizedTensor v => (v.Rows, v.Columns),
-        GgmlBlockTensor b => (b.Rows, b.Columns),
-        _ => throw new NotSupportedException($"Tensor '{tensor.Name}' ({tensor.Scheme}) is not a quantized matrix."),
-    };
 }
