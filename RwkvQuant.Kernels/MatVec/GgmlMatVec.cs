@@ -108,13 +108,7 @@ public static unsafe class GgmlMatVec
             GgmlBlockCodes.Decode(type, block, out Vector512<int> lowCodes, out Vector512<int> highCodes);
             Vector512<float> low = Avx512F.ConvertToVector512Single(lowCodes);
             Vector512<float> high = Avx512F.ConvertToVector512Single(highCodes);
-            float offset = type switch
-            {
-                GgmlBlockType.Q8_0 => 0,
-                GgmlBlockType.Q4_0 => -8 * d,
-                GgmlBlockType.Q5_0 => -16 * d,
-                _ => Half(block + 2),
-            };
+            float offset = Offset(type, block, d);
             Vector512<float> scale = Vector512.Create(d);
             float* xk = (float*)c.X + b * Block;
             float* sums = (float*)c.BlockSums + b;
@@ -149,13 +143,7 @@ public static unsafe class GgmlMatVec
             GgmlBlockCodes.Decode(type, block, out Vector256<int> codes0, out Vector256<int> codes1, out Vector256<int> codes2, out Vector256<int> codes3);
             Vector256<float> q0 = Avx.ConvertToVector256Single(codes0), q1 = Avx.ConvertToVector256Single(codes1);
             Vector256<float> q2 = Avx.ConvertToVector256Single(codes2), q3 = Avx.ConvertToVector256Single(codes3);
-            float offset = type switch
-            {
-                GgmlBlockType.Q8_0 => 0,
-                GgmlBlockType.Q4_0 => -8 * d,
-                GgmlBlockType.Q5_0 => -16 * d,
-                _ => Half(block + 2),
-            };
+            float offset = Offset(type, block, d);
             Vector256<float> scale = Vector256.Create(d);
             float* xk = (float*)c.X + b * Block;
             float* sums = (float*)c.BlockSums + b;
@@ -171,6 +159,15 @@ public static unsafe class GgmlMatVec
         for (int n = 0; n < vectors; n++)
             ((float*)c.Y)[n * w.Rows + row] = Vector256.Sum(totals[n]) + corrections[n];
     }
+
+    /// <summary>The block's constant term c in x = d·q + c: −8d (Q4_0), −16d (Q5_0), 0 (Q8_0) or the stored m (Q4_1, Q5_1).</summary>
+    private static float Offset(GgmlBlockType type, byte* block, float d) => type switch
+    {
+        GgmlBlockType.Q8_0 => 0,
+        GgmlBlockType.Q4_0 => -8 * d,
+        GgmlBlockType.Q5_0 => -16 * d,
+        _ => Half(block + 2),
+    };
 
     /// <summary>As <see cref="RowAvx2"/> with the 32 codes of a block in eight 4-lane vectors, portable API only.</summary>
     private static void Row128(Context c, int row)
@@ -191,13 +188,7 @@ public static unsafe class GgmlMatVec
         {
             float d = Half(block);
             Decode128(type, block, q);
-            float offset = type switch
-            {
-                GgmlBlockType.Q8_0 => 0,
-                GgmlBlockType.Q4_0 => -8 * d,
-                GgmlBlockType.Q5_0 => -16 * d,
-                _ => Half(block + 2),
-            };
+            float offset = Offset(type, block, d);
             Vector128<float> scale = Vector128.Create(d);
             float* xk = (float*)c.X + b * Block;
             float* sums = (float*)c.BlockSums + b;
