@@ -138,10 +138,7 @@ public static unsafe class VectorCodesMatVec
         fixed (float* table = tables)
         {
             // This row-group's codebooks as float32 [columnGroups, stride].
-            if (tier == SimdTier.Avx2 && w.Format == CodebookFormat.Int8Scaled && w.CodebookLength % 8 == 0)
-                DecodeInt8Avx2(w, rowGroup * w.ColumnGroups, table, stride);
-            else
-                w.DecodeCodebooks(rowGroup * w.ColumnGroups, w.ColumnGroups, tables, stride);
+            w.DecodeCodebooks(rowGroup * w.ColumnGroups, w.ColumnGroups, tables, stride);
             for (int row = rowGroup * w.GroupRows; row < end; row++)
             {
                 byte* codes = (byte*)c.Codes + (long)row * w.RowBytes;
@@ -228,27 +225,6 @@ public static unsafe class VectorCodesMatVec
         Vector256<int> index = Avx2.ShiftRightLogicalVariable(Vector256.Create(word), shifts).AsInt32() & mask.AsInt32();
         Vector256<float> weights = Avx2.PermuteVar8x32(low, index);
         return sixteen ? Avx.BlendVariable(weights, Avx2.PermuteVar8x32(high, index), (index << 28).AsSingle()) : weights;
-    }
-
-    /// <summary>
-    /// The row-group's int8 codebooks (from <paramref name="firstGroup"/>, <see cref="PackedVectorCodes.ColumnGroups"/> of
-    /// them) as float32, 8 values per sign-extend, convert and scale: what <see cref="PackedVectorCodes.DecodeCodebooks"/>
-    /// computes (the same product scale · value, rounded once), without a span and a scalar loop per 8-value codebook.
-    /// </summary>
-    private static void DecodeInt8Avx2(PackedVectorCodes w, int firstGroup, float* tables, int stride)
-    {
-        int length = w.CodebookLength, count = w.ColumnGroups;
-        fixed (sbyte* int8 = w.SignedValues)
-        fixed (ushort* scales = w.Halves)
-        {
-            sbyte* values = int8 + (long)firstGroup * length;
-            for (int g = 0; g < count; g++, values += length, tables += stride)
-            {
-                var scale = Vector256.Create(ScaleWords.HalfToSingle(scales[firstGroup + g]));
-                for (int i = 0; i < length; i += 8)
-                    Avx.Store(tables + i, scale * Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(values + i)));
-            }
-        }
     }
 
     /// <summary>
