@@ -21,24 +21,17 @@ public static class RowDecodeMatVec
     public static void MatVec(PackedGroupScalar w, ReadOnlySpan<float> x, Span<float> y, int vectors)
     {
         ArgumentNullException.ThrowIfNull(w);
-        PackedReference.CheckShapes(w.Rows, w.Columns, x, y, vectors);
+        Run(w, w.Rows, w.Columns, x, y, vectors, vectors * (w.Columns + w.GroupsPerRow), PrepareStorageOrder, GroupScalarRows);
+    }
+
+    /// <summary>Each x in storage order, <c>[vectors, Columns]</c>, then each one's group sums X_g, <c>[vectors, groups]</c>.</summary>
+    private static void PrepareStorageOrder(PackedGroupScalar w, ReadOnlySpan<float> x, float[] prepared, int vectors)
+    {
         int columns = w.Columns, groups = w.GroupsPerRow;
-        float[] prepared = ArrayPool<float>.Shared.Rent(vectors * (columns + groups));
-        float[] results = ArrayPool<float>.Shared.Rent(vectors * w.Rows);
-        try
+        for (int n = 0; n < vectors; n++)
         {
-            for (int n = 0; n < vectors; n++)
-            {
-                StorageOrder.Prepare(x.Slice(n * columns, columns), w.Permutation, prepared.AsSpan(n * columns, columns), w.GroupSize,
-                    prepared.AsSpan(vectors * columns + n * groups, groups));
-            }
-            RowPartition.For(w.Rows, (long)columns * vectors, (first, end) => GroupScalarRows(w, prepared, results, vectors, first, end));
-            results.AsSpan(0, vectors * w.Rows).CopyTo(y);
-        }
-        finally
-        {
-            ArrayPool<float>.Shared.Return(prepared);
-            ArrayPool<float>.Shared.Return(results);
+            StorageOrder.Prepare(x.Slice(n * columns, columns), w.Permutation, prepared.AsSpan(n * columns, columns), w.GroupSize,
+                prepared.AsSpan(vectors * columns + n * groups, groups));
         }
     }
 
@@ -81,7 +74,7 @@ public static class RowDecodeMatVec
     public static void MatVec(PackedVectorCodes w, ReadOnlySpan<float> x, Span<float> y, int vectors)
     {
         ArgumentNullException.ThrowIfNull(w);
-        Run(w, w.Rows, w.Columns, x, y, vectors, VectorCodeRows);
+        Run(w, w.Rows, w.Columns, x, y, vectors, vectors * w.Columns, CopyInputs, VectorCodeRows);
     }
 
     private static void VectorCodeRows(PackedVectorCodes w, float[] inputs, float[] results, int vectors, int first, int end)
@@ -120,7 +113,7 @@ public static class RowDecodeMatVec
     public static void MatVec(PackedGgmlBlocks w, ReadOnlySpan<float> x, Span<float> y, int vectors)
     {
         ArgumentNullException.ThrowIfNull(w);
-        Run(w, w.Rows, w.Columns, x, y, vectors, BlockRows);
+        Run(w, w.Rows, w.Columns, x, y, vectors, vectors * w.Columns, CopyInputs, BlockRows);
     }
 
     private static void BlockRows(PackedGgmlBlocks w, float[] inputs, float[] results, int vectors, int first, int end)
@@ -143,18 +136,28 @@ public static class RowDecodeMatVec
         }
     }
 
-    /// <summary>Rows [first, end) of y <c>[vectors, rows]</c> from x <c>[vectors, columns]</c>, both as rented arrays.</summary>
+    /// <summary>x <c>[vectors, columns]</c> as the row decoders read it, into <c>inputs</c>.</summary>
+    private delegate void PrepareInputs<in TLayout>(TLayout w, ReadOnlySpan<float> x, float[] inputs, int vectors);
+
+    /// <summary>Rows [first, end) of y <c>[vectors, rows]</c> from the prepared inputs, both as rented arrays.</summary>
     private delegate void RowRange<in TLayout>(TLayout w, float[] inputs, float[] results, int vectors, int first, int end);
 
-    /// <summary>Checks the shapes, copies x into a rented array and runs <paramref name="body"/> over row chunks in parallel.</summary>
-    private static void Run<TLayout>(TLayout w, int rows, int columns, ReadOnlySpan<float> x, Span<float> y, int vectors, RowRange<TLayout> body)
+    /// <summary>x as it is.</summary>
+    private static void CopyInputs<TLayout>(TLayout w, ReadOnlySpan<float> x, float[] inputs, int vectors) => x.CopyTo(inputs);
+
+    /// <summary>
+    /// Checks the shapes, prepares x into a rented array of <paramref name="inputFloats"/> and runs <paramref name="body"/>
+    /// over row chunks in parallel.
+    /// </summary>
+    private static void Run<TLayout>(TLayout w, int rows, int columns, ReadOnlySpan<float> x, Span<float> y, int vectors, int inputFloats,
+        PrepareInputs<TLayout> prepare, RowRange<TLayout> body)
     {
         PackedReference.CheckShapes(rows, columns, x, y, vectors);
-        float[] inputs = ArrayPool<float>.Shared.Rent(vectors * columns);
+        float[] inputs = ArrayPool<float>.Shared.Rent(inputFloats);
         float[] results = ArrayPool<float>.Shared.Rent(vectors * rows);
         try
         {
-            x.CopyTo(inputs);
+            prepare(w, x, inputs, vectors);
             RowPartition.For(rows, (long)columns * vectors, (first, end) => body(w, inputs, results, vectors, first, end));
             results.AsSpan(0, vectors * rows).CopyTo(y);
         }
