@@ -57,17 +57,18 @@ internal sealed class FusedMatrixVectorProducts : IMatrixVectorProductFactory
 
     /// <summary>
     /// Which product each packed scheme runs on this machine, in one line for reports (a quantized model that runs slower
-    /// than expected says why), e.g. "group-scalar: bit-plane lookup in 8-bit tables (AVX2); VQ: …; ggml: …; kept FP16/BF16: AVX2".
+    /// than expected says why), e.g. "group-scalar: 8-bit table lookup (AVX2); VQ: …; ggml: …; kept FP16/BF16: AVX2",
+    /// short enough for the CLI's 160 columns.
     /// </summary>
     public static string DescribePaths()
     {
         string scalar = !BitPlaneMatVec.IsSupported ? "row decode"
-            : Default.Lookup == GroupScalarLookup.Int8Tables ? $"bit-plane lookup in 8-bit tables ({SimdTiers.Describe(NibbleTableMatVec.Tier)})"
-            : $"bit-plane lookup in float tables ({SimdTiers.Describe(BitPlaneMatVec.Tier)})";
+            : Default.Lookup == GroupScalarLookup.Int8Tables ? $"8-bit table lookup ({SimdTiers.Describe(NibbleTableMatVec.Tier)})"
+            : $"float table lookup ({SimdTiers.Describe(BitPlaneMatVec.Tier)})";
         string vector = VectorCodesMatVec.TierFor(1, 3, 64) switch
         {
             SimdTier.Avx512 => "centroid lookup (AVX-512)",
-            SimdTier.Avx2 => "centroid lookup (AVX2; other layouts row decode)",
+            SimdTier.Avx2 => "centroid lookup (AVX2; else row decode)",
             _ => "row decode",
         };
         string ggml = GgmlMatVec.Tier != SimdTier.Scalar ? $"block decode ({SimdTiers.Describe(GgmlMatVec.Tier)})" : "row decode";

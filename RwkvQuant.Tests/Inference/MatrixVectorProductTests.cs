@@ -187,7 +187,7 @@ public class MatrixVectorProductTests
             new GptvqQuantizer(new GptvqOptions { Codebooks = new KMeansOptions { MaxIterations = 2 } }).Quantize(weight, h),
             new GgmlQuantizer(new GgmlQuantizerOptions(GgmlType.Q4_0)).Quantize(weight),
         ];
-        // Group-scalar codes: the bit-plane lookup (128-bit, AVX2 or AVX-512); ggml blocks: AVX2 or AVX-512; VQ codes
+        // Group-scalar codes: the bit-plane lookup (128-bit, AVX2 or AVX-512); ggml blocks: every SIMD tier; VQ codes
         // (1-D, 8 entries): AVX2 or AVX-512.
         foreach (QuantizedTensor tensor in defaults)
             Assert.Equal(tensor switch
