@@ -129,6 +129,22 @@ public class DequantMatVecBenchmarks
         return _y[0];
     }
 
+    /// <summary>The same VQ product on the portable 128-bit tier (what an ARM64 machine runs), forced here.</summary>
+    [Benchmark]
+    public float Vq3BitPortable()
+    {
+        VectorCodesMatVec.MatVec(_vq, _x, _y, 1, SimdTier.Vector128);
+        return _y[0];
+    }
+
+    /// <summary>The same VQ product by the portable row-decoding product (what an ARM64 machine ran before the 128-bit tier).</summary>
+    [Benchmark]
+    public float Vq3BitRowDecode()
+    {
+        RowDecodeMatVec.MatVec(_vq, _x, _y, 1);
+        return _y[0];
+    }
+
     /// <summary>The same VQ product by the scalar lookup (what an AVX2 machine ran before it had its own tier).</summary>
     [Benchmark]
     public float Vq3BitScalar()
@@ -165,7 +181,7 @@ public class DequantMatVecBenchmarks
         {
             nameof(Lookup3Bit) or nameof(Lookup3BitPortable) or nameof(Lookup3BitInt8Tables) => packed + 4.0 * columns,
             nameof(Lookup3BitBatch8) => (packed + 4.0 * Batch * columns) / Batch,
-            nameof(Vq3Bit) or nameof(Vq3BitScalar) => (double)rows * RowAlignedCodes.RowBytes(columns, 3) + (rows / 2) * (columns / 32) * 10.0 + 4.0 * columns,
+            nameof(Vq3Bit) or nameof(Vq3BitPortable) or nameof(Vq3BitRowDecode) or nameof(Vq3BitScalar) => (double)rows * RowAlignedCodes.RowBytes(columns, 3) + (rows / 2) * (columns / 32) * 10.0 + 4.0 * columns,
             nameof(CopyFp32) => fp32,
             _ => fp32 + 4.0 * columns,
         };

@@ -13,8 +13,8 @@ namespace RwkvQuant.Inference;
 /// kernels of RwkvQuant.Kernels over the weight re-laid in the kernels' packed layouts
 /// (<see cref="PackedLayouts"/>): group-scalar codes by table lookup over bit planes (group sizes a multiple of 8; float
 /// tables with AVX-512, <see cref="BitPlaneMatVec"/>; else 8-bit tables, AVX2 or 128-bit,
-/// <see cref="NibbleTableMatVec"/>), VQ codes by in-register centroid lookup (<see cref="VectorCodesMatVec"/>: AVX-512, or AVX2
-/// for 1-D codebooks of up to 16 entries), ggml blocks (AVX-512, AVX2 or 128-bit, <see cref="GgmlMatVec"/>). Whatever those
+/// <see cref="NibbleTableMatVec"/>), VQ codes by in-register centroid lookup (<see cref="VectorCodesMatVec"/>: AVX-512, or AVX2 and
+/// 128-bit for 1-D codebooks of up to 16 entries), ggml blocks (AVX-512, AVX2 or 128-bit, <see cref="GgmlMatVec"/>). Whatever those
 /// kernels do not run fast — a group size that is not a multiple of 8, a codebook too large for an in-register lookup, ggml blocks that straddle rows, a kept matrix — goes to
 /// <see cref="MatrixVectorProducts.Default"/>: the same packed layouts multiplied by the kernels' portable row-decoding
 /// product (<see cref="RowDecodeMatVec"/>). Every product lives in RwkvQuant.Kernels; this class only chooses.
@@ -69,6 +69,7 @@ internal sealed class FusedMatrixVectorProducts : IMatrixVectorProductFactory
         {
             SimdTier.Avx512 => "centroid lookup (AVX-512)",
             SimdTier.Avx2 => "centroid lookup (AVX2; else row decode)",
+            SimdTier.Vector128 => "centroid lookup (128-bit; else row decode)",
             _ => "row decode",
         };
         string ggml = GgmlMatVec.Tier != SimdTier.Scalar ? $"block decode ({SimdTiers.Describe(GgmlMatVec.Tier)})" : "row decode";

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.Numerics.Tensors;
 using RwkvQuant.Kernels.Packed;
 
@@ -79,7 +80,7 @@ public static class RowDecodeMatVec
 
     private static void VectorCodeRows(PackedVectorCodes w, float[] inputs, float[] results, int vectors, int first, int end)
     {
-        int columns = w.Columns, d = w.Dimension, length = w.CodebookLength, columnGroups = w.ColumnGroups;
+        int columns = w.Columns, length = w.CodebookLength, columnGroups = w.ColumnGroups;
         float[] buffer = ArrayPool<float>.Shared.Rent(columns + columnGroups * length);
         try
         {
@@ -93,12 +94,7 @@ public static class RowDecodeMatVec
                     w.DecodeCodebooks(rowGroup * columnGroups, columnGroups, books, length);
                     decodedRowGroup = rowGroup;
                 }
-                long rowStart = (long)r * w.RowBytes;
-                for (int v = 0; v < w.VectorsPerRow; v++)
-                {
-                    int code = RowAlignedCodes.Read(w.Codes, rowStart, v, w.Bits);
-                    books.Slice(v * d / w.GroupColumns * length + code * d, d).CopyTo(row.Slice(v * d, d));
-                }
+                DecodeVectorRow(w, r, books, row);
                 for (int n = 0; n < vectors; n++)
                     results[n * w.Rows + r] = TensorPrimitives.Dot(row, inputs.AsSpan(n * columns, columns));
             }
@@ -106,6 +102,34 @@ public static class RowDecodeMatVec
         finally
         {
             ArrayPool<float>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// Row <paramref name="row"/> from its row-group's decoded codebooks (<paramref name="books"/>, one per column group):
+    /// column groups outermost, so no code divides to find its group; codes read straight from the row's 64-bit windows.
+    /// </summary>
+    private static void DecodeVectorRow(PackedVectorCodes w, int row, ReadOnlySpan<float> books, Span<float> destination)
+    {
+        int d = w.Dimension, bits = w.Bits, length = w.CodebookLength, vectorsPerRow = w.VectorsPerRow, groupColumns = w.GroupColumns;
+        uint mask = (1u << bits) - 1;
+        // Rows are whole 64-bit words followed by slack, so an 8-byte read at any code's byte stays inside the array.
+        ReadOnlySpan<byte> codes = w.Codes.AsSpan(checked((int)((long)row * w.RowBytes)), w.RowBytes + RowAlignedCodes.Slack);
+        int v = 0;
+        for (int g = 0; v < vectorsPerRow; g++)
+        {
+            // A vector belongs to the group of its first column.
+            int end = Math.Min(vectorsPerRow, ((g + 1) * groupColumns + d - 1) / d);
+            ReadOnlySpan<float> book = books.Slice(g * length, length);
+            for (; v < end; v++)
+            {
+                int bit = v * bits;
+                int code = (int)((uint)(BinaryPrimitives.ReadUInt64LittleEndian(codes[(bit >> 3)..]) >> (bit & 7)) & mask);
+                if (d == 1)
+                    destination[v] = book[code];
+                else
+                    book.Slice(code * d, d).CopyTo(destination.Slice(v * d, d));
+            }
         }
     }
 

@@ -14,10 +14,12 @@ namespace RwkvQuant.Kernels.MatVec;
 /// holds 8) and the group width is a multiple of 16, the lookup is an in-register permute (vpermps / vpermt2ps) of 16
 /// decoded indices. With AVX2, for 1-D codebooks of at most 16 entries (b ≤ 4: the quantizers' default b = 3 holds 8)
 /// and group widths a multiple of 8, the 8 codes of an 8-column segment (b whole bytes) are split into lanes by one
-/// variable shift and looked up by one 8-entry <c>vpermps</c> (two and a blend for 16 entries). Otherwise a scalar loop
-/// looks up each code. <see cref="TierFor"/> picks the widest tier that takes a layout on this machine.
+/// variable shift and looked up by one 8-entry <c>vpermps</c> (two and a blend for 16 entries). On 128-bit machines
+/// (ARM64 AdvSimd, SSE) the same 1-D codebooks in groups a multiple of 16 wide are looked up 16 codes at a time in byte
+/// planes (VectorCodesMatVec.Vector128.cs). Otherwise a scalar loop looks up each code. <see cref="TierFor"/> picks the
+/// widest tier that takes a layout on this machine.
 /// </summary>
-public static unsafe class VectorCodesMatVec
+public static unsafe partial class VectorCodesMatVec
 {
     /// <summary>Vectors multiplied in one pass over the weights.</summary>
     public const int MaxVectors = 8;
@@ -32,11 +34,13 @@ public static unsafe class VectorCodesMatVec
     /// The widest tier whose lookup takes codes of <paramref name="dimension"/> × <paramref name="bits"/> in groups of
     /// <paramref name="groupColumns"/> columns on this machine: <see cref="SimdTier.Avx512"/> (see
     /// <see cref="CentroidLookup.Fits(int, int, int)"/>), <see cref="SimdTier.Avx2"/> (d = 1, b ≤ 4, group width a
-    /// multiple of 8), else <see cref="SimdTier.Scalar"/>.
+    /// multiple of 8), <see cref="SimdTier.Vector128"/> (d = 1, b ≤ 4, group width a multiple of 16), else
+    /// <see cref="SimdTier.Scalar"/>.
     /// </summary>
     public static SimdTier TierFor(int dimension, int bits, int groupColumns) =>
         CentroidLookup.Fits(dimension, bits, groupColumns) ? SimdTier.Avx512
         : Takes(SimdTier.Avx2, dimension, bits, groupColumns) && SimdTiers.IsSupported(SimdTier.Avx2) ? SimdTier.Avx2
+        : Takes(SimdTier.Vector128, dimension, bits, groupColumns) && Runs(SimdTier.Vector128) ? SimdTier.Vector128
         : SimdTier.Scalar;
 
     /// <summary>True when <paramref name="tier"/>'s lookup takes such codes (whether or not this machine runs the tier).</summary>
@@ -44,9 +48,13 @@ public static unsafe class VectorCodesMatVec
     {
         SimdTier.Avx512 => dimension is 1 or 2 or 4 && (1 << bits) * dimension <= RegisterTable && groupColumns % 16 == 0,
         SimdTier.Avx2 => dimension == 1 && bits <= 4 && groupColumns % 8 == 0,
+        SimdTier.Vector128 => dimension == 1 && bits <= 4 && groupColumns % 16 == 0,
         SimdTier.Scalar => true,
         _ => false,
     };
+
+    /// <summary>True when this machine runs <paramref name="tier"/>'s lookup.</summary>
+    public static bool Runs(SimdTier tier) => SimdTiers.IsSupported(tier) && (tier != SimdTier.Vector128 || Interleaves);
 
     /// <summary>Effectively computes y[n, r] = Σ_c W[r, c]·x[n, c] for x <c>[vectors, Columns]</c>, y <c>[vectors, Rows]</c>.</summary>
     public static void MatVec(PackedVectorCodes w, ReadOnlySpan<float> x, Span<float> y, int vectors)
@@ -62,7 +70,7 @@ public static unsafe class VectorCodesMatVec
     {
         ArgumentNullException.ThrowIfNull(w);
         PackedReference.CheckShapes(w.Rows, w.Columns, x, y, vectors);
-        if (tier != SimdTier.Scalar && !SimdTiers.IsSupported(tier))
+        if (!Runs(tier))
             throw new PlatformNotSupportedException($"This machine does not run the {SimdTiers.Describe(tier)} tier of the VQ product.");
         if (!Takes(tier, w.Dimension, w.Bits, w.GroupColumns))
             throw new ArgumentException($"The {SimdTiers.Describe(tier)} VQ lookup does not take d = {w.Dimension}, b = {w.Bits}, groups of {w.GroupColumns} columns.", nameof(tier));
@@ -95,8 +103,10 @@ public static unsafe class VectorCodesMatVec
                 {
                     SimdTier.Avx512 => RegisterTable,
                     SimdTier.Avx2 => w.Bits == 4 ? Avx2Table : Avx2Table / 2,
+                    SimdTier.Vector128 => PlaneTable,
                     _ => w.CodebookLength,
                 };
+                var splitter = tier == SimdTier.Vector128 ? new CodeSplitter(w.Bits) : default;
                 RowPartition.For(rowGroups, (long)w.GroupRows * padded * vectors, (first, end) =>
                 {
                     float[] tables = ArrayPool<float>.Shared.Rent(w.ColumnGroups * stride);
@@ -105,7 +115,7 @@ public static unsafe class VectorCodesMatVec
                         // Zero padding of register tables past the codebook stays zero.
                         Array.Clear(tables, 0, w.ColumnGroups * stride);
                         for (int rowGroup = first; rowGroup < end; rowGroup++)
-                            RowGroup(context, rowGroup, tier, tables, stride);
+                            RowGroup(context, rowGroup, tier, tables, stride, splitter);
                     }
                     finally
                     {
@@ -124,7 +134,7 @@ public static unsafe class VectorCodesMatVec
     /// decoders' constants cost more to make than a small row takes to multiply).</summary>
     private readonly record struct Context(PackedVectorCodes W, nint X, int Padded, nint Codes, nint Y, int Vectors, CentroidLookup Lookup);
 
-    private static void RowGroup(Context c, int rowGroup, SimdTier tier, float[] tables, int stride)
+    private static void RowGroup(Context c, int rowGroup, SimdTier tier, float[] tables, int stride, in CodeSplitter splitter)
     {
         PackedVectorCodes w = c.W;
         if (tier == SimdTier.Scalar && !TablesPayOff(w))
@@ -139,6 +149,12 @@ public static unsafe class VectorCodesMatVec
         {
             // This row-group's codebooks as float32 [columnGroups, stride].
             w.DecodeCodebooks(rowGroup * w.ColumnGroups, w.ColumnGroups, tables, stride);
+            if (tier == SimdTier.Vector128)
+            {
+                // Entries past the codebook hold what the last conversion left: never looked up.
+                for (int g = 0, groups = w.ColumnGroups; g < groups; g++)
+                    ToBytePlanes(table + g * PlaneTable);
+            }
             for (int row = rowGroup * w.GroupRows; row < end; row++)
             {
                 byte* codes = (byte*)c.Codes + (long)row * w.RowBytes;
@@ -146,6 +162,8 @@ public static unsafe class VectorCodesMatVec
                     RowAvx512(c, row, codes, table);
                 else if (tier == SimdTier.Avx2)
                     RowAvx2(c, row, codes, table, stride);
+                else if (tier == SimdTier.Vector128)
+                    Row128(c, row, codes, table, splitter);
                 else
                     RowScalar(c, row, codes, table, stride);
             }

@@ -24,6 +24,10 @@ public class VectorCodesMatVecTests
         { 7, 83, 1, 2, 1, 24, (int)CodebookFormat.Int8Scaled },
         { 13, 70, 1, 4, 4, 40, (int)CodebookFormat.F32 },
         { 3, 9, 1, 3, 1, 8, (int)CodebookFormat.F16 },
+        // 1-D codebooks in groups a multiple of 16 wide: the 128-bit lookup's 16-column segments, 1, 2 and 4 bits.
+        { 7, 50, 1, 1, 3, 16, (int)CodebookFormat.F16 },
+        { 9, 95, 1, 2, 2, 48, (int)CodebookFormat.F32 },
+        { 3, 17, 1, 4, 1, 16, (int)CodebookFormat.Int8Scaled },
     };
 
     /// <summary>The cases whose layout the lookup of tier <paramref name="tier"/> (a <see cref="SimdTier"/>) takes.</summary>
@@ -48,6 +52,11 @@ public class VectorCodesMatVecTests
     public void The_avx2_lookup_equals_the_reference(int rows, int columns, int dimension, int bits, int groupRows, int groupColumns, int format) =>
         AssertTierMatches(SimdTier.Avx2, rows, columns, dimension, bits, groupRows, groupColumns, format);
 
+    [TierTheory(SimdTier.Vector128)]
+    [MemberData(nameof(CasesFor), (int)SimdTier.Vector128)]
+    public void The_128_bit_lookup_equals_the_reference(int rows, int columns, int dimension, int bits, int groupRows, int groupColumns, int format) =>
+        AssertTierMatches(SimdTier.Vector128, rows, columns, dimension, bits, groupRows, groupColumns, format);
+
     [Theory]
     [MemberData(nameof(Cases))]
     public void The_scalar_lookup_equals_the_reference(int rows, int columns, int dimension, int bits, int groupRows, int groupColumns, int format) =>
@@ -61,7 +70,11 @@ public class VectorCodesMatVecTests
         Assert.False(VectorCodesMatVec.Takes(SimdTier.Avx2, 2, 2, 64));
         Assert.False(VectorCodesMatVec.Takes(SimdTier.Avx2, 1, 3, 12));
         Assert.False(VectorCodesMatVec.Takes(SimdTier.Avx512, 1, 3, 24));
-        SimdTier expected = SimdTiers.IsSupported(SimdTier.Avx512) ? SimdTier.Avx512 : SimdTiers.IsSupported(SimdTier.Avx2) ? SimdTier.Avx2 : SimdTier.Scalar;
+        Assert.True(VectorCodesMatVec.Takes(SimdTier.Vector128, 1, 4, 32));
+        Assert.False(VectorCodesMatVec.Takes(SimdTier.Vector128, 1, 3, 24)); // 16-column segments
+        Assert.False(VectorCodesMatVec.Takes(SimdTier.Vector128, 2, 2, 64));
+        SimdTier expected = SimdTiers.IsSupported(SimdTier.Avx512) ? SimdTier.Avx512 : SimdTiers.IsSupported(SimdTier.Avx2) ? SimdTier.Avx2
+            : SimdTiers.IsSupported(SimdTier.Vector128) ? SimdTier.Vector128 : SimdTier.Scalar;
         Assert.Equal(expected, VectorCodesMatVec.TierFor(1, 3, 64));
         Assert.Equal(SimdTiers.IsSupported(SimdTier.Avx2) ? SimdTier.Avx2 : SimdTier.Scalar, VectorCodesMatVec.TierFor(1, 3, 24));
         Assert.Equal(SimdTier.Scalar, VectorCodesMatVec.TierFor(1, 12, 99));
