@@ -6,6 +6,7 @@ using RwkvQuant.Models;
 using RwkvQuant.Pipeline;
 using RwkvQuant.Proxy;
 using RwkvQuant.Quantization;
+using RwkvQuant.Scalar;
 using RwkvQuant.Scalar.Ggml;
 using RwkvQuant.Scalar.Gptq;
 using RwkvQuant.Scalar.Rtn;
@@ -93,6 +94,13 @@ internal sealed record ComparisonMethod(string Name, bool RequiresHessian, Func<
         ["rtn4"] = () => Of(new RoundToNearestQuantizer(new RoundToNearestOptions { Bits = 4, GroupSize = 64 })),
         ["gptq3"] = () => Of(new GptqQuantizer(new GptqOptions { Bits = 3, GroupSize = 64 })),
         ["gptq4"] = () => Of(new GptqQuantizer(new GptqOptions { Bits = 4, GroupSize = 64 })),
+        ["gptq3-g32-act"] = () => Of(new GptqQuantizer(new GptqOptions { Bits = 3, GroupSize = 32, ActOrder = true })),
+        ["gptq3-g16-act"] = () => Of(new GptqQuantizer(new GptqOptions { Bits = 3, GroupSize = 16, ActOrder = true })),
+        ["gptq3-g32-int6-act"] = () => Of(new GptqQuantizer(new GptqOptions { Bits = 3, GroupSize = 32, ScalePrecision = ScalePrecision.Int6, ActOrder = true })),
+        ["gptq3-g16-int6-act"] = () => Of(new GptqQuantizer(new GptqOptions { Bits = 3, GroupSize = 16, ScalePrecision = ScalePrecision.Int6, ActOrder = true })),
+        ["rtn3-g32-int6"] = () => Of(new RoundToNearestQuantizer(new RoundToNearestOptions { Bits = 3, GroupSize = 32, ScalePrecision = ScalePrecision.Int6 })),
+        ["rtn3-g32"] = () => Of(new RoundToNearestQuantizer(new RoundToNearestOptions { Bits = 3, GroupSize = 32 })),
+        ["gptq3-act"] = () => Of(new GptqQuantizer(new GptqOptions { Bits = 3, GroupSize = 64, ActOrder = true })),
         ["kmeans"] = () => Of(new KMeansVectorQuantizer(new KMeansOptions { Dimension = 1, Bits = 3 })),
         ["gptvq"] = () => Of(new GptvqQuantizer(new GptvqOptions { Codebooks = new KMeansOptions { Dimension = 1, Bits = 3 } })),
         ["gptvq-svd4"] = () => Of(new GptvqQuantizer(new GptvqOptions { Codebooks = new KMeansOptions { Dimension = 1, Bits = 3 }, SvdRank = 4 }))
@@ -103,6 +111,12 @@ internal sealed record ComparisonMethod(string Name, bool RequiresHessian, Func<
         ["q5_1"] = () => Of(new GgmlQuantizer(new GgmlQuantizerOptions(GgmlType.Q5_1))),
         ["q8_0"] = () => Of(new GgmlQuantizer(new GgmlQuantizerOptions(GgmlType.Q8_0))),
         ["seq-gptq3"] = () => OfPipeline("seq gptq a3 g64", model => HybridPlan.ForScalarFraction(model, 1, codebooks: false)),
+        ["seq-gptq3-act"] = () => OfPipeline("seq gptq a3 g64 act-order", model => ActOrderHybrid(HybridPlan.ForScalarFraction(model, 1, codebooks: false), null)),
+        ["hybrid-act"] = () => OfPipeline("hybrid 90% SQ act-order", model => ActOrderHybrid(HybridPlan.ForScalarFraction(model, codebooks: false), null)),
+        ["hybrid-act-cb3"] = () => OfPipeline("hybrid 90% SQ act-order + codebooks b3", model =>
+            ActOrderHybrid(HybridPlan.ForScalarFraction(model, codebooks: false), new CodebookOptimizerOptions { Bits = 3 })),
+        ["hybrid-act-cb4"] = () => OfPipeline("hybrid 90% SQ act-order + codebooks b4", model =>
+            ActOrderHybrid(HybridPlan.ForScalarFraction(model, codebooks: false), new CodebookOptimizerOptions { Bits = 4 })),
         ["seq-gptvq"] = () => OfPipeline("seq gptvq d1 b3 g2x32", model => HybridPlan.ForScalarFraction(model, 0, codebooks: false)),
         ["hybrid"] = () => OfPipeline("hybrid 90% SQ + codebooks", model => HybridPlan.ForScalarFraction(model)),
         ["hybrid-nocb"] = () => OfPipeline("hybrid 90% SQ", model => HybridPlan.ForScalarFraction(model, codebooks: false)),
@@ -115,4 +129,13 @@ internal sealed record ComparisonMethod(string Name, bool RequiresHessian, Func<
             return HybridQuantizer.CreateBuilder().UseSelector(new OracleSelector(scalar, vector)).UseScalar(scalar).UseVector(vector).Build();
         }),
     };
+
+    private static HybridQuantizer ActOrderHybrid(HybridPlan plan, CodebookOptimizerOptions? codebooks)
+    {
+        HybridQuantizerBuilder builder = HybridQuantizer.CreateBuilder()
+            .UseProxy(new CoarseToFineProxy(), plan.Thresholds)
+            .UseScalar(new GptqQuantizer(plan.Scalar with { ActOrder = true }))
+            .UseVector(new GptvqQuantizer(plan.Vector));
+        return (codebooks is null ? builder : builder.UseCodebookOptimizer(new ActivationWeightedCodebookOptimizer(codebooks))).Build();
+    }
 }

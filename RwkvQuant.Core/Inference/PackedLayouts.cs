@@ -14,10 +14,32 @@ namespace RwkvQuant.Inference;
 /// </summary>
 internal static class PackedLayouts
 {
-    /// <summary>Group-scalar codes re-laid row-aligned, with the stored scales, zeros and column order.</summary>
+    /// <summary>
+    /// Group-scalar codes re-laid row-aligned, with the stored scales, zeros and column order. 6-bit scales and zeros
+    /// (<see cref="ScalePrecision.Int6"/>) are expanded to the float32 values they stand for (exact: a step times a
+    /// 6-bit integer), which the kernels read like any stored float.
+    /// </summary>
     public static PackedGroupScalar ToPacked(GroupScalarTensor tensor)
     {
         ArgumentNullException.ThrowIfNull(tensor);
+        int[] order = tensor.HasPermutation ? tensor.GetColumnOrder() : [];
+        if (tensor.ScalePrecision == ScalePrecision.Int6)
+        {
+            int groups = tensor.GroupsPerRow;
+            var scales = new float[(long)tensor.Rows * groups];
+            var zeros = new float[tensor.Symmetric ? 0 : scales.Length];
+            for (int row = 0; row < tensor.Rows; row++)
+            {
+                for (int g = 0; g < groups; g++)
+                {
+                    scales[(long)row * groups + g] = tensor.GetScale(row, g);
+                    if (!tensor.Symmetric)
+                        zeros[(long)row * groups + g] = tensor.GetZero(row, g);
+                }
+            }
+            return PackedGroupScalar.FromDense(tensor.Rows, tensor.Columns, tensor.Bits, tensor.GroupSize, tensor.Symmetric, ScaleFormat.F32,
+                tensor.PackedCodes, MemoryMarshal.AsBytes(scales.AsSpan()), MemoryMarshal.AsBytes(zeros.AsSpan()), order);
+        }
         ScaleFormat format = tensor.ScalePrecision switch
         {
             ScalePrecision.F16 => ScaleFormat.F16,
@@ -25,9 +47,8 @@ internal static class PackedLayouts
             ScalePrecision.F32 => ScaleFormat.F32,
             _ => throw new ArgumentException($"Tensor '{tensor.Name}' has an unknown scale precision {tensor.ScalePrecision}.", nameof(tensor)),
         };
-        int[] permutation = tensor.HasPermutation ? tensor.GetColumnOrder() : [];
         return PackedGroupScalar.FromDense(tensor.Rows, tensor.Columns, tensor.Bits, tensor.GroupSize, tensor.Symmetric, format,
-            tensor.PackedCodes, tensor.StoredScales, tensor.StoredZeros, permutation);
+            tensor.PackedCodes, tensor.StoredScales, tensor.StoredZeros, order);
     }
 
     /// <summary>

@@ -55,6 +55,21 @@ public static class BitPacking
         }
     }
 
+    /// <summary>Code <paramref name="index"/> of the stream.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The stream has no such code.</exception>
+    public static int Read(ReadOnlySpan<byte> packed, int bits, long index)
+    {
+        ValidateBits(bits);
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        long position = index * bits, bytePosition = position >> 3;
+        if ((position + bits + 7) / 8 > packed.Length)
+            throw new ArgumentOutOfRangeException(nameof(index), index, $"The stream holds {packed.Length * 8L / bits} codes of {bits} bits.");
+        uint window = 0;
+        for (int k = 0; k < 3 && bytePosition + k < packed.Length; k++)
+            window |= (uint)packed[(int)(bytePosition + k)] << (8 * k);
+        return (int)(window >> (int)(position & 7)) & ((1 << bits) - 1);
+    }
+
     /// <summary>Unpacks <paramref name="count"/> codes into a new array.</summary>
     public static int[] Unpack(ReadOnlySpan<byte> packed, int bits, int count)
     {

@@ -23,6 +23,7 @@ public class MatrixVectorProductTests
         {
             data.Add(bits, false, ScalePrecision.F16);
             data.Add(bits, true, ScalePrecision.F16);
+            data.Add(bits, bits % 2 == 0, ScalePrecision.Int6);
         }
         data.Add(3, false, ScalePrecision.BF16);
         data.Add(5, true, ScalePrecision.F32);
@@ -61,11 +62,14 @@ public class MatrixVectorProductTests
     [InlineData(3, false, true)]
     [InlineData(4, true, true)]
     [InlineData(2, false, true)]
-    public void Gptq_tensors_multiply_like_their_dequantization_with_and_without_act_order(int bits, bool symmetric, bool actOrder)
+    [InlineData(3, false, true, ScalePrecision.Int6)]
+    [InlineData(4, true, false, ScalePrecision.Int6)]
+    public void Gptq_tensors_multiply_like_their_dequantization_with_and_without_act_order(int bits, bool symmetric, bool actOrder,
+        ScalePrecision precision = ScalePrecision.F16)
     {
         TensorData weight = ScalarTestData.Weight(11, 41, 97);
         Hessian h = ScalarTestData.CorrelatedHessian(11, 97, samples: 128);
-        var quantizer = new GptqQuantizer(new GptqOptions { Bits = bits, GroupSize = 16, Symmetric = symmetric, ActOrder = actOrder });
+        var quantizer = new GptqQuantizer(new GptqOptions { Bits = bits, GroupSize = 16, Symmetric = symmetric, ActOrder = actOrder, ScalePrecision = precision });
         var tensor = (GroupScalarTensor)quantizer.Quantize(weight, h);
         Assert.Equal(actOrder, tensor.HasPermutation);
         AssertMatches(tensor, seed: 3);

@@ -35,6 +35,7 @@ public sealed class QuantizedModelFileTests : IDisposable
         var kmeans = new KMeansVectorQuantizer(new KMeansOptions { MaxIterations = 10 });
         var kmeansFp16 = new KMeansVectorQuantizer(new KMeansOptions { MaxIterations = 10, Dimension = 2, CodebookPrecision = CodebookPrecision.Fp16 });
         var q40 = new GgmlQuantizer(new GgmlQuantizerOptions(GgmlType.Q4_0));
+        var int6 = new RoundToNearestQuantizer(new RoundToNearestOptions { Bits = 3, GroupSize = 32, ScalePrecision = ScalePrecision.Int6 });
         var quantized = new List<QuantizedTensor>();
         int i = 0;
         foreach (LinearWeight weight in LinearWeights.Of(model).Where(w => w.Block >= 0))
@@ -43,6 +44,11 @@ public sealed class QuantizedModelFileTests : IDisposable
             if (weight.Name == "blocks.0.att.key.weight")
             {
                 quantized.Add(ActOrderTensor(weight.Name, weight.Rows, weight.Columns));
+                continue;
+            }
+            if (weight.Name == "blocks.0.att.output.weight")
+            {
+                quantized.Add(int6.Quantize(matrix));
                 continue;
             }
             if (weight.Name == "blocks.0.att.value.weight")
@@ -89,6 +95,7 @@ public sealed class QuantizedModelFileTests : IDisposable
         QuantizedModel q = Mixed.Value.Quantized;
         Assert.Contains(q.QuantizedTensors, t => t is GroupScalarTensor { HasPermutation: false });
         Assert.Contains(q.QuantizedTensors, t => t is GroupScalarTensor { HasPermutation: true });
+        Assert.Contains(q.QuantizedTensors, t => t is GroupScalarTensor { ScalePrecision: ScalePrecision.Int6 });
         Assert.Contains(q.QuantizedTensors, t => t is VectorQuantizedTensor { CodebookPrecision: CodebookPrecision.Int8WithScale });
         Assert.Contains(q.QuantizedTensors, t => t is VectorQuantizedTensor { CodebookPrecision: CodebookPrecision.Fp16 });
         Assert.Contains(q.QuantizedTensors, t => t is VectorQuantizedTensor { SvdRank: 4 });
@@ -170,8 +177,10 @@ public sealed class QuantizedModelFileTests : IDisposable
         Assert.Equal((double)(quantizedBits + fullBits) / parameters, q.BitsPerWeight);
         Assert.Equal(q.StoredBits, q.Tensors.Sum(t => t.StoredBits));
         // RTN 3-bit g64 with FP16 scale and zero stores 3.5 bits per weight when the columns are a multiple of 64.
-        Assert.All(q.QuantizedTensors.OfType<GroupScalarTensor>().Where(t => t.Method == "rtn" && t.Columns % 64 == 0),
+        Assert.All(q.QuantizedTensors.OfType<GroupScalarTensor>().Where(t => t.Method == "rtn" && t.Columns % 64 == 0 && t.ScalePrecision == ScalePrecision.F16),
             t => Assert.Equal(3.5, t.BitsPerWeight));
+        // Int6 in groups of 32 over 64 columns: 3 + 12/32 + one 16-bit step per row's (short) super-block of 2 groups, 16/64.
+        Assert.Equal(3.625, q.QuantizedTensors.OfType<GroupScalarTensor>().Single(t => t.ScalePrecision == ScalePrecision.Int6).BitsPerWeight);
     }
 
     [FixtureFact]

@@ -32,7 +32,7 @@ public sealed class GptqQuantizer : IScalarQuantizer
     public GptqOptions Options { get; }
 
     /// <inheritdoc />
-    public string Name => $"gptq {(Options.Symmetric ? "s" : "a")}{Options.Bits} g{Options.GroupSize}{(Options.ActOrder ? " act-order" : "")}";
+    public string Name => $"gptq {(Options.Symmetric ? "s" : "a")}{Options.Bits} g{Options.GroupSize}{GroupScalarTensor.PrecisionSuffix(Options.ScalePrecision)}{(Options.ActOrder ? " act-order" : "")}";
 
     /// <inheritdoc />
     public bool RequiresHessian => true;
@@ -107,7 +107,7 @@ public sealed class GptqQuantizer : IScalarQuantizer
         }
 
         return new GroupScalarTensor(w.Name, rows, columns, "gptq", Options.Bits, Options.GroupSize, Options.Symmetric,
-            Options.ScalePrecision, result.Codes, result.Scales, result.Zeros, permutation)
+            Options.ScalePrecision, result.Codes, result.Scales, result.Zeros, permutation, result.Steps)
         { Notes = notes };
     }
 
@@ -124,6 +124,8 @@ public sealed class GptqQuantizer : IScalarQuantizer
         for (int i = 0; i < count; i++)
         {
             int column = start + i;
+            if (Options.ScalePrecision == ScalePrecision.Int6 && column % (Options.GroupSize * Int6Scales.SuperBlockGroups) == 0)
+                FitSteps(name, wt, upper, block, errors, start, end, i, result);
             if (column % Options.GroupSize == 0)
                 FitGroup(name, wt, upper, block, errors, start, end, i, grids, result);
             Span<float> w = block.AsSpan(i * rows, rows);
@@ -151,45 +153,21 @@ public sealed class GptqQuantizer : IScalarQuantizer
         }
     }
 
-    /// <summary>Fits each row's grid to the group starting at block column <paramref name="i"/>, from the current weights:
-    /// block columns as updated so far, and later columns with the pending updates of block columns 0..i−1.</summary>
+    /// <summary>Fits each row's grid to the group starting at block column <paramref name="i"/>, from the current weights
+    /// (see <see cref="CurrentRange"/>); with <see cref="ScalePrecision.Int6"/>, on the row's step for this super-block.</summary>
     private void FitGroup(string name, Tensor wt, Tensor upper, float[] block, float[] errors, int start, int end, int i, GroupGrid[] grids, Result result)
     {
         int rows = result.Rows, column = start + i;
         int groupEnd = Math.Min(column + Options.GroupSize, result.Columns);
-        var min = new float[rows];
-        var max = new float[rows];
-        block.AsSpan(i * rows, rows).CopyTo(min);
-        block.AsSpan(i * rows, rows).CopyTo(max);
-        for (int c = column + 1; c < Math.Min(groupEnd, end); c++)
-        {
-            ReadOnlySpan<float> w = block.AsSpan((c - start) * rows, rows);
-            TensorPrimitives.Min(min, w, min);
-            TensorPrimitives.Max(max, w, max);
-        }
-        if (groupEnd > end)
-        {
-            using var scope = NewDisposeScope();
-            Tensor later = wt.narrow(0, end, groupEnd - end); // [later, rows]
-            if (i > 0)
-            {
-                Tensor err = tensor(errors.AsSpan(0, i * rows).ToArray(), [i, rows]);
-                later = later - upper.narrow(0, start, i).narrow(1, end, groupEnd - end).t().matmul(err);
-            }
-            float[] pending = later.contiguous().data<float>().ToArray();
-            for (int c = 0; c < groupEnd - end; c++)
-            {
-                ReadOnlySpan<float> w = pending.AsSpan(c * rows, rows);
-                TensorPrimitives.Min(min, w, min);
-                TensorPrimitives.Max(max, w, max);
-            }
-        }
-        int group = column / Options.GroupSize;
+        var (min, max) = CurrentRange(wt, upper, block, errors, start, end, i, groupEnd, rows);
+        int group = column / Options.GroupSize, superBlock = group / Int6Scales.SuperBlockGroups;
         for (int row = 0; row < rows; row++)
         {
             try
             {
-                grids[row] = GroupGrid.Fit(min[row], max[row], Options.Bits, Options.Symmetric, Options.ScalePrecision);
+                grids[row] = Options.ScalePrecision == ScalePrecision.Int6
+                    ? Int6Scales.Fit(min[row], max[row], Options.Bits, Options.Symmetric, result.Steps[(long)row * result.SuperBlocksPerRow + superBlock])
+                    : GroupGrid.Fit(min[row], max[row], Options.Bits, Options.Symmetric, Options.ScalePrecision);
             }
             catch (ArgumentException e)
             {
@@ -199,6 +177,76 @@ public sealed class GptqQuantizer : IScalarQuantizer
             if (!Options.Symmetric)
                 result.Zeros[(long)row * result.GroupsPerRow + group] = grids[row].Zero;
         }
+    }
+
+    /// <summary>
+    /// Each row's FP16 step for the super-block starting at block column <paramref name="i"/>: the step that lets the
+    /// widest of its groups fit, as the current weights stand (the groups fitted later have taken more error feedback by
+    /// then, and a group that outgrows 63 steps is clipped).
+    /// </summary>
+    private void FitSteps(string name, Tensor wt, Tensor upper, float[] block, float[] errors, int start, int end, int i, Result result)
+    {
+        int rows = result.Rows, column = start + i, superBlock = column / (Options.GroupSize * Int6Scales.SuperBlockGroups);
+        var largest = new double[rows];
+        for (int g = 0; g < Int6Scales.SuperBlockGroups && column + g * Options.GroupSize < result.Columns; g++)
+        {
+            int groupStart = column + g * Options.GroupSize, groupEnd = Math.Min(groupStart + Options.GroupSize, result.Columns);
+            var (min, max) = CurrentRange(wt, upper, block, errors, start, end, i, groupEnd, rows, groupStart);
+            for (int row = 0; row < rows; row++)
+                largest[row] = Math.Max(largest[row], Int6Scales.IdealScale(min[row], max[row], Options.Bits, Options.Symmetric));
+        }
+        for (int row = 0; row < rows; row++)
+        {
+            try
+            {
+                result.Steps[(long)row * result.SuperBlocksPerRow + superBlock] = Int6Scales.Step(largest[row]);
+            }
+            catch (ArgumentException e)
+            {
+                throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture, $"Tensor '{name}', row {row}, super-block {superBlock}: {e.Message}"), e);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Each row's min and max over columns [<paramref name="from"/>, <paramref name="rangeEnd"/>) (from defaults to the
+    /// current column, start + <paramref name="i"/>) as the weights stand when block column i is reached: block columns
+    /// as updated so far, and later columns with the pending updates of block columns 0..i−1.
+    /// </summary>
+    private static (float[] Min, float[] Max) CurrentRange(Tensor wt, Tensor upper, float[] block, float[] errors, int start, int end, int i,
+        int rangeEnd, int rows, int from = -1)
+    {
+        if (from < 0)
+            from = start + i;
+        var min = new float[rows];
+        var max = new float[rows];
+        min.AsSpan().Fill(float.PositiveInfinity);
+        max.AsSpan().Fill(float.NegativeInfinity);
+        for (int c = from; c < Math.Min(rangeEnd, end); c++)
+        {
+            ReadOnlySpan<float> w = block.AsSpan((c - start) * rows, rows);
+            TensorPrimitives.Min(min, w, min);
+            TensorPrimitives.Max(max, w, max);
+        }
+        if (rangeEnd > end)
+        {
+            int laterStart = Math.Max(from, end);
+            using var scope = NewDisposeScope();
+            Tensor later = wt.narrow(0, laterStart, rangeEnd - laterStart); // [later, rows]
+            if (i > 0)
+            {
+                Tensor err = tensor(errors.AsSpan(0, i * rows).ToArray(), [i, rows]);
+                later = later - upper.narrow(0, start, i).narrow(1, laterStart, rangeEnd - laterStart).t().matmul(err);
+            }
+            float[] pending = later.contiguous().data<float>().ToArray();
+            for (int c = 0; c < rangeEnd - laterStart; c++)
+            {
+                ReadOnlySpan<float> w = pending.AsSpan(c * rows, rows);
+                TensorPrimitives.Min(min, w, min);
+                TensorPrimitives.Max(max, w, max);
+            }
+        }
+        return (min, max);
     }
 
     /// <summary>The codes, scales and zeros being filled in.</summary>
@@ -217,5 +265,12 @@ public sealed class GptqQuantizer : IScalarQuantizer
         public float[] Scales { get; } = new float[(long)rows * ((columns + options.GroupSize - 1) / options.GroupSize)];
 
         public float[] Zeros { get; } = new float[options.Symmetric ? 0 : (long)rows * ((columns + options.GroupSize - 1) / options.GroupSize)];
+
+        /// <summary>Super-blocks per row with <see cref="ScalePrecision.Int6"/>, else 0.</summary>
+        public int SuperBlocksPerRow { get; } = options.ScalePrecision == ScalePrecision.Int6 ? Int6Scales.SuperBlocks((columns + options.GroupSize - 1) / options.GroupSize) : 0;
+
+        /// <summary>The FP16 steps <c>[rows, SuperBlocksPerRow]</c> with <see cref="ScalePrecision.Int6"/>.</summary>
+        public float[] Steps { get; } = new float[options.ScalePrecision == ScalePrecision.Int6
+            ? (long)rows * Int6Scales.SuperBlocks((columns + options.GroupSize - 1) / options.GroupSize) : 0];
     }
 }
