@@ -117,6 +117,10 @@ internal sealed record ComparisonMethod(string Name, bool RequiresHessian, Func<
             ActOrderHybrid(HybridPlan.ForScalarFraction(model, codebooks: false), new CodebookOptimizerOptions { Bits = 3 })),
         ["hybrid-act-cb4"] = () => OfPipeline("hybrid 90% SQ act-order + codebooks b4", model =>
             ActOrderHybrid(HybridPlan.ForScalarFraction(model, codebooks: false), new CodebookOptimizerOptions { Bits = 4 })),
+        ["seq-gptq3-int6"] = () => OfPipeline("seq gptq a3 g32 int6 act-order", model => ActOrderHybrid(HybridPlan.ForScalarFraction(model, 1, codebooks: false), null, Int6G32)),
+        ["hybrid-int6"] = () => OfPipeline("hybrid 90% SQ, SQ a3 g32 int6 act-order", model => ActOrderHybrid(HybridPlan.ForScalarFraction(model, codebooks: false), null, Int6G32)),
+        ["hybrid-int6-cb4"] = () => OfPipeline("hybrid 90% SQ, SQ a3 g32 int6 act-order + codebooks b4", model =>
+            ActOrderHybrid(HybridPlan.ForScalarFraction(model, codebooks: false), new CodebookOptimizerOptions { Bits = 4 }, Int6G32)),
         ["seq-gptvq"] = () => OfPipeline("seq gptvq d1 b3 g2x32", model => HybridPlan.ForScalarFraction(model, 0, codebooks: false)),
         ["hybrid"] = () => OfPipeline("hybrid 90% SQ + codebooks", model => HybridPlan.ForScalarFraction(model)),
         ["hybrid-nocb"] = () => OfPipeline("hybrid 90% SQ", model => HybridPlan.ForScalarFraction(model, codebooks: false)),
@@ -130,11 +134,13 @@ internal sealed record ComparisonMethod(string Name, bool RequiresHessian, Func<
         }),
     };
 
-    private static HybridQuantizer ActOrderHybrid(HybridPlan plan, CodebookOptimizerOptions? codebooks)
+    private static readonly GptqOptions Int6G32 = new() { Bits = 3, GroupSize = 32, ScalePrecision = ScalePrecision.Int6, ActOrder = true };
+
+    private static HybridQuantizer ActOrderHybrid(HybridPlan plan, CodebookOptimizerOptions? codebooks, GptqOptions? scalar = null)
     {
         HybridQuantizerBuilder builder = HybridQuantizer.CreateBuilder()
             .UseProxy(new CoarseToFineProxy(), plan.Thresholds)
-            .UseScalar(new GptqQuantizer(plan.Scalar with { ActOrder = true }))
+            .UseScalar(new GptqQuantizer(scalar ?? plan.Scalar with { ActOrder = true }))
             .UseVector(new GptvqQuantizer(plan.Vector));
         return (codebooks is null ? builder : builder.UseCodebookOptimizer(new ActivationWeightedCodebookOptimizer(codebooks))).Build();
     }
