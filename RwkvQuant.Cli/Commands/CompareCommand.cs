@@ -93,12 +93,15 @@ internal static class CompareCommand
 
     /// <param name="MeanRelativeError">Mean of tr((W−Q)H(W−Q)ᵀ)/tr(WHWᵀ) over the tensors; null where no tensor was quantized.</param>
     /// <param name="KlDivergence">Mean KL(float32 ‖ method) per token; 0 for float32.</param>
+    /// <param name="TotalBitsPerWeight">Stored bits over the block matrices and the multiplication vectors μ together.</param>
     internal sealed record RowReport(string Method, int Tensors, long Parameters, long StoredBits, double? BitsPerWeight,
+        long VectorParameters, long VectorStoredBits, double? TotalBitsPerWeight,
         double? MeanRelativeError, double? MaxRelativeError, double? BitsPerByte, double? KlDivergence, double QuantizeSeconds,
         IReadOnlyList<string> Skipped, IReadOnlyList<string> Notes)
     {
         public static RowReport From(ComparisonRow row) => new(row.Method, row.TensorCount, row.Parameters, row.StoredBits,
-            CliJson.Finite(row.BitsPerWeight), CliJson.Finite(row.MeanRelativeError), CliJson.Finite(row.MaxRelativeError),
+            CliJson.Finite(row.BitsPerWeight), row.VectorParameters, row.VectorStoredBits, CliJson.Finite(row.TotalBitsPerWeight),
+            CliJson.Finite(row.MeanRelativeError), CliJson.Finite(row.MaxRelativeError),
             CliJson.Finite(row.BitsPerByte), CliJson.Finite(row.KlDivergence), row.QuantizeTime.TotalSeconds, row.Skipped, row.Notes);
     }
 
@@ -139,7 +142,8 @@ internal static class CompareCommand
             $"Model {ModelChoice.DisplayName(request.ModelPath)} ({model.Config.Version}); calibration {calibrationText.Description}, " +
             string.Create(CultureInfo.InvariantCulture, $"{data.Samples.Count} × {request.Calibration.TokensPerSample} tokens; ") +
             $"bits per byte on {evaluationText.Description}. " +
-            "Errors are tr((W−Q)H(W−Q)ᵀ)/tr(WHWᵀ) over the weight matrices inside the blocks; bits per weight count every stored bit of those matrices.";
+            "Errors are tr((W−Q)H(W−Q)ᵀ)/tr(WHWᵀ) over the weight matrices inside the blocks; bits per weight count every stored bit of those matrices, " +
+            "and 'with μ' those of the matrices and the element-wise multiplication vectors together (codebooks where quantized, else float32 as stored).";
         string table = QuantizerComparison.Format(rows);
         if (request.MarkdownPath is { } markdownPath)
         {

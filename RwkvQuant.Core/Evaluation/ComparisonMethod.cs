@@ -81,26 +81,26 @@ internal sealed record ComparisonMethod(string Name, bool RequiresHessian, Func<
 
     /// <summary>
     /// The baselines every comparison table carries, by key: RTN and GPTQ at 3 and 4 bits (asymmetric, groups of 64,
-    /// FP16 scale and zero), k-means VQ and GPTVQ (d = 1, b = 3, one codebook per 2 × 32 weights; GPTVQ also with a
-    /// rank-4 SVD of the codebooks), and rwkv.cpp's ggml block formats; and pipelines with sequential calibration
-    /// (<see cref="HybridPlan"/>): GPTQ only (<c>seq-gptq3</c>), GPTVQ only (<c>seq-gptvq</c>), and the RWKVQuant hybrid
-    /// with 90% of the matrices in SQ, with and without activation-weighted codebooks (<c>hybrid</c>, <c>hybrid-nocb</c>),
-    /// with unweighted codebooks (<c>hybrid-uwcb</c>, the ablation), and the oracle that quantizes each matrix both
-    /// ways and keeps the lower Hessian-weighted error, whatever its bits (<c>oracle</c>, no codebooks).
+    /// FP16 scale and zero; GPTQ also with act-order, <c>gptq3-act</c>), RTN and GPTQ with 6-bit scales and zeros on
+    /// super-block steps in groups of 32 (<c>rtn3-int6</c>; <c>gptq3-int6</c> with act-order: the default SQ branch),
+    /// k-means VQ and GPTVQ (d = 1, b = 3, one codebook per 2 × 32 weights; GPTVQ also with a rank-4 SVD of the
+    /// codebooks), and rwkv.cpp's ggml block formats; and pipelines with sequential calibration (<see cref="HybridPlan"/>):
+    /// the paper's GPTQ only (<c>seq-gptq3</c>, with act-order <c>seq-gptq3-act</c>), the default SQ branch only
+    /// (<c>seq-gptq3-int6</c>), GPTVQ only (<c>seq-gptvq</c>), the RWKVQuant hybrid with 90% of the matrices in SQ on
+    /// the default recipe (<see cref="HybridRecipe.Default"/>) with and without activation-weighted codebooks
+    /// (<c>hybrid</c>, <c>hybrid-nocb</c>) and on the paper's settings (<c>hybrid-paper</c>, <c>hybrid-paper-nocb</c>),
+    /// the paper's hybrid with unweighted codebooks (<c>hybrid-uwcb</c>, the ablation), and the oracle that quantizes
+    /// each matrix both ways and keeps the lower Hessian-weighted error, whatever its bits (<c>oracle</c>, no codebooks).
     /// </summary>
     public static IReadOnlyDictionary<string, Func<ComparisonMethod>> Standard { get; } = new Dictionary<string, Func<ComparisonMethod>>(StringComparer.OrdinalIgnoreCase)
     {
         ["rtn3"] = () => Of(new RoundToNearestQuantizer(new RoundToNearestOptions { Bits = 3, GroupSize = 64 })),
         ["rtn4"] = () => Of(new RoundToNearestQuantizer(new RoundToNearestOptions { Bits = 4, GroupSize = 64 })),
+        ["rtn3-int6"] = () => Of(new RoundToNearestQuantizer(new RoundToNearestOptions { Bits = 3, GroupSize = 32, ScalePrecision = ScalePrecision.Int6 })),
         ["gptq3"] = () => Of(new GptqQuantizer(new GptqOptions { Bits = 3, GroupSize = 64 })),
-        ["gptq4"] = () => Of(new GptqQuantizer(new GptqOptions { Bits = 4, GroupSize = 64 })),
-        ["gptq3-g32-act"] = () => Of(new GptqQuantizer(new GptqOptions { Bits = 3, GroupSize = 32, ActOrder = true })),
-        ["gptq3-g16-act"] = () => Of(new GptqQuantizer(new GptqOptions { Bits = 3, GroupSize = 16, ActOrder = true })),
-        ["gptq3-g32-int6-act"] = () => Of(new GptqQuantizer(new GptqOptions { Bits = 3, GroupSize = 32, ScalePrecision = ScalePrecision.Int6, ActOrder = true })),
-        ["gptq3-g16-int6-act"] = () => Of(new GptqQuantizer(new GptqOptions { Bits = 3, GroupSize = 16, ScalePrecision = ScalePrecision.Int6, ActOrder = true })),
-        ["rtn3-g32-int6"] = () => Of(new RoundToNearestQuantizer(new RoundToNearestOptions { Bits = 3, GroupSize = 32, ScalePrecision = ScalePrecision.Int6 })),
-        ["rtn3-g32"] = () => Of(new RoundToNearestQuantizer(new RoundToNearestOptions { Bits = 3, GroupSize = 32 })),
         ["gptq3-act"] = () => Of(new GptqQuantizer(new GptqOptions { Bits = 3, GroupSize = 64, ActOrder = true })),
+        ["gptq3-int6"] = () => Of(new GptqQuantizer(new GptqOptions { Bits = 3, GroupSize = 32, ScalePrecision = ScalePrecision.Int6, ActOrder = true })),
+        ["gptq4"] = () => Of(new GptqQuantizer(new GptqOptions { Bits = 4, GroupSize = 64 })),
         ["kmeans"] = () => Of(new KMeansVectorQuantizer(new KMeansOptions { Dimension = 1, Bits = 3 })),
         ["gptvq"] = () => Of(new GptvqQuantizer(new GptvqOptions { Codebooks = new KMeansOptions { Dimension = 1, Bits = 3 } })),
         ["gptvq-svd4"] = () => Of(new GptvqQuantizer(new GptvqOptions { Codebooks = new KMeansOptions { Dimension = 1, Bits = 3 }, SvdRank = 4 }))
@@ -110,22 +110,17 @@ internal sealed record ComparisonMethod(string Name, bool RequiresHessian, Func<
         ["q5_0"] = () => Of(new GgmlQuantizer(new GgmlQuantizerOptions(GgmlType.Q5_0))),
         ["q5_1"] = () => Of(new GgmlQuantizer(new GgmlQuantizerOptions(GgmlType.Q5_1))),
         ["q8_0"] = () => Of(new GgmlQuantizer(new GgmlQuantizerOptions(GgmlType.Q8_0))),
-        ["seq-gptq3"] = () => OfPipeline("seq gptq a3 g64", model => HybridPlan.ForScalarFraction(model, 1, codebooks: false)),
-        ["seq-gptq3-act"] = () => OfPipeline("seq gptq a3 g64 act-order", model => ActOrderHybrid(HybridPlan.ForScalarFraction(model, 1, codebooks: false), null)),
-        ["hybrid-act"] = () => OfPipeline("hybrid 90% SQ act-order", model => ActOrderHybrid(HybridPlan.ForScalarFraction(model, codebooks: false), null)),
-        ["hybrid-act-cb3"] = () => OfPipeline("hybrid 90% SQ act-order + codebooks b3", model =>
-            ActOrderHybrid(HybridPlan.ForScalarFraction(model, codebooks: false), new CodebookOptimizerOptions { Bits = 3 })),
-        ["hybrid-act-cb4"] = () => OfPipeline("hybrid 90% SQ act-order + codebooks b4", model =>
-            ActOrderHybrid(HybridPlan.ForScalarFraction(model, codebooks: false), new CodebookOptimizerOptions { Bits = 4 })),
-        ["seq-gptq3-int6"] = () => OfPipeline("seq gptq a3 g32 int6 act-order", model => ActOrderHybrid(HybridPlan.ForScalarFraction(model, 1, codebooks: false), null, Int6G32)),
-        ["hybrid-int6"] = () => OfPipeline("hybrid 90% SQ, SQ a3 g32 int6 act-order", model => ActOrderHybrid(HybridPlan.ForScalarFraction(model, codebooks: false), null, Int6G32)),
-        ["hybrid-int6-cb4"] = () => OfPipeline("hybrid 90% SQ, SQ a3 g32 int6 act-order + codebooks b4", model =>
-            ActOrderHybrid(HybridPlan.ForScalarFraction(model, codebooks: false), new CodebookOptimizerOptions { Bits = 4 }, Int6G32)),
+        ["seq-gptq3"] = () => OfPipeline("seq gptq a3 g64", model => HybridPlan.ForScalarFraction(model, 1, codebooks: false, recipe: HybridRecipe.Paper)),
+        ["seq-gptq3-act"] = () => OfPipeline("seq gptq a3 g64 act-order", model => HybridPlan.ForScalarFraction(model, 1, codebooks: false, recipe: HybridRecipe.Paper)
+            .CreateBuilder(scalar: new GptqOptions { Bits = 3, GroupSize = 64, ActOrder = true }).Build()),
+        ["seq-gptq3-int6"] = () => OfPipeline("seq gptq a3 g32 int6 act-order", model => HybridPlan.ForScalarFraction(model, 1, codebooks: false)),
         ["seq-gptvq"] = () => OfPipeline("seq gptvq d1 b3 g2x32", model => HybridPlan.ForScalarFraction(model, 0, codebooks: false)),
         ["hybrid"] = () => OfPipeline("hybrid 90% SQ + codebooks", model => HybridPlan.ForScalarFraction(model)),
         ["hybrid-nocb"] = () => OfPipeline("hybrid 90% SQ", model => HybridPlan.ForScalarFraction(model, codebooks: false)),
-        ["hybrid-uwcb"] = () => OfPipeline("hybrid 90% SQ + unweighted codebooks", model =>
-            HybridPlan.ForScalarFraction(model, codebooks: false).CreateBuilder().UseCodebookOptimizer(new UnweightedCodebookOptimizer()).Build()),
+        ["hybrid-paper"] = () => OfPipeline("paper hybrid 90% SQ + codebooks", model => HybridPlan.ForScalarFraction(model, recipe: HybridRecipe.Paper)),
+        ["hybrid-paper-nocb"] = () => OfPipeline("paper hybrid 90% SQ", model => HybridPlan.ForScalarFraction(model, codebooks: false, recipe: HybridRecipe.Paper)),
+        ["hybrid-uwcb"] = () => OfPipeline("paper hybrid 90% SQ + unweighted codebooks", model =>
+            HybridPlan.ForScalarFraction(model, codebooks: false, recipe: HybridRecipe.Paper).CreateBuilder().UseCodebookOptimizer(new UnweightedCodebookOptimizer()).Build()),
         ["oracle"] = () => OfPipeline("oracle gptq a3 g64 | gptvq d1 b3 g2x32", model =>
         {
             var scalar = new GptqQuantizer(new GptqOptions { Bits = 3, GroupSize = 64 });
@@ -133,15 +128,4 @@ internal sealed record ComparisonMethod(string Name, bool RequiresHessian, Func<
             return HybridQuantizer.CreateBuilder().UseSelector(new OracleSelector(scalar, vector)).UseScalar(scalar).UseVector(vector).Build();
         }),
     };
-
-    private static readonly GptqOptions Int6G32 = new() { Bits = 3, GroupSize = 32, ScalePrecision = ScalePrecision.Int6, ActOrder = true };
-
-    private static HybridQuantizer ActOrderHybrid(HybridPlan plan, CodebookOptimizerOptions? codebooks, GptqOptions? scalar = null)
-    {
-        HybridQuantizerBuilder builder = HybridQuantizer.CreateBuilder()
-            .UseProxy(new CoarseToFineProxy(), plan.Thresholds)
-            .UseScalar(new GptqQuantizer(scalar ?? plan.Scalar with { ActOrder = true }))
-            .UseVector(new GptvqQuantizer(plan.Vector));
-        return (codebooks is null ? builder : builder.UseCodebookOptimizer(new ActivationWeightedCodebookOptimizer(codebooks))).Build();
-    }
 }

@@ -47,11 +47,13 @@ internal static class QuantizerComparison
 
         var rows = new List<ComparisonRow>();
         long parameters = weights.Sum(w => (long)w.Rows * w.Columns);
+        // The multiplication vectors: kept in float32 unless a pipeline quantizes them with codebooks.
+        long vectorParameters = HybridQuantizer.MultiplicationVectors(model).Sum(name => model[name].ElementCount);
         progress?.Report("float32");
         using RwkvNetwork reference = RwkvNetwork.Create(model);
         var (referenceBitsPerByte, _) = Evaluate(reference, null, evaluationDocuments, tokenizer, evaluationOptions, cancellationToken);
         rows.Add(new ComparisonRow("float32", weights.Length, parameters, 32 * parameters, 0, 0,
-            referenceBitsPerByte, evaluationDocuments is null ? null : 0, [], [], TimeSpan.Zero));
+            referenceBitsPerByte, evaluationDocuments is null ? null : 0, [], [], TimeSpan.Zero, vectorParameters, 32 * vectorParameters));
 
         foreach (ComparisonMethod method in methods)
         {
@@ -100,15 +102,15 @@ internal static class QuantizerComparison
             var (bitsPerByte, kl) = Evaluate(candidate, reference, evaluationDocuments, tokenizer, evaluationOptions, cancellationToken);
             rows.Add(new ComparisonRow(method.Name, checked((int)count), quantizedParameters, bits,
                 count == 0 ? double.NaN : errorSum / count, errorMax, bitsPerByte, kl,
-                skipped, notes, quantizeTime));
+                skipped, notes, quantizeTime, vectorParameters, 32 * vectorParameters));
         }
         return rows;
     }
 
     /// <summary>
-    /// A pipeline row: <paramref name="quantizer"/> with its sequential calibration. Its tensors are the
-    /// block matrices plus, with codebooks, the multiplication vectors (bits per weight over all of them, as the plan);
-    /// its errors are the block matrices' relative H-errors under the pipeline's own (sequential) Hessians.
+    /// A pipeline row: <paramref name="quantizer"/> with its sequential calibration. Its tensors are the block matrices;
+    /// the multiplication vectors are counted as the quantized model stores them (codebooks, or float32 when kept); its
+    /// errors are the block matrices' relative H-errors under the pipeline's own (sequential) Hessians.
     /// </summary>
     private static ComparisonRow RunPipeline(RwkvModel model, string name, HybridQuantizer quantizer, string description, CalibrationData calibration, RwkvNetwork reference,
         IReadOnlyList<int[]>? evaluationDocuments, ITokenizer? tokenizer, EvaluationOptions? evaluationOptions, CancellationToken cancellationToken)
@@ -123,8 +125,14 @@ internal static class QuantizerComparison
         notes.AddRange(q.QuantizedTensors.SelectMany(t => t.Notes.Select(n => $"{t.Name}: {n}")));
         using RwkvNetwork candidate = RwkvNetwork.Create(q.ToDequantizedModel());
         var (bitsPerByte, kl) = Evaluate(candidate, reference, evaluationDocuments, tokenizer, evaluationOptions, cancellationToken);
-        return new ComparisonRow(name, q.QuantizedTensors.Count, q.QuantizedParameterCount, q.QuantizedStoredBits,
-            errors.Length == 0 ? double.NaN : errors.Average(), errors.Length == 0 ? 0 : errors.Max(), bitsPerByte, kl, [], notes, quantizeTime);
+        var vectors = new HashSet<string>(HybridQuantizer.MultiplicationVectors(model), StringComparer.Ordinal);
+        QuantizedTensor[] matrixTensors = [.. q.QuantizedTensors.Where(t => !vectors.Contains(t.Name))];
+        long vectorParameters = vectors.Sum(n => model[n].ElementCount);
+        long vectorBits = q.QuantizedTensors.Where(t => vectors.Contains(t.Name)).Sum(t => t.StoredBits)
+            + 32 * q.FullPrecisionTensors.Where(t => vectors.Contains(t.Name)).Sum(t => t.ElementCount);
+        return new ComparisonRow(name, matrixTensors.Length, matrixTensors.Sum(t => t.ElementCount), matrixTensors.Sum(t => t.StoredBits),
+            errors.Length == 0 ? double.NaN : errors.Average(), errors.Length == 0 ? 0 : errors.Max(), bitsPerByte, kl, [], notes, quantizeTime,
+            vectorParameters, vectorBits);
     }
 
     /// <summary>The rows as a plain-text (Markdown) table.</summary>
@@ -133,12 +141,12 @@ internal static class QuantizerComparison
         ArgumentNullException.ThrowIfNull(rows);
         var text = new StringBuilder();
         CultureInfo c = CultureInfo.InvariantCulture;
-        text.AppendLine("| method | tensors | parameters | bits/weight | mean rel. H-error | max rel. H-error | bits/byte | KL to float32 | quantize time |");
-        text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        text.AppendLine("| method | tensors | parameters | bits/weight | with μ | mean rel. H-error | max rel. H-error | bits/byte | KL to float32 | quantize time |");
+        text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (ComparisonRow row in rows)
         {
             text.AppendLine(string.Create(c,
-                $"| {row.Method} | {row.TensorCount} | {row.Parameters:N0} | {row.BitsPerWeight:F4} | {row.MeanRelativeError:E3} | {row.MaxRelativeError:E3} | {(row.BitsPerByte is { } b ? b.ToString("F4", c) : "–")} | {(row.KlDivergence is { } kl ? kl.ToString("E3", c) : "–")} | {row.QuantizeTime.TotalSeconds:F1} s |"));
+                $"| {row.Method} | {row.TensorCount} | {row.Parameters:N0} | {row.BitsPerWeight:F4} | {row.TotalBitsPerWeight:F4} | {row.MeanRelativeError:E3} | {row.MaxRelativeError:E3} | {(row.BitsPerByte is { } b ? b.ToString("F4", c) : "–")} | {(row.KlDivergence is { } kl ? kl.ToString("E3", c) : "–")} | {row.QuantizeTime.TotalSeconds:F1} s |"));
         }
         foreach (ComparisonRow row in rows.Where(r => r.Skipped.Count > 0 || r.Notes.Count > 0))
         {

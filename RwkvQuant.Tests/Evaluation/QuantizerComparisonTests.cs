@@ -50,6 +50,11 @@ public class QuantizerComparisonTests(ITestOutputHelper output)
         Assert.All(rows, r => Assert.Equal(tensors, r.TensorCount));
         Assert.All(rows, r => Assert.Empty(r.Skipped));
         Assert.Equal(32.0, rows[0].BitsPerWeight);
+        Assert.Equal(32.0, rows[0].TotalBitsPerWeight);
+        // The multiplication vectors stay float32 in these rows, and are counted so in the total.
+        Assert.All(rows, r => Assert.Equal((HybridQuantizer.MultiplicationVectors(model).Sum(n => model[n].ElementCount), 32 * r.VectorParameters),
+            (r.VectorParameters, r.VectorStoredBits)));
+        Assert.True(rows[1].TotalBitsPerWeight > rows[1].BitsPerWeight);
         // 3-bit codes + FP16 scale and zero per group of up to 64 columns: 3.5 bpw, a little more for short last groups.
         Assert.InRange(rows[1].BitsPerWeight, 3.5, 3.6);
         Assert.Equal(rows[1].StoredBits, rows[2].StoredBits);
@@ -72,7 +77,8 @@ public class QuantizerComparisonTests(ITestOutputHelper output)
         IReadOnlyDictionary<string, Hessian> hessians = HessianCollector.Collect(model, data);
         int[][] evaluation = TextCorpus.Load(Fixtures.Path("text", "lambada_test.jsonl"), new DocumentRange(5000, 5000))
             .Select(ByteTokenizer.Instance.Encode).ToArray();
-        ComparisonMethod[] methods = [ComparisonMethod.Parse("gptq3"), ComparisonMethod.Parse("seq-gptq3"), ComparisonMethod.Parse("hybrid-nocb@3.4")];
+        ComparisonMethod[] methods =
+            [ComparisonMethod.Parse("gptq3"), ComparisonMethod.Parse("seq-gptq3"), ComparisonMethod.Parse("hybrid-nocb@3.4"), ComparisonMethod.Parse("hybrid")];
 
         Assert.Throws<ArgumentException>(() => QuantizerComparison.Run(model, hessians, methods)); // pipelines need calibration data
         IReadOnlyList<ComparisonRow> rows = QuantizerComparison.Run(model, hessians, methods, evaluation, ByteTokenizer.Instance, calibration: data);
@@ -84,6 +90,11 @@ public class QuantizerComparisonTests(ITestOutputHelper output)
         HybridPlanBits(model, rows[3]);
         Assert.All(rows.Skip(1), r => Assert.InRange(r.KlDivergence!.Value, 1e-9, 1.0));
         Assert.Contains(rows[3].Notes, n => n.StartsWith("plan: ", StringComparison.Ordinal));
+        // With codebooks the multiplication vectors are stored as codes and codebooks: counted in the total, not in the matrices.
+        Assert.Equal(rows[1].TensorCount, rows[4].TensorCount);
+        Assert.True(rows[4].VectorParameters > 0 && rows[4].VectorStoredBits < 8 * rows[4].VectorParameters,
+            $"{rows[4].VectorStoredBits} bits for {rows[4].VectorParameters} vector parameters");
+        Assert.Equal(32 * rows[3].VectorParameters, rows[3].VectorStoredBits);
     }
 
     private static void HybridPlanBits(RwkvModel model, ComparisonRow row)

@@ -3,6 +3,7 @@ using RwkvQuant.Evaluation;
 using RwkvQuant.Models;
 using RwkvQuant.Pipeline;
 using RwkvQuant.Proxy;
+using RwkvQuant.Scalar;
 using RwkvQuant.Scalar.Gptq;
 using RwkvQuant.Tokenizers;
 using RwkvQuant.Vector.Gptvq;
@@ -71,16 +72,33 @@ public class HybridPlanTests(ITestOutputHelper output)
     public void The_paper_defaults_on_the_v6_model_send_90_percent_to_SQ()
     {
         RwkvModel model = Load("tiny-rwkv-6v0-1m-FP32.bin");
-        HybridPlan plan = HybridPlan.ForScalarFraction(model);
+        HybridPlan plan = HybridPlan.ForScalarFraction(model, recipe: HybridRecipe.Paper);
         Assert.Equal((130, 144), (plan.ScalarMatrixCount, plan.MatrixCount));
-        Assert.Equal((3, 64), (plan.Scalar.Bits, plan.Scalar.GroupSize));
+        Assert.Equal((3, 64, ScalePrecision.F16, false), (plan.Scalar.Bits, plan.Scalar.GroupSize, plan.Scalar.ScalePrecision, plan.Scalar.ActOrder));
         Assert.Equal((1, 3, 2, 32), (plan.Vector.Codebooks.Dimension, plan.Vector.Codebooks.Bits, plan.Vector.Codebooks.GroupRows, plan.Vector.Codebooks.GroupColumns));
-        Assert.NotNull(plan.Codebooks);
-        HybridPlan without = HybridPlan.ForScalarFraction(model, codebooks: false);
+        Assert.Equal(3, plan.Codebooks!.Bits);
+        HybridPlan without = HybridPlan.ForScalarFraction(model, codebooks: false, recipe: HybridRecipe.Paper);
         Assert.Null(without.Codebooks);
         Assert.True(without.PlannedParameters < plan.PlannedParameters); // the multiplication vectors are not counted
         // Everything in SQ: the exact GPTQ a3 g64 figure of the comparison table (3.5250 over the block matrices).
-        Assert.Equal(3.525, HybridPlan.ForScalarFraction(model, 1, codebooks: false).PlannedBitsPerWeight, 4);
+        Assert.Equal(3.525, HybridPlan.ForScalarFraction(model, 1, codebooks: false, recipe: HybridRecipe.Paper).PlannedBitsPerWeight, 4);
         Assert.Equal(ProxyThresholds.PublishedRwkv7, HybridPlan.ForThresholds(model, ProxyThresholds.PublishedRwkv7).Thresholds);
+    }
+
+    [FixtureFact]
+    public void The_default_recipe_takes_act_order_gptq_with_6_bit_scales_in_groups_of_32_and_4_bit_codebooks()
+    {
+        RwkvModel model = Load("tiny-rwkv-6v0-1m-FP32.bin");
+        HybridPlan plan = HybridPlan.ForScalarFraction(model);
+        Assert.Equal(HybridRecipe.Default, plan.Recipe);
+        Assert.Equal((130, 144), (plan.ScalarMatrixCount, plan.MatrixCount)); // the same proxy decisions
+        Assert.Equal((3, 32, ScalePrecision.Int6, true), (plan.Scalar.Bits, plan.Scalar.GroupSize, plan.Scalar.ScalePrecision, plan.Scalar.ActOrder));
+        Assert.Equal(4, plan.Codebooks!.Bits);
+        // Every matrix planned exactly as GPTQ will store it, the permutation included.
+        var gptq = new GptqQuantizer(plan.Scalar);
+        Assert.All(plan.Matrices.Where(m => m.Choice == QuantizationChoice.Scalar), m => Assert.Equal(gptq.StoredBitsFor(m.Rows, m.Columns), m.StoredBits));
+        // At a real shape the SQ branch stores fewer bits than the paper's 3.5: 3 + 12/32 + 16/256 + a 10-bit column index
+        // per column over 768 rows. (This fixture's 64-column rows pay more: a super-block of only 2 groups per step.)
+        Assert.Equal(3 + 12.0 / 32 + 16.0 / 256 + 10.0 / 768, gptq.StoredBitsFor(768, 768) / (768.0 * 768), 10);
     }
 }
