@@ -65,20 +65,28 @@ internal static class QuantizeCommand
                           "--sq-fraction share (default 0.9) of the matrices in SQ. E.g. 3.25.",
         };
         var noCodebooks = new Option<bool>("--no-codebooks") { Description = "Keep the element-wise multiplication vectors in FP32 instead of quantizing them to activation-weighted codebooks." };
+        var recipe = new Option<HybridRecipe>("--recipe")
+        {
+            Description = "The settings the plan starts from: default (SQ by GPTQ act-order, 3-bit codes in groups of 32 with 6-bit scales and zeros on " +
+                          "FP16 super-block steps, 3.44 bits per weight; 4-bit codebooks for the multiplication vectors) or paper (GPTQ 3-bit g64 with " +
+                          "FP16 scale and zero, 3.5 bits per weight; 3-bit codebooks). Both take GPTVQ d1 b3 for the matrices the proxy sends to VQ.",
+            DefaultValueFactory = _ => HybridRecipe.Default,
+        };
         var output = new Option<FileInfo?>("--output", "-o") { Description = $"The quantized model file to write (.rwkvq), atomically. Required with a model file; default model: {DefaultOutput} in the current folder." };
         var tokenizer = new TokenizerChoice();
         var command = new Command("quantize",
-            "Quantize a model with RWKVQuant: GPTQ 3-bit g64 (SQ) or GPTVQ d1 b3 (VQ) per block matrix as the coarse-to-fine proxy decides, " +
-            "activation-weighted codebooks for the multiplication vectors, embedding and head in FP16; calibration runs block by block.")
+            "Quantize a model with RWKVQuant: GPTQ 3-bit (SQ; act-order, groups of 32 with 6-bit scales) or GPTVQ d1 b3 (VQ) per block matrix as the " +
+            "coarse-to-fine proxy decides, activation-weighted codebooks for the multiplication vectors, embedding and head in FP16; calibration runs block by block.")
         {
-            model.Model, calibration, calibrationDocuments, samples, sampleTokens, tauC, tauF, fraction, bitsPerWeight, noCodebooks, output,
+            model.Model, calibration, calibrationDocuments, samples, sampleTokens, tauC, tauF, fraction, bitsPerWeight, noCodebooks, recipe, output,
             evaluation, evaluationDocuments, evaluationBytes, speedTokens,
         };
         context.Examples.Add(command,
-            new("rwkvquant quantize", $"The embedded default model at the paper's settings, calibrated on the reference-pack calibration split; writes {DefaultOutput} and prints bits per weight, bits per byte, KL and tokens per second before and after"),
+            new("rwkvquant quantize", $"The embedded default model, calibrated on the reference-pack calibration split; writes {DefaultOutput} and prints bits per weight, bits per byte, KL and tokens per second before and after"),
+            new("rwkvquant quantize --recipe paper -o default-paper.rwkvq", "The same with the paper's settings (GPTQ 3-bit g64, FP16 scale and zero; 3-bit codebooks)"),
             new("rwkvquant quantize --bpw 3.25 -o default-3.25.rwkvq --json", "The default model under a bit budget, the report as JSON"),
             new("rwkvquant quantize model.bin --calib lambada_test.jsonl --calib-docs 0..127 -o model.rwkvq --eval lambada_test.jsonl --eval-docs 5000..5152",
-                "A model file at the paper's settings (90% of the block matrices in SQ, codebooks for the multiplication vectors), with before/after figures on held-out documents"),
+                "A model file (90% of the block matrices in SQ, codebooks for the multiplication vectors), with before/after figures on held-out documents"),
             new("rwkvquant quantize model.bin --calib c.jsonl -o model.rwkvq --bpw 3.25", "The most accurate plan whose stored bits per weight fit a budget"),
             new("rwkvquant quantize model.bin --calib c.jsonl -o model.rwkvq --tau-c 1.54 --tau-f 30", "The published RWKV-7 thresholds as they are"),
             new("rwkvquant quantize model.bin --calib c.jsonl -o model.rwkvq --json", "The report and totals as JSON, for scripts (progress on stderr)"));
@@ -116,6 +124,7 @@ internal static class QuantizeCommand
                     share ?? HybridPlan.PaperScalarFraction,
                     budget,
                     !parse.GetValue(noCodebooks),
+                    parse.GetValue(recipe),
                     outputPath ?? Path.GetFullPath(DefaultOutput),
                     parse.GetValue(evaluation)?.FullName,
                     evaluationRange is null ? null : DocumentRange.Parse(evaluationRange),
@@ -132,7 +141,7 @@ internal static class QuantizeCommand
     internal const string DefaultOutput = EmbeddedModel.Name + ".rwkvq";
 
     private sealed record Request(string? ModelPath, string? CalibrationPath, DocumentRange? CalibrationRange, CalibrationOptions Calibration,
-        ProxyThresholds? Thresholds, double ScalarFraction, double? BitsPerWeight, bool Codebooks, string OutputPath,
+        ProxyThresholds? Thresholds, double ScalarFraction, double? BitsPerWeight, bool Codebooks, HybridRecipe Recipe, string OutputPath,
         string? EvaluationPath, DocumentRange? EvaluationRange, int EvaluationBytes, int SpeedTokens);
 
     /// <summary>What <c>quantize --json</c> writes.</summary>
@@ -211,9 +220,9 @@ internal static class QuantizeCommand
             TextSource.EnsureDisjoint(calibrationText, request.CalibrationRange, evaluationText, request.EvaluationRange);
         CalibrationData data = CalibrationData.FromDocuments(calibrationText.Texts, tokenizer, request.Calibration);
 
-        HybridPlan plan = request.Thresholds is { } thresholds ? HybridPlan.ForThresholds(model, thresholds, request.Codebooks)
-            : request.BitsPerWeight is { } budget ? HybridPlan.ForBitsPerWeight(model, budget, request.ScalarFraction, request.Codebooks)
-            : HybridPlan.ForScalarFraction(model, request.ScalarFraction, request.Codebooks);
+        HybridPlan plan = request.Thresholds is { } thresholds ? HybridPlan.ForThresholds(model, thresholds, request.Codebooks, request.Recipe)
+            : request.BitsPerWeight is { } budget ? HybridPlan.ForBitsPerWeight(model, budget, request.ScalarFraction, request.Codebooks, recipe: request.Recipe)
+            : HybridPlan.ForScalarFraction(model, request.ScalarFraction, request.Codebooks, recipe: request.Recipe);
         console.WriteLine($"plan: {plan}");
         console.WriteLine($"memory estimate: {MemoryEstimate.For(model, request.Calibration, holdsOutput: false)}");
         HybridQuantizer quantizer = plan.Build();

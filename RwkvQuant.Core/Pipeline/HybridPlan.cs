@@ -15,14 +15,17 @@ namespace RwkvQuant.Pipeline;
 /// optimizer (or none), which block matrices the proxy sends to SQ, and the resulting bits per weight over the
 /// quantized tensors (block matrices plus, with codebooks, the element-wise multiplication vectors) — exactly what the
 /// quantized model will report, since every stored bit depends only on shapes and settings.
+/// Every plan starts from a <see cref="HybridRecipe"/>: the default (GPTQ act-order, 3-bit codes in groups of 32 with
+/// 6-bit scales and zeros, 4-bit activation-weighted codebooks) or the paper's (GPTQ 3-bit g64 with FP16 scale and zero,
+/// 3-bit codebooks); both take GPTVQ d1 b3 with one codebook per 2 × 32 weights for VQ.
 /// <list type="bullet">
-/// <item><see cref="ForScalarFraction"/>: the paper's settings (GPTQ 3-bit g64, GPTVQ d1 b3 with one codebook per
-/// 2 × 32 weights, activation-weighted codebooks b3 g64), thresholds scaled so that a share of the matrices (default
-/// 90% by count, as the authors tuned them) goes to SQ.</item>
-/// <item><see cref="ForThresholds"/>: the paper's settings with explicit τ_c, τ_f.</item>
+/// <item><see cref="ForScalarFraction"/>: the recipe's settings, thresholds scaled so that a share of the matrices
+/// (default 90% by count, as the authors tuned them) goes to SQ.</item>
+/// <item><see cref="ForThresholds"/>: the recipe's settings with explicit τ_c, τ_f.</item>
 /// <item><see cref="ForBitsPerWeight"/>: a bit budget. The SQ share is held (default 90% by count); code width (2, 3
-/// or 4 bits) and group sizes (SQ groups of 32–256 columns, VQ codebooks per 64–512 weights) are chosen per matrix so
-/// that the planned bits per weight are as close to the budget as the settings allow without exceeding it.</item>
+/// or 4 bits) and group sizes (SQ groups of 16–128 columns with 6-bit scales, or 32–256 with FP16 ones on the paper's
+/// recipe; VQ codebooks per 64–512 weights) are chosen per matrix so that the planned bits per weight are as close to
+/// the budget as the settings allow without exceeding it.</item>
 /// </list>
 /// Immutable; <see cref="Build"/> makes the quantizer.
 /// </summary>
@@ -138,8 +141,8 @@ public sealed class HybridPlan
     /// Settings that bring the planned bits per weight (over the quantized tensors) as close to <paramref name="target"/>
     /// as they can without exceeding it, with <paramref name="scalarFraction"/> of the block matrices in SQ. First a
     /// uniform setting that fits — the widest codes (2, 3 or 4 bits, SQ and VQ alike) that fit, with the most bits
-    /// among them: SQ groups of 32, 64, 128 or 256 columns with FP16 scale and zero, VQ codebooks (d = 1, int8 with an
-    /// FP16 scale) per 8×64, 4×64, 4×32 or 2×32 weights. Then, pass after pass in model order, each matrix moves one setting up its branch's ladder (ordered by
+    /// among them: SQ groups of 16, 32, 64 or 128 columns with 6-bit scales and zeros (the paper's recipe: 32, 64, 128 or
+    /// 256 with FP16 scale and zero), VQ codebooks (d = 1, int8 with an FP16 scale) per 8×64, 4×64, 4×32 or 2×32 weights. Then, pass after pass in model order, each matrix moves one setting up its branch's ladder (ordered by
     /// nominal bits per weight) while the total still fits — so the plan lands within one such step of the budget.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="target"/> is not a positive finite number, or
