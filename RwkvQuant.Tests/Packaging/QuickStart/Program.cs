@@ -16,8 +16,9 @@ Console.WriteLine($"model: RWKV {model.Config.Version}, {model.Config.LayerCount
 CalibrationData calibration = CalibrationData.FromCorpus(textPath, DocumentRange.Parse("0..63"), tokenizer,
     new CalibrationOptions { SampleCount = 8, TokensPerSample = 64 });
 
-// The paper's settings: GPTQ 3-bit or GPTVQ per weight matrix as the proxy decides (90% GPTQ by count),
-// activation-weighted codebooks for the element-wise multiplication vectors.
+// The default recipe: GPTQ 3-bit (act-order, groups of 32 with 6-bit scales) or GPTVQ per weight matrix as the proxy
+// decides (90% GPTQ by count), activation-weighted codebooks for the element-wise multiplication vectors.
+// (recipe: HybridRecipe.Paper gives the paper's settings.)
 HybridPlan plan = HybridPlan.ForScalarFraction(model);
 Console.WriteLine($"plan: {plan}");
 HybridQuantizationResult result = await plan.Build().QuantizeAsync(model, calibration);
