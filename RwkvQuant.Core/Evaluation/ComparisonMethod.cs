@@ -81,7 +81,7 @@ internal sealed record ComparisonMethod(string Name, bool RequiresHessian, Func<
 
     /// <summary>
     /// The baselines every comparison table carries, by key: RTN and GPTQ at 3 and 4 bits (asymmetric, groups of 64,
-    /// FP16 scale and zero; GPTQ also with act-order, <c>gptq3-act</c>), RTN and GPTQ with 6-bit scales and zeros on
+    /// FP16 scale and zero; GPTQ also with act-order, <c>gptq3-act</c>, and in groups of 128, <c>gptq3-g128</c>), RTN and GPTQ with 6-bit scales and zeros on
     /// super-block steps in groups of 32 (<c>rtn3-int6</c>; <c>gptq3-int6</c> with act-order: the default SQ branch),
     /// k-means VQ and GPTVQ (d = 1, b = 3, one codebook per 2 × 32 weights; GPTVQ also with a rank-4 SVD of the
     /// codebooks), and rwkv.cpp's ggml block formats; and pipelines with sequential calibration (<see cref="HybridPlan"/>):
@@ -99,6 +99,7 @@ internal sealed record ComparisonMethod(string Name, bool RequiresHessian, Func<
         ["rtn3-int6"] = () => Of(new RoundToNearestQuantizer(new RoundToNearestOptions { Bits = 3, GroupSize = 32, ScalePrecision = ScalePrecision.Int6 })),
         ["gptq3"] = () => Of(new GptqQuantizer(new GptqOptions { Bits = 3, GroupSize = 64 })),
         ["gptq3-act"] = () => Of(new GptqQuantizer(new GptqOptions { Bits = 3, GroupSize = 64, ActOrder = true })),
+        ["gptq3-g128"] = () => Of(new GptqQuantizer(new GptqOptions { Bits = 3, GroupSize = 128 })),
         ["gptq3-int6"] = () => Of(new GptqQuantizer(new GptqOptions { Bits = 3, GroupSize = 32, ScalePrecision = ScalePrecision.Int6, ActOrder = true })),
         ["gptq4"] = () => Of(new GptqQuantizer(new GptqOptions { Bits = 4, GroupSize = 64 })),
         ["kmeans"] = () => Of(new KMeansVectorQuantizer(new KMeansOptions { Dimension = 1, Bits = 3 })),
