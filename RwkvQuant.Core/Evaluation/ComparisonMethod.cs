@@ -82,7 +82,8 @@ internal sealed record ComparisonMethod(string Name, bool RequiresHessian, Func<
     /// <summary>
     /// The baselines every comparison table carries, by key: RTN and GPTQ at 3 and 4 bits (asymmetric, groups of 64,
     /// FP16 scale and zero; GPTQ also with act-order, <c>gptq3-act</c>, and in groups of 128, <c>gptq3-g128</c>), RTN and GPTQ with 6-bit scales and zeros on
-    /// super-block steps in groups of 32 (<c>rtn3-int6</c>; <c>gptq3-int6</c> with act-order: the default SQ branch),
+    /// super-block steps in groups of 32 (<c>rtn3-int6</c>; <c>gptq3-int6</c> with act-order; <c>gptq3-int6-clip</c> also with
+    /// the least-squares grid search, the default SQ branch; <c>gptq3-clip</c>: g64 FP16 with the search),
     /// k-means VQ and GPTVQ (d = 1, b = 3, one codebook per 2 × 32 weights; GPTVQ also with a rank-4 SVD of the
     /// codebooks), and rwkv.cpp's ggml block formats; and pipelines with sequential calibration (<see cref="HybridPlan"/>):
     /// the paper's GPTQ only (<c>seq-gptq3</c>, with act-order <c>seq-gptq3-act</c>), the default SQ branch only
@@ -101,6 +102,8 @@ internal sealed record ComparisonMethod(string Name, bool RequiresHessian, Func<
         ["gptq3-act"] = () => Of(new GptqQuantizer(new GptqOptions { Bits = 3, GroupSize = 64, ActOrder = true })),
         ["gptq3-g128"] = () => Of(new GptqQuantizer(new GptqOptions { Bits = 3, GroupSize = 128 })),
         ["gptq3-int6"] = () => Of(new GptqQuantizer(new GptqOptions { Bits = 3, GroupSize = 32, ScalePrecision = ScalePrecision.Int6, ActOrder = true })),
+        ["gptq3-int6-clip"] = () => Of(new GptqQuantizer(new GptqOptions { Bits = 3, GroupSize = 32, ScalePrecision = ScalePrecision.Int6, ActOrder = true, ClipSearch = true })),
+        ["gptq3-clip"] = () => Of(new GptqQuantizer(new GptqOptions { Bits = 3, GroupSize = 64, ClipSearch = true })),
         ["gptq4"] = () => Of(new GptqQuantizer(new GptqOptions { Bits = 4, GroupSize = 64 })),
         ["kmeans"] = () => Of(new KMeansVectorQuantizer(new KMeansOptions { Dimension = 1, Bits = 3 })),
         ["gptvq"] = () => Of(new GptvqQuantizer(new GptvqOptions { Codebooks = new KMeansOptions { Dimension = 1, Bits = 3 } })),
@@ -114,7 +117,7 @@ internal sealed record ComparisonMethod(string Name, bool RequiresHessian, Func<
         ["seq-gptq3"] = () => OfPipeline("seq gptq a3 g64", model => HybridPlan.ForScalarFraction(model, 1, codebooks: false, recipe: HybridRecipe.Paper)),
         ["seq-gptq3-act"] = () => OfPipeline("seq gptq a3 g64 act-order", model => HybridPlan.ForScalarFraction(model, 1, codebooks: false, recipe: HybridRecipe.Paper)
             .CreateBuilder(scalar: new GptqOptions { Bits = 3, GroupSize = 64, ActOrder = true }).Build()),
-        ["seq-gptq3-int6"] = () => OfPipeline("seq gptq a3 g32 int6 act-order", model => HybridPlan.ForScalarFraction(model, 1, codebooks: false)),
+        ["seq-gptq3-int6"] = () => OfPipeline("seq gptq a3 g32 int6 act-order clip-search", model => HybridPlan.ForScalarFraction(model, 1, codebooks: false)),
         ["seq-gptvq"] = () => OfPipeline("seq gptvq d1 b3 g2x32", model => HybridPlan.ForScalarFraction(model, 0, codebooks: false)),
         ["hybrid"] = () => OfPipeline("hybrid 90% SQ + codebooks", model => HybridPlan.ForScalarFraction(model)),
         ["hybrid-nocb"] = () => OfPipeline("hybrid 90% SQ", model => HybridPlan.ForScalarFraction(model, codebooks: false)),

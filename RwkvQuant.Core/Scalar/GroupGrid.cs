@@ -49,6 +49,49 @@ internal readonly record struct GroupGrid(float Scale, float Zero)
         throw new InvalidOperationException($"No representable zero point found for the range [{low}, {high}] in {precision}.");
     }
 
+    /// <summary>Shrink steps of <see cref="Search"/>: the range × 1, 0.98, …, 0.80.</summary>
+    private const int ShrinkSteps = 10;
+
+    /// <summary>
+    /// The grid with the least squared error over <paramref name="values"/> among <paramref name="fit"/>(p·min, p·max)
+    /// for p = 1, 0.98, …, 0.80 (the first on ties: the unshrunk fit wins when clipping gains nothing).
+    /// </summary>
+    public static GroupGrid Search(ReadOnlySpan<float> values, int bits, Func<double, double, GroupGrid> fit)
+    {
+        float min = float.PositiveInfinity, max = float.NegativeInfinity;
+        foreach (float v in values)
+        {
+            min = Math.Min(min, v);
+            max = Math.Max(max, v);
+        }
+        int maxCode = (1 << bits) - 1;
+        GroupGrid best = fit(min, max);
+        double bestError = best.SquaredError(values, maxCode);
+        for (int step = 1; step <= ShrinkSteps; step++)
+        {
+            double p = 1 - 0.02 * step;
+            GroupGrid candidate = fit(p * min, p * max);
+            if (candidate == best)
+                continue;
+            double error = candidate.SquaredError(values, maxCode);
+            if (error < bestError)
+                (best, bestError) = (candidate, error);
+        }
+        return best;
+    }
+
+    /// <summary>Σ (x − decode(encode(x)))² over <paramref name="values"/>.</summary>
+    public double SquaredError(ReadOnlySpan<float> values, int maxCode)
+    {
+        double total = 0;
+        foreach (float v in values)
+        {
+            double e = v - (double)Decode(Encode(v, maxCode));
+            total += e * e;
+        }
+        return total;
+    }
+
     /// <summary>The code of <paramref name="x"/>: clamp(round(x/s + z), 0, 2^b − 1), ties to even.</summary>
     public int Encode(float x, int maxCode)
     {

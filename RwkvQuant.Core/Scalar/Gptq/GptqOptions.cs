@@ -54,6 +54,13 @@ public sealed record GptqOptions
     /// the permutation is stored with the tensor (⌈log₂ columns⌉ bits per column). Default false.</summary>
     public bool ActOrder { get; init; }
 
+    /// <summary>
+    /// True to search each group's grid for the least squared error over its weights as they stand when the group is
+    /// reached (gptq.py's <c>mse</c> option): the min/max range shrunk by 0%, 2%, … 20%, each fitted as usual, the best
+    /// kept; the group's largest weights may then clip. False (default): the min/max fit, which clips nothing.
+    /// </summary>
+    public bool ClipSearch { get; init; }
+
     /// <summary>Factorization attempts, 1–20 (default 6): when the Cholesky factorization fails, the damping is
     /// multiplied by 10 and tried again (1%, 10%, 100%, ... of mean diag(H)); each raise is recorded in the notes.</summary>
     public int MaxDampingAttempts

@@ -32,7 +32,7 @@ public sealed class GptqQuantizer : IScalarQuantizer
     public GptqOptions Options { get; }
 
     /// <inheritdoc />
-    public string Name => $"gptq {(Options.Symmetric ? "s" : "a")}{Options.Bits} g{Options.GroupSize}{GroupScalarTensor.PrecisionSuffix(Options.ScalePrecision)}{(Options.ActOrder ? " act-order" : "")}";
+    public string Name => $"gptq {(Options.Symmetric ? "s" : "a")}{Options.Bits} g{Options.GroupSize}{GroupScalarTensor.PrecisionSuffix(Options.ScalePrecision)}{(Options.ActOrder ? " act-order" : "")}{(Options.ClipSearch ? " clip-search" : "")}";
 
     /// <inheritdoc />
     public bool RequiresHessian => true;
@@ -154,20 +154,33 @@ public sealed class GptqQuantizer : IScalarQuantizer
     }
 
     /// <summary>Fits each row's grid to the group starting at block column <paramref name="i"/>, from the current weights
-    /// (see <see cref="CurrentRange"/>); with <see cref="ScalePrecision.Int6"/>, on the row's step for this super-block.</summary>
+    /// (see <see cref="CurrentColumns"/>); with <see cref="ScalePrecision.Int6"/>, on the row's step for this super-block.</summary>
     private void FitGroup(string name, Tensor wt, Tensor upper, float[] block, float[] errors, int start, int end, int i, GroupGrid[] grids, Result result)
     {
         int rows = result.Rows, column = start + i;
         int groupEnd = Math.Min(column + Options.GroupSize, result.Columns);
-        var (min, max) = CurrentRange(wt, upper, block, errors, start, end, i, groupEnd, rows);
-        int group = column / Options.GroupSize, superBlock = group / Int6Scales.SuperBlockGroups;
+        float[] values = CurrentColumns(wt, upper, block, errors, start, end, i, groupEnd, rows); // [groupEnd − column, rows]
+        var (min, max) = RowRanges(values, rows);
+        int group = column / Options.GroupSize, superBlock = group / Int6Scales.SuperBlockGroups, width = groupEnd - column;
+        var rowValues = new float[Options.ClipSearch ? width : 0];
         for (int row = 0; row < rows; row++)
         {
             try
             {
-                grids[row] = Options.ScalePrecision == ScalePrecision.Int6
-                    ? Int6Scales.Fit(min[row], max[row], Options.Bits, Options.Symmetric, result.Steps[(long)row * result.SuperBlocksPerRow + superBlock])
-                    : GroupGrid.Fit(min[row], max[row], Options.Bits, Options.Symmetric, Options.ScalePrecision);
+                float step = Options.ScalePrecision == ScalePrecision.Int6 ? result.Steps[(long)row * result.SuperBlocksPerRow + superBlock] : 0;
+                Func<double, double, GroupGrid> fit = Options.ScalePrecision == ScalePrecision.Int6
+                    ? (lo, hi) => Int6Scales.Fit(lo, hi, Options.Bits, Options.Symmetric, step)
+                    : (lo, hi) => GroupGrid.Fit(lo, hi, Options.Bits, Options.Symmetric, Options.ScalePrecision);
+                if (Options.ClipSearch)
+                {
+                    for (int c = 0; c < width; c++)
+                        rowValues[c] = values[c * rows + row];
+                    grids[row] = GroupGrid.Search(rowValues, Options.Bits, fit);
+                }
+                else
+                {
+                    grids[row] = fit(min[row], max[row]);
+                }
             }
             catch (ArgumentException e)
             {
@@ -191,7 +204,7 @@ public sealed class GptqQuantizer : IScalarQuantizer
         for (int g = 0; g < Int6Scales.SuperBlockGroups && column + g * Options.GroupSize < result.Columns; g++)
         {
             int groupStart = column + g * Options.GroupSize, groupEnd = Math.Min(groupStart + Options.GroupSize, result.Columns);
-            var (min, max) = CurrentRange(wt, upper, block, errors, start, end, i, groupEnd, rows, groupStart);
+            var (min, max) = RowRanges(CurrentColumns(wt, upper, block, errors, start, end, i, groupEnd, rows, groupStart), rows);
             for (int row = 0; row < rows; row++)
                 largest[row] = Math.Max(largest[row], Int6Scales.IdealScale(min[row], max[row], Options.Bits, Options.Symmetric));
         }
@@ -209,25 +222,19 @@ public sealed class GptqQuantizer : IScalarQuantizer
     }
 
     /// <summary>
-    /// Each row's min and max over columns [<paramref name="from"/>, <paramref name="rangeEnd"/>) (from defaults to the
-    /// current column, start + <paramref name="i"/>) as the weights stand when block column i is reached: block columns
+    /// Columns [<paramref name="from"/>, <paramref name="rangeEnd"/>) (from defaults to the current column, start +
+    /// <paramref name="i"/>) as the weights stand when block column i is reached, <c>[columns, rows]</c>: block columns
     /// as updated so far, and later columns with the pending updates of block columns 0..i−1.
     /// </summary>
-    private static (float[] Min, float[] Max) CurrentRange(Tensor wt, Tensor upper, float[] block, float[] errors, int start, int end, int i,
+    private static float[] CurrentColumns(Tensor wt, Tensor upper, float[] block, float[] errors, int start, int end, int i,
         int rangeEnd, int rows, int from = -1)
     {
         if (from < 0)
             from = start + i;
-        var min = new float[rows];
-        var max = new float[rows];
-        min.AsSpan().Fill(float.PositiveInfinity);
-        max.AsSpan().Fill(float.NegativeInfinity);
-        for (int c = from; c < Math.Min(rangeEnd, end); c++)
-        {
-            ReadOnlySpan<float> w = block.AsSpan((c - start) * rows, rows);
-            TensorPrimitives.Min(min, w, min);
-            TensorPrimitives.Max(max, w, max);
-        }
+        var values = new float[(rangeEnd - from) * rows];
+        int inBlock = Math.Max(0, Math.Min(rangeEnd, end) - from);
+        if (inBlock > 0)
+            block.AsSpan((from - start) * rows, inBlock * rows).CopyTo(values);
         if (rangeEnd > end)
         {
             int laterStart = Math.Max(from, end);
@@ -238,13 +245,23 @@ public sealed class GptqQuantizer : IScalarQuantizer
                 Tensor err = tensor(errors.AsSpan(0, i * rows).ToArray(), [i, rows]);
                 later = later - upper.narrow(0, start, i).narrow(1, laterStart, rangeEnd - laterStart).t().matmul(err);
             }
-            float[] pending = later.contiguous().data<float>().ToArray();
-            for (int c = 0; c < rangeEnd - laterStart; c++)
-            {
-                ReadOnlySpan<float> w = pending.AsSpan(c * rows, rows);
-                TensorPrimitives.Min(min, w, min);
-                TensorPrimitives.Max(max, w, max);
-            }
+            later.contiguous().data<float>().CopyTo(values, (laterStart - from) * rows);
+        }
+        return values;
+    }
+
+    /// <summary>Each row's min and max over <paramref name="values"/> <c>[columns, rows]</c>.</summary>
+    private static (float[] Min, float[] Max) RowRanges(float[] values, int rows)
+    {
+        var min = new float[rows];
+        var max = new float[rows];
+        min.AsSpan().Fill(float.PositiveInfinity);
+        max.AsSpan().Fill(float.NegativeInfinity);
+        for (int c = 0; c < values.Length / rows; c++)
+        {
+            ReadOnlySpan<float> w = values.AsSpan(c * rows, rows);
+            TensorPrimitives.Min(min, w, min);
+            TensorPrimitives.Max(max, w, max);
         }
         return (min, max);
     }
