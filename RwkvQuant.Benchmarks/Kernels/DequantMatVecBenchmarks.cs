@@ -32,6 +32,7 @@ public class DequantMatVecBenchmarks
     private float[] _yBatch = [];
     private float[] _copy = [];
     private PackedBitPlanes _planes = null!;
+    private PackedBitPlanes _planesInt6 = null!;
     private PackedVectorCodes _vq = null!;
     private Tensor _torchWeights = null!;
     private Tensor _torchX = null!;
@@ -61,6 +62,7 @@ public class DequantMatVecBenchmarks
         _y = new float[rows];
         _yBatch = new float[Batch * rows];
         _planes = PackedBitPlanes.From(RandomGroupScalar(rows, columns, 3, 64, random));
+        _planesInt6 = PackedBitPlanes.From(RandomGroupScalar(rows, columns, 3, 32, random, ScaleFormat.F32));
         _vq = RandomVectorCodes(rows, columns, random);
         _torchWeights = tensor(_weights, [rows, columns]);
         _torchX = tensor(_x, [columns]);
@@ -107,6 +109,21 @@ public class DequantMatVecBenchmarks
             NibbleTableMatVec.MatVec(_planes, _x, _y, 1);
         else
             BitPlaneMatVec.MatVec(_planes, _x, _y, 1);
+        return _y[0];
+    }
+
+    /// <summary>
+    /// The engine's default group-scalar product (as <see cref="Lookup3BitInt8Tables"/>) on what the default recipe stores,
+    /// 3-bit codes in groups of 32 with 6-bit scales and zeros, as the engine runs them: expanded to float32 scale and
+    /// zero words (2 bits per weight of parameters against g64 FP16's 0.5).
+    /// </summary>
+    [Benchmark]
+    public float Lookup3BitInt6G32()
+    {
+        if (NibbleTableMatVec.IsSupported)
+            NibbleTableMatVec.MatVec(_planesInt6, _x, _y, 1);
+        else
+            BitPlaneMatVec.MatVec(_planesInt6, _x, _y, 1);
         return _y[0];
     }
 
@@ -180,6 +197,7 @@ public class DequantMatVecBenchmarks
         return method switch
         {
             nameof(Lookup3Bit) or nameof(Lookup3BitPortable) or nameof(Lookup3BitInt8Tables) => packed + 4.0 * columns,
+            nameof(Lookup3BitInt6G32) => (double)rows * RowAlignedCodes.RowBytes(columns, 3) + rows * ((columns + 31) / 32) * 8.0 + 4.0 * columns,
             nameof(Lookup3BitBatch8) => (packed + 4.0 * Batch * columns) / Batch,
             nameof(Vq3Bit) or nameof(Vq3BitPortable) or nameof(Vq3BitRowDecode) or nameof(Vq3BitScalar) => (double)rows * RowAlignedCodes.RowBytes(columns, 3) + (rows / 2) * (columns / 32) * 10.0 + 4.0 * columns,
             nameof(CopyFp32) => fp32,
@@ -187,21 +205,30 @@ public class DequantMatVecBenchmarks
         };
     }
 
-    /// <summary>Random b-bit codes with FP16 scales in [0.001, 0.01] and zeros in [0, 2^b − 1].</summary>
-    internal static PackedGroupScalar RandomGroupScalar(int rows, int columns, int bits, int groupSize, Random random)
+    /// <summary>Random b-bit codes with scales in [0.001, 0.01] and zeros in [0, 2^b − 1], stored as FP16 or float32.</summary>
+    internal static PackedGroupScalar RandomGroupScalar(int rows, int columns, int bits, int groupSize, Random random, ScaleFormat format = ScaleFormat.F16)
     {
         var codes = new int[rows * columns];
         for (int i = 0; i < codes.Length; i++)
             codes[i] = random.Next(1 << bits);
-        int groups = rows * ((columns + groupSize - 1) / groupSize);
-        var scales = new byte[2 * groups];
-        var zeros = new byte[2 * groups];
+        int groups = rows * ((columns + groupSize - 1) / groupSize), size = format == ScaleFormat.F32 ? 4 : 2;
+        var scales = new byte[size * groups];
+        var zeros = new byte[size * groups];
         for (int g = 0; g < groups; g++)
         {
-            BitConverter.TryWriteBytes(scales.AsSpan(2 * g), (Half)(0.001 + 0.009 * random.NextDouble()));
-            BitConverter.TryWriteBytes(zeros.AsSpan(2 * g), (Half)(random.NextDouble() * ((1 << bits) - 1)));
+            double scale = 0.001 + 0.009 * random.NextDouble(), zero = random.NextDouble() * ((1 << bits) - 1);
+            if (format == ScaleFormat.F32)
+            {
+                BitConverter.TryWriteBytes(scales.AsSpan(4 * g), (float)scale);
+                BitConverter.TryWriteBytes(zeros.AsSpan(4 * g), (float)zero);
+            }
+            else
+            {
+                BitConverter.TryWriteBytes(scales.AsSpan(2 * g), (Half)scale);
+                BitConverter.TryWriteBytes(zeros.AsSpan(2 * g), (Half)zero);
+            }
         }
-        return PackedGroupScalar.FromDense(rows, columns, bits, groupSize, false, ScaleFormat.F16, BitPacking.Pack(codes, bits), scales, zeros, []);
+        return PackedGroupScalar.FromDense(rows, columns, bits, groupSize, false, format, BitPacking.Pack(codes, bits), scales, zeros, []);
     }
 
     /// <summary>Random 1-D 3-bit VQ codes in groups of 2 rows × 32 columns, int8 codebooks with FP16 scales.</summary>
