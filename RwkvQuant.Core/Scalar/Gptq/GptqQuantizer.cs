@@ -160,26 +160,23 @@ public sealed class GptqQuantizer : IScalarQuantizer
         int rows = result.Rows, column = start + i;
         int groupEnd = Math.Min(column + Options.GroupSize, result.Columns);
         float[] values = CurrentColumns(wt, upper, block, errors, start, end, i, groupEnd, rows); // [groupEnd − column, rows]
-        var (min, max) = RowRanges(values, rows);
         int group = column / Options.GroupSize, superBlock = group / Int6Scales.SuperBlockGroups, width = groupEnd - column;
+        var (min, max) = Options.ClipSearch ? (null, null) : RowRanges(values, rows);
         var rowValues = new float[Options.ClipSearch ? width : 0];
         for (int row = 0; row < rows; row++)
         {
             try
             {
                 float step = Options.ScalePrecision == ScalePrecision.Int6 ? result.Steps[(long)row * result.SuperBlocksPerRow + superBlock] : 0;
-                Func<double, double, GroupGrid> fit = Options.ScalePrecision == ScalePrecision.Int6
-                    ? (lo, hi) => Int6Scales.Fit(lo, hi, Options.Bits, Options.Symmetric, step)
-                    : (lo, hi) => GroupGrid.Fit(lo, hi, Options.Bits, Options.Symmetric, Options.ScalePrecision);
                 if (Options.ClipSearch)
                 {
                     for (int c = 0; c < width; c++)
                         rowValues[c] = values[c * rows + row];
-                    grids[row] = GroupGrid.Search(rowValues, Options.Bits, fit);
+                    grids[row] = GroupGrid.Search(rowValues, Options.Bits, (lo, hi) => FitRange(lo, hi, step));
                 }
                 else
                 {
-                    grids[row] = fit(min[row], max[row]);
+                    grids[row] = FitRange(min![row], max![row], step);
                 }
             }
             catch (ArgumentException e)
@@ -192,6 +189,12 @@ public sealed class GptqQuantizer : IScalarQuantizer
         }
     }
 
+    /// <summary>The grid of values in [<paramref name="low"/>, <paramref name="high"/>]: on <paramref name="step"/> with
+    /// <see cref="ScalePrecision.Int6"/>, else rounded to the scale precision.</summary>
+    private GroupGrid FitRange(double low, double high, float step) => Options.ScalePrecision == ScalePrecision.Int6
+        ? Int6Scales.Fit(low, high, Options.Bits, Options.Symmetric, step)
+        : GroupGrid.Fit(low, high, Options.Bits, Options.Symmetric, Options.ScalePrecision);
+
     /// <summary>
     /// Each row's FP16 step for the super-block starting at block column <paramref name="i"/>: the step that lets the
     /// widest of its groups fit, as the current weights stand (the groups fitted later have taken more error feedback by
@@ -200,11 +203,13 @@ public sealed class GptqQuantizer : IScalarQuantizer
     private void FitSteps(string name, Tensor wt, Tensor upper, float[] block, float[] errors, int start, int end, int i, Result result)
     {
         int rows = result.Rows, column = start + i, superBlock = column / (Options.GroupSize * Int6Scales.SuperBlockGroups);
+        int superEnd = Math.Min(column + Options.GroupSize * Int6Scales.SuperBlockGroups, result.Columns);
+        float[] values = CurrentColumns(wt, upper, block, errors, start, end, i, superEnd, rows); // [superEnd − column, rows]
         var largest = new double[rows];
-        for (int g = 0; g < Int6Scales.SuperBlockGroups && column + g * Options.GroupSize < result.Columns; g++)
+        for (int groupStart = 0; groupStart < superEnd - column; groupStart += Options.GroupSize)
         {
-            int groupStart = column + g * Options.GroupSize, groupEnd = Math.Min(groupStart + Options.GroupSize, result.Columns);
-            var (min, max) = RowRanges(CurrentColumns(wt, upper, block, errors, start, end, i, groupEnd, rows, groupStart), rows);
+            int width = Math.Min(Options.GroupSize, superEnd - column - groupStart);
+            var (min, max) = RowRanges(values.AsSpan(groupStart * rows, width * rows), rows);
             for (int row = 0; row < rows; row++)
                 largest[row] = Math.Max(largest[row], Int6Scales.IdealScale(min[row], max[row], Options.Bits, Options.Symmetric));
         }
@@ -222,15 +227,14 @@ public sealed class GptqQuantizer : IScalarQuantizer
     }
 
     /// <summary>
-    /// Columns [<paramref name="from"/>, <paramref name="rangeEnd"/>) (from defaults to the current column, start +
-    /// <paramref name="i"/>) as the weights stand when block column i is reached, <c>[columns, rows]</c>: block columns
-    /// as updated so far, and later columns with the pending updates of block columns 0..i−1.
+    /// Columns [start + <paramref name="i"/>, <paramref name="rangeEnd"/>) as the weights stand when block column i is
+    /// reached, <c>[columns, rows]</c>: block columns as updated so far, and later columns with the pending updates of
+    /// block columns 0..i−1.
     /// </summary>
     private static float[] CurrentColumns(Tensor wt, Tensor upper, float[] block, float[] errors, int start, int end, int i,
-        int rangeEnd, int rows, int from = -1)
+        int rangeEnd, int rows)
     {
-        if (from < 0)
-            from = start + i;
+        int from = start + i;
         var values = new float[(rangeEnd - from) * rows];
         int inBlock = Math.Max(0, Math.Min(rangeEnd, end) - from);
         if (inBlock > 0)
@@ -251,7 +255,7 @@ public sealed class GptqQuantizer : IScalarQuantizer
     }
 
     /// <summary>Each row's min and max over <paramref name="values"/> <c>[columns, rows]</c>.</summary>
-    private static (float[] Min, float[] Max) RowRanges(float[] values, int rows)
+    private static (float[] Min, float[] Max) RowRanges(ReadOnlySpan<float> values, int rows)
     {
         var min = new float[rows];
         var max = new float[rows];
@@ -259,7 +263,7 @@ public sealed class GptqQuantizer : IScalarQuantizer
         max.AsSpan().Fill(float.NegativeInfinity);
         for (int c = 0; c < values.Length / rows; c++)
         {
-            ReadOnlySpan<float> w = values.AsSpan(c * rows, rows);
+            ReadOnlySpan<float> w = values.Slice(c * rows, rows);
             TensorPrimitives.Min(min, w, min);
             TensorPrimitives.Max(max, w, max);
         }
@@ -284,10 +288,12 @@ public sealed class GptqQuantizer : IScalarQuantizer
         public float[] Zeros { get; } = new float[options.Symmetric ? 0 : (long)rows * ((columns + options.GroupSize - 1) / options.GroupSize)];
 
         /// <summary>Super-blocks per row with <see cref="ScalePrecision.Int6"/>, else 0.</summary>
-        public int SuperBlocksPerRow { get; } = options.ScalePrecision == ScalePrecision.Int6 ? Int6Scales.SuperBlocks((columns + options.GroupSize - 1) / options.GroupSize) : 0;
+        public int SuperBlocksPerRow { get; } = SuperBlocksOf(columns, options);
 
         /// <summary>The FP16 steps <c>[rows, SuperBlocksPerRow]</c> with <see cref="ScalePrecision.Int6"/>.</summary>
-        public float[] Steps { get; } = new float[options.ScalePrecision == ScalePrecision.Int6
-            ? (long)rows * Int6Scales.SuperBlocks((columns + options.GroupSize - 1) / options.GroupSize) : 0];
+        public float[] Steps { get; } = new float[(long)rows * SuperBlocksOf(columns, options)];
+
+        private static int SuperBlocksOf(int columns, GptqOptions options) => options.ScalePrecision == ScalePrecision.Int6
+            ? Int6Scales.SuperBlocks((columns + options.GroupSize - 1) / options.GroupSize) : 0;
     }
 }
