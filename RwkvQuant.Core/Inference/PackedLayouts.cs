@@ -25,20 +25,9 @@ internal static class PackedLayouts
         int[] order = tensor.HasPermutation ? tensor.GetColumnOrder() : [];
         if (tensor.ScalePrecision == ScalePrecision.Int6)
         {
-            int groups = tensor.GroupsPerRow;
-            var scales = new float[(long)tensor.Rows * groups];
-            var zeros = new float[tensor.Symmetric ? 0 : scales.Length];
-            for (int row = 0; row < tensor.Rows; row++)
-            {
-                for (int g = 0; g < groups; g++)
-                {
-                    scales[(long)row * groups + g] = tensor.GetScale(row, g);
-                    if (!tensor.Symmetric)
-                        zeros[(long)row * groups + g] = tensor.GetZero(row, g);
-                }
-            }
+            (float[] scales, float[] zeros) = tensor.DecodeGroupParameters();
             return PackedGroupScalar.FromDense(tensor.Rows, tensor.Columns, tensor.Bits, tensor.GroupSize, tensor.Symmetric, ScaleFormat.F32,
-                tensor.PackedCodes, MemoryMarshal.AsBytes(scales.AsSpan()), MemoryMarshal.AsBytes(zeros.AsSpan()), order);
+                tensor.PackedCodes, MemoryMarshal.AsBytes(scales.AsSpan()), tensor.Symmetric ? [] : MemoryMarshal.AsBytes(zeros.AsSpan()), order);
         }
         ScaleFormat format = tensor.ScalePrecision switch
         {

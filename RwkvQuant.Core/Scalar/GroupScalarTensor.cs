@@ -107,7 +107,7 @@ public sealed class GroupScalarTensor : QuantizedTensor
         ArgumentOutOfRangeException.ThrowIfLessThan(groupSize, 1);
         int groupsPerRow = (columns + groupSize - 1) / groupSize;
         long groups = (long)rows * groupsPerRow;
-        long parameterBytes = precision == ScalePrecision.Int6 ? BitPacking.PackedLength(groups, 6) : groups * (StoredFloat.BitCount(precision) / 8);
+        long parameterBytes = precision == ScalePrecision.Int6 ? BitPacking.PackedLength(groups, Int6Scales.ValueBits) : groups * (StoredFloat.BitCount(precision) / 8);
         if (codes.LongLength != BitPacking.PackedLength((long)rows * columns, bits))
             throw new ArgumentException($"Tensor '{name}' [{rows}, {columns}] needs {BitPacking.PackedLength((long)rows * columns, bits)} bytes of {bits}-bit codes, got {codes.LongLength}.", nameof(codes));
         if (scales.LongLength != parameterBytes)
@@ -192,7 +192,7 @@ public sealed class GroupScalarTensor : QuantizedTensor
         int groupsPerRow = (columns + groupSize - 1) / groupSize;
         long groups = (long)rows * groupsPerRow;
         long overhead = precision == ScalePrecision.Int6
-            ? groups * 6 * (symmetric ? 1 : 2) + (long)rows * Int6Scales.SuperBlocks(groupsPerRow) * Int6Scales.StepBits
+            ? groups * Int6Scales.ValueBits * (symmetric ? 1 : 2) + (long)rows * Int6Scales.SuperBlocks(groupsPerRow) * Int6Scales.StepBits
             : groups * StoredFloat.BitCount(precision) * (symmetric ? 1 : 2);
         long order = permutation ? (long)columns * PermutationBits(columns) : 0;
         return (long)rows * columns * bits + overhead + order;
@@ -208,13 +208,13 @@ public sealed class GroupScalarTensor : QuantizedTensor
         if (ScalePrecision != ScalePrecision.Int6)
             return StoredFloat.Decode(_scales, index, ScalePrecision);
         float step = StoredFloat.Decode(_steps, (long)row * SuperBlocksPerRow + group / Int6Scales.SuperBlockGroups, ScalePrecision.F16);
-        return step * BitPacking.Read(_scales, 6, index);
+        return step * BitPacking.Read(_scales, Int6Scales.ValueBits, index);
     }
 
     /// <summary>The zero of group <paramref name="group"/> of row <paramref name="row"/> (2^(b−1) when symmetric).</summary>
     public float GetZero(int row, int group) =>
         _zeros is null ? 1 << (Bits - 1)
-        : ScalePrecision == ScalePrecision.Int6 ? Int6Scales.Zero(BitPacking.Read(_zeros, 6, GroupIndex(row, group)), Bits)
+        : ScalePrecision == ScalePrecision.Int6 ? Int6Scales.Zero(BitPacking.Read(_zeros, Int6Scales.ValueBits, GroupIndex(row, group)), Bits)
         : StoredFloat.Decode(_zeros, GroupIndex(row, group), ScalePrecision);
 
     /// <summary>The stored column order: storage column k holds original column <c>[k]</c> (identity without a permutation).</summary>
@@ -226,6 +226,7 @@ public sealed class GroupScalarTensor : QuantizedTensor
     {
         int[] codes = GetCodes();
         int[] order = GetColumnOrder();
+        (float[] scales, float[] zeros) = DecodeGroupParameters();
         var weights = new float[ElementCount];
         for (int row = 0; row < Rows; row++)
         {
@@ -234,11 +235,42 @@ public sealed class GroupScalarTensor : QuantizedTensor
             for (int k = 0; k < Columns; k++)
             {
                 if (k % GroupSize == 0)
-                    (scale, zero) = (GetScale(row, k / GroupSize), GetZero(row, k / GroupSize));
+                    (scale, zero) = (scales[(long)row * GroupsPerRow + k / GroupSize], zeros[(long)row * GroupsPerRow + k / GroupSize]);
                 weights[rowStart + order[k]] = scale * (codes[rowStart + k] - zero);
             }
         }
         return weights;
+    }
+
+    /// <summary>
+    /// Every group's scale and zero, <c>[rows, GroupsPerRow]</c> each, as <see cref="GetScale"/> and <see cref="GetZero"/>
+    /// give them (zeros 2^(b−1) when symmetric), decoded in one pass over the stored parts.
+    /// </summary>
+    internal (float[] Scales, float[] Zeros) DecodeGroupParameters()
+    {
+        int groupsPerRow = GroupsPerRow;
+        long groups = (long)Rows * groupsPerRow;
+        var scales = new float[groups];
+        var zeros = new float[groups];
+        if (ScalePrecision == ScalePrecision.Int6)
+        {
+            int[] a = BitPacking.Unpack(_scales, Int6Scales.ValueBits, checked((int)groups));
+            int[]? c = _zeros is null ? null : BitPacking.Unpack(_zeros, Int6Scales.ValueBits, checked((int)groups));
+            for (long i = 0; i < groups; i++)
+            {
+                long row = i / groupsPerRow;
+                float step = StoredFloat.Decode(_steps, row * SuperBlocksPerRow + i % groupsPerRow / Int6Scales.SuperBlockGroups, ScalePrecision.F16);
+                scales[i] = step * a[i];
+                zeros[i] = c is null ? 1 << (Bits - 1) : Int6Scales.Zero(c[i], Bits);
+            }
+            return (scales, zeros);
+        }
+        for (long i = 0; i < groups; i++)
+        {
+            scales[i] = StoredFloat.Decode(_scales, i, ScalePrecision);
+            zeros[i] = _zeros is null ? 1 << (Bits - 1) : StoredFloat.Decode(_zeros, i, ScalePrecision);
+        }
+        return (scales, zeros);
     }
 
     /// <summary>The 6-bit scales and zeros and the FP16 steps of float scales and zeros that are exactly so representable.</summary>
@@ -263,7 +295,7 @@ public sealed class GroupScalarTensor : QuantizedTensor
             if (c[i] is < 0 or > Int6Scales.Largest || Int6Scales.Zero(c[i], bits) != zeros[i])
                 throw new ArgumentException($"Tensor '{name}': zero {i} ({zeros[i]}) is not one of the 64 stored zeros.", nameof(zeros));
         }
-        return (BitPacking.Pack(a, 6), symmetric ? null : BitPacking.Pack(c, 6), StoredFloat.Encode(steps, ScalePrecision.F16));
+        return (BitPacking.Pack(a, Int6Scales.ValueBits), symmetric ? null : BitPacking.Pack(c, Int6Scales.ValueBits), StoredFloat.Encode(steps, ScalePrecision.F16));
     }
 
     /// <summary>How a quantizer's name mentions the precision of its scales: nothing for FP16 (the default), else e.g. " int6".</summary>

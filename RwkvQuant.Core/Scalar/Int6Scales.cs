@@ -10,8 +10,11 @@ internal static class Int6Scales
     /// <summary>Groups of a row sharing one FP16 step (the last super-block of a row may have fewer).</summary>
     public const int SuperBlockGroups = 8;
 
+    /// <summary>Bits of one stored scale or zero.</summary>
+    public const int ValueBits = 6;
+
     /// <summary>The largest 6-bit value.</summary>
-    public const int Largest = 63;
+    public const int Largest = (1 << ValueBits) - 1;
 
     /// <summary>Bits of one step.</summary>
     public const int StepBits = 16;

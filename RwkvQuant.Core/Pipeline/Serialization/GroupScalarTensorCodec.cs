@@ -60,7 +60,7 @@ internal sealed class GroupScalarTensorCodec : QuantizedTensorCodec
         byte[]? zeros;
         if (precision == ScalePrecision.Int6)
         {
-            long packed = BitPacking.PackedLength(rows * groupsPerRow, 6);
+            long packed = BitPacking.PackedLength(rows * groupsPerRow, Int6Scales.ValueBits);
             scales = parts.Take("scales", TensorDataType.U8, packed);
             zeros = symmetric ? null : parts.Take("zeros", TensorDataType.U8, packed);
             steps = parts.Take("steps", TensorDataType.F16, rows, Int6Scales.SuperBlocks((int)groupsPerRow));
