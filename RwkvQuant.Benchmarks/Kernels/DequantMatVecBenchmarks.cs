@@ -103,14 +103,7 @@ public class DequantMatVecBenchmarks
 
     /// <summary>The same product with x's tables rounded to 8 bits (<see cref="NibbleTableMatVec"/>, AVX2): the engine's default without AVX-512.</summary>
     [Benchmark]
-    public float Lookup3BitInt8Tables()
-    {
-        if (NibbleTableMatVec.IsSupported)
-            NibbleTableMatVec.MatVec(_planes, _x, _y, 1);
-        else
-            BitPlaneMatVec.MatVec(_planes, _x, _y, 1);
-        return _y[0];
-    }
+    public float Lookup3BitInt8Tables() => Int8TablesProduct(_planes);
 
     /// <summary>
     /// The engine's default group-scalar product (as <see cref="Lookup3BitInt8Tables"/>) on what the default recipe stores,
@@ -118,12 +111,15 @@ public class DequantMatVecBenchmarks
     /// zero words (2 bits per weight of parameters against g64 FP16's 0.5).
     /// </summary>
     [Benchmark]
-    public float Lookup3BitInt6G32()
+    public float Lookup3BitInt6G32() => Int8TablesProduct(_planesInt6);
+
+    /// <summary>W·x by 8-bit tables where the machine runs them (AVX2, 128-bit), else by the float-table lookup.</summary>
+    private float Int8TablesProduct(PackedBitPlanes planes)
     {
         if (NibbleTableMatVec.IsSupported)
-            NibbleTableMatVec.MatVec(_planesInt6, _x, _y, 1);
+            NibbleTableMatVec.MatVec(planes, _x, _y, 1);
         else
-            BitPlaneMatVec.MatVec(_planesInt6, _x, _y, 1);
+            BitPlaneMatVec.MatVec(planes, _x, _y, 1);
         return _y[0];
     }
 

@@ -48,7 +48,8 @@ internal static class QuantizerComparison
         var rows = new List<ComparisonRow>();
         long parameters = weights.Sum(w => (long)w.Rows * w.Columns);
         // The multiplication vectors: kept in float32 unless a pipeline quantizes them with codebooks.
-        long vectorParameters = HybridQuantizer.MultiplicationVectors(model).Sum(name => model[name].ElementCount);
+        var vectors = new HashSet<string>(HybridQuantizer.MultiplicationVectors(model), StringComparer.Ordinal);
+        long vectorParameters = vectors.Sum(name => model[name].ElementCount);
         progress?.Report("float32");
         using RwkvNetwork reference = RwkvNetwork.Create(model);
         var (referenceBitsPerByte, _) = Evaluate(reference, null, evaluationDocuments, tokenizer, evaluationOptions, cancellationToken);
@@ -61,7 +62,7 @@ internal static class QuantizerComparison
             if (method.Pipeline is { } pipeline)
             {
                 (HybridQuantizer quantizer, string description) = pipeline(model);
-                rows.Add(RunPipeline(model, method.Name, quantizer, description, calibration!, reference, evaluationDocuments, tokenizer, evaluationOptions, cancellationToken));
+                rows.Add(RunPipeline(model, vectors, method.Name, quantizer, description, calibration!, reference, evaluationDocuments, tokenizer, evaluationOptions, cancellationToken));
                 continue;
             }
             var stopwatch = Stopwatch.StartNew();
@@ -112,7 +113,7 @@ internal static class QuantizerComparison
     /// the multiplication vectors are counted as the quantized model stores them (codebooks, or float32 when kept); its
     /// errors are the block matrices' relative H-errors under the pipeline's own (sequential) Hessians.
     /// </summary>
-    private static ComparisonRow RunPipeline(RwkvModel model, string name, HybridQuantizer quantizer, string description, CalibrationData calibration, RwkvNetwork reference,
+    private static ComparisonRow RunPipeline(RwkvModel model, HashSet<string> vectors, string name, HybridQuantizer quantizer, string description, CalibrationData calibration, RwkvNetwork reference,
         IReadOnlyList<int[]>? evaluationDocuments, ITokenizer? tokenizer, EvaluationOptions? evaluationOptions, CancellationToken cancellationToken)
     {
         var stopwatch = Stopwatch.StartNew();
@@ -125,7 +126,6 @@ internal static class QuantizerComparison
         notes.AddRange(q.QuantizedTensors.SelectMany(t => t.Notes.Select(n => $"{t.Name}: {n}")));
         using RwkvNetwork candidate = RwkvNetwork.Create(q.ToDequantizedModel());
         var (bitsPerByte, kl) = Evaluate(candidate, reference, evaluationDocuments, tokenizer, evaluationOptions, cancellationToken);
-        var vectors = new HashSet<string>(HybridQuantizer.MultiplicationVectors(model), StringComparer.Ordinal);
         QuantizedTensor[] matrixTensors = [.. q.QuantizedTensors.Where(t => !vectors.Contains(t.Name))];
         long vectorParameters = vectors.Sum(n => model[n].ElementCount);
         long vectorBits = q.QuantizedTensors.Where(t => vectors.Contains(t.Name)).Sum(t => t.StoredBits)

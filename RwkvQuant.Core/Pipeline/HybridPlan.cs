@@ -118,7 +118,7 @@ public sealed class HybridPlan
         $"{new GptqQuantizer(Scalar).Name} + {new GptvqQuantizer(Vector).Name}{(OverrideCount > 0 ? $" ({OverrideCount} matrices with their own settings)" : "")}, " +
         $"{ScalarMatrixCount}/{MatrixCount} SQ, {(Codebooks is { } c ? $"codebooks b{c.Bits} g{c.GroupSize}" : "no codebooks")}: {PlannedBitsPerWeight:F4} bpw");
 
-    /// <summary>The paper's settings, thresholds scaled (<see cref="ProxyThresholds.ScaledForTargetScalarFraction"/>) so that <paramref name="scalarFraction"/> of the block matrices go to SQ.</summary>
+    /// <summary>The recipe's settings, thresholds scaled (<see cref="ProxyThresholds.ScaledForTargetScalarFraction"/>) so that <paramref name="scalarFraction"/> of the block matrices go to SQ.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="scalarFraction"/> is outside [0, 1].</exception>
     /// <exception cref="ArgumentException">The model has no block matrices.</exception>
     public static HybridPlan ForScalarFraction(RwkvModel model, double scalarFraction = PaperScalarFraction,
@@ -129,7 +129,7 @@ public sealed class HybridPlan
         return Uniform(model, scored, thresholds, 3, DefaultGroup(recipe), (3, 2, 32), codebooks, recipe);
     }
 
-    /// <summary>The paper's settings with explicit thresholds.</summary>
+    /// <summary>The recipe's settings with explicit thresholds.</summary>
     /// <exception cref="ArgumentException">The model has no block matrices.</exception>
     public static HybridPlan ForThresholds(RwkvModel model, ProxyThresholds thresholds, bool codebooks = true, HybridRecipe recipe = HybridRecipe.Default)
     {

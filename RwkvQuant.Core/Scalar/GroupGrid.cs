@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+
 namespace RwkvQuant.Scalar;
 
 /// <summary>
@@ -58,12 +60,7 @@ internal readonly record struct GroupGrid(float Scale, float Zero)
     /// </summary>
     public static GroupGrid Search(ReadOnlySpan<float> values, int bits, Func<double, double, GroupGrid> fit)
     {
-        float min = float.PositiveInfinity, max = float.NegativeInfinity;
-        foreach (float v in values)
-        {
-            min = Math.Min(min, v);
-            max = Math.Max(max, v);
-        }
+        float min = TensorPrimitives.Min(values), max = TensorPrimitives.Max(values);
         int maxCode = (1 << bits) - 1;
         GroupGrid best = fit(min, max);
         double bestError = best.SquaredError(values, maxCode);
