@@ -192,13 +192,13 @@ public class MatrixVectorProductTests
             new GgmlQuantizer(new GgmlQuantizerOptions(GgmlType.Q4_0)).Quantize(weight),
         ];
         // Group-scalar codes: the bit-plane lookup (128-bit, AVX2 or AVX-512); ggml blocks: every SIMD tier; VQ codes
-        // (1-D, 8 entries): AVX2 or AVX-512.
+        // (1-D, 8 entries, groups of 32 columns): 128-bit, AVX2 or AVX-512.
         foreach (QuantizedTensor tensor in defaults)
             Assert.Equal(tensor switch
             {
                 GroupScalarTensor => RwkvQuant.Kernels.MatVec.BitPlaneMatVec.IsSupported,
                 GgmlBlockTensor => RwkvQuant.Kernels.MatVec.GgmlMatVec.Tier != RwkvQuant.Kernels.MatVec.SimdTier.Scalar,
-                _ => RwkvQuant.Kernels.MatVec.SimdTiers.IsSupported(RwkvQuant.Kernels.MatVec.SimdTier.Avx2),
+                _ => RwkvQuant.Kernels.MatVec.SimdTiers.IsSupported(RwkvQuant.Kernels.MatVec.SimdTier.Vector128),
             }, FusedMatrixVectorProducts.Handles(tensor));
 
         // What the kernels cannot run fast goes to the portable row-decoding product.
