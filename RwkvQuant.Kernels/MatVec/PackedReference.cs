@@ -8,7 +8,7 @@ namespace RwkvQuant.Kernels.MatVec;
 /// the quantizers' reference dequantization does, and multiply in float64. Everything fast is tested against these.
 /// Products take <c>x [vectors, Columns]</c> and write <c>y [vectors, Rows]</c>, y_n = W·x_n.
 /// </summary>
-public static class PackedReference
+public static partial class PackedReference
 {
     /// <summary>W <c>[Rows, Columns]</c> row-major in the original column order: w[r, Permutation[k]] = s·(q[r, k] − z).</summary>
     public static float[] Dequantize(PackedGroupScalar w)

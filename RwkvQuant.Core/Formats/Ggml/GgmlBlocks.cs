@@ -6,7 +6,7 @@ namespace RwkvQuant.Formats.Ggml;
 
 /// <summary>
 /// Conversion of ggml storage to float32 (rwkv.cpp file version 101): F32 and F16 values, and quantized blocks by the
-/// kernels' one reference block decoder (<see cref="PackedReference.DecodeBlock"/>).
+/// kernels' one reference block decoder (<see cref="PackedReference.DecodeBlock(GgmlBlockType, ReadOnlySpan{byte}, Span{float})"/>).
 /// </summary>
 internal static class GgmlBlocks
 {
