@@ -4,6 +4,7 @@ using RwkvQuant.Kernels.Packed;
 using RwkvQuant.Quantization;
 using RwkvQuant.Scalar;
 using RwkvQuant.Scalar.Ggml;
+using RwkvQuant.Scalar.KQuants;
 using RwkvQuant.Vector;
 
 namespace RwkvQuant.Inference;
@@ -39,6 +40,8 @@ internal sealed class MatrixVectorProducts : IMatrixVectorProductFactory
             GgmlBlockTensor blocks when blocks.Columns % PackedGgmlBlocks.BlockSize != 0 =>
                 new DenseMatrixProduct(TensorData.FromFloats(blocks.Name, [blocks.Rows, blocks.Columns], blocks.Dequantize())),
             GgmlBlockTensor blocks => new PackedMatrixProduct<PackedGgmlBlocks>(blocks, PackedLayouts.ToPacked(blocks),
+                static (w, x, y, n) => RowDecodeMatVec.MatVec(w, x, y, n), PackedReference.DecodeRow),
+            KQuantTensor kquant => new PackedMatrixProduct<PackedKQuantBlocks>(kquant, kquant.ToPacked(),
                 static (w, x, y, n) => RowDecodeMatVec.MatVec(w, x, y, n), PackedReference.DecodeRow),
             _ => throw new NotSupportedException($"Tensor '{tensor.Name}' ({tensor.Scheme}, {tensor.GetType().Name}) has no matrix-vector product."),
         };

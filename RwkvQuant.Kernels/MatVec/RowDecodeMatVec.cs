@@ -160,6 +160,36 @@ public static class RowDecodeMatVec
         }
     }
 
+    /// <summary>
+    /// Effectively computes y[n, r] = Σ_k W[r, k]·x[n, k] for llama.cpp's k-quant and IQ4 blocks, each row decoded block
+    /// by block as ggml's reference dequantization does.
+    /// </summary>
+    public static void MatVec(PackedKQuantBlocks w, ReadOnlySpan<float> x, Span<float> y, int vectors)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        Run(w, w.Rows, w.Columns, x, y, vectors, vectors * w.Columns, CopyInputs, KQuantRows);
+    }
+
+    private static void KQuantRows(PackedKQuantBlocks w, float[] inputs, float[] results, int vectors, int first, int end)
+    {
+        int columns = w.Columns;
+        float[] buffer = ArrayPool<float>.Shared.Rent(columns);
+        try
+        {
+            Span<float> row = buffer.AsSpan(0, columns);
+            for (int r = first; r < end; r++)
+            {
+                PackedReference.DecodeRow(w, r, row);
+                for (int n = 0; n < vectors; n++)
+                    results[n * w.Rows + r] = TensorPrimitives.Dot(row, inputs.AsSpan(n * columns, columns));
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(buffer);
+        }
+    }
+
     /// <summary>x <c>[vectors, columns]</c> as the row decoders read it, into <c>inputs</c>.</summary>
     private delegate void PrepareInputs<in TLayout>(TLayout w, ReadOnlySpan<float> x, float[] inputs, int vectors);
 

@@ -5,6 +5,8 @@ using RwkvQuant.Quantization;
 using RwkvQuant.Scalar;
 using RwkvQuant.Scalar.Ggml;
 using RwkvQuant.Scalar.Gptq;
+using RwkvQuant.Scalar.KQuants;
+using RwkvQuant.Kernels.Packed;
 using RwkvQuant.Scalar.Rtn;
 using RwkvQuant.Tests.Scalar;
 using RwkvQuant.Vector;
@@ -139,6 +141,19 @@ public class MatrixVectorProductTests
         // 96 values in three blocks as a [2, 48] matrix: the middle block straddles the two rows.
         var flat = (GgmlBlockTensor)quantizer.Quantize(ScalarTestData.Weight(3, 1, 96));
         AssertMatches(new GgmlBlockTensor("straddling", 2, 48, type, flat.Blocks.ToArray()), seed: 5);
+    }
+
+    [Theory]
+    [InlineData(KQuantType.Q2_K)]
+    [InlineData(KQuantType.Q3_K)]
+    [InlineData(KQuantType.Q4_K)]
+    [InlineData(KQuantType.IQ4_XS)]
+    [InlineData(KQuantType.IQ4_NL)]
+    public void KQuant_tensors_multiply_like_their_dequantization(KQuantType type)
+    {
+        var quantizer = new KQuantizer(new KQuantizerOptions(type));
+        AssertMatches(quantizer.Quantize(ScalarTestData.Weight(2, 37, 768)), seed: 2);
+        AssertMatches(quantizer.Quantize(ScalarTestData.Weight(3, 640, 544)), seed: 3); // IQ4_NL fallback on 544 columns, rows in parallel
     }
 
     [Theory]

@@ -8,6 +8,8 @@ using RwkvQuant.Models;
 using RwkvQuant.Pipeline;
 using RwkvQuant.Quantization;
 using RwkvQuant.Scalar.Ggml;
+using RwkvQuant.Scalar.KQuants;
+using RwkvQuant.Kernels.Packed;
 using RwkvQuant.Scalar.Gptq;
 using RwkvQuant.Scalar.Rtn;
 using RwkvQuant.Tests.Scalar;
@@ -112,6 +114,24 @@ public sealed class RwkvEngineTests(ITestOutputHelper output) : IDisposable
             .Select(w => quantizer.Quantize(w.ToMatrix(model[w.Name])))
             .ToList();
         Assert.NotEmpty(tensors);
+        AssertRunsLikeDequantized(model, QuantizedModel.Create(model, tensors), $"{type}-{file}");
+    }
+
+    [FixtureTheory]
+    [InlineData(V6, KQuantType.Q3_K)]
+    [InlineData(V7, KQuantType.Q2_K)]
+    [InlineData(V7, KQuantType.Q4_K)]
+    [InlineData(V7, KQuantType.IQ4_XS)]
+    public void A_k_quantized_model_runs_from_its_rwkvq_file_like_its_dequantization(string file, KQuantType type)
+    {
+        RwkvModel model = Load(file);
+        var quantizer = new KQuantizer(new KQuantizerOptions(type));
+        var tensors = LinearWeights.Of(model)
+            .Where(w => w.Block >= 0 && w.Columns % 32 == 0 && w.Layout == LinearLayout.OutIn)
+            .Select(w => quantizer.Quantize(w.ToMatrix(model[w.Name])))
+            .ToList();
+        KQuantType expected = file == V6 ? KQuantType.IQ4_NL : type; // the v6 fixture's rows (64 and 224 columns) all take the fallback
+        Assert.Contains(tensors, t => t is KQuantTensor k && k.Type == expected);
         AssertRunsLikeDequantized(model, QuantizedModel.Create(model, tensors), $"{type}-{file}");
     }
 

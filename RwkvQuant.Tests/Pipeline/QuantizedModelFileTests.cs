@@ -7,6 +7,8 @@ using RwkvQuant.Pipeline;
 using RwkvQuant.Quantization;
 using RwkvQuant.Scalar;
 using RwkvQuant.Scalar.Ggml;
+using RwkvQuant.Scalar.KQuants;
+using RwkvQuant.Kernels.Packed;
 using RwkvQuant.Scalar.Rtn;
 using RwkvQuant.Vector;
 using RwkvQuant.Vector.KMeans;
@@ -26,7 +28,7 @@ public sealed class QuantizedModelFileTests : IDisposable
 
     /// <summary>
     /// The v7 fixture with its block weights quantized round-robin by RTN 3-bit g64, k-means VQ (int8 and FP16
-    /// codebooks) and ggml Q4_0, plus one hand-made symmetric act-order group-scalar tensor; emb/head FP16, rest FP32.
+    /// codebooks) and ggml Q4_0, one Q3_K (or its IQ4_NL fallback) tensor, plus one hand-made symmetric act-order group-scalar tensor; emb/head FP16, rest FP32.
     /// </summary>
     private static (RwkvModel, QuantizedModel) BuildMixed()
     {
@@ -35,6 +37,7 @@ public sealed class QuantizedModelFileTests : IDisposable
         var kmeans = new KMeansVectorQuantizer(new KMeansOptions { MaxIterations = 10 });
         var kmeansFp16 = new KMeansVectorQuantizer(new KMeansOptions { MaxIterations = 10, Dimension = 2, CodebookPrecision = CodebookPrecision.Fp16 });
         var q40 = new GgmlQuantizer(new GgmlQuantizerOptions(GgmlType.Q4_0));
+        var q3k = new KQuantizer(new KQuantizerOptions(KQuantType.Q3_K));
         var int6 = new RoundToNearestQuantizer(new RoundToNearestOptions { Bits = 3, GroupSize = 32, ScalePrecision = ScalePrecision.Int6 });
         var quantized = new List<QuantizedTensor>();
         int i = 0;
@@ -49,6 +52,11 @@ public sealed class QuantizedModelFileTests : IDisposable
             if (weight.Name == "blocks.0.att.output.weight")
             {
                 quantized.Add(int6.Quantize(matrix));
+                continue;
+            }
+            if (weight.Name == "blocks.0.ffn.value.weight") // 256+ columns: Q3_K super-blocks; elsewhere the IQ4_NL fallback
+            {
+                quantized.Add(q3k.Quantize(matrix));
                 continue;
             }
             if (weight.Name == "blocks.0.att.value.weight")
@@ -361,6 +369,7 @@ public sealed class QuantizedModelFileTests : IDisposable
             .. System.Runtime.InteropServices.MemoryMarshal.AsBytes(t.Codebooks.Int8Scales), .. System.Runtime.InteropServices.MemoryMarshal.AsBytes(t.Codebooks.Fp16),
             .. System.Runtime.InteropServices.MemoryMarshal.AsBytes(t.Codebooks.SvdU), .. System.Runtime.InteropServices.MemoryMarshal.AsBytes(t.Codebooks.SvdV)],
         GgmlBlockTensor t => t.Blocks.ToArray(),
+        KQuantTensor t => t.Blocks.ToArray(),
         _ => throw new ArgumentException(tensor.GetType().Name),
     };
 

@@ -5,6 +5,8 @@ using RwkvQuant.Quantization;
 using RwkvQuant.Scalar;
 using RwkvQuant.Scalar.Ggml;
 using RwkvQuant.Scalar.Gptq;
+using RwkvQuant.Scalar.KQuants;
+using RwkvQuant.Kernels.Packed;
 using RwkvQuant.Scalar.Rtn;
 using RwkvQuant.Vector;
 using RwkvQuant.Vector.Gptvq;
@@ -32,6 +34,11 @@ public class StoredBitsForTests
         ["gptq a3 g64 act-order"] = new GptqQuantizer(new GptqOptions { Bits = 3, GroupSize = 64, ActOrder = true }),
         ["q4_0"] = new GgmlQuantizer(new GgmlQuantizerOptions(GgmlType.Q4_0)),
         ["q5_1"] = new GgmlQuantizer(new GgmlQuantizerOptions(GgmlType.Q5_1)),
+        ["q2_k imatrix"] = new KQuantizer(new KQuantizerOptions(KQuantType.Q2_K, useImportance: true)),
+        ["q3_k"] = new KQuantizer(new KQuantizerOptions(KQuantType.Q3_K)),
+        ["q4_k"] = new KQuantizer(new KQuantizerOptions(KQuantType.Q4_K)),
+        ["q4_k imatrix"] = new KQuantizer(new KQuantizerOptions(KQuantType.Q4_K, useImportance: true)),
+        ["iq4_xs imatrix"] = new KQuantizer(new KQuantizerOptions(KQuantType.IQ4_XS, useImportance: true)),
     };
 
     private static readonly Dictionary<string, IVectorQuantizer> Vectors = new()
@@ -47,7 +54,7 @@ public class StoredBitsForTests
     public void Planned_bits_equal_stored_bits_on_odd_shapes(string key)
     {
         bool ggml = key.StartsWith('q');
-        foreach ((int rows, int columns) in ggml ? new[] { (7, 96), (1, 32), (13, 160) } : [(7, 130), (1, 1 * 2), (13, 160), (37, 77 * 2)])
+        foreach ((int rows, int columns) in ggml ? new[] { (7, 96), (1, 32), (13, 160), (3, 512) } : [(7, 130), (1, 1 * 2), (13, 160), (37, 77 * 2)])
         {
             TensorData w = Weight(rows, columns, rows * 1000 + columns);
             Hessian h = Hessian.Identity(columns);
