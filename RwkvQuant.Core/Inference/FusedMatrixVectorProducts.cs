@@ -4,6 +4,7 @@ using RwkvQuant.Kernels.Packed;
 using RwkvQuant.Quantization;
 using RwkvQuant.Scalar;
 using RwkvQuant.Scalar.Ggml;
+using RwkvQuant.Scalar.KQuants;
 using RwkvQuant.Vector;
 
 namespace RwkvQuant.Inference;
@@ -14,7 +15,8 @@ namespace RwkvQuant.Inference;
 /// (<see cref="PackedLayouts"/>): group-scalar codes by table lookup over bit planes (group sizes a multiple of 8; float
 /// tables with AVX-512, <see cref="BitPlaneMatVec"/>; else 8-bit tables, AVX2 or 128-bit,
 /// <see cref="NibbleTableMatVec"/>), VQ codes by in-register centroid lookup (<see cref="VectorCodesMatVec"/>: AVX-512, or AVX2 and
-/// 128-bit for 1-D codebooks of up to 16 entries), ggml blocks (AVX-512, AVX2 or 128-bit, <see cref="GgmlMatVec"/>). Whatever those
+/// 128-bit for 1-D codebooks of up to 16 entries), ggml blocks (AVX-512, AVX2 or 128-bit, <see cref="GgmlMatVec"/>), k-quant
+/// and IQ4 blocks (AVX2 or 128-bit, <see cref="KQuantMatVec"/>). Whatever those
 /// kernels do not run fast — a group size that is not a multiple of 8, a codebook too large for an in-register lookup, ggml blocks that straddle rows, a kept matrix — goes to
 /// <see cref="MatrixVectorProducts.Default"/>: the same packed layouts multiplied by the kernels' portable row-decoding
 /// product (<see cref="RowDecodeMatVec"/>). Every product lives in RwkvQuant.Kernels; this class only chooses.
@@ -44,6 +46,7 @@ internal sealed class FusedMatrixVectorProducts : IMatrixVectorProductFactory
         GroupScalarTensor scalar => BitPlaneMatVec.Runs(scalar.GroupSize),
         VectorQuantizedTensor vector => VectorCodesMatVec.TierFor(vector.Layout.Dimension, vector.Layout.Bits, vector.Layout.GroupColumns) != SimdTier.Scalar,
         GgmlBlockTensor blocks => GgmlMatVec.Tier != SimdTier.Scalar && blocks.Columns % PackedGgmlBlocks.BlockSize == 0, // blocks within rows
+        KQuantTensor => KQuantMatVec.Tier != SimdTier.Scalar,
         _ => false,
     };
 
@@ -73,7 +76,8 @@ internal sealed class FusedMatrixVectorProducts : IMatrixVectorProductFactory
             _ => "row decode",
         };
         string ggml = GgmlMatVec.Tier != SimdTier.Scalar ? $"block decode ({SimdTiers.Describe(GgmlMatVec.Tier)})" : "row decode";
-        return $"group-scalar: {scalar}; VQ: {vector}; ggml: {ggml}; kept FP16/BF16: {SimdTiers.Describe(HalfMatVec.Tier)}";
+        string kquants = KQuantMatVec.Tier != SimdTier.Scalar ? $"level unpack ({SimdTiers.Describe(KQuantMatVec.Tier)})" : "row decode";
+        return $"group-scalar: {scalar}; VQ: {vector}; ggml: {ggml}; k-quants: {kquants}; kept FP16/BF16: {SimdTiers.Describe(HalfMatVec.Tier)}";
     }
 
     /// <summary>How many threads each product splits its rows over, e.g. "threads per product: 1 of 2 processors".</summary>
@@ -98,6 +102,8 @@ internal sealed class FusedMatrixVectorProducts : IMatrixVectorProductFactory
                 static (w, x, y, n) => VectorCodesMatVec.MatVec(w, x, y, n), PackedReference.DecodeRow),
             GgmlBlockTensor blocks => new PackedMatrixProduct<PackedGgmlBlocks>(blocks, PackedLayouts.ToPacked(blocks),
                 static (w, x, y, n) => GgmlMatVec.MatVec(w, x, y, n), PackedReference.DecodeRow),
+            KQuantTensor kquant => new PackedMatrixProduct<PackedKQuantBlocks>(kquant, kquant.ToPacked(),
+                static (w, x, y, n) => KQuantMatVec.MatVec(w, x, y, n), PackedReference.DecodeRow),
             _ => MatrixVectorProducts.Default.Create(tensor),
         };
     }

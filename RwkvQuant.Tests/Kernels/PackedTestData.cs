@@ -81,6 +81,29 @@ internal static class PackedTestData
         return PackedGgmlBlocks.FromBlocks(type, rows, columns, bytes);
     }
 
+    /// <summary>Random k-quant blocks (every byte pattern is a valid block) with FP16 super-block scales in [0, 0.01) and minimums in [0, 0.05).</summary>
+    public static PackedKQuantBlocks KQuantBlocks(KQuantType type, int rows, int columns, int seed)
+    {
+        var random = new Random(seed);
+        int blockBytes = type.BytesPerBlock();
+        var bytes = new byte[rows * (columns / type.ValuesPerBlock()) * blockBytes];
+        random.NextBytes(bytes);
+        (int d, int dmin) = type switch
+        {
+            KQuantType.Q2_K => (80, 82),
+            KQuantType.Q3_K => (108, -1),
+            KQuantType.Q4_K => (0, 2),
+            _ => (0, -1),
+        };
+        for (int b = 0; b < bytes.Length; b += blockBytes)
+        {
+            BinaryPrimitives.WriteHalfLittleEndian(bytes.AsSpan(b + d), (Half)(random.NextDouble() * 0.01));
+            if (dmin >= 0)
+                BinaryPrimitives.WriteHalfLittleEndian(bytes.AsSpan(b + dmin), (Half)(random.NextDouble() * 0.05));
+        }
+        return PackedKQuantBlocks.FromBlocks(type, rows, columns, bytes);
+    }
+
     private static byte[] Encode(int count, ScaleFormat format, Func<double> next)
     {
         int size = format == ScaleFormat.F32 ? 4 : 2;
