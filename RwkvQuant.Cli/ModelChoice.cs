@@ -41,10 +41,13 @@ internal sealed class ModelChoice
     public static CalibrationOptions DefaultModelCalibration { get; } = new() { SampleCount = 32, TokensPerSample = 256 };
 
     /// <summary>The calibration options asked for, else the defaults for a model file or for the default model.</summary>
-    public static CalibrationOptions CalibrationFor(string? path, int? samples, int? tokensPerSample)
+    public static CalibrationOptions CalibrationFor(string? path, int? samples, int? tokensPerSample, int? seed = null)
     {
         CalibrationOptions defaults = path is null ? DefaultModelCalibration : CalibrationOptions.Default;
-        return defaults with { SampleCount = samples ?? defaults.SampleCount, TokensPerSample = tokensPerSample ?? defaults.TokensPerSample };
+        return defaults with
+        {
+            SampleCount = samples ?? defaults.SampleCount, TokensPerSample = tokensPerSample ?? defaults.TokensPerSample, Seed = seed ?? defaults.Seed,
+        };
     }
 
     /// <summary>The corpus of the default model's texts, read when first needed.</summary>

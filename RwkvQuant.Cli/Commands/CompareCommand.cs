@@ -26,6 +26,7 @@ internal static class CompareCommand
         var evaluation = new Option<FileInfo?>("--eval") { Description = "Evaluation text (.jsonl or plain text), disjoint from the calibration text. Required with a model file; default model: the reference-pack evaluation split." };
         var evaluationDocuments = new Option<string?>("--eval-docs") { Description = "Evaluation documents of a .jsonl file (or of the evaluation split), a..b inclusive. Default: all." };
         var samples = new Option<int?>("--samples") { Description = $"Calibration samples. Default: {CalibrationOptions.Default.SampleCount} ({ModelChoice.DefaultModelCalibration.SampleCount} for the default model)." };
+        var seed = new Option<int?>("--seed") { Description = "Seed of the calibration windows (default 0): the same seed picks the same samples; repeat with other seeds to see the spread." };
         var sampleTokens = new Option<int?>("--sample-tokens") { Description = $"Tokens per calibration sample. Default: {CalibrationOptions.Default.TokensPerSample} ({ModelChoice.DefaultModelCalibration.TokensPerSample} for the default model)." };
         var methods = new Option<string>("--methods")
         {
@@ -41,7 +42,7 @@ internal static class CompareCommand
         var tokenizer = new TokenizerChoice();
         var command = new Command("compare", "Quantize a model's block weights with several methods and compare bits per weight and quality in one table.")
         {
-            model.Model, calibration, calibrationDocuments, evaluation, evaluationDocuments, samples, sampleTokens, methods, markdown, plot,
+            model.Model, calibration, calibrationDocuments, evaluation, evaluationDocuments, samples, sampleTokens, seed, methods, markdown, plot,
         };
         context.Examples.Add(command,
             new("rwkvquant compare --methods gptq3,gptvq,hybrid,q4_0", "The embedded default model, calibrated and evaluated on disjoint splits of the .NET reference-pack documentation"),
@@ -68,7 +69,7 @@ internal static class CompareCommand
                     ParseRange(parse.GetValue(calibrationDocuments)),
                     evaluationPath,
                     ParseRange(parse.GetValue(evaluationDocuments)),
-                    ModelChoice.CalibrationFor(modelPath, parse.GetValue(samples), parse.GetValue(sampleTokens)),
+                    ModelChoice.CalibrationFor(modelPath, parse.GetValue(samples), parse.GetValue(sampleTokens), parse.GetValue(seed)),
                     ParseMethods(parse.GetRequiredValue(methods)),
                     parse.GetValue(markdown)?.FullName,
                     parse.GetValue(plot)?.FullName),
@@ -87,7 +88,7 @@ internal static class CompareCommand
     internal sealed record Report(string Model, string Version, string Description, CalibrationReport Calibration, TextReport Evaluation,
         IReadOnlyList<RowReport> Rows, string? Markdown, string? Plot);
 
-    internal sealed record CalibrationReport(string File, string? Documents, int Samples, int TokensPerSample);
+    internal sealed record CalibrationReport(string File, string? Documents, int Samples, int TokensPerSample, int Seed);
 
     internal sealed record TextReport(string File, string? Documents);
 
@@ -140,7 +141,7 @@ internal static class CompareCommand
 
         string heading =
             $"Model {ModelChoice.DisplayName(request.ModelPath)} ({model.Config.Version}); calibration {calibrationText.Description}, " +
-            string.Create(CultureInfo.InvariantCulture, $"{data.Samples.Count} × {request.Calibration.TokensPerSample} tokens; ") +
+            string.Create(CultureInfo.InvariantCulture, $"{data.Samples.Count} × {request.Calibration.TokensPerSample} tokens (seed {request.Calibration.Seed}); ") +
             $"bits per byte on {evaluationText.Description}. " +
             "Errors are tr((W−Q)H(W−Q)ᵀ)/tr(WHWᵀ) over the weight matrices inside the blocks; bits per weight count every stored bit of those matrices, " +
             "and 'with μ' those of the matrices and the element-wise multiplication vectors together (codebooks where quantized, else float32 as stored).";
@@ -155,7 +156,7 @@ internal static class CompareCommand
         if (json)
         {
             context.WriteJson(new Report(request.ModelPath ?? ModelChoice.DisplayName(null), model.Config.Version.ToString(), heading,
-                new CalibrationReport(calibrationText.Name, request.CalibrationRange?.ToString(), data.Samples.Count, request.Calibration.TokensPerSample),
+                new CalibrationReport(calibrationText.Name, request.CalibrationRange?.ToString(), data.Samples.Count, request.Calibration.TokensPerSample, request.Calibration.Seed),
                 new TextReport(evaluationText.Name, request.EvaluationRange?.ToString()),
                 [.. rows.Select(RowReport.From)], request.MarkdownPath, request.PlotPath));
             return 0;

@@ -33,6 +33,7 @@ internal static class QuantizeCommand
         };
         var calibrationDocuments = new Option<string?>("--calib-docs") { Description = "Calibration documents of a .jsonl file (or of the calibration split), a..b inclusive. Default: all." };
         var samples = new Option<int?>("--samples") { Description = $"Calibration samples. Default: {CalibrationOptions.Default.SampleCount} ({ModelChoice.DefaultModelCalibration.SampleCount} for the default model)." };
+        var seed = new Option<int?>("--seed") { Description = "Seed of the calibration windows (default 0): the same seed picks the same samples; repeat with other seeds to see the spread." };
         var sampleTokens = new Option<int?>("--sample-tokens") { Description = $"Tokens per calibration sample. Default: {CalibrationOptions.Default.TokensPerSample} ({ModelChoice.DefaultModelCalibration.TokensPerSample} for the default model)." };
         var evaluation = new Option<FileInfo?>("--eval")
         {
@@ -78,7 +79,7 @@ internal static class QuantizeCommand
             "Quantize a model with RWKVQuant: GPTQ 3-bit (SQ; act-order, groups of 32 with 6-bit scales) or GPTVQ d1 b3 (VQ) per block matrix as the " +
             "coarse-to-fine proxy decides, activation-weighted codebooks for the multiplication vectors, embedding and head in FP16; calibration runs block by block.")
         {
-            model.Model, calibration, calibrationDocuments, samples, sampleTokens, tauC, tauF, fraction, bitsPerWeight, noCodebooks, recipe, output,
+            model.Model, calibration, calibrationDocuments, samples, sampleTokens, seed, tauC, tauF, fraction, bitsPerWeight, noCodebooks, recipe, output,
             evaluation, evaluationDocuments, evaluationBytes, speedTokens,
         };
         context.Examples.Add(command,
@@ -119,7 +120,7 @@ internal static class QuantizeCommand
                     modelPath,
                     calibrationPath,
                     range is null ? null : DocumentRange.Parse(range),
-                    ModelChoice.CalibrationFor(modelPath, parse.GetValue(samples), parse.GetValue(sampleTokens)),
+                    ModelChoice.CalibrationFor(modelPath, parse.GetValue(samples), parse.GetValue(sampleTokens), parse.GetValue(seed)),
                     c.HasValue ? new ProxyThresholds(c.Value, f!.Value) : null,
                     share ?? HybridPlan.PaperScalarFraction,
                     budget,

@@ -121,11 +121,14 @@ public class CliModelCommandTests
         try
         {
             CliAppTests.CliRun run = await CliAppTests.RunAsync("compare", model, "--calib", text, "--calib-docs", "0..3", "--eval", text,
-                "--eval-docs", "5000..5001", "--samples", "4", "--sample-tokens", "64", "--methods", "rtn3,gptq3,q4_0", "--markdown", markdown);
+                "--eval-docs", "5000..5001", "--samples", "4", "--sample-tokens", "64", "--seed", "7", "--methods", "rtn3,gptq3,q4_0,q3_k-imat",
+                "--markdown", markdown);
             Assert.True(run.ExitCode == 0, run.Error);
-            foreach (string method in new[] { "float32", "rtn a3 g64", "gptq a3 g64", "ggml q4_0" })
+            foreach (string method in new[] { "float32", "rtn a3 g64", "gptq a3 g64", "ggml q4_0", "ggml q3_k imatrix" })
                 Assert.Contains($"| {method} |", run.Output, StringComparison.Ordinal);
-            Assert.Contains("| ggml q4_0 | 166 | 782,336 | 4.5000 |", File.ReadAllText(markdown), StringComparison.Ordinal);
+            string table = File.ReadAllText(markdown);
+            Assert.Contains("| ggml q4_0 | 166 | 782,336 | 4.5000 |", table, StringComparison.Ordinal);
+            Assert.Contains("4 × 64 tokens (seed 7)", table, StringComparison.Ordinal);
         }
         finally
         {
