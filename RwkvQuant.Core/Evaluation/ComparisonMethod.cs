@@ -23,13 +23,13 @@ namespace RwkvQuant.Evaluation;
 /// <see cref="HybridQuantizer"/> made for the model, with its own sequential calibration).
 /// </summary>
 internal sealed record ComparisonMethod(string Name, bool RequiresHessian, Func<TensorData, Hessian?, CancellationToken, QuantizedTensor>? Quantize,
-    Func<RwkvModel, (HybridQuantizer Quantizer, string Description)>? Pipeline = null)
+    Func<RwkvModel, IReadOnlyDictionary<string, Hessian>, (HybridQuantizer Quantizer, string Description)>? Pipeline = null)
 {
     /// <summary>A pipeline row: the hybrid quantizer that <paramref name="plan"/> makes for the model.</summary>
     public static ComparisonMethod OfPipeline(string name, Func<RwkvModel, HybridPlan> plan)
     {
         ArgumentNullException.ThrowIfNull(plan);
-        return new(name, RequiresHessian: false, Quantize: null, model =>
+        return new(name, RequiresHessian: false, Quantize: null, (model, _) =>
         {
             HybridPlan p = plan(model);
             return (p.Build(), $"plan: {p}");
@@ -40,7 +40,7 @@ internal sealed record ComparisonMethod(string Name, bool RequiresHessian, Func<
     public static ComparisonMethod OfPipeline(string name, Func<RwkvModel, HybridQuantizer> quantizer)
     {
         ArgumentNullException.ThrowIfNull(quantizer);
-        return new(name, RequiresHessian: false, Quantize: null, model =>
+        return new(name, RequiresHessian: false, Quantize: null, (model, _) =>
         {
             HybridQuantizer q = quantizer(model);
             return (q, $"selector: {q.Selector.Name}; {q.ScalarQuantizer.Name} | {q.VectorQuantizer.Name}; codebooks: {q.CodebookOptimizer?.Name ?? "none"}");
@@ -48,8 +48,24 @@ internal sealed record ComparisonMethod(string Name, bool RequiresHessian, Func<
     }
 
     /// <summary>
-    /// A method by key: one of <see cref="Standard"/>, or a pipeline with a bit budget, <c>hybrid@3.5</c> /
-    /// <c>hybrid-nocb@3.5</c> (see <see cref="HybridPlan.ForBitsPerWeight"/>).
+    /// A pipeline whose plan is a budget allocation (<see cref="HybridPlan.ForAllocation"/>) made with the float model's
+    /// Hessians, which a comparison has anyway; the allocation's time and picks go into the description.
+    /// </summary>
+    public static ComparisonMethod OfAllocation(string name, double target, bool codebooks, bool vector) =>
+        new(name, RequiresHessian: true, Quantize: null, (model, hessians) =>
+        {
+            var stopwatch = System.Diagnostics.Stopwatch.StartNew();
+            HybridPlan p = HybridPlan.ForAllocation(model, hessians, target, codebooks, vector);
+            return (p.Build(), string.Create(CultureInfo.InvariantCulture, $"plan ({stopwatch.Elapsed.TotalSeconds:F0} s to allocate): {p}"));
+        });
+
+    /// <summary>
+    /// A method by key: one of <see cref="Standard"/>, a pipeline with a bit budget, <c>hybrid@3.5</c> /
+    /// <c>hybrid-nocb@3.5</c> (see <see cref="HybridPlan.ForBitsPerWeight"/>), a budget allocation <c>alloc@3.5</c>,
+    /// <c>alloc-nocb@3.5</c> (no codebooks), <c>alloc-sq@3.5</c> (SQ settings only; see <see cref="HybridPlan.ForAllocation"/>),
+    /// or GPTVQ with chosen codebooks,
+    /// <c>gptvq-dD-bB-gRxC</c> (d = D, b = B index bits per vector, one int8 codebook per R rows × C columns, lazy-update
+    /// blocks of max(128, C) columns; e.g. <c>gptvq-d2-b6-g16x256</c>, 3.25 bits per weight).
     /// </summary>
     /// <exception cref="ArgumentException">An unknown key or a budget that is not a positive number.</exception>
     public static ComparisonMethod Parse(string key)
@@ -66,7 +82,35 @@ internal sealed record ComparisonMethod(string Name, bool RequiresHessian, Func<
             bool codebooks = stem == "hybrid";
             return OfPipeline(key, model => HybridPlan.ForBitsPerWeight(model, budget, codebooks: codebooks));
         }
-        throw new ArgumentException($"Unknown method '{key}'; choose from {string.Join(", ", Standard.Keys)}, or hybrid@BPW / hybrid-nocb@BPW.");
+        if (at > 0 && stem is "alloc" or "alloc-nocb" or "alloc-sq")
+        {
+            if (!double.TryParse(key[(at + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out double budget) || !(budget > 0) || double.IsInfinity(budget))
+                throw new ArgumentException($"'{key}': the budget after '@' is a positive number of bits per weight, e.g. alloc@3.5.");
+            return OfAllocation(key, budget, codebooks: stem != "alloc-nocb", vector: stem != "alloc-sq");
+        }
+        if (ParseGptvq(key) is { } gptvq)
+            return Of(new GptvqQuantizer(gptvq));
+        throw new ArgumentException($"Unknown method '{key}'; choose from {string.Join(", ", Standard.Keys)}, hybrid@BPW / hybrid-nocb@BPW, alloc@BPW / alloc-nocb@BPW / alloc-sq@BPW, or gptvq-dD-bB-gRxC.");
+    }
+
+    /// <summary>The GPTVQ options of a <c>gptvq-dD-bB-gRxC</c> key, or null when the key is not of that form.</summary>
+    /// <exception cref="ArgumentException">The key has the form but values the options refuse.</exception>
+    private static GptvqOptions? ParseGptvq(string key)
+    {
+        System.Text.RegularExpressions.Match m = System.Text.RegularExpressions.Regex.Match(key, @"^gptvq-d(\d+)-b(\d+)-g(\d+)x(\d+)$");
+        if (!m.Success)
+            return null;
+        int Value(int group) => int.Parse(m.Groups[group].Value, CultureInfo.InvariantCulture);
+        try
+        {
+            var codebooks = new KMeansOptions { Dimension = Value(1), Bits = Value(2), GroupRows = Value(3), GroupColumns = Value(4) };
+            codebooks.ValidateCombination();
+            return new GptvqOptions { Codebooks = codebooks, BlockSize = Math.Max(128, codebooks.GroupColumns) / codebooks.GroupColumns * codebooks.GroupColumns };
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
+        {
+            throw new ArgumentException($"'{key}': {e.Message}", e);
+        }
     }
 
     public static ComparisonMethod Of(IScalarQuantizer quantizer)

@@ -61,7 +61,7 @@ internal static class QuantizerComparison
             progress?.Report(method.Name);
             if (method.Pipeline is { } pipeline)
             {
-                (HybridQuantizer quantizer, string description) = pipeline(model);
+                (HybridQuantizer quantizer, string description) = pipeline(model, hessians);
                 rows.Add(RunPipeline(model, vectors, method.Name, quantizer, description, calibration!, reference, evaluationDocuments, tokenizer, evaluationOptions, cancellationToken));
                 continue;
             }

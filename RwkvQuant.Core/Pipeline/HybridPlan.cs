@@ -1,6 +1,8 @@
 using System.Globalization;
 using RwkvQuant.Codebooks;
+using RwkvQuant.Formats;
 using RwkvQuant.Models;
+using RwkvQuant.Quantization;
 using RwkvQuant.Proxy;
 using RwkvQuant.Scalar;
 using RwkvQuant.Scalar.Gptq;
@@ -57,8 +59,9 @@ public sealed class HybridPlan
 
     private HybridPlan(HybridRecipe recipe, GptqOptions scalar, GptvqOptions vector, ProxyThresholds thresholds, CodebookOptimizerOptions? codebooks,
         IReadOnlyList<PlannedMatrix> matrices, IReadOnlyDictionary<string, GptqOptions> scalarFor, IReadOnlyDictionary<string, GptvqOptions> vectorFor,
-        long vectorBits, long vectorParameters)
+        long vectorBits, long vectorParameters, bool allocated = false)
     {
+        IsAllocated = allocated;
         Recipe = recipe;
         Scalar = scalar;
         Vector = vector;
@@ -73,6 +76,12 @@ public sealed class HybridPlan
 
     /// <summary>The settings the plan starts from.</summary>
     public HybridRecipe Recipe { get; }
+
+    /// <summary>
+    /// True for a budget allocation (<see cref="ForAllocation"/>): each matrix's branch and setting were chosen by measured
+    /// error per stored bit, and the quantizer follows those choices (<see cref="PlannedSelector"/>) instead of the proxy.
+    /// </summary>
+    public bool IsAllocated { get; }
 
     /// <summary>Options of the SQ branch (GPTQ), for every SQ matrix without its own (<see cref="ScalarFor"/>).</summary>
     public GptqOptions Scalar { get; }
@@ -114,9 +123,14 @@ public sealed class HybridPlan
     public GptvqOptions VectorFor(string tensorName) => _vectorFor.GetValueOrDefault(tensorName, Vector);
 
     /// <summary>A one-line description, e.g. <c>gptq a3 g64 + gptvq d1 b3 g2x32, 130/144 SQ, codebooks b3 g64: 3.5958 bpw</c>.</summary>
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"{new GptqQuantizer(Scalar).Name} + {new GptvqQuantizer(Vector).Name}{(OverrideCount > 0 ? $" ({OverrideCount} matrices with their own settings)" : "")}, " +
-        $"{ScalarMatrixCount}/{MatrixCount} SQ, {(Codebooks is { } c ? $"codebooks b{c.Bits} g{c.GroupSize}" : "no codebooks")}: {PlannedBitsPerWeight:F4} bpw");
+    public override string ToString() => IsAllocated
+        ? string.Create(CultureInfo.InvariantCulture,
+            $"budget allocation {string.Join(", ", Matrices.GroupBy(m => m.Setting).OrderByDescending(g => g.Count()).Select(g => $"{g.Count()}× {g.Key}"))}; " +
+            $"{ScalarMatrixCount}/{MatrixCount} SQ (the proxy's thresholds: {Matrices.Count(m => m.ProxyChoice == QuantizationChoice.Scalar)}/{MatrixCount}), " +
+            $"{(Codebooks is { } a ? $"codebooks b{a.Bits} g{a.GroupSize}" : "no codebooks")}: {PlannedBitsPerWeight:F4} bpw")
+        : string.Create(CultureInfo.InvariantCulture,
+            $"{new GptqQuantizer(Scalar).Name} + {new GptvqQuantizer(Vector).Name}{(OverrideCount > 0 ? $" ({OverrideCount} matrices with their own settings)" : "")}, " +
+            $"{ScalarMatrixCount}/{MatrixCount} SQ, {(Codebooks is { } c ? $"codebooks b{c.Bits} g{c.GroupSize}" : "no codebooks")}: {PlannedBitsPerWeight:F4} bpw");
 
     /// <summary>The recipe's settings, thresholds scaled (<see cref="ProxyThresholds.ScaledForTargetScalarFraction"/>) so that <paramref name="scalarFraction"/> of the block matrices go to SQ.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="scalarFraction"/> is outside [0, 1].</exception>
@@ -184,14 +198,94 @@ public sealed class HybridPlan
     }
 
     /// <summary>
-    /// A builder preset with this plan's proxy, thresholds, quantizers (per matrix where the plan says so) and codebook
-    /// optimizer; <paramref name="scalar"/> replaces the SQ branch's default options (ablations: the planned bits no
-    /// longer hold then).
+    /// Settings chosen by measured benefit per bit: every block matrix is quantized, with the float model's Hessians
+    /// <paramref name="hessians"/>, at every candidate setting — GPTQ (the default recipe: act-order where it pays, the
+    /// grid search, 6-bit scales and zeros) with 2-bit codes in groups of 16 or 32, 3-bit in groups of 128 to 16, 4-bit
+    /// in groups of 128 to 32, and (with <paramref name="vector"/>) GPTVQ d1 b3 with a codebook per 8 × 64 or 4 × 32
+    /// weights — and its Hessian-weighted error tr((W − Q) H (W − Q)ᵀ) measured; then the budget goes, step by step,
+    /// to the change with the largest error reduction per stored bit (<see cref="BudgetAllocator"/>), never to a total
+    /// error above the best uniform setting that fits. The quantizer follows the picks (<see cref="PlannedSelector"/>);
+    /// the proxy's thresholds (scaled to the paper's 90% SQ) are kept for the report (<see cref="PlannedMatrix.ProxyChoice"/>).
+    /// Costs one quantization per candidate and matrix before the real one (about 10 times a plain run).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="target"/> is not a positive finite number.</exception>
+    /// <exception cref="ArgumentException">A block matrix has no Hessian of its size, or even the cheapest settings exceed the budget.</exception>
+    public static HybridPlan ForAllocation(RwkvModel model, IReadOnlyDictionary<string, Hessian> hessians, double target, bool codebooks = true,
+        bool vector = true, IProgress<string>? progress = null, CancellationToken cancellationToken = default)
+    {
+        if (!(target > 0) || double.IsInfinity(target))
+            throw new ArgumentOutOfRangeException(nameof(target), target, "The bits-per-weight budget is a positive number.");
+        ArgumentNullException.ThrowIfNull(hessians);
+        Scored scored = Score(model);
+        ProxyThresholds thresholds = ProxyThresholds.ScaledForTargetScalarFraction(scored.Scores, PaperScalarFraction, ScalarFractionMeasure.MatrixCount);
+        HybridPlan uniform = Uniform(model, scored, thresholds, 3, DefaultGroup(HybridRecipe.Default), (3, 2, 32), codebooks, HybridRecipe.Default);
+        long vectorBits = uniform.PlannedStoredBits - uniform.Matrices.Sum(m => m.StoredBits);
+        long vectorParameters = uniform.PlannedParameters - uniform.Matrices.Sum(m => (long)m.Rows * m.Columns);
+
+        (int Bits, int Group)[] scalarSettings = [(2, 32), (2, 16), (3, 128), (3, 64), (3, 32), (3, 16), (4, 128), (4, 64), (4, 32)];
+        (int Bits, int Rows, int Columns)[] vectorSettings = vector ? [(3, 8, 64), (3, 4, 32)] : [];
+        var candidates = new List<AllocationCandidate>[scored.Matrices.Length];
+        for (int i = 0; i < scored.Matrices.Length; i++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            LinearWeight w = scored.Matrices[i];
+            if (!hessians.TryGetValue(w.Name, out Hessian? h) || h.Size != w.Columns)
+                throw new ArgumentException($"No {w.Columns}×{w.Columns} Hessian for '{w.Name}'.", nameof(hessians));
+            progress?.Report(string.Create(CultureInfo.InvariantCulture, $"allocating: matrix {i + 1}/{scored.Matrices.Length} {w.Name}"));
+            TensorData matrix = w.ToMatrix(model[w.Name]);
+            float[] values = matrix.ToFloatArray();
+            var list = new List<AllocationCandidate>();
+            foreach ((int bits, int group) in scalarSettings)
+            {
+                GptqOptions options = ScalarOptions(bits, group, HybridRecipe.Default, w.Rows, w.Columns);
+                var gptq = new GptqQuantizer(options);
+                QuantizedTensor q = gptq.Quantize(matrix, h, cancellationToken);
+                list.Add(new AllocationCandidate(QuantizationChoice.Scalar, $"sq a{bits} g{group}", gptq.Name, q.StoredBits, h.WeightedError(values, q.Dequantize()), options, null));
+            }
+            foreach ((int bits, int rows, int columns) in vectorSettings)
+            {
+                GptvqOptions options = PaperVector(bits, rows, columns);
+                var gptvq = new GptvqQuantizer(options);
+                QuantizedTensor q = gptvq.Quantize(matrix, h, cancellationToken);
+                list.Add(new AllocationCandidate(QuantizationChoice.Vector, $"vq b{bits} g{rows}x{columns}", gptvq.Name, q.StoredBits, h.WeightedError(values, q.Dequantize()), null, options));
+            }
+            candidates[i] = list;
+        }
+
+        long matrixBudget = (long)Math.Floor(target * uniform.PlannedParameters) - vectorBits;
+        int[] picks = BudgetAllocator.Allocate([.. candidates.Select(list => (IReadOnlyList<BudgetAllocator.Candidate>)[.. list.Select(c => new BudgetAllocator.Candidate(c.Key, c.Bits, c.Error))])], matrixBudget);
+        var matrices = new PlannedMatrix[scored.Matrices.Length];
+        var scalarFor = new Dictionary<string, GptqOptions>(StringComparer.Ordinal);
+        var vectorFor = new Dictionary<string, GptvqOptions>(StringComparer.Ordinal);
+        for (int i = 0; i < matrices.Length; i++)
+        {
+            LinearWeight w = scored.Matrices[i];
+            AllocationCandidate pick = candidates[i][picks[i]];
+            matrices[i] = new PlannedMatrix(w.Name, w.Rows, w.Columns, scored.Scores[i], pick.Choice, pick.Setting, pick.Bits,
+                thresholds.Choose(scored.Scores[i]), pick.Error);
+            if (pick.Scalar is { } s)
+                scalarFor[w.Name] = s;
+            else
+                vectorFor[w.Name] = pick.Vector!;
+        }
+        return new HybridPlan(HybridRecipe.Default, uniform.Scalar, uniform.Vector, thresholds, uniform.Codebooks, matrices, scalarFor, vectorFor,
+            vectorBits, vectorParameters, allocated: true);
+    }
+
+    private sealed record AllocationCandidate(QuantizationChoice Choice, string Key, string Setting, long Bits, double Error, GptqOptions? Scalar, GptvqOptions? Vector);
+
+    /// <summary>
+    /// A builder preset with this plan's selector (the proxy and thresholds, or an allocation's picks), quantizers (per
+    /// matrix where the plan says so) and codebook optimizer; <paramref name="scalar"/> replaces the SQ branch's default
+    /// options (ablations: the planned bits no longer hold then).
     /// </summary>
     public HybridQuantizerBuilder CreateBuilder(GptqOptions? scalar = null)
     {
-        HybridQuantizerBuilder builder = HybridQuantizer.CreateBuilder()
-            .UseProxy(new CoarseToFineProxy(), Thresholds)
+        HybridQuantizerBuilder builder = HybridQuantizer.CreateBuilder();
+        builder = IsAllocated
+            ? builder.UseSelector(new PlannedSelector(Matrices.ToDictionary(m => m.Name, m => m.Choice, StringComparer.Ordinal), "budget allocation"))
+            : builder.UseProxy(new CoarseToFineProxy(), Thresholds);
+        builder = builder
             .UseScalar(new GptqQuantizer(scalar ?? Scalar))
             .UseVector(new GptvqQuantizer(Vector));
         foreach ((string name, GptqOptions options) in _scalarFor)
@@ -345,7 +439,12 @@ public sealed class HybridPlan
 /// <param name="Choice">The branch the thresholds send it to.</param>
 /// <param name="Setting">The quantizer's name with the planned settings, e.g. <c>gptq a3 g128</c>.</param>
 /// <param name="StoredBits">The bits it will store.</param>
-public sealed record PlannedMatrix(string Name, int Rows, int Columns, ProxyScore Score, QuantizationChoice Choice, string Setting, long StoredBits);
+/// <param name="ProxyChoice">The branch the proxy's thresholds pick (null: the same as <paramref name="Choice"/>; a budget
+/// allocation keeps it for the report).</param>
+/// <param name="EstimatedError">A budget allocation's measured tr((W − Q) H (W − Q)ᵀ) at the chosen setting with the float
+/// model's Hessian, or null.</param>
+public sealed record PlannedMatrix(string Name, int Rows, int Columns, ProxyScore Score, QuantizationChoice Choice, string Setting, long StoredBits,
+    QuantizationChoice? ProxyChoice = null, double? EstimatedError = null);
 
 /// <summary>The settings a <see cref="HybridPlan"/> starts from.</summary>
 public enum HybridRecipe

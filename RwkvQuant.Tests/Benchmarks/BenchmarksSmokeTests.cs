@@ -44,6 +44,7 @@ public class BenchmarksSmokeTests
         Summary summary = RunDry(typeof(MatrixVectorProductBenchmarks), c => (string)c.Parameters["Shape"] == "64x64");
         Assert.Equal(4, summary.Reports.Length);
         Assert.Equal(3, RunDry(typeof(GgmlMatVecBenchmarks), c => Equals(c.Parameters["Type"], GgmlBlockType.Q5_1)).Reports.Length);
+        Assert.Equal(3, RunDry(typeof(KQuantMatVecBenchmarks), c => Equals(c.Parameters["Type"], KQuantType.Q3_K)).Reports.Length);
     }
 
     [Fact]

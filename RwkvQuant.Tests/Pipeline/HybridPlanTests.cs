@@ -109,4 +109,36 @@ public class HybridPlanTests(ITestOutputHelper output)
         // per column over 768 rows. (This fixture's 64-column rows pay more: a super-block of only 2 groups per step.)
         Assert.Equal(3 + 12.0 / 32 + 16.0 / 256 + 10.0 / 768, gptq.StoredBitsFor(768, 768) / (768.0 * 768), 10);
     }
+
+    [FixtureFact]
+    public void A_budget_allocation_fits_its_target_follows_its_picks_and_stores_what_it_planned()
+    {
+        RwkvModel model = Load("tiny-rwkv-7v0-834K-FP32.bin");
+        CalibrationData data = CalibrationData.FromCorpus(Fixtures.Path("text", "lambada_test.jsonl"), DocumentRange.Parse("0..7"),
+            ByteTokenizer.Instance, new CalibrationOptions { SampleCount = 2, TokensPerSample = 32 });
+        IReadOnlyDictionary<string, RwkvQuant.Quantization.Hessian> hessians = HessianCollector.Collect(model, data);
+        HybridPlan plan = HybridPlan.ForAllocation(model, hessians, 3.5, codebooks: false);
+        output.WriteLine(plan.ToString());
+        Assert.True(plan.IsAllocated);
+        Assert.True(plan.PlannedBitsPerWeight <= 3.5, plan.ToString());
+        Assert.Contains("budget allocation", plan.ToString(), StringComparison.Ordinal);
+        Assert.All(plan.Matrices, m => Assert.True(m.EstimatedError >= 0 && m.ProxyChoice is not null));
+        HybridQuantizer quantizer = plan.Build();
+        Assert.IsType<PlannedSelector>(quantizer.Selector);
+        HybridQuantizationResult result = quantizer.QuantizeAsync(model, data).GetAwaiter().GetResult();
+        Assert.Equal(plan.PlannedStoredBits, result.Model.QuantizedStoredBits);
+        Assert.Equal(plan.ScalarMatrixCount, result.Tensors.Count(t => t.Method == HybridMethod.Scalar));
+        foreach (PlannedMatrix m in plan.Matrices)
+            Assert.Equal(m.StoredBits, result.Model.QuantizedTensors.Single(t => t.Name == m.Name).StoredBits);
+    }
+
+    [Fact]
+    public void A_planned_selector_follows_its_choices_and_refuses_an_unplanned_matrix()
+    {
+        var selector = new PlannedSelector(new Dictionary<string, QuantizationChoice> { ["blocks.0.att.key.weight"] = QuantizationChoice.Vector });
+        var weight = RwkvQuant.Formats.TensorData.FromFloats("blocks.0.att.key.weight", [2, 2], [1, 2, 3, 4]);
+        Assert.Equal(QuantizationChoice.Vector, selector.Choose(weight));
+        var other = RwkvQuant.Formats.TensorData.FromFloats("blocks.1.att.key.weight", [2, 2], [1, 2, 3, 4]);
+        Assert.Contains("blocks.1.att.key.weight", Assert.Throws<ArgumentException>(() => selector.Choose(other)).Message);
+    }
 }
