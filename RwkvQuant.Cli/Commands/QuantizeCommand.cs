@@ -10,6 +10,7 @@ using RwkvQuant.Inference;
 using RwkvQuant.Models;
 using RwkvQuant.Pipeline;
 using RwkvQuant.Proxy;
+using RwkvQuant.Quantization;
 using RwkvQuant.Scalar.Gptq;
 using RwkvQuant.Tokenizers;
 using RwkvQuant.Vector.Gptvq;
@@ -65,6 +66,12 @@ internal static class QuantizeCommand
                           "(2-4 bits) and group sizes are chosen so the exact stored bits per weight are the largest not above it, with the " +
                           "--sq-fraction share (default 0.9) of the matrices in SQ. E.g. 3.25.",
         };
+        var allocate = new Option<bool>("--allocate")
+        {
+            Description = "With --bpw: spend the budget by measured error per stored bit instead of a uniform ladder — every block matrix is first " +
+                          "quantized at 11 settings (GPTQ 2-4 bits in groups of 16-128, GPTVQ d1 b3) with the float model's Hessians, then an exact " +
+                          "knapsack picks one setting per matrix (about 10 times the quantization time). The report shows the allocator's and the proxy's picks.",
+        };
         var noCodebooks = new Option<bool>("--no-codebooks") { Description = "Keep the element-wise multiplication vectors in FP32 instead of quantizing them to activation-weighted codebooks." };
         var recipe = new Option<HybridRecipe>("--recipe")
         {
@@ -79,7 +86,7 @@ internal static class QuantizeCommand
             "Quantize a model with RWKVQuant: GPTQ 3-bit (SQ; act-order, groups of 32 with 6-bit scales) or GPTVQ d1 b3 (VQ) per block matrix as the " +
             "coarse-to-fine proxy decides, activation-weighted codebooks for the multiplication vectors, embedding and head in FP16; calibration runs block by block.")
         {
-            model.Model, calibration, calibrationDocuments, samples, sampleTokens, seed, tauC, tauF, fraction, bitsPerWeight, noCodebooks, recipe, output,
+            model.Model, calibration, calibrationDocuments, samples, sampleTokens, seed, tauC, tauF, fraction, bitsPerWeight, allocate, noCodebooks, recipe, output,
             evaluation, evaluationDocuments, evaluationBytes, speedTokens,
         };
         context.Examples.Add(command,
@@ -102,6 +109,9 @@ internal static class QuantizeCommand
             double? budget = parse.GetValue(bitsPerWeight);
             if (c.HasValue && (share.HasValue || budget.HasValue))
                 throw new ArgumentException("Give either --tau-c/--tau-f or --sq-fraction/--bpw, not both.");
+            bool allocated = parse.GetValue(allocate);
+            if (allocated && (budget is null || share.HasValue || parse.GetValue(recipe) != HybridRecipe.Default))
+                throw new ArgumentException("--allocate spends a --bpw budget with the default recipe's settings; give --bpw, and neither --sq-fraction nor --recipe paper.");
             if (budget is { } b && !(b > 0 && double.IsFinite(b)))
                 throw new ArgumentException($"--bpw is {b.ToString(CultureInfo.InvariantCulture)}; it is a positive number of bits per weight.");
             if (share is < 0 or > 1)
@@ -124,6 +134,7 @@ internal static class QuantizeCommand
                     c.HasValue ? new ProxyThresholds(c.Value, f!.Value) : null,
                     share ?? HybridPlan.PaperScalarFraction,
                     budget,
+                    allocated,
                     !parse.GetValue(noCodebooks),
                     parse.GetValue(recipe),
                     outputPath ?? Path.GetFullPath(DefaultOutput),
@@ -141,8 +152,25 @@ internal static class QuantizeCommand
     /// <summary>Where the default model's quantized file goes when no -o is given (the current folder).</summary>
     internal const string DefaultOutput = EmbeddedModel.Name + ".rwkvq";
 
+    /// <summary>The float model's Hessians, then <see cref="HybridPlan.ForAllocation"/>, with a progress line per tenth of the matrices.</summary>
+    private static HybridPlan Allocate(IAnsiConsole console, RwkvModel model, CalibrationData data, double target, bool codebooks, CancellationToken token)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        console.WriteLine("allocating the budget: the float model's Hessians, then every block matrix at 11 settings");
+        IReadOnlyDictionary<string, Hessian> hessians = HessianCollector.Collect(model, data, cancellationToken: token);
+        int reported = 0;
+        var progress = new Progress<string>(line =>
+        {
+            if (Interlocked.Increment(ref reported) % 10 == 0)
+                console.WriteLine(line);
+        });
+        HybridPlan plan = HybridPlan.ForAllocation(model, hessians, target, codebooks, progress: progress, cancellationToken: token);
+        console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"allocated in {clock.Elapsed.TotalSeconds:F1} s"));
+        return plan;
+    }
+
     private sealed record Request(string? ModelPath, string? CalibrationPath, DocumentRange? CalibrationRange, CalibrationOptions Calibration,
-        ProxyThresholds? Thresholds, double ScalarFraction, double? BitsPerWeight, bool Codebooks, HybridRecipe Recipe, string OutputPath,
+        ProxyThresholds? Thresholds, double ScalarFraction, double? BitsPerWeight, bool Allocate, bool Codebooks, HybridRecipe Recipe, string OutputPath,
         string? EvaluationPath, DocumentRange? EvaluationRange, int EvaluationBytes, int SpeedTokens);
 
     /// <summary>What <c>quantize --json</c> writes.</summary>
@@ -222,6 +250,7 @@ internal static class QuantizeCommand
         CalibrationData data = CalibrationData.FromDocuments(calibrationText.Texts, tokenizer, request.Calibration);
 
         HybridPlan plan = request.Thresholds is { } thresholds ? HybridPlan.ForThresholds(model, thresholds, request.Codebooks, request.Recipe)
+            : request is { Allocate: true, BitsPerWeight: { } allocation } ? Allocate(console, model, data, allocation, request.Codebooks, cancellationToken)
             : request.BitsPerWeight is { } budget ? HybridPlan.ForBitsPerWeight(model, budget, request.ScalarFraction, request.Codebooks, recipe: request.Recipe)
             : HybridPlan.ForScalarFraction(model, request.ScalarFraction, request.Codebooks, recipe: request.Recipe);
         console.WriteLine($"plan: {plan}");

@@ -40,4 +40,15 @@ public sealed class QuantizeCommandTests : IDisposable
         Assert.Contains("--tau-c and --tau-f go together", run.Error, StringComparison.Ordinal);
         Assert.False(File.Exists(output));
     }
+
+    [FixtureFact]
+    public async Task Allocate_needs_a_budget_and_writes_nothing_without_one()
+    {
+        string model = Fixtures.Path("rwkvcpp", "tiny-rwkv-7v0-834K-FP32.bin");
+        string output = Path.Combine(_directory, "out.rwkvq");
+        CliAppTests.CliRun run = await CliAppTests.RunAsync("quantize", model, "--calib", Fixtures.Path("text", "lambada_test.jsonl"), "--allocate", "-o", output);
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("--allocate spends a --bpw budget", run.Error, StringComparison.Ordinal);
+        Assert.False(File.Exists(output));
+    }
 }
