@@ -69,7 +69,7 @@ internal static class QuantizeCommand
         var allocate = new Option<bool>("--allocate")
         {
             Description = "With --bpw: spend the budget by measured error per stored bit instead of a uniform ladder — every block matrix is first " +
-                          "quantized at 11 settings (GPTQ 2-4 bits in groups of 16-128, GPTVQ d1 b3) with the float model's Hessians, then an exact " +
+                          "quantized at 14 settings (GPTQ 2-4 bits in groups of 16-128, GPTVQ 1-D and 2-D) with the float model's Hessians, then an exact " +
                           "knapsack picks one setting per matrix (about 10 times the quantization time). The report shows the allocator's and the proxy's picks.",
         };
         var noCodebooks = new Option<bool>("--no-codebooks") { Description = "Keep the element-wise multiplication vectors in FP32 instead of quantizing them to activation-weighted codebooks." };
@@ -156,7 +156,7 @@ internal static class QuantizeCommand
     private static HybridPlan Allocate(IAnsiConsole console, RwkvModel model, CalibrationData data, double target, bool codebooks, CancellationToken token)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        console.WriteLine("allocating the budget: the float model's Hessians, then every block matrix at 11 settings");
+        console.WriteLine("allocating the budget: the float model's Hessians, then every block matrix at 14 settings");
         IReadOnlyDictionary<string, Hessian> hessians = HessianCollector.Collect(model, data, cancellationToken: token);
         int reported = 0;
         var progress = new Progress<string>(line =>

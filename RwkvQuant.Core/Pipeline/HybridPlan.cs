@@ -201,12 +201,13 @@ public sealed class HybridPlan
     /// Settings chosen by measured benefit per bit: every block matrix is quantized, with the float model's Hessians
     /// <paramref name="hessians"/>, at every candidate setting — GPTQ (the default recipe: act-order where it pays, the
     /// grid search, 6-bit scales and zeros) with 2-bit codes in groups of 16 or 32, 3-bit in groups of 128 to 16, 4-bit
-    /// in groups of 128 to 32, and (with <paramref name="vector"/>) GPTVQ d1 b3 with a codebook per 8 × 64 or 4 × 32
-    /// weights — and its Hessian-weighted error tr((W − Q) H (W − Q)ᵀ) measured; then the budget goes, step by step,
+    /// in groups of 128 to 32, and (with <paramref name="vector"/>) GPTVQ with int8 codebooks: d1 b3 per 8 × 64 or 4 × 32
+    /// weights, d2 b5 per 16 × 256, d2 b6 per 32 × 256 or 16 × 256 (3.13 and 3.25 bits per weight at 256 columns) — and its
+    /// Hessian-weighted error tr((W − Q) H (W − Q)ᵀ) measured; then the budget goes, step by step,
     /// to the change with the largest error reduction per stored bit (<see cref="BudgetAllocator"/>), never to a total
     /// error above the best uniform setting that fits. The quantizer follows the picks (<see cref="PlannedSelector"/>);
     /// the proxy's thresholds (scaled to the paper's 90% SQ) are kept for the report (<see cref="PlannedMatrix.ProxyChoice"/>).
-    /// Costs one quantization per candidate and matrix before the real one (about 10 times a plain run).
+    /// Costs one quantization per candidate and matrix before the real one (14 of them: about 10 times a plain run).
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="target"/> is not a positive finite number.</exception>
     /// <exception cref="ArgumentException">A block matrix has no Hessian of its size, or even the cheapest settings exceed the budget.</exception>
@@ -223,7 +224,7 @@ public sealed class HybridPlan
         long vectorParameters = uniform.PlannedParameters - uniform.Matrices.Sum(m => (long)m.Rows * m.Columns);
 
         (int Bits, int Group)[] scalarSettings = [(2, 32), (2, 16), (3, 128), (3, 64), (3, 32), (3, 16), (4, 128), (4, 64), (4, 32)];
-        (int Bits, int Rows, int Columns)[] vectorSettings = vector ? [(3, 8, 64), (3, 4, 32)] : [];
+        (int Dimension, int Bits, int Rows, int Columns)[] vectorSettings = vector ? [(1, 3, 8, 64), (1, 3, 4, 32), (2, 5, 16, 256), (2, 6, 32, 256), (2, 6, 16, 256)] : [];
         var candidates = new List<AllocationCandidate>[scored.Matrices.Length];
         for (int i = 0; i < scored.Matrices.Length; i++)
         {
@@ -242,12 +243,14 @@ public sealed class HybridPlan
                 QuantizedTensor q = gptq.Quantize(matrix, h, cancellationToken);
                 list.Add(new AllocationCandidate(QuantizationChoice.Scalar, $"sq a{bits} g{group}", gptq.Name, q.StoredBits, h.WeightedError(values, q.Dequantize()), options, null));
             }
-            foreach ((int bits, int rows, int columns) in vectorSettings)
+            foreach ((int dimension, int bits, int rows, int columns) in vectorSettings)
             {
-                GptvqOptions options = PaperVector(bits, rows, columns);
+                var books = new KMeansOptions { Dimension = dimension, Bits = bits, GroupRows = rows, GroupColumns = columns };
+                var options = new GptvqOptions { Codebooks = books, BlockSize = Math.Max(128, columns) / columns * columns };
                 var gptvq = new GptvqQuantizer(options);
                 QuantizedTensor q = gptvq.Quantize(matrix, h, cancellationToken);
-                list.Add(new AllocationCandidate(QuantizationChoice.Vector, $"vq b{bits} g{rows}x{columns}", gptvq.Name, q.StoredBits, h.WeightedError(values, q.Dequantize()), null, options));
+                list.Add(new AllocationCandidate(QuantizationChoice.Vector, $"vq d{dimension} b{bits} g{rows}x{columns}", gptvq.Name, q.StoredBits,
+                    h.WeightedError(values, q.Dequantize()), null, options));
             }
             candidates[i] = list;
         }
