@@ -28,6 +28,9 @@ namespace RwkvQuant.Pipeline;
 /// or 4 bits) and group sizes (SQ groups of 16–128 columns with 6-bit scales, or 32–256 with FP16 ones on the paper's
 /// recipe; VQ codebooks per 64–512 weights) are chosen per matrix so that the planned bits per weight are as close to
 /// the budget as the settings allow without exceeding it.</item>
+/// <item><see cref="ForAllocation"/>: a bit budget spent by measured error per stored bit, SQ or VQ and the setting chosen
+/// per matrix from the float model's Hessians (an exact knapsack over 14 candidate settings); the proxy's picks are kept
+/// for the report.</item>
 /// </list>
 /// Immutable; <see cref="Build"/> makes the quantizer.
 /// </summary>
