@@ -70,7 +70,7 @@ internal static class QuantizeCommand
         {
             Description = "With --bpw: spend the budget by measured error per stored bit instead of a uniform ladder — every block matrix is first " +
                           "quantized at 14 settings (GPTQ 2-4 bits in groups of 16-128, GPTVQ 1-D and 2-D) with the float model's Hessians, then an exact " +
-                          "knapsack picks one setting per matrix (about 10 times the quantization time). The report shows the allocator's and the proxy's picks.",
+                          "knapsack picks one setting per matrix, errors weighted by each matrix's measured effect on the output (about 10 times the quantization time). The report shows the allocator's and the proxy's picks.",
         };
         var noCodebooks = new Option<bool>("--no-codebooks") { Description = "Keep the element-wise multiplication vectors in FP32 instead of quantizing them to activation-weighted codebooks." };
         var recipe = new Option<HybridRecipe>("--recipe")
@@ -164,7 +164,8 @@ internal static class QuantizeCommand
             if (Interlocked.Increment(ref reported) % 10 == 0)
                 console.WriteLine(line);
         });
-        HybridPlan plan = HybridPlan.ForAllocation(model, hessians, target, codebooks, progress: progress, cancellationToken: token);
+        HybridPlan plan = HybridPlan.ForAllocation(model, hessians, target, codebooks, sensitivityDocuments: HybridPlan.SensitivitySamples(data),
+            progress: progress, cancellationToken: token);
         console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"allocated in {clock.Elapsed.TotalSeconds:F1} s"));
         return plan;
     }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using RwkvQuant.Calibration;
 using RwkvQuant.Codebooks;
 using RwkvQuant.Formats;
 using RwkvQuant.Formats.Ggml;
@@ -23,13 +24,13 @@ namespace RwkvQuant.Evaluation;
 /// <see cref="HybridQuantizer"/> made for the model, with its own sequential calibration).
 /// </summary>
 internal sealed record ComparisonMethod(string Name, bool RequiresHessian, Func<TensorData, Hessian?, CancellationToken, QuantizedTensor>? Quantize,
-    Func<RwkvModel, IReadOnlyDictionary<string, Hessian>, (HybridQuantizer Quantizer, string Description)>? Pipeline = null)
+    Func<RwkvModel, IReadOnlyDictionary<string, Hessian>, CalibrationData, (HybridQuantizer Quantizer, string Description)>? Pipeline = null)
 {
     /// <summary>A pipeline row: the hybrid quantizer that <paramref name="plan"/> makes for the model.</summary>
     public static ComparisonMethod OfPipeline(string name, Func<RwkvModel, HybridPlan> plan)
     {
         ArgumentNullException.ThrowIfNull(plan);
-        return new(name, RequiresHessian: false, Quantize: null, (model, _) =>
+        return new(name, RequiresHessian: false, Quantize: null, (model, _, _) =>
         {
             HybridPlan p = plan(model);
             return (p.Build(), $"plan: {p}");
@@ -40,7 +41,7 @@ internal sealed record ComparisonMethod(string Name, bool RequiresHessian, Func<
     public static ComparisonMethod OfPipeline(string name, Func<RwkvModel, HybridQuantizer> quantizer)
     {
         ArgumentNullException.ThrowIfNull(quantizer);
-        return new(name, RequiresHessian: false, Quantize: null, (model, _) =>
+        return new(name, RequiresHessian: false, Quantize: null, (model, _, _) =>
         {
             HybridQuantizer q = quantizer(model);
             return (q, $"selector: {q.Selector.Name}; {q.ScalarQuantizer.Name} | {q.VectorQuantizer.Name}; codebooks: {q.CodebookOptimizer?.Name ?? "none"}");
@@ -51,18 +52,20 @@ internal sealed record ComparisonMethod(string Name, bool RequiresHessian, Func<
     /// A pipeline whose plan is a budget allocation (<see cref="HybridPlan.ForAllocation"/>) made with the float model's
     /// Hessians, which a comparison has anyway; the allocation's time and picks go into the description.
     /// </summary>
-    public static ComparisonMethod OfAllocation(string name, double target, bool codebooks, bool vector) =>
-        new(name, RequiresHessian: true, Quantize: null, (model, hessians) =>
+    public static ComparisonMethod OfAllocation(string name, double target, bool codebooks, bool vector, bool sensitivity) =>
+        new(name, RequiresHessian: true, Quantize: null, (model, hessians, calibration) =>
         {
             var stopwatch = System.Diagnostics.Stopwatch.StartNew();
-            HybridPlan p = HybridPlan.ForAllocation(model, hessians, target, codebooks, vector);
+            HybridPlan p = HybridPlan.ForAllocation(model, hessians, target, codebooks, vector,
+                sensitivity ? HybridPlan.SensitivitySamples(calibration) : null);
             return (p.Build(), string.Create(CultureInfo.InvariantCulture, $"plan ({stopwatch.Elapsed.TotalSeconds:F0} s to allocate): {p}"));
         });
 
     /// <summary>
     /// A method by key: one of <see cref="Standard"/>, a pipeline with a bit budget, <c>hybrid@3.5</c> /
     /// <c>hybrid-nocb@3.5</c> (see <see cref="HybridPlan.ForBitsPerWeight"/>), a budget allocation <c>alloc@3.5</c>,
-    /// <c>alloc-nocb@3.5</c> (no codebooks), <c>alloc-sq@3.5</c> (SQ settings only; see <see cref="HybridPlan.ForAllocation"/>),
+    /// <c>alloc-nocb@3.5</c> (no codebooks), <c>alloc-sq@3.5</c> (SQ settings only), <c>alloc-h@3.5</c> (H-errors without the
+    /// KL sensitivities; see <see cref="HybridPlan.ForAllocation"/>),
     /// or GPTVQ with chosen codebooks,
     /// <c>gptvq-dD-bB-gRxC</c> (d = D, b = B index bits per vector, one int8 codebook per R rows × C columns, lazy-update
     /// blocks of max(128, C) columns; e.g. <c>gptvq-d2-b6-g16x256</c>, 3.25 bits per weight).
@@ -82,15 +85,15 @@ internal sealed record ComparisonMethod(string Name, bool RequiresHessian, Func<
             bool codebooks = stem == "hybrid";
             return OfPipeline(key, model => HybridPlan.ForBitsPerWeight(model, budget, codebooks: codebooks));
         }
-        if (at > 0 && stem is "alloc" or "alloc-nocb" or "alloc-sq")
+        if (at > 0 && stem is "alloc" or "alloc-nocb" or "alloc-sq" or "alloc-h")
         {
             if (!double.TryParse(key[(at + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out double budget) || !(budget > 0) || double.IsInfinity(budget))
                 throw new ArgumentException($"'{key}': the budget after '@' is a positive number of bits per weight, e.g. alloc@3.5.");
-            return OfAllocation(key, budget, codebooks: stem != "alloc-nocb", vector: stem != "alloc-sq");
+            return OfAllocation(key, budget, codebooks: stem != "alloc-nocb", vector: stem != "alloc-sq", sensitivity: stem != "alloc-h");
         }
         if (ParseGptvq(key) is { } gptvq)
             return Of(new GptvqQuantizer(gptvq));
-        throw new ArgumentException($"Unknown method '{key}'; choose from {string.Join(", ", Standard.Keys)}, hybrid@BPW / hybrid-nocb@BPW, alloc@BPW / alloc-nocb@BPW / alloc-sq@BPW, or gptvq-dD-bB-gRxC.");
+        throw new ArgumentException($"Unknown method '{key}'; choose from {string.Join(", ", Standard.Keys)}, hybrid@BPW / hybrid-nocb@BPW, alloc@BPW / alloc-nocb@BPW / alloc-sq@BPW / alloc-h@BPW, or gptvq-dD-bB-gRxC.");
     }
 
     /// <summary>The GPTVQ options of a <c>gptvq-dD-bB-gRxC</c> key, or null when the key is not of that form.</summary>

@@ -61,7 +61,7 @@ internal static class QuantizerComparison
             progress?.Report(method.Name);
             if (method.Pipeline is { } pipeline)
             {
-                (HybridQuantizer quantizer, string description) = pipeline(model, hessians);
+                (HybridQuantizer quantizer, string description) = pipeline(model, hessians, calibration!);
                 rows.Add(RunPipeline(model, vectors, method.Name, quantizer, description, calibration!, reference, evaluationDocuments, tokenizer, evaluationOptions, cancellationToken));
                 continue;
             }

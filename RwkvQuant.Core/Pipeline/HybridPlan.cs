@@ -1,5 +1,7 @@
 using System.Globalization;
+using RwkvQuant.Calibration;
 using RwkvQuant.Codebooks;
+using RwkvQuant.Evaluation;
 using RwkvQuant.Formats;
 using RwkvQuant.Models;
 using RwkvQuant.Quantization;
@@ -211,11 +213,18 @@ public sealed class HybridPlan
     /// error above the best uniform setting that fits. The quantizer follows the picks (<see cref="PlannedSelector"/>);
     /// the proxy's thresholds (scaled to the paper's 90% SQ) are kept for the report (<see cref="PlannedMatrix.ProxyChoice"/>).
     /// Costs one quantization per candidate and matrix before the real one (14 of them: about 10 times a plain run).
+    /// <para>
+    /// With <paramref name="sensitivityDocuments"/>, each matrix's errors are first put on the scale of the model's output:
+    /// the matrix alone is replaced by its GPTQ 3-bit g128 candidate and the KL divergence of the model's predictions to
+    /// the float model's over those token sequences is measured; its errors are multiplied by that KL over the
+    /// candidate's H-error. A layer whose output errors the rest of the network amplifies (RWKV-7's decay LoRA passes
+    /// through exp(−exp(·))) then gets its bits before one whose errors wash out. One forward pass per matrix.
+    /// </para>
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="target"/> is not a positive finite number.</exception>
     /// <exception cref="ArgumentException">A block matrix has no Hessian of its size, or even the cheapest settings exceed the budget.</exception>
     public static HybridPlan ForAllocation(RwkvModel model, IReadOnlyDictionary<string, Hessian> hessians, double target, bool codebooks = true,
-        bool vector = true, IProgress<string>? progress = null, CancellationToken cancellationToken = default)
+        bool vector = true, IReadOnlyList<int[]>? sensitivityDocuments = null, IProgress<string>? progress = null, CancellationToken cancellationToken = default)
     {
         if (!(target > 0) || double.IsInfinity(target))
             throw new ArgumentOutOfRangeException(nameof(target), target, "The bits-per-weight budget is a positive number.");
@@ -229,6 +238,7 @@ public sealed class HybridPlan
         (int Bits, int Group)[] scalarSettings = [(2, 32), (2, 16), (3, 128), (3, 64), (3, 32), (3, 16), (4, 128), (4, 64), (4, 32)];
         (int Dimension, int Bits, int Rows, int Columns)[] vectorSettings = vector ? [(1, 3, 8, 64), (1, 3, 4, 32), (2, 5, 16, 256), (2, 6, 32, 256), (2, 6, 16, 256)] : [];
         var candidates = new List<AllocationCandidate>[scored.Matrices.Length];
+        var probes = new (float[] Restored, double Error)[scored.Matrices.Length];
         for (int i = 0; i < scored.Matrices.Length; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -244,7 +254,11 @@ public sealed class HybridPlan
                 GptqOptions options = ScalarOptions(bits, group, HybridRecipe.Default, w.Rows, w.Columns);
                 var gptq = new GptqQuantizer(options);
                 QuantizedTensor q = gptq.Quantize(matrix, h, cancellationToken);
-                list.Add(new AllocationCandidate(QuantizationChoice.Scalar, $"sq a{bits} g{group}", gptq.Name, q.StoredBits, h.WeightedError(values, q.Dequantize()), options, null));
+                float[] restored = q.Dequantize();
+                double error = h.WeightedError(values, restored);
+                list.Add(new AllocationCandidate(QuantizationChoice.Scalar, $"sq a{bits} g{group}", gptq.Name, q.StoredBits, error, options, null));
+                if ((bits, group) == SensitivityProbe)
+                    probes[i] = (restored, error);
             }
             foreach ((int dimension, int bits, int rows, int columns) in vectorSettings)
             {
@@ -258,6 +272,12 @@ public sealed class HybridPlan
             candidates[i] = list;
         }
 
+        if (sensitivityDocuments is not null)
+        {
+            double[] scale = Sensitivities(model, scored.Matrices, probes, sensitivityDocuments, progress, cancellationToken);
+            for (int i = 0; i < candidates.Length; i++)
+                candidates[i] = [.. candidates[i].Select(c => c with { Error = c.Error * scale[i] })];
+        }
         long matrixBudget = (long)Math.Floor(target * uniform.PlannedParameters) - vectorBits;
         int[] picks = BudgetAllocator.Allocate([.. candidates.Select(list => (IReadOnlyList<BudgetAllocator.Candidate>)[.. list.Select(c => new BudgetAllocator.Candidate(c.Key, c.Bits, c.Error))])], matrixBudget);
         var matrices = new PlannedMatrix[scored.Matrices.Length];
@@ -276,6 +296,39 @@ public sealed class HybridPlan
         }
         return new HybridPlan(HybridRecipe.Default, uniform.Scalar, uniform.Vector, thresholds, uniform.Codebooks, matrices, scalarFor, vectorFor,
             vectorBits, vectorParameters, allocated: true);
+    }
+
+    /// <summary>Calibration samples a budget allocation measures sensitivities on: the first 8 (of 32 × 256 tokens on the
+    /// default model, one forward pass each per matrix).</summary>
+    public static IReadOnlyList<int[]> SensitivitySamples(CalibrationData calibration)
+    {
+        ArgumentNullException.ThrowIfNull(calibration);
+        return [.. calibration.Samples.Take(8)];
+    }
+
+    /// <summary>The candidate whose single-matrix KL sets a matrix's sensitivity: GPTQ 3-bit g128.</summary>
+    private static readonly (int Bits, int Group) SensitivityProbe = (3, 128);
+
+    /// <summary>Per matrix, the KL of the model with that matrix alone replaced by its probe, over the probe's H-error (0 where that is 0).</summary>
+    private static double[] Sensitivities(RwkvModel model, LinearWeight[] matrices, (float[] Restored, double Error)[] probes,
+        IReadOnlyList<int[]> documents, IProgress<string>? progress, CancellationToken cancellationToken)
+    {
+        using RwkvNetwork reference = RwkvNetwork.Create(model);
+        var scale = new double[matrices.Length];
+        for (int i = 0; i < matrices.Length; i++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            LinearWeight w = matrices[i];
+            progress?.Report(string.Create(CultureInfo.InvariantCulture, $"sensitivity: matrix {i + 1}/{matrices.Length} {w.Name}"));
+            if (probes[i].Error <= 0)
+                continue;
+            TensorData replaced = w.FromMatrix(probes[i].Restored, model[w.Name].Shape);
+            var tensors = model.Tensors.Values.Select(t => t.Name == w.Name ? replaced : t);
+            using RwkvNetwork candidate = RwkvNetwork.Create(new RwkvModel(model.Config, tensors, model.SourcePath));
+            KlDivergenceResult kl = KlDivergenceEvaluator.Evaluate(reference, candidate, documents, cancellationToken: cancellationToken);
+            scale[i] = Math.Max(0, kl.MeanKl) / probes[i].Error;
+        }
+        return scale;
     }
 
     private sealed record AllocationCandidate(QuantizationChoice Choice, string Key, string Setting, long Bits, double Error, GptqOptions? Scalar, GptvqOptions? Vector);

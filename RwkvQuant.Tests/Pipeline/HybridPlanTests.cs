@@ -117,7 +117,7 @@ public class HybridPlanTests(ITestOutputHelper output)
         CalibrationData data = CalibrationData.FromCorpus(Fixtures.Path("text", "lambada_test.jsonl"), DocumentRange.Parse("0..7"),
             ByteTokenizer.Instance, new CalibrationOptions { SampleCount = 2, TokensPerSample = 32 });
         IReadOnlyDictionary<string, RwkvQuant.Quantization.Hessian> hessians = HessianCollector.Collect(model, data);
-        HybridPlan plan = HybridPlan.ForAllocation(model, hessians, 3.5, codebooks: false);
+        HybridPlan plan = HybridPlan.ForAllocation(model, hessians, 3.5, codebooks: false, sensitivityDocuments: HybridPlan.SensitivitySamples(data));
         output.WriteLine(plan.ToString());
         Assert.True(plan.IsAllocated);
         Assert.True(plan.PlannedBitsPerWeight <= 3.5, plan.ToString());
