@@ -195,13 +195,13 @@ internal static class QuantizeCommand
     /// quantizer's <see cref="QuantizationPhase"/>s; their wall times add up to <paramref name="WallSeconds"/> (within milliseconds).</param>
     internal sealed record Cost(double WallSeconds, double CpuSeconds, long PeakMemoryBytes, IReadOnlyList<PhaseReport> Phases)
     {
-        public static Cost Measure(TimeSpan wall, PhaseReport load, IReadOnlyList<PhaseCost> phases)
+        public static Cost Measure(TimeSpan wall, IReadOnlyList<PhaseReport> before, IReadOnlyList<PhaseCost> phases)
         {
             using var process = System.Diagnostics.Process.GetCurrentProcess();
             // Linux updates VmHWM lazily (when memory is unmapped), so a sampled resident size can exceed it: the peak is the larger.
             long peak = Math.Max(process.PeakWorkingSet64, phases.Select(p => p.PeakResidentBytes).DefaultIfEmpty().Max());
             return new Cost(wall.TotalSeconds, process.TotalProcessorTime.TotalSeconds, peak,
-                [load, .. phases.Select(p => new PhaseReport(JsonNamingPolicy.CamelCase.ConvertName(p.Phase.ToString()), p.Wall.TotalSeconds, p.Cpu.TotalSeconds, p.PeakResidentBytes))]);
+                [.. before, .. phases.Select(p => new PhaseReport(JsonNamingPolicy.CamelCase.ConvertName(p.Phase.ToString()), p.Wall.TotalSeconds, p.Cpu.TotalSeconds, p.PeakResidentBytes))]);
         }
 
         public override string ToString() => string.Create(CultureInfo.InvariantCulture,
@@ -250,6 +250,9 @@ internal static class QuantizeCommand
             TextSource.EnsureDisjoint(calibrationText, request.CalibrationRange, evaluationText, request.EvaluationRange);
         CalibrationData data = CalibrationData.FromDocuments(calibrationText.Texts, tokenizer, request.Calibration);
 
+        var before = new List<PhaseReport>();
+        using (var process = System.Diagnostics.Process.GetCurrentProcess())
+            before.Add(new PhaseReport("load", clock.Elapsed.TotalSeconds, process.TotalProcessorTime.TotalSeconds, process.PeakWorkingSet64));
         HybridPlan plan = request.Thresholds is { } thresholds ? HybridPlan.ForThresholds(model, thresholds, request.Codebooks, request.Recipe)
             : request is { Allocate: true, BitsPerWeight: { } allocation } ? Allocate(console, model, data, allocation, request.Codebooks, cancellationToken)
             : request.BitsPerWeight is { } budget ? HybridPlan.ForBitsPerWeight(model, budget, request.ScalarFraction, request.Codebooks, recipe: request.Recipe)
@@ -257,9 +260,13 @@ internal static class QuantizeCommand
         console.WriteLine($"plan: {plan}");
         console.WriteLine($"memory estimate: {MemoryEstimate.For(model, request.Calibration, holdsOutput: false)}");
         HybridQuantizer quantizer = plan.Build();
-        PhaseReport load;
         using (var process = System.Diagnostics.Process.GetCurrentProcess())
-            load = new PhaseReport("load", clock.Elapsed.TotalSeconds, process.TotalProcessorTime.TotalSeconds, process.PeakWorkingSet64);
+        {
+            // Planning is instant except for a budget allocation, which quantizes every matrix at every candidate setting.
+            PhaseReport load = before[0];
+            before.Add(new PhaseReport(plan.IsAllocated ? "allocation" : "planning", clock.Elapsed.TotalSeconds - load.WallSeconds,
+                process.TotalProcessorTime.TotalSeconds - load.CpuSeconds, process.PeakWorkingSet64));
+        }
 
         HybridQuantizationResult result;
         if (console.Profile.Capabilities.Interactive)
@@ -291,7 +298,7 @@ internal static class QuantizeCommand
         }
         QuantizedModel q = result.Model;
         long fileBytes = new FileInfo(request.OutputPath).Length;
-        Cost cost = Cost.Measure(clock.Elapsed, load, result.Phases);
+        Cost cost = Cost.Measure(clock.Elapsed, before, result.Phases);
         console.WriteLine($"quantized and saved: {cost}");
         if (evaluationText is not null || request.SpeedTokens > 0)
             console.WriteLine($"wrote {request.OutputPath}; measuring the float32 and the quantized model");

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
 using RwkvQuant.Kernels.Packed;
 
 namespace RwkvQuant.Kernels.MatVec;
@@ -115,18 +116,23 @@ public static class RowDecodeMatVec
         uint mask = (1u << bits) - 1;
         // Rows are whole 64-bit words followed by slack, so an 8-byte read at any code's byte stays inside the array.
         ReadOnlySpan<byte> codes = w.Codes.AsSpan(checked((int)((long)row * w.RowBytes)), w.RowBytes + RowAlignedCodes.Slack);
+        // 2-D vectors move as one 64-bit word (no span copy per code: that was most of the 2-D product's time).
+        Span<long> pairs = d == 2 ? MemoryMarshal.Cast<float, long>(destination) : default;
         int v = 0;
         for (int g = 0; v < vectorsPerRow; g++)
         {
             // A vector belongs to the group of its first column.
             int end = Math.Min(vectorsPerRow, ((g + 1) * groupColumns + d - 1) / d);
             ReadOnlySpan<float> book = books.Slice(g * length, length);
+            ReadOnlySpan<long> bookPairs = d == 2 ? MemoryMarshal.Cast<float, long>(book) : default;
             for (; v < end; v++)
             {
                 int bit = v * bits;
                 int code = (int)((uint)(BinaryPrimitives.ReadUInt64LittleEndian(codes[(bit >> 3)..]) >> (bit & 7)) & mask);
                 if (d == 1)
                     destination[v] = book[code];
+                else if (d == 2)
+                    pairs[v] = bookPairs[code];
                 else
                     book.Slice(code * d, d).CopyTo(destination.Slice(v * d, d));
             }

@@ -135,7 +135,7 @@ public sealed class CliJsonTests : IDisposable
         // peak above the process's true peak.
         JsonElement cost = root.GetProperty("cost");
         JsonElement[] phases = [.. cost.GetProperty("phases").EnumerateArray()];
-        Assert.Equal(["load", "calibration", "hessians", "scalar", "vector", "codebooks", "errorReport", "writing", "other"],
+        Assert.Equal(["load", "planning", "calibration", "hessians", "scalar", "vector", "codebooks", "errorReport", "writing", "other"],
             phases.Select(p => p.GetProperty("phase").GetString()));
         Assert.Equal(cost.GetProperty("wallSeconds").GetDouble(), phases.Sum(p => p.GetProperty("wallSeconds").GetDouble()), 0.05);
         Assert.All(phases, p => Assert.InRange(p.GetProperty("peakMemoryBytes").GetInt64(), 1, cost.GetProperty("peakMemoryBytes").GetInt64()));
