@@ -146,18 +146,25 @@ public static class RowDecodeMatVec
         Run(w, w.Rows, w.Columns, x, y, vectors, vectors * w.Columns, CopyInputs, BlockRows);
     }
 
-    private static void BlockRows(PackedGgmlBlocks w, float[] inputs, float[] results, int vectors, int first, int end)
+    private static void BlockRows(PackedGgmlBlocks w, float[] inputs, float[] results, int vectors, int first, int end) =>
+        DecodedRows(w, w.Rows, w.Columns, PackedReference.DecodeRow, inputs, results, vectors, first, end);
+
+    /// <summary>Decodes one row of a layout into float32 (the reference's row decoders).</summary>
+    private delegate void RowDecoder<in TLayout>(TLayout w, int row, Span<float> destination);
+
+    /// <summary>Rows [first, end): each decoded by <paramref name="decode"/> into a rented buffer, then dotted with every vector.</summary>
+    private static void DecodedRows<TLayout>(TLayout w, int rows, int columns, RowDecoder<TLayout> decode, float[] inputs, float[] results,
+        int vectors, int first, int end)
     {
-        int columns = w.Columns;
         float[] buffer = ArrayPool<float>.Shared.Rent(columns);
         try
         {
             Span<float> row = buffer.AsSpan(0, columns);
             for (int r = first; r < end; r++)
             {
-                PackedReference.DecodeRow(w, r, row);
+                decode(w, r, row);
                 for (int n = 0; n < vectors; n++)
-                    results[n * w.Rows + r] = TensorPrimitives.Dot(row, inputs.AsSpan(n * columns, columns));
+                    results[n * rows + r] = TensorPrimitives.Dot(row, inputs.AsSpan(n * columns, columns));
             }
         }
         finally
@@ -176,25 +183,8 @@ public static class RowDecodeMatVec
         Run(w, w.Rows, w.Columns, x, y, vectors, vectors * w.Columns, CopyInputs, KQuantRows);
     }
 
-    private static void KQuantRows(PackedKQuantBlocks w, float[] inputs, float[] results, int vectors, int first, int end)
-    {
-        int columns = w.Columns;
-        float[] buffer = ArrayPool<float>.Shared.Rent(columns);
-        try
-        {
-            Span<float> row = buffer.AsSpan(0, columns);
-            for (int r = first; r < end; r++)
-            {
-                PackedReference.DecodeRow(w, r, row);
-                for (int n = 0; n < vectors; n++)
-                    results[n * w.Rows + r] = TensorPrimitives.Dot(row, inputs.AsSpan(n * columns, columns));
-            }
-        }
-        finally
-        {
-            ArrayPool<float>.Shared.Return(buffer);
-        }
-    }
+    private static void KQuantRows(PackedKQuantBlocks w, float[] inputs, float[] results, int vectors, int first, int end) =>
+        DecodedRows(w, w.Rows, w.Columns, PackedReference.DecodeRow, inputs, results, vectors, first, end);
 
     /// <summary>x <c>[vectors, columns]</c> as the row decoders read it, into <c>inputs</c>.</summary>
     private delegate void PrepareInputs<in TLayout>(TLayout w, ReadOnlySpan<float> x, float[] inputs, int vectors);

@@ -56,10 +56,7 @@ internal static class KQuantBlockQuantizer
         Check(block, blockBytes, "Q5_0", row, importance, destination);
         if (importance.IsEmpty)
             throw new ArgumentException("The weighted Q5_0 search needs an importance per column.", nameof(importance));
-        float sumX2 = 0;
-        foreach (float v in row)
-            sumX2 += v * v;
-        float sigma2 = sumX2 / row.Length;
+        float sigma2 = SumOfSquares(row) / row.Length;
         Span<float> weight = stackalloc float[block];
         Span<sbyte> codes = stackalloc sbyte[block];
         for (int b = 0; b < row.Length / block; b++)
@@ -142,18 +139,10 @@ internal static class KQuantBlockQuantizer
     {
         Span<byte> codes = stackalloc byte[Super], scratch = stackalloc byte[16], ls = stackalloc byte[16], lm = stackalloc byte[16];
         Span<float> weight = stackalloc float[16], mins = stackalloc float[16], scales = stackalloc float[16], sw = stackalloc float[16];
-        float sumX2 = 0;
-        for (int j = 0; j < Super; j++)
-            sumX2 += x[j] * x[j];
-        float sigma2 = sumX2 / Super;
+        float sigma2 = SumOfSquares(x) / Super;
         for (int j = 0; j < 16; j++)
         {
-            for (int l = 0; l < 16; l++)
-                weight[l] = qw[16 * j + l] * MathF.Sqrt(sigma2 + x[16 * j + l] * x[16 * j + l]);
-            float sum = 0;
-            for (int l = 0; l < 16; l++)
-                sum += weight[l];
-            sw[j] = sum;
+            sw[j] = ImportanceWeights(x.Slice(16 * j, 16), qw.Slice(16 * j, 16), sigma2, weight);
             scales[j] = Asymmetric(3, x.Slice(16 * j, 16), weight, codes.Slice(16 * j, 16), out mins[j], scratch, -0.9f, 0.05f, 36, absolute: false, flatIsLessOrEqual: true);
         }
         float dm = Positive(15, scales, ls, sw);
@@ -223,18 +212,10 @@ internal static class KQuantBlockQuantizer
         {
             Span<float> weight = stackalloc float[16], sw = stackalloc float[16];
             Span<sbyte> ls = stackalloc sbyte[16];
-            float sumX2 = 0;
-            for (int j = 0; j < Super; j++)
-                sumX2 += x[j] * x[j];
-            float sigma2 = 2 * sumX2 / Super;
+            float sigma2 = 2 * SumOfSquares(x) / Super;
             for (int j = 0; j < 16; j++)
             {
-                for (int l = 0; l < 16; l++)
-                    weight[l] = qw[16 * j + l] * MathF.Sqrt(sigma2 + x[16 * j + l] * x[16 * j + l]);
-                float sum = 0;
-                for (int l = 0; l < 16; l++)
-                    sum += weight[l];
-                sw[j] = sum;
+                sw[j] = ImportanceWeights(x.Slice(16 * j, 16), qw.Slice(16 * j, 16), sigma2, weight);
                 scales[j] = Symmetric(4, x.Slice(16 * j, 16), codes.Slice(16 * j, 16), weight);
             }
             float dBlock = Symmetric(32, scales, ls, sw);
@@ -319,18 +300,10 @@ internal static class KQuantBlockQuantizer
     {
         Span<byte> codes = stackalloc byte[Super], scratch = stackalloc byte[32], ls = stackalloc byte[8], lm = stackalloc byte[8];
         Span<float> weights = stackalloc float[32], mins = stackalloc float[8], scales = stackalloc float[8], sw = stackalloc float[8];
-        float sumX2 = 0;
-        for (int l = 0; l < Super; l++)
-            sumX2 += x[l] * x[l];
-        float sigma2 = 2 * sumX2 / Super;
+        float sigma2 = 2 * SumOfSquares(x) / Super;
         for (int j = 0; j < 8; j++)
         {
-            for (int l = 0; l < 32; l++)
-                weights[l] = qw[32 * j + l] * MathF.Sqrt(sigma2 + x[32 * j + l] * x[32 * j + l]);
-            float sum = 0;
-            for (int l = 0; l < 32; l++)
-                sum += weights[l];
-            sw[j] = sum;
+            sw[j] = ImportanceWeights(x.Slice(32 * j, 32), qw.Slice(32 * j, 32), sigma2, weights);
             scales[j] = Asymmetric(15, x.Slice(32 * j, 32), weights, codes.Slice(32 * j, 32), out mins[j], scratch, -0.9f, 0.05f, 36, absolute: false, flatIsLessOrEqual: true);
         }
         float dBlock = Positive(63, scales, ls, sw);
@@ -407,16 +380,7 @@ internal static class KQuantBlockQuantizer
             Span<byte> lb = codes.Slice(ib * block, block);
             for (int j = 0; j < block; j++)
                 weight[j] = qw.IsEmpty ? xb[j] * xb[j] : qw[ib * block + j] * MathF.Sqrt(sigma2 + xb[j] * xb[j]);
-            float amax = 0, max = 0;
-            for (int j = 0; j < block; j++)
-            {
-                float ax = MathF.Abs(xb[j]);
-                if (ax > amax)
-                {
-                    amax = ax;
-                    max = xb[j];
-                }
-            }
+            float max = SignedMaximum(xb, out float amax);
             if (amax < GroupMaxEps)
             {
                 scales[ib] = 0;
@@ -498,6 +462,29 @@ internal static class KQuantBlockQuantizer
             for (int j = 0; j < 16; j++)
                 qs[16 * i + j] = (byte)(codes[32 * i + j] | codes[32 * i + 16 + j] << 4);
         }
+    }
+
+    /// <summary>Σ x² in order, in float32 (as ggml sums it).</summary>
+    private static float SumOfSquares(ReadOnlySpan<float> x)
+    {
+        float sum = 0;
+        foreach (float v in x)
+            sum += v * v;
+        return sum;
+    }
+
+    /// <summary>
+    /// The importance-matrix weights of a sub-block, w_l = importance_l·√(σ² + x_l²) (ggml's <c>_impl</c> searches), into
+    /// <paramref name="weights"/>; returns their sum, in order.
+    /// </summary>
+    private static float ImportanceWeights(ReadOnlySpan<float> x, ReadOnlySpan<float> importance, float sigma2, Span<float> weights)
+    {
+        float sum = 0;
+        for (int l = 0; l < x.Length; l++)
+            weights[l] = importance[l] * MathF.Sqrt(sigma2 + x[l] * x[l]);
+        for (int l = 0; l < x.Length; l++)
+            sum += weights[l];
+        return sum;
     }
 
     /// <summary>Four 2-bit codes per byte: value 128h + 32s + l into bits 2s of byte 32h + l.</summary>

@@ -34,16 +34,7 @@ internal static class KQuantScaleSearch
     public static float Symmetric(int nmax, ReadOnlySpan<float> x, Span<sbyte> codes, ReadOnlySpan<float> weights)
     {
         int n = x.Length;
-        float max = 0, amax = 0;
-        for (int i = 0; i < n; i++)
-        {
-            float ax = MathF.Abs(x[i]);
-            if (ax > amax)
-            {
-                amax = ax;
-                max = x[i];
-            }
-        }
+        float max = SignedMaximum(x, out float amax);
         if (amax < GroupMaxEps)
         {
             codes[..n].Clear();
@@ -92,16 +83,7 @@ internal static class KQuantScaleSearch
     public static float Q3(int nmax, ReadOnlySpan<float> x, Span<sbyte> codes)
     {
         int n = x.Length;
-        float max = 0, amax = 0;
-        for (int i = 0; i < n; i++)
-        {
-            float ax = MathF.Abs(x[i]);
-            if (ax > amax)
-            {
-                amax = ax;
-                max = x[i];
-            }
-        }
+        float max = SignedMaximum(x, out float amax);
         if (amax < GroupMaxEps)
         {
             codes[..n].Clear();
@@ -326,6 +308,23 @@ internal static class KQuantScaleSearch
                 break;
         }
         return suml2 > 0f ? sumlx / suml2 : 0f;
+    }
+
+    /// <summary>The first value of largest magnitude, sign kept, and that magnitude (0 and 0 for an all-zero group).</summary>
+    public static float SignedMaximum(ReadOnlySpan<float> x, out float amax)
+    {
+        float max = 0;
+        amax = 0;
+        foreach (float v in x)
+        {
+            float ax = MathF.Abs(v);
+            if (ax > amax)
+            {
+                amax = ax;
+                max = v;
+            }
+        }
+        return max;
     }
 
     /// <summary>The index of the level of <paramref name="levels"/> (ascending) nearest <paramref name="x"/>, ties to the upper (ggml's <c>best_index_int8</c>).</summary>
