@@ -9,8 +9,7 @@ public static partial class PackedReference
     public static float[] Dequantize(PackedKQuantBlocks w)
     {
         var weights = new float[(long)w.Rows * w.Columns];
-        for (int row = 0; row < w.Rows; row++)
-            DecodeRow(w, row, weights.AsSpan(checked(row * w.Columns), w.Columns));
+        DecodeBlocks(w.Type, w.Blocks, weights);
         return weights;
     }
 
@@ -18,10 +17,22 @@ public static partial class PackedReference
     public static void DecodeRow(PackedKQuantBlocks w, int row, Span<float> destination)
     {
         CheckRow(row, w.Rows, w.Columns, destination);
-        int blockBytes = w.BlockBytes, values = w.BlockValues;
-        ReadOnlySpan<byte> blocks = w.Blocks.AsSpan(checked(row * w.RowBytes), w.RowBytes);
-        for (int b = 0; b < w.BlocksPerRow; b++)
-            DecodeBlock(w.Type, blocks.Slice(b * blockBytes, blockBytes), destination.Slice(b * values, values));
+        DecodeBlocks(w.Type, w.Blocks.AsSpan(checked(row * w.RowBytes), w.RowBytes), destination);
+    }
+
+    /// <summary>
+    /// Consecutive blocks of <paramref name="type"/> (<paramref name="blocks"/>: exactly their bytes) into
+    /// <paramref name="destination"/>, block after block (<see cref="DecodeBlock(KQuantType, ReadOnlySpan{byte}, Span{float})"/>).
+    /// </summary>
+    /// <exception cref="ArgumentException">The sizes are not a whole number of blocks of each other.</exception>
+    public static void DecodeBlocks(KQuantType type, ReadOnlySpan<byte> blocks, Span<float> destination)
+    {
+        int blockBytes = type.BytesPerBlock(), values = type.ValuesPerBlock();
+        long count = blocks.Length / blockBytes;
+        if (blocks.Length % blockBytes != 0 || destination.Length != count * values)
+            throw new ArgumentException($"{blocks.Length} bytes of {type} are not the blocks of {destination.Length} values.", nameof(blocks));
+        for (int b = 0; b < count; b++)
+            DecodeBlock(type, blocks.Slice(b * blockBytes, blockBytes), destination.Slice(b * values, values));
     }
 
     /// <summary>

@@ -37,7 +37,12 @@ public sealed class KQuantTensor : QuantizedTensor
     public override long StoredBits => _blocks.LongLength * 8;
 
     /// <inheritdoc />
-    public override float[] Dequantize() => PackedReference.Dequantize(ToPacked());
+    public override float[] Dequantize()
+    {
+        var values = new float[ElementCount];
+        PackedReference.DecodeBlocks(Type, _blocks, values);
+        return values;
+    }
 
     /// <summary>The kernels' view of the same bytes (a copy).</summary>
     internal PackedKQuantBlocks ToPacked() => PackedKQuantBlocks.FromBlocks(Type, Rows, Columns, _blocks);
