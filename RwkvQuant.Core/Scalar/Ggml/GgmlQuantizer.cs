@@ -59,23 +59,36 @@ public sealed class GgmlQuantizer : IScalarQuantizer
     /// </summary>
     internal static (GgmlBlockTensor? Result, string? Problem) TryQuantize(TensorData weight, GgmlType type)
     {
+        var (values, problem) = ReadBlockWeight(weight, "ggml block quantization", type.ToString());
+        if (values is null)
+            return (null, problem);
+        var blocks = new byte[type.StorageSize(values.LongLength)];
+        GgmlBlockQuantizer.Quantize(type, values, blocks);
+        return (new GgmlBlockTensor(weight.Name, (int)weight.Shape[0], (int)weight.Shape[1], type, blocks), null);
+    }
+
+    /// <summary>
+    /// The values of a weight for a block format whose blocks of 32 run along a row (ggml's and llama.cpp's): a 2-D
+    /// floating-point [rows, columns] weight, columns a multiple of 32, every value finite — or what is wrong with it, a
+    /// sentence that follows the tensor's name. <paramref name="quantization"/> names the quantization in the messages,
+    /// <paramref name="format"/> the block format.
+    /// </summary>
+    internal static (float[]? Values, string? Problem) ReadBlockWeight(TensorData weight, string quantization, string format)
+    {
         if (weight.Shape.Count != 2)
-            return (null, $"has shape [{string.Join(", ", weight.Shape)}]; ggml block quantization takes a 2-D [rows, columns] weight.");
+            return (null, $"has shape [{string.Join(", ", weight.Shape)}]; {quantization} takes a 2-D [rows, columns] weight.");
         if (weight.Type is not (TensorDataType.F32 or TensorDataType.F16 or TensorDataType.BF16 or TensorDataType.F64))
-            return (null, $"is {weight.Type}; ggml block quantization takes floating-point weights.");
+            return (null, $"is {weight.Type}; {quantization} takes floating-point weights.");
         long rows = weight.Shape[0], columns = weight.Shape[1];
         if (rows < 1 || columns < 1 || rows > int.MaxValue || columns > int.MaxValue)
             return (null, $"has shape [{rows}, {columns}], which cannot be quantized.");
         if (columns % GgmlTypes.BlockSize != 0)
-            return (null, $"has {columns} columns; {type} needs a multiple of {GgmlTypes.BlockSize} (blocks run along a row).");
+            return (null, $"has {columns} columns; {format} needs a multiple of {GgmlTypes.BlockSize} (blocks run along a row).");
 
         float[] values = weight.ToFloatArray();
         int bad = Array.FindIndex(values, v => !float.IsFinite(v));
         if (bad >= 0)
             return (null, $"holds {values[bad]} at [{bad / columns}, {bad % columns}]; only finite weights can be quantized.");
-
-        var blocks = new byte[type.StorageSize(values.LongLength)];
-        GgmlBlockQuantizer.Quantize(type, values, blocks);
-        return (new GgmlBlockTensor(weight.Name, (int)rows, (int)columns, type, blocks), null);
+        return (values, null);
     }
 }

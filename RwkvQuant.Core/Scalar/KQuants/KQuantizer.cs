@@ -48,19 +48,16 @@ public sealed class KQuantizer : IScalarQuantizer
     }
 
     /// <inheritdoc />
-    /// <exception cref="ArgumentException">The weight is not 2-D float, its column count is not a multiple of 32, it
-    /// holds NaN or infinity, or the importance matrix is wanted and the Hessian is missing or of the wrong size (the
-    /// message names the tensor).</exception>
+    /// <exception cref="ArgumentException">The weight is not 2-D floating point, its column count is not a multiple of 32,
+    /// it holds NaN or infinity (<see cref="GgmlQuantizer"/>'s checks), or the importance matrix is wanted and the Hessian
+    /// is missing or of the wrong size (the message names the tensor).</exception>
     public QuantizedTensor Quantize(TensorData weight, Hessian? hessian = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(weight);
-        if (weight.Shape.Count != 2)
-            throw new ArgumentException($"Tensor '{weight.Name}' has shape [{string.Join(", ", weight.Shape)}]; {Name} takes a 2-D [rows, columns] weight.", nameof(weight));
-        if (weight.Shape[0] < 1 || weight.Shape[1] < 1 || weight.Shape[0] > int.MaxValue || weight.Shape[1] > int.MaxValue)
-            throw new ArgumentException($"Tensor '{weight.Name}' has shape [{weight.Shape[0]}, {weight.Shape[1]}], which cannot be quantized.", nameof(weight));
+        var (values, problem) = GgmlQuantizer.ReadBlockWeight(weight, Name, $"{Options.Type} (or its fallback)");
+        if (values is null)
+            throw new ArgumentException($"Tensor '{weight.Name}' {problem}", nameof(weight));
         int rows = (int)weight.Shape[0], columns = (int)weight.Shape[1];
-        if (columns % 32 != 0)
-            throw new ArgumentException($"Tensor '{weight.Name}' has {columns} columns; {Options.Type} and its fallback need a multiple of 32 (blocks run along a row).", nameof(weight));
         float[] importance = [];
         if (Options.UseImportance)
         {
@@ -72,16 +69,16 @@ public sealed class KQuantizer : IScalarQuantizer
             for (int j = 0; j < columns; j++)
                 importance[j] = (float)(hessian[j, j] / 2);
         }
-        float[] values = weight.ToFloatArray();
-        int bad = Array.FindIndex(values, v => !float.IsFinite(v));
-        if (bad >= 0)
-            throw new ArgumentException($"Tensor '{weight.Name}' holds {values[bad]} at [{bad / columns}, {bad % columns}]; only finite weights can be quantized.", nameof(weight));
 
         KQuantType? format = FormatFor(columns);
-        if (format is null && importance.Length == 0)
-            return GgmlQuantizer.TryQuantize(weight, GgmlType.Q5_0).Result!;
         int rowBytes = format is { } t ? (int)t.StorageSize(columns) : (int)GgmlType.Q5_0.StorageSize(columns);
         var blocks = new byte[(long)rows * rowBytes];
+        if (format is null && importance.Length == 0)
+        {
+            // Q4_K's fallback without an importance matrix is ggml's reference Q5_0.
+            GgmlBlockQuantizer.Quantize(GgmlType.Q5_0, values, blocks);
+            return new GgmlBlockTensor(weight.Name, rows, columns, GgmlType.Q5_0, blocks);
+        }
         Parallel.For(0, rows, new ParallelOptions { CancellationToken = cancellationToken }, r =>
         {
             ReadOnlySpan<float> row = values.AsSpan(r * columns, columns);
