@@ -108,7 +108,7 @@ internal sealed record ComparisonMethod(string Name, bool RequiresHessian, Func<
         {
             var codebooks = new KMeansOptions { Dimension = Value(1), Bits = Value(2), GroupRows = Value(3), GroupColumns = Value(4) };
             codebooks.ValidateCombination();
-            return new GptvqOptions { Codebooks = codebooks, BlockSize = Math.Max(128, codebooks.GroupColumns) / codebooks.GroupColumns * codebooks.GroupColumns };
+            return GptvqOptions.ForCodebooks(codebooks);
         }
         catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
         {

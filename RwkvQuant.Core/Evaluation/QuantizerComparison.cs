@@ -98,8 +98,7 @@ internal static class QuantizerComparison
                 replaced[weight.Name] = weight.FromMatrix(q, canonical.Shape);
             }
             TimeSpan quantizeTime = stopwatch.Elapsed;
-            var tensors = model.Tensors.Values.Select(t => replaced.TryGetValue(t.Name, out TensorData? r) ? r : t);
-            using RwkvNetwork candidate = RwkvNetwork.Create(new RwkvModel(model.Config, tensors, model.SourcePath));
+            using RwkvNetwork candidate = RwkvNetwork.Create(model.WithTensors(replaced));
             var (bitsPerByte, kl) = Evaluate(candidate, reference, evaluationDocuments, tokenizer, evaluationOptions, cancellationToken);
             rows.Add(new ComparisonRow(method.Name, checked((int)count), quantizedParameters, bits,
                 count == 0 ? double.NaN : errorSum / count, errorMax, bitsPerByte, kl,

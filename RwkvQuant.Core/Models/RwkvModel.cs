@@ -30,6 +30,16 @@ public sealed class RwkvModel
         SourcePath = sourcePath;
     }
 
+    /// <summary>
+    /// This model with the tensors in <paramref name="replacements"/> (by canonical name) in place of its own — a model
+    /// with some weights quantized and dequantized, for a network to run; the other tensors are shared, not copied.
+    /// </summary>
+    public RwkvModel WithTensors(IReadOnlyDictionary<string, TensorData> replacements)
+    {
+        ArgumentNullException.ThrowIfNull(replacements);
+        return new RwkvModel(Config, Tensors.Values.Select(t => replacements.GetValueOrDefault(t.Name, t)), SourcePath);
+    }
+
     /// <summary>The architecture.</summary>
     public RwkvConfig Config { get; }
 

@@ -262,8 +262,7 @@ public sealed class HybridPlan
             }
             foreach ((int dimension, int bits, int rows, int columns) in vectorSettings)
             {
-                var books = new KMeansOptions { Dimension = dimension, Bits = bits, GroupRows = rows, GroupColumns = columns };
-                var options = new GptvqOptions { Codebooks = books, BlockSize = Math.Max(128, columns) / columns * columns };
+                GptvqOptions options = GptvqOptions.ForCodebooks(new KMeansOptions { Dimension = dimension, Bits = bits, GroupRows = rows, GroupColumns = columns });
                 var gptvq = new GptvqQuantizer(options);
                 QuantizedTensor q = gptvq.Quantize(matrix, h, cancellationToken);
                 list.Add(new AllocationCandidate(QuantizationChoice.Vector, $"vq d{dimension} b{bits} g{rows}x{columns}", gptvq.Name, q.StoredBits,
@@ -322,9 +321,8 @@ public sealed class HybridPlan
             progress?.Report(string.Create(CultureInfo.InvariantCulture, $"sensitivity: matrix {i + 1}/{matrices.Length} {w.Name}"));
             if (probes[i].Error <= 0)
                 continue;
-            TensorData replaced = w.FromMatrix(probes[i].Restored, model[w.Name].Shape);
-            var tensors = model.Tensors.Values.Select(t => t.Name == w.Name ? replaced : t);
-            using RwkvNetwork candidate = RwkvNetwork.Create(new RwkvModel(model.Config, tensors, model.SourcePath));
+            var replaced = new Dictionary<string, TensorData>(StringComparer.Ordinal) { [w.Name] = w.FromMatrix(probes[i].Restored, model[w.Name].Shape) };
+            using RwkvNetwork candidate = RwkvNetwork.Create(model.WithTensors(replaced));
             KlDivergenceResult kl = KlDivergenceEvaluator.Evaluate(reference, candidate, documents, cancellationToken: cancellationToken);
             scale[i] = Math.Max(0, kl.MeanKl) / probes[i].Error;
         }

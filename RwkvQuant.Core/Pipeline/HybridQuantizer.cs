@@ -274,8 +274,7 @@ public sealed class HybridQuantizer
                 if (block + 1 < blocks)
                 {
                     // The next block's inputs come from this block as quantized.
-                    using RwkvNetwork quantizedBlock = RwkvNetwork.Create(
-                        new RwkvModel(model.Config, model.Tensors.Values.Select(t => replaced.GetValueOrDefault(t.Name, t)), model.SourcePath));
+                    using RwkvNetwork quantizedBlock = RwkvNetwork.Create(model.WithTensors(replaced));
                     meter.Begin();
                     inputs.Advance(quantizedBlock, cancellationToken);
                     meter.End(QuantizationPhase.Calibration);

@@ -13,6 +13,17 @@ public sealed record GptvqOptions
     /// <summary>The defaults.</summary>
     public static GptvqOptions Default { get; } = new();
 
+    /// <summary>
+    /// The defaults with <paramref name="codebooks"/>, and lazy-update blocks of the default 128 columns rounded down to a
+    /// multiple of the group width (at least one group: 256 columns for groups of 256).
+    /// </summary>
+    public static GptvqOptions ForCodebooks(KMeansOptions codebooks)
+    {
+        ArgumentNullException.ThrowIfNull(codebooks);
+        int width = codebooks.GroupColumns;
+        return new GptvqOptions { Codebooks = codebooks, BlockSize = Math.Max(Default.BlockSize, width) / width * width };
+    }
+
     /// <summary>The codebooks: dimension, bits, group shape, k-means initialisation and iterations, storage precision.</summary>
     /// <exception cref="ArgumentNullException">Null.</exception>
     public KMeansOptions Codebooks
