@@ -498,8 +498,9 @@ public sealed class HybridPlan
 /// <param name="StoredBits">The bits it will store.</param>
 /// <param name="ProxyChoice">The branch the proxy's thresholds pick (null: the same as <paramref name="Choice"/>; a budget
 /// allocation keeps it for the report).</param>
-/// <param name="EstimatedError">A budget allocation's measured tr((W − Q) H (W − Q)ᵀ) at the chosen setting with the float
-/// model's Hessian, or null.</param>
+/// <param name="EstimatedError">A budget allocation's estimated error at the chosen setting: tr((W − Q) H (W − Q)ᵀ) with the
+/// float model's Hessian, scaled to KL units by the matrix's measured sensitivity when the allocation had sensitivity
+/// documents; null for other plans.</param>
 public sealed record PlannedMatrix(string Name, int Rows, int Columns, ProxyScore Score, QuantizationChoice Choice, string Setting, long StoredBits,
     QuantizationChoice? ProxyChoice = null, double? EstimatedError = null);
 
