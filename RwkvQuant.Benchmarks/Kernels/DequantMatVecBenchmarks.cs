@@ -34,6 +34,7 @@ public class DequantMatVecBenchmarks
     private PackedBitPlanes _planes = null!;
     private PackedBitPlanes _planesInt6 = null!;
     private PackedVectorCodes _vq = null!;
+    private PackedVectorCodes _vq2D = null!;
     private Tensor _torchWeights = null!;
     private Tensor _torchX = null!;
 
@@ -63,7 +64,8 @@ public class DequantMatVecBenchmarks
         _yBatch = new float[Batch * rows];
         _planes = PackedBitPlanes.From(RandomGroupScalar(rows, columns, 3, 64, random));
         _planesInt6 = PackedBitPlanes.From(RandomGroupScalar(rows, columns, 3, 32, random, ScaleFormat.F32));
-        _vq = RandomVectorCodes(rows, columns, random);
+        _vq = RandomVectorCodes(rows, columns, 1, 3, 2, 32, random);
+        _vq2D = RandomVectorCodes(rows, columns, 2, 6, 32, 256, random);
         _torchWeights = tensor(_weights, [rows, columns]);
         _torchX = tensor(_x, [columns]);
     }
@@ -166,6 +168,25 @@ public class DequantMatVecBenchmarks
         return _y[0];
     }
 
+    /// <summary>
+    /// The budget allocation's 2-D layout (d = 2, 6-bit codes: 64 pairs of int8 values with an FP16 scale per 32 rows ×
+    /// 256 columns; 3.07 bits per weight) by the widest tier that takes it (AVX2: gathers of pairs; AVX-512 machines run it too).
+    /// </summary>
+    [Benchmark]
+    public float Vq2D6Bit()
+    {
+        VectorCodesMatVec.MatVec(_vq2D, _x, _y, 1);
+        return _y[0];
+    }
+
+    /// <summary>The same 2-D product by the portable row-decoding product (what every machine without AVX-512 ran before the gather).</summary>
+    [Benchmark]
+    public float Vq2D6BitRowDecode()
+    {
+        RowDecodeMatVec.MatVec(_vq2D, _x, _y, 1);
+        return _y[0];
+    }
+
     /// <summary>Table lookup × 8 vectors, per vector.</summary>
     [Benchmark(OperationsPerInvoke = Batch)]
     public float Lookup3BitBatch8()
@@ -196,6 +217,7 @@ public class DequantMatVecBenchmarks
             nameof(Lookup3BitInt6G32) => (double)rows * RowAlignedCodes.RowBytes(columns, 3) + rows * ((columns + 31) / 32) * 8.0 + 4.0 * columns,
             nameof(Lookup3BitBatch8) => (packed + 4.0 * Batch * columns) / Batch,
             nameof(Vq3Bit) or nameof(Vq3BitPortable) or nameof(Vq3BitRowDecode) or nameof(Vq3BitScalar) => (double)rows * RowAlignedCodes.RowBytes(columns, 3) + (rows / 2) * (columns / 32) * 10.0 + 4.0 * columns,
+            nameof(Vq2D6Bit) or nameof(Vq2D6BitRowDecode) => (double)rows * RowAlignedCodes.RowBytes(columns / 2, 6) + (rows / 32) * (columns / 256) * 130.0 + 4.0 * columns,
             nameof(CopyFp32) => fp32,
             _ => fp32 + 4.0 * columns,
         };
@@ -227,20 +249,20 @@ public class DequantMatVecBenchmarks
         return PackedGroupScalar.FromDense(rows, columns, bits, groupSize, false, format, BitPacking.Pack(codes, bits), scales, zeros, []);
     }
 
-    /// <summary>Random 1-D 3-bit VQ codes in groups of 2 rows × 32 columns, int8 codebooks with FP16 scales.</summary>
-    internal static PackedVectorCodes RandomVectorCodes(int rows, int columns, Random random)
+    /// <summary>Random d-dimensional b-bit VQ codes in groups of <paramref name="groupRows"/> × <paramref name="groupColumns"/>, int8 codebooks with FP16 scales.</summary>
+    internal static PackedVectorCodes RandomVectorCodes(int rows, int columns, int dimension, int bits, int groupRows, int groupColumns, Random random)
     {
-        var codes = new int[rows * columns];
+        var codes = new int[rows * columns / dimension];
         for (int i = 0; i < codes.Length; i++)
-            codes[i] = random.Next(8);
-        int groups = (rows + 1) / 2 * ((columns + 31) / 32);
-        var books = new sbyte[8 * groups];
+            codes[i] = random.Next(1 << bits);
+        int groups = (rows + groupRows - 1) / groupRows * ((columns + groupColumns - 1) / groupColumns);
+        var books = new sbyte[(1 << bits) * dimension * groups];
         for (int i = 0; i < books.Length; i++)
             books[i] = (sbyte)random.Next(-127, 128);
         var scales = new ushort[groups];
         for (int g = 0; g < groups; g++)
             scales[g] = BitConverter.HalfToUInt16Bits((Half)(0.0001 + 0.001 * random.NextDouble()));
-        return PackedVectorCodes.FromInt8(rows, columns, 1, 3, 2, 32, BitPacking.Pack(codes, 3), books, scales);
+        return PackedVectorCodes.FromInt8(rows, columns, dimension, bits, groupRows, groupColumns, BitPacking.Pack(codes, bits), books, scales);
     }
 
     internal static (int Rows, int Columns) Parse(string shape)

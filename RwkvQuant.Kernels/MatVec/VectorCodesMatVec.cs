@@ -14,7 +14,9 @@ namespace RwkvQuant.Kernels.MatVec;
 /// holds 8) and the group width is a multiple of 16, the lookup is an in-register permute (vpermps / vpermt2ps) of 16
 /// decoded indices. With AVX2, for 1-D codebooks of at most 16 entries (b ≤ 4: the quantizers' default b = 3 holds 8)
 /// and group widths a multiple of 8, the 8 codes of an 8-column segment (b whole bytes) are split into lanes by one
-/// variable shift and looked up by one 8-entry <c>vpermps</c> (two and a blend for 16 entries). On 128-bit machines
+/// variable shift and looked up by one 8-entry <c>vpermps</c> (two and a blend for 16 entries); larger 1-D codebooks
+/// (b ≤ 8) and 2-D ones (b ≤ 8, group widths a multiple of 16) are gathered from the decoded table
+/// (VectorCodesMatVec.Gather.cs). On 128-bit machines
 /// (ARM64 AdvSimd, SSE) the same 1-D codebooks in groups a multiple of 16 wide are looked up 16 codes at a time in byte
 /// planes (VectorCodesMatVec.Vector128.cs). Otherwise a scalar loop looks up each code. <see cref="TierFor"/> picks the
 /// widest tier that takes a layout on this machine.
@@ -33,8 +35,8 @@ public static unsafe partial class VectorCodesMatVec
     /// <summary>
     /// The widest tier whose lookup takes codes of <paramref name="dimension"/> × <paramref name="bits"/> in groups of
     /// <paramref name="groupColumns"/> columns on this machine: <see cref="SimdTier.Avx512"/> (see
-    /// <see cref="CentroidLookup.Fits(int, int, int)"/>), <see cref="SimdTier.Avx2"/> (d = 1, b ≤ 4, group width a
-    /// multiple of 8), <see cref="SimdTier.Vector128"/> (d = 1, b ≤ 4, group width a multiple of 16), else
+    /// <see cref="CentroidLookup.Fits(int, int, int)"/>), <see cref="SimdTier.Avx2"/> (b ≤ 8 with d = 1 and group widths
+    /// a multiple of 8, or d = 2 and a multiple of 16), <see cref="SimdTier.Vector128"/> (d = 1, b ≤ 4, group width a multiple of 16), else
     /// <see cref="SimdTier.Scalar"/>.
     /// </summary>
     public static SimdTier TierFor(int dimension, int bits, int groupColumns) =>
@@ -47,7 +49,7 @@ public static unsafe partial class VectorCodesMatVec
     public static bool Takes(SimdTier tier, int dimension, int bits, int groupColumns) => tier switch
     {
         SimdTier.Avx512 => dimension is 1 or 2 or 4 && (1 << bits) * dimension <= RegisterTable && groupColumns % 16 == 0,
-        SimdTier.Avx2 => dimension == 1 && bits <= 4 && groupColumns % 8 == 0,
+        SimdTier.Avx2 => bits <= GatherBits && (dimension == 1 && groupColumns % 8 == 0 || dimension == 2 && groupColumns % 16 == 0),
         SimdTier.Vector128 => dimension == 1 && bits <= 4 && groupColumns % 16 == 0,
         SimdTier.Scalar => true,
         _ => false,
@@ -102,6 +104,7 @@ public static unsafe partial class VectorCodesMatVec
                 int stride = tier switch
                 {
                     SimdTier.Avx512 => RegisterTable,
+                    SimdTier.Avx2 when !Permutes(w.Dimension, w.Bits) => w.CodebookLength,
                     SimdTier.Avx2 => w.Bits == 4 ? Avx2Table : Avx2Table / 2,
                     SimdTier.Vector128 => PlaneTable,
                     _ => w.CodebookLength,
@@ -160,8 +163,10 @@ public static unsafe partial class VectorCodesMatVec
                 byte* codes = (byte*)c.Codes + (long)row * w.RowBytes;
                 if (tier == SimdTier.Avx512)
                     RowAvx512(c, row, codes, table);
-                else if (tier == SimdTier.Avx2)
+                else if (tier == SimdTier.Avx2 && Permutes(w.Dimension, w.Bits))
                     RowAvx2(c, row, codes, table, stride);
+                else if (tier == SimdTier.Avx2)
+                    RowAvx2Gather(c, row, codes, table, stride);
                 else if (tier == SimdTier.Vector128)
                     Row128(c, row, codes, table, splitter);
                 else
