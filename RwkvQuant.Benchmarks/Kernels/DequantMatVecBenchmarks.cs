@@ -170,7 +170,7 @@ public class DequantMatVecBenchmarks
 
     /// <summary>
     /// The budget allocation's 2-D layout (d = 2, 6-bit codes: 64 pairs of int8 values with an FP16 scale per 32 rows ×
-    /// 256 columns; 3.07 bits per weight) by the widest tier that takes it (AVX2: gathers of pairs; AVX-512 machines run it too).
+    /// 256 columns; 3.07 bits per weight) by the widest tier that takes it (AVX2: pairs loaded from the decoded table; AVX-512 machines run it too).
     /// </summary>
     [Benchmark]
     public float Vq2D6Bit()
@@ -179,7 +179,7 @@ public class DequantMatVecBenchmarks
         return _y[0];
     }
 
-    /// <summary>The same 2-D product by the portable row-decoding product (what every machine without AVX-512 ran before the gather).</summary>
+    /// <summary>The same 2-D product by the portable row-decoding product (what every machine without AVX-512 ran before the AVX2 table rows).</summary>
     [Benchmark]
     public float Vq2D6BitRowDecode()
     {

@@ -15,7 +15,7 @@ namespace RwkvQuant.Inference;
 /// (<see cref="PackedLayouts"/>): group-scalar codes by table lookup over bit planes (group sizes a multiple of 8; float
 /// tables with AVX-512, <see cref="BitPlaneMatVec"/>; else 8-bit tables, AVX2 or 128-bit,
 /// <see cref="NibbleTableMatVec"/>), VQ codes by centroid lookup (<see cref="VectorCodesMatVec"/>: AVX-512 in registers; AVX2
-/// by register permutes for 1-D codebooks of up to 16 entries and by gathers for 2-D and larger ones; 128-bit for 1-D
+/// by register permutes for 1-D codebooks of up to 16 entries, from the decoded table for 2-D and larger ones; 128-bit for 1-D
 /// codebooks of up to 16 entries), ggml blocks (AVX-512, AVX2 or 128-bit, <see cref="GgmlMatVec"/>), k-quant
 /// and IQ4 blocks (AVX2 or 128-bit, <see cref="KQuantMatVec"/>). Whatever those
 /// kernels do not run fast — a group size that is not a multiple of 8, a codebook too large for an in-register lookup, ggml blocks that straddle rows, a kept matrix — goes to
@@ -72,7 +72,7 @@ internal sealed class FusedMatrixVectorProducts : IMatrixVectorProductFactory
         string vector = VectorCodesMatVec.TierFor(1, 3, 64) switch
         {
             SimdTier.Avx512 => "centroid lookup (AVX-512)",
-            SimdTier.Avx2 => "centroid lookup (AVX2 permute/gather)",
+            SimdTier.Avx2 => "centroid lookup (AVX2; d > 2 row decode)",
             SimdTier.Vector128 => "centroid lookup (128-bit; else row decode)",
             _ => "row decode",
         };

@@ -15,7 +15,7 @@ namespace RwkvQuant.Kernels.MatVec;
 /// decoded indices. With AVX2, for 1-D codebooks of at most 16 entries (b ≤ 4: the quantizers' default b = 3 holds 8)
 /// and group widths a multiple of 8, the 8 codes of an 8-column segment (b whole bytes) are split into lanes by one
 /// variable shift and looked up by one 8-entry <c>vpermps</c> (two and a blend for 16 entries); larger 1-D codebooks
-/// (b ≤ 8) and 2-D ones (b ≤ 8, group widths a multiple of 16) are gathered from the decoded table
+/// (b ≤ 8) and 2-D ones (b ≤ 8, group widths a multiple of 16) are read from the decoded table by loads and gathers
 /// (VectorCodesMatVec.Gather.cs). On 128-bit machines
 /// (ARM64 AdvSimd, SSE) the same 1-D codebooks in groups a multiple of 16 wide are looked up 16 codes at a time in byte
 /// planes (VectorCodesMatVec.Vector128.cs). Otherwise a scalar loop looks up each code. <see cref="TierFor"/> picks the
@@ -166,7 +166,7 @@ public static unsafe partial class VectorCodesMatVec
                 else if (tier == SimdTier.Avx2 && Permutes(w.Dimension, w.Bits))
                     RowAvx2(c, row, codes, table, stride);
                 else if (tier == SimdTier.Avx2)
-                    RowAvx2Gather(c, row, codes, table, stride);
+                    RowAvx2Table(c, row, codes, table, stride);
                 else if (tier == SimdTier.Vector128)
                     Row128(c, row, codes, table, splitter);
                 else

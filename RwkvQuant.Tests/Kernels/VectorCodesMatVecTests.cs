@@ -28,8 +28,8 @@ public class VectorCodesMatVecTests
         { 7, 50, 1, 1, 3, 16, (int)CodebookFormat.F16 },
         { 9, 95, 1, 2, 2, 48, (int)CodebookFormat.F32 },
         { 3, 17, 1, 4, 1, 16, (int)CodebookFormat.Int8Scaled },
-        // Codebooks the AVX2 tier gathers from: 2-D in groups a multiple of 16 wide (the allocation's d2 b5/b6 over
-        // 16–32 × 256 weights, with a partial last column group and row group), 1-D with 32 to 256 entries.
+        // Codebooks the AVX2 tier reads from the decoded table: 2-D in groups a multiple of 16 wide (the allocation's d2 b5/b6 over
+        // 16–32 × 256 weights, with a partial last column group and row group), 1-D with 32 to 256 entries (gathered).
         { 19, 262, 2, 5, 16, 256, (int)CodebookFormat.Int8Scaled },
         { 35, 512, 2, 6, 32, 256, (int)CodebookFormat.Int8Scaled },
         { 7, 90, 2, 6, 3, 32, (int)CodebookFormat.F16 },
@@ -75,8 +75,8 @@ public class VectorCodesMatVecTests
     public void Each_layout_runs_on_the_widest_tier_that_takes_it_and_a_tier_that_does_not_is_refused()
     {
         Assert.True(VectorCodesMatVec.Takes(SimdTier.Avx2, 1, 3, 64));   // the quantizers' default: d = 1, b = 3
-        Assert.True(VectorCodesMatVec.Takes(SimdTier.Avx2, 1, 5, 64));   // 32 entries: gathered
-        Assert.True(VectorCodesMatVec.Takes(SimdTier.Avx2, 2, 6, 256));  // the allocation's 2-D codebooks: gathered
+        Assert.True(VectorCodesMatVec.Takes(SimdTier.Avx2, 1, 5, 64));   // 32 entries: gathered from the table
+        Assert.True(VectorCodesMatVec.Takes(SimdTier.Avx2, 2, 6, 256));  // the allocation's 2-D codebooks: loaded pair by pair
         Assert.False(VectorCodesMatVec.Takes(SimdTier.Avx2, 2, 6, 40));  // 2-D segments are 16 columns
         Assert.False(VectorCodesMatVec.Takes(SimdTier.Avx2, 1, 9, 64));  // 4 codes must fit a 32-bit window
         Assert.False(VectorCodesMatVec.Takes(SimdTier.Avx2, 1, 3, 12));
