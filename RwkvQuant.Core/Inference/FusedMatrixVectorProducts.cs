@@ -72,7 +72,7 @@ internal sealed class FusedMatrixVectorProducts : IMatrixVectorProductFactory
         string vector = VectorCodesMatVec.TierFor(1, 3, 64) switch
         {
             SimdTier.Avx512 => "centroid lookup (AVX-512)",
-            SimdTier.Avx2 => "centroid lookup (AVX2; d > 2 row decode)",
+            SimdTier.Avx2 => "centroid lookup (AVX2)",
             SimdTier.Vector128 => "centroid lookup (128-bit; else row decode)",
             _ => "row decode",
         };
