@@ -179,6 +179,14 @@ public class DequantMatVecBenchmarks
         return _y[0];
     }
 
+    /// <summary>The same 2-D product on the portable 128-bit tier (what an ARM64 machine runs), forced here.</summary>
+    [Benchmark]
+    public float Vq2D6BitPortable()
+    {
+        VectorCodesMatVec.MatVec(_vq2D, _x, _y, 1, SimdTier.Vector128);
+        return _y[0];
+    }
+
     /// <summary>The same 2-D product by the portable row-decoding product (what every machine without AVX-512 ran before the AVX2 table rows).</summary>
     [Benchmark]
     public float Vq2D6BitRowDecode()
@@ -217,7 +225,7 @@ public class DequantMatVecBenchmarks
             nameof(Lookup3BitInt6G32) => (double)rows * RowAlignedCodes.RowBytes(columns, 3) + rows * ((columns + 31) / 32) * 8.0 + 4.0 * columns,
             nameof(Lookup3BitBatch8) => (packed + 4.0 * Batch * columns) / Batch,
             nameof(Vq3Bit) or nameof(Vq3BitPortable) or nameof(Vq3BitRowDecode) or nameof(Vq3BitScalar) => (double)rows * RowAlignedCodes.RowBytes(columns, 3) + (rows / 2) * (columns / 32) * 10.0 + 4.0 * columns,
-            nameof(Vq2D6Bit) or nameof(Vq2D6BitRowDecode) => (double)rows * RowAlignedCodes.RowBytes(columns / 2, 6) + (rows / 32) * (columns / 256) * 130.0 + 4.0 * columns,
+            nameof(Vq2D6Bit) or nameof(Vq2D6BitPortable) or nameof(Vq2D6BitRowDecode) => (double)rows * RowAlignedCodes.RowBytes(columns / 2, 6) + (rows / 32) * (columns / 256) * 130.0 + 4.0 * columns,
             nameof(CopyFp32) => fp32,
             _ => fp32 + 4.0 * columns,
         };

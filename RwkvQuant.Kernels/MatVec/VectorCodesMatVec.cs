@@ -16,9 +16,9 @@ namespace RwkvQuant.Kernels.MatVec;
 /// and group widths a multiple of 8, the 8 codes of an 8-column segment (b whole bytes) are split into lanes by one
 /// variable shift and looked up by one 8-entry <c>vpermps</c> (two and a blend for 16 entries); larger 1-D codebooks
 /// (b ≤ 8) and 2-D ones (b ≤ 8, group widths a multiple of 16) are read from the decoded table by loads and gathers
-/// (VectorCodesMatVec.Gather.cs). On 128-bit machines
+/// (VectorCodesMatVec.TableLoads.cs). On 128-bit machines
 /// (ARM64 AdvSimd, SSE) the same 1-D codebooks in groups a multiple of 16 wide are looked up 16 codes at a time in byte
-/// planes (VectorCodesMatVec.Vector128.cs). Otherwise a scalar loop looks up each code. <see cref="TierFor"/> picks the
+/// planes (VectorCodesMatVec.Vector128.cs), and 2-D codebooks (b ≤ 8) one 64-bit pair load per code. Otherwise a scalar loop looks up each code. <see cref="TierFor"/> picks the
 /// widest tier that takes a layout on this machine.
 /// </summary>
 public static unsafe partial class VectorCodesMatVec
@@ -36,7 +36,7 @@ public static unsafe partial class VectorCodesMatVec
     /// The widest tier whose lookup takes codes of <paramref name="dimension"/> × <paramref name="bits"/> in groups of
     /// <paramref name="groupColumns"/> columns on this machine: <see cref="SimdTier.Avx512"/> (see
     /// <see cref="CentroidLookup.Fits(int, int, int)"/>), <see cref="SimdTier.Avx2"/> (b ≤ 8 with d = 1 and group widths
-    /// a multiple of 8, or d = 2 and a multiple of 16), <see cref="SimdTier.Vector128"/> (d = 1, b ≤ 4, group width a multiple of 16), else
+    /// a multiple of 8, or d = 2 and a multiple of 16), <see cref="SimdTier.Vector128"/> (d = 1, b ≤ 4, or d = 2, b ≤ 8; group width a multiple of 16), else
     /// <see cref="SimdTier.Scalar"/>.
     /// </summary>
     public static SimdTier TierFor(int dimension, int bits, int groupColumns) =>
@@ -49,8 +49,8 @@ public static unsafe partial class VectorCodesMatVec
     public static bool Takes(SimdTier tier, int dimension, int bits, int groupColumns) => tier switch
     {
         SimdTier.Avx512 => dimension is 1 or 2 or 4 && (1 << bits) * dimension <= RegisterTable && groupColumns % 16 == 0,
-        SimdTier.Avx2 => bits <= GatherBits && (dimension == 1 && groupColumns % 8 == 0 || dimension == 2 && groupColumns % 16 == 0),
-        SimdTier.Vector128 => dimension == 1 && bits <= 4 && groupColumns % 16 == 0,
+        SimdTier.Avx2 => bits <= TableLoadBits && (dimension == 1 && groupColumns % 8 == 0 || dimension == 2 && groupColumns % 16 == 0),
+        SimdTier.Vector128 => (dimension == 1 && bits <= 4 || dimension == 2 && bits <= TableLoadBits) && groupColumns % 16 == 0,
         SimdTier.Scalar => true,
         _ => false,
     };
@@ -106,10 +106,11 @@ public static unsafe partial class VectorCodesMatVec
                     SimdTier.Avx512 => RegisterTable,
                     SimdTier.Avx2 when !Permutes(w.Dimension, w.Bits) => w.CodebookLength,
                     SimdTier.Avx2 => w.Bits == 4 ? Avx2Table : Avx2Table / 2,
+                    SimdTier.Vector128 when w.Dimension == 2 => w.CodebookLength,
                     SimdTier.Vector128 => PlaneTable,
                     _ => w.CodebookLength,
                 };
-                var splitter = tier == SimdTier.Vector128 ? new CodeSplitter(w.Bits) : default;
+                var splitter = tier == SimdTier.Vector128 && w.Dimension == 1 ? new CodeSplitter(w.Bits) : default;
                 RowPartition.For(rowGroups, (long)w.GroupRows * padded * vectors, (first, end) =>
                 {
                     float[] tables = ArrayPool<float>.Shared.Rent(w.ColumnGroups * stride);
@@ -152,7 +153,7 @@ public static unsafe partial class VectorCodesMatVec
         {
             // This row-group's codebooks as float32 [columnGroups, stride].
             w.DecodeCodebooks(rowGroup * w.ColumnGroups, w.ColumnGroups, tables, stride);
-            if (tier == SimdTier.Vector128)
+            if (tier == SimdTier.Vector128 && w.Dimension == 1)
             {
                 // Entries past the codebook hold what the last conversion left: never looked up.
                 for (int g = 0, groups = w.ColumnGroups; g < groups; g++)
@@ -167,6 +168,8 @@ public static unsafe partial class VectorCodesMatVec
                     RowAvx2(c, row, codes, table, stride);
                 else if (tier == SimdTier.Avx2)
                     RowAvx2Table(c, row, codes, table, stride);
+                else if (tier == SimdTier.Vector128 && w.Dimension == 2)
+                    Row128Pairs(c, row, codes, table);
                 else if (tier == SimdTier.Vector128)
                     Row128(c, row, codes, table, splitter);
                 else

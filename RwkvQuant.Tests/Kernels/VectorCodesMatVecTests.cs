@@ -83,7 +83,8 @@ public class VectorCodesMatVecTests
         Assert.False(VectorCodesMatVec.Takes(SimdTier.Avx512, 1, 3, 24));
         Assert.True(VectorCodesMatVec.Takes(SimdTier.Vector128, 1, 4, 32));
         Assert.False(VectorCodesMatVec.Takes(SimdTier.Vector128, 1, 3, 24)); // 16-column segments
-        Assert.False(VectorCodesMatVec.Takes(SimdTier.Vector128, 2, 2, 64));
+        Assert.True(VectorCodesMatVec.Takes(SimdTier.Vector128, 2, 6, 256)); // 2-D: one 64-bit pair load per code
+        Assert.False(VectorCodesMatVec.Takes(SimdTier.Vector128, 4, 2, 64));
         SimdTier expected = SimdTiers.IsSupported(SimdTier.Avx512) ? SimdTier.Avx512 : SimdTiers.IsSupported(SimdTier.Avx2) ? SimdTier.Avx2
             : SimdTiers.IsSupported(SimdTier.Vector128) ? SimdTier.Vector128 : SimdTier.Scalar;
         Assert.Equal(expected, VectorCodesMatVec.TierFor(1, 3, 64));

@@ -6,17 +6,18 @@ using RwkvQuant.Kernels.Packed;
 namespace RwkvQuant.Kernels.MatVec;
 
 /// <summary>
-/// The AVX2 tier of <see cref="VectorCodesMatVec"/> for codebooks no register permute holds: 2-D codebooks of up to 256
-/// pairs (the budget allocation's d = 2, b = 5 or 6 over 16–32 × 256 weights) and 1-D codebooks of 32 to 256 entries. A
-/// row-group's codebooks are decoded to float32 once, as in the other tiers, and stay in L1 (at most 2 KB each). For
-/// d = 2 each code's pair is one 64-bit load (<c>vmovq</c>), four joined by unpacks into 8 weights: on Zen 3 this took
-/// 2.96 ms against 4.08 ms for two <c>vpgatherdq</c> per 16 weights (4096², two threads). For 1-D codebooks the 8 codes
-/// of a segment are split into 32-bit lanes and gathered by one <c>vgatherdps</c>.
+/// The rows of <see cref="VectorCodesMatVec"/> for codebooks no register permute holds — 2-D codebooks of up to 256
+/// pairs (the budget allocation's d = 2, b = 5 or 6 over 16–32 × 256 weights) on AVX2 and on the 128-bit tier, and 1-D
+/// codebooks of 32 to 256 entries on AVX2. A row-group's codebooks are decoded to float32 once, as in the other tiers,
+/// and stay in L1 (at most 2 KB each). For d = 2 each code's pair is one 64-bit load, four joined into 8 weights on
+/// AVX2 (on Zen 3, 2.96 ms against 4.08 ms for two <c>vpgatherdq</c> per 16 weights, 4096², two threads), two into 4 on
+/// the 128-bit tier. For 1-D codebooks the 8 codes of a segment are split into 32-bit lanes and gathered by one
+/// <c>vgatherdps</c>.
 /// </summary>
 public static unsafe partial class VectorCodesMatVec
 {
     /// <summary>The widest code these rows take: 4 codes must fit one 32-bit window.</summary>
-    private const int GatherBits = 8;
+    private const int TableLoadBits = 8;
 
     /// <summary>True when the AVX2 tier runs the layout by register permutes (1-D, at most 16 entries) rather than loads from the table.</summary>
     private static bool Permutes(int dimension, int bits) => dimension == 1 && bits <= 4;
@@ -79,6 +80,46 @@ public static unsafe partial class VectorCodesMatVec
         }
         for (int n = 0; n < vectors; n++)
             ((float*)c.Y)[n * w.Rows + row] = Vector256.Sum(totals[2 * n] + totals[2 * n + 1]);
+    }
+
+    /// <summary>
+    /// One row of 2-D codes on the 128-bit tier (ARM64 AdvSimd, SSE): as <see cref="RowAvx2Table"/>, each code's pair one
+    /// 64-bit load from the decoded table, two pairs a register; 8 codes (16 columns) a segment.
+    /// </summary>
+    private static void Row128Pairs(Context c, int row, byte* codes, float* tables)
+    {
+        PackedVectorCodes w = c.W;
+        int bits = w.Bits, stride = w.CodebookLength, segments = (w.Columns + 15) / 16, segmentsPerGroup = w.GroupColumns / 16;
+        int mask = (1 << bits) - 1, vectors = c.Vectors;
+        Vector128<float>* totals = stackalloc Vector128<float>[4 * MaxVectors];
+        for (int n = 0; n < 4 * vectors; n++)
+            totals[n] = Vector128<float>.Zero;
+        for (int s = 0; s < segments; tables += stride)
+        {
+            ulong* book = (ulong*)tables;
+            for (int end = Math.Min(segments, s + segmentsPerGroup); s < end; s++)
+            {
+                ulong word = Unsafe.ReadUnaligned<ulong>(codes + s * bits);
+                Vector128<float> w0 = Vector128.Create(book[(int)word & mask], book[(int)(word >> bits) & mask]).AsSingle();
+                Vector128<float> w1 = Vector128.Create(book[(int)(word >> (2 * bits)) & mask], book[(int)(word >> (3 * bits)) & mask]).AsSingle();
+                Vector128<float> w2 = Vector128.Create(book[(int)(word >> (4 * bits)) & mask], book[(int)(word >> (5 * bits)) & mask]).AsSingle();
+                Vector128<float> w3 = Vector128.Create(book[(int)(word >> (6 * bits)) & mask], book[(int)(word >> (7 * bits)) & mask]).AsSingle();
+                float* xk = (float*)c.X + 16 * s;
+                for (int n = 0; n < vectors; n++, xk += c.Padded)
+                {
+                    Vector128<float>* t = totals + 4 * n;
+                    t[0] = Vector128.MultiplyAddEstimate(w0, Vector128.Load(xk), t[0]);
+                    t[1] = Vector128.MultiplyAddEstimate(w1, Vector128.Load(xk + 4), t[1]);
+                    t[2] = Vector128.MultiplyAddEstimate(w2, Vector128.Load(xk + 8), t[2]);
+                    t[3] = Vector128.MultiplyAddEstimate(w3, Vector128.Load(xk + 12), t[3]);
+                }
+            }
+        }
+        for (int n = 0; n < vectors; n++)
+        {
+            Vector128<float>* t = totals + 4 * n;
+            ((float*)c.Y)[n * w.Rows + row] = Vector128.Sum(t[0] + t[1] + (t[2] + t[3]));
+        }
     }
 
     /// <summary>The pairs named by the 4 codes in the low bits of <paramref name="word"/>, as 8 floats.</summary>
