@@ -16,7 +16,7 @@ namespace RwkvQuant.Inference;
 /// tables with AVX-512, <see cref="BitPlaneMatVec"/>; else 8-bit tables, AVX2 or 128-bit,
 /// <see cref="NibbleTableMatVec"/>), VQ codes by centroid lookup (<see cref="VectorCodesMatVec"/>: AVX-512 in registers; AVX2
 /// by register permutes for 1-D codebooks of up to 16 entries, from the decoded table for 2-D and larger ones; 128-bit for 1-D
-/// codebooks of up to 16 entries), ggml blocks (AVX-512, AVX2 or 128-bit, <see cref="GgmlMatVec"/>), k-quant
+/// codebooks of up to 16 entries and 2-D ones), ggml blocks (AVX-512, AVX2 or 128-bit, <see cref="GgmlMatVec"/>), k-quant
 /// and IQ4 blocks (AVX2 or 128-bit, <see cref="KQuantMatVec"/>). Whatever those
 /// kernels do not run fast — a group size that is not a multiple of 8, a codebook too large for an in-register lookup, ggml blocks that straddle rows, a kept matrix — goes to
 /// <see cref="MatrixVectorProducts.Default"/>: the same packed layouts multiplied by the kernels' portable row-decoding
@@ -73,7 +73,7 @@ internal sealed class FusedMatrixVectorProducts : IMatrixVectorProductFactory
         {
             SimdTier.Avx512 => "centroid lookup (AVX-512)",
             SimdTier.Avx2 => "centroid lookup (AVX2)",
-            SimdTier.Vector128 => "centroid lookup (128-bit; else row decode)",
+            SimdTier.Vector128 => "centroid lookup (128-bit: 1-D ≤ 16 entries, 2-D)",
             _ => "row decode",
         };
         string ggml = GgmlMatVec.Tier != SimdTier.Scalar ? $"block decode ({SimdTiers.Describe(GgmlMatVec.Tier)})" : "row decode";

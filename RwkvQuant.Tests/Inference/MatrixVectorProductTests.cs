@@ -219,9 +219,10 @@ public class MatrixVectorProductTests
         // What the kernels cannot run fast goes to the portable row-decoding product.
         QuantizedTensor wideCodebooks = new KMeansVectorQuantizer(new KMeansOptions { Dimension = 4, Bits = 5, MaxIterations = 2 }).Quantize(weight);
         Assert.False(FusedMatrixVectorProducts.Handles(wideCodebooks));
-        // 2-D codebooks of 32 pairs (the budget allocation's d2 b5): read pair by pair on AVX2 (and AVX-512 machines, which run it).
+        // 2-D codebooks of 32 pairs (the budget allocation's d2 b5): read pair by pair on AVX2 (AVX-512 machines run it) and on 128-bit SIMD.
         QuantizedTensor pairCodebooks = new KMeansVectorQuantizer(new KMeansOptions { Dimension = 2, Bits = 5, MaxIterations = 2 }).Quantize(weight);
-        Assert.Equal(RwkvQuant.Kernels.MatVec.SimdTiers.IsSupported(RwkvQuant.Kernels.MatVec.SimdTier.Avx2), FusedMatrixVectorProducts.Handles(pairCodebooks));
+        Assert.Equal(RwkvQuant.Kernels.MatVec.SimdTiers.IsSupported(RwkvQuant.Kernels.MatVec.SimdTier.Avx2)
+            || RwkvQuant.Kernels.MatVec.VectorCodesMatVec.Runs(RwkvQuant.Kernels.MatVec.SimdTier.Vector128), FusedMatrixVectorProducts.Handles(pairCodebooks));
         Assert.False(FusedMatrixVectorProducts.Handles(new RoundToNearestQuantizer(new RoundToNearestOptions { Bits = 3, GroupSize = 20 }).Quantize(weight)));
         // Groups of 24 columns are whole bit-plane column blocks but not whole 16-code segments: the lookup kernel only.
         Assert.Equal(RwkvQuant.Kernels.MatVec.BitPlaneMatVec.IsSupported,
