@@ -105,21 +105,10 @@ public static unsafe partial class VectorCodesMatVec
                 Vector128<float> w2 = Vector128.Create(book[(int)(word >> (4 * bits)) & mask], book[(int)(word >> (5 * bits)) & mask]).AsSingle();
                 Vector128<float> w3 = Vector128.Create(book[(int)(word >> (6 * bits)) & mask], book[(int)(word >> (7 * bits)) & mask]).AsSingle();
                 float* xk = (float*)c.X + 16 * s;
-                for (int n = 0; n < vectors; n++, xk += c.Padded)
-                {
-                    Vector128<float>* t = totals + 4 * n;
-                    t[0] = Vector128.MultiplyAddEstimate(w0, Vector128.Load(xk), t[0]);
-                    t[1] = Vector128.MultiplyAddEstimate(w1, Vector128.Load(xk + 4), t[1]);
-                    t[2] = Vector128.MultiplyAddEstimate(w2, Vector128.Load(xk + 8), t[2]);
-                    t[3] = Vector128.MultiplyAddEstimate(w3, Vector128.Load(xk + 12), t[3]);
-                }
+                AddProducts128(totals, vectors, xk, c.Padded, w0, w1, w2, w3);
             }
         }
-        for (int n = 0; n < vectors; n++)
-        {
-            Vector128<float>* t = totals + 4 * n;
-            ((float*)c.Y)[n * w.Rows + row] = Vector128.Sum(t[0] + t[1] + (t[2] + t[3]));
-        }
+        StoreSums128(c, row, totals);
     }
 
     /// <summary>The pairs named by the 4 codes in the low bits of <paramref name="word"/>, as 8 floats.</summary>

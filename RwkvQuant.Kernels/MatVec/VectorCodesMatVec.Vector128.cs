@@ -109,20 +109,34 @@ public static unsafe partial class VectorCodesMatVec
             {
                 table.Lookup(splitter.Split(codes + 2 * bits * s), out var w0, out var w1, out var w2, out var w3);
                 float* xk = (float*)c.X + 16 * s;
-                for (int n = 0; n < vectors; n++, xk += c.Padded)
-                {
-                    Vector128<float>* t = totals + 4 * n;
-                    t[0] = Vector128.MultiplyAddEstimate(w0, Vector128.Load(xk), t[0]);
-                    t[1] = Vector128.MultiplyAddEstimate(w1, Vector128.Load(xk + 4), t[1]);
-                    t[2] = Vector128.MultiplyAddEstimate(w2, Vector128.Load(xk + 8), t[2]);
-                    t[3] = Vector128.MultiplyAddEstimate(w3, Vector128.Load(xk + 12), t[3]);
-                }
+                AddProducts128(totals, vectors, xk, c.Padded, w0, w1, w2, w3);
             }
         }
-        for (int n = 0; n < vectors; n++)
+        StoreSums128(c, row, totals);
+    }
+
+    /// <summary>Adds the 16 weights w0–w3 times each vector's 16 values at <paramref name="x"/> (vectors <paramref name="padded"/> apart) to its four sums.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddProducts128(Vector128<float>* totals, int vectors, float* x, int padded,
+        Vector128<float> w0, Vector128<float> w1, Vector128<float> w2, Vector128<float> w3)
+    {
+        for (int n = 0; n < vectors; n++, x += padded)
         {
             Vector128<float>* t = totals + 4 * n;
-            ((float*)c.Y)[n * w.Rows + row] = Vector128.Sum(t[0] + t[1] + (t[2] + t[3]));
+            t[0] = Vector128.MultiplyAddEstimate(w0, Vector128.Load(x), t[0]);
+            t[1] = Vector128.MultiplyAddEstimate(w1, Vector128.Load(x + 4), t[1]);
+            t[2] = Vector128.MultiplyAddEstimate(w2, Vector128.Load(x + 8), t[2]);
+            t[3] = Vector128.MultiplyAddEstimate(w3, Vector128.Load(x + 12), t[3]);
+        }
+    }
+
+    /// <summary>Each vector's four sums added into y[n, <paramref name="row"/>].</summary>
+    private static void StoreSums128(Context c, int row, Vector128<float>* totals)
+    {
+        for (int n = 0; n < c.Vectors; n++)
+        {
+            Vector128<float>* t = totals + 4 * n;
+            ((float*)c.Y)[n * c.W.Rows + row] = Vector128.Sum(t[0] + t[1] + (t[2] + t[3]));
         }
     }
 
