@@ -9,14 +9,14 @@ namespace RwkvQuant.Kernels.MatVec;
 /// The rows of <see cref="VectorCodesMatVec"/> for codebooks no register permute holds — 2-D codebooks of up to 256
 /// pairs (the budget allocation's d = 2, b = 5 or 6 over 16–32 × 256 weights) on AVX2 and on the 128-bit tier, and 1-D
 /// codebooks of 32 to 256 entries on AVX2. A row-group's codebooks are decoded to float32 once, as in the other tiers,
-/// and stay in L1 (at most 2 KB each). For d = 2 each code's pair is one 64-bit load, four joined into 8 weights on
-/// AVX2 (on Zen 3, 2.96 ms against 4.08 ms for two <c>vpgatherdq</c> per 16 weights, 4096², two threads), two into 4 on
-/// the 128-bit tier. For 1-D codebooks the 8 codes of a segment are split into 32-bit lanes and gathered by one
+/// and stay in L1 (at most 2 KB each). For d = 2 each code's pair is one 64-bit load, two joined into a 128-bit
+/// register, two of those into an AVX2 one (on Zen 3, 2.96 ms against 4.08 ms for two <c>vpgatherdq</c> per 16 weights,
+/// 4096², two threads). For 1-D codebooks the 8 codes of a segment are split into 32-bit lanes and gathered by one
 /// <c>vgatherdps</c>.
 /// </summary>
 public static unsafe partial class VectorCodesMatVec
 {
-    /// <summary>The widest code these rows take: 4 codes must fit one 32-bit window.</summary>
+    /// <summary>The widest code these rows take: a segment's 8 codes must fit the 64-bit word it is read as (and 4 the 32-bit window of the 1-D gather).</summary>
     private const int TableLoadBits = 8;
 
     /// <summary>True when the AVX2 tier runs the layout by register permutes (1-D, at most 16 entries) rather than loads from the table.</summary>
@@ -46,8 +46,8 @@ public static unsafe partial class VectorCodesMatVec
                     float* xk = x + width * s;
                     if (pairs)
                     {
-                        t0 = Fma.MultiplyAdd(Pairs((long*)tables, word, bits, mask), Avx.LoadVector256(xk), t0);
-                        t1 = Fma.MultiplyAdd(Pairs((long*)tables, word >> (4 * bits), bits, mask), Avx.LoadVector256(xk + 8), t1);
+                        t0 = Fma.MultiplyAdd(Pairs((ulong*)tables, word, bits, mask), Avx.LoadVector256(xk), t0);
+                        t1 = Fma.MultiplyAdd(Pairs((ulong*)tables, word >> (4 * bits), bits, mask), Avx.LoadVector256(xk + 8), t1);
                     }
                     else
                     {
@@ -68,8 +68,8 @@ public static unsafe partial class VectorCodesMatVec
                 ulong word = Unsafe.ReadUnaligned<ulong>(codes + s * bits);
                 float* xk = (float*)c.X + width * s;
                 // For d = 1 the second half is unused (zero weights against the next segment's x: never added).
-                Vector256<float> w0 = pairs ? Pairs((long*)tables, word, bits, mask) : Gather(tables, word, bits, shifts, mask);
-                Vector256<float> w1 = pairs ? Pairs((long*)tables, word >> (4 * bits), bits, mask) : Vector256<float>.Zero;
+                Vector256<float> w0 = pairs ? Pairs((ulong*)tables, word, bits, mask) : Gather(tables, word, bits, shifts, mask);
+                Vector256<float> w1 = pairs ? Pairs((ulong*)tables, word >> (4 * bits), bits, mask) : Vector256<float>.Zero;
                 for (int n = 0; n < vectors; n++, xk += c.Padded)
                 {
                     totals[2 * n] = Fma.MultiplyAdd(w0, Avx.LoadVector256(xk), totals[2 * n]);
@@ -86,10 +86,10 @@ public static unsafe partial class VectorCodesMatVec
     /// One row of 2-D codes on the 128-bit tier (ARM64 AdvSimd, SSE): as <see cref="RowAvx2Table"/>, each code's pair one
     /// 64-bit load from the decoded table, two pairs a register; 8 codes (16 columns) a segment.
     /// </summary>
-    private static void Row128Pairs(Context c, int row, byte* codes, float* tables)
+    private static void Row128Pairs(Context c, int row, byte* codes, float* tables, int stride)
     {
         PackedVectorCodes w = c.W;
-        int bits = w.Bits, stride = w.CodebookLength, segments = (w.Columns + 15) / 16, segmentsPerGroup = w.GroupColumns / 16;
+        int bits = w.Bits, segments = (w.Columns + 15) / 16, segmentsPerGroup = w.GroupColumns / 16;
         int mask = (1 << bits) - 1, vectors = c.Vectors;
         Vector128<float>* totals = stackalloc Vector128<float>[4 * MaxVectors];
         for (int n = 0; n < 4 * vectors; n++)
@@ -100,12 +100,8 @@ public static unsafe partial class VectorCodesMatVec
             for (int end = Math.Min(segments, s + segmentsPerGroup); s < end; s++)
             {
                 ulong word = Unsafe.ReadUnaligned<ulong>(codes + s * bits);
-                Vector128<float> w0 = Vector128.Create(book[(int)word & mask], book[(int)(word >> bits) & mask]).AsSingle();
-                Vector128<float> w1 = Vector128.Create(book[(int)(word >> (2 * bits)) & mask], book[(int)(word >> (3 * bits)) & mask]).AsSingle();
-                Vector128<float> w2 = Vector128.Create(book[(int)(word >> (4 * bits)) & mask], book[(int)(word >> (5 * bits)) & mask]).AsSingle();
-                Vector128<float> w3 = Vector128.Create(book[(int)(word >> (6 * bits)) & mask], book[(int)(word >> (7 * bits)) & mask]).AsSingle();
-                float* xk = (float*)c.X + 16 * s;
-                AddProducts128(totals, vectors, xk, c.Padded, w0, w1, w2, w3);
+                AddProducts128(totals, vectors, (float*)c.X + 16 * s, c.Padded, TwoPairs(book, word, bits, mask),
+                    TwoPairs(book, word >> (2 * bits), bits, mask), TwoPairs(book, word >> (4 * bits), bits, mask), TwoPairs(book, word >> (6 * bits), bits, mask));
             }
         }
         StoreSums128(c, row, totals);
@@ -113,14 +109,13 @@ public static unsafe partial class VectorCodesMatVec
 
     /// <summary>The pairs named by the 4 codes in the low bits of <paramref name="word"/>, as 8 floats.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Pairs(long* book, ulong word, int bits, int mask)
-    {
-        Vector128<long> a = Sse2.LoadScalarVector128(book + ((int)word & mask));
-        Vector128<long> b = Sse2.LoadScalarVector128(book + ((int)(word >> bits) & mask));
-        Vector128<long> c = Sse2.LoadScalarVector128(book + ((int)(word >> (2 * bits)) & mask));
-        Vector128<long> d = Sse2.LoadScalarVector128(book + ((int)(word >> (3 * bits)) & mask));
-        return Vector256.Create(Sse2.UnpackLow(a, b), Sse2.UnpackLow(c, d)).AsSingle();
-    }
+    private static Vector256<float> Pairs(ulong* book, ulong word, int bits, int mask) =>
+        Vector256.Create(TwoPairs(book, word, bits, mask), TwoPairs(book, word >> (2 * bits), bits, mask));
+
+    /// <summary>The pairs named by the 2 codes in the low bits of <paramref name="word"/>, as 4 floats: one 64-bit load each.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> TwoPairs(ulong* book, ulong word, int bits, int mask) =>
+        Vector128.Create(book[(int)word & mask], book[(int)(word >> bits) & mask]).AsSingle();
 
     /// <summary>The entries named by the 8 codes in the low bits of <paramref name="word"/> (one per 32-bit lane), gathered.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -169,7 +169,7 @@ public static unsafe partial class VectorCodesMatVec
                 else if (tier == SimdTier.Avx2)
                     RowAvx2Table(c, row, codes, table, stride);
                 else if (tier == SimdTier.Vector128 && w.Dimension == 2)
-                    Row128Pairs(c, row, codes, table);
+                    Row128Pairs(c, row, codes, table, stride);
                 else if (tier == SimdTier.Vector128)
                     Row128(c, row, codes, table, splitter);
                 else
