@@ -28,8 +28,8 @@ public class VectorCodesMatVecTests
         { 7, 50, 1, 1, 3, 16, (int)CodebookFormat.F16 },
         { 9, 95, 1, 2, 2, 48, (int)CodebookFormat.F32 },
         { 3, 17, 1, 4, 1, 16, (int)CodebookFormat.Int8Scaled },
-        // Codebooks the AVX2 tier reads from the decoded table: 2-D in groups a multiple of 16 wide (the allocation's d2 b5/b6 over
-        // 16–32 × 256 weights, with a partial last column group and row group), 1-D with 32 to 256 entries (gathered).
+        // Codebooks read from the decoded table: 2-D in groups a multiple of 16 wide (the allocation's d2 b5/b6 over 16–32 × 256
+        // weights, with a partial last column group and row group; AVX2 and 128-bit), 1-D with 32 to 256 entries (AVX2 gather).
         { 19, 262, 2, 5, 16, 256, (int)CodebookFormat.Int8Scaled },
         { 35, 512, 2, 6, 32, 256, (int)CodebookFormat.Int8Scaled },
         { 7, 90, 2, 6, 3, 32, (int)CodebookFormat.F16 },
