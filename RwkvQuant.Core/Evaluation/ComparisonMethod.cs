@@ -134,8 +134,8 @@ internal sealed record ComparisonMethod(string Name, bool RequiresHessian, Func<
     /// super-block steps in groups of 32 (<c>rtn3-int6</c>; <c>gptq3-int6</c> with act-order; <c>gptq3-int6-clip</c> also with
     /// the least-squares grid search, the default SQ branch; <c>gptq3-clip</c>: g64 FP16 with the search),
     /// k-means VQ and GPTVQ (d = 1, b = 3, one codebook per 2 × 32 weights; GPTVQ also with a rank-4 SVD of the
-    /// codebooks), rwkv.cpp's ggml block formats, and llama.cpp's k-quants and IQ4_XS byte for byte as llama-quantize makes
-    /// them (<c>q2_k</c>, <c>q3_k</c>, <c>q4_k</c>, <c>iq4_xs</c>; with <c>-imat</c> the importance matrix from the calibration); and pipelines with sequential calibration (<see cref="HybridPlan"/>):
+    /// codebooks), rwkv.cpp's ggml block formats, and llama.cpp's k-quants, IQ4_XS and IQ3_S byte for byte as llama-quantize
+    /// makes them (<c>q2_k</c>, <c>q3_k</c>, <c>q4_k</c>, <c>iq4_xs</c>, <c>iq3_s</c>; with <c>-imat</c> the importance matrix from the calibration); and pipelines with sequential calibration (<see cref="HybridPlan"/>):
     /// the paper's GPTQ only (<c>seq-gptq3</c>, with act-order <c>seq-gptq3-act</c>), the default SQ branch only
     /// (<c>seq-gptq3-int6</c>), GPTVQ only (<c>seq-gptvq</c>), the RWKVQuant hybrid with 90% of the matrices in SQ on
     /// the default recipe (<see cref="HybridRecipe.Default"/>) with and without activation-weighted codebooks
@@ -172,6 +172,8 @@ internal sealed record ComparisonMethod(string Name, bool RequiresHessian, Func<
         ["q4_k-imat"] = () => Of(new KQuantizer(new KQuantizerOptions(KQuantType.Q4_K, useImportance: true))),
         ["iq4_xs"] = () => Of(new KQuantizer(new KQuantizerOptions(KQuantType.IQ4_XS))),
         ["iq4_xs-imat"] = () => Of(new KQuantizer(new KQuantizerOptions(KQuantType.IQ4_XS, useImportance: true))),
+        ["iq3_s"] = () => Of(new KQuantizer(new KQuantizerOptions(KQuantType.IQ3_S))),
+        ["iq3_s-imat"] = () => Of(new KQuantizer(new KQuantizerOptions(KQuantType.IQ3_S, useImportance: true))),
         ["seq-gptq3"] = () => OfPipeline("seq gptq a3 g64", model => HybridPlan.ForScalarFraction(model, 1, codebooks: false, recipe: HybridRecipe.Paper)),
         ["seq-gptq3-act"] = () => OfPipeline("seq gptq a3 g64 act-order", model => HybridPlan.ForScalarFraction(model, 1, codebooks: false, recipe: HybridRecipe.Paper)
             .CreateBuilder(scalar: new GptqOptions { Bits = 3, GroupSize = 64, ActOrder = true }).Build()),

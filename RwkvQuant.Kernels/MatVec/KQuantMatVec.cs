@@ -9,10 +9,12 @@ namespace RwkvQuant.Kernels.MatVec;
 /// <summary>
 /// The fast CPU product of llama.cpp's k-quant and IQ4 blocks (<see cref="PackedKQuantBlocks"/>) and up to
 /// <see cref="MaxVectors"/> vectors, reading only the blocks. Every format is, per 16 values, x = dl·q − ml with q a small
-/// integer level (Q2_K 0…3, Q3_K −4…3, Q4_K 0…15, IQ4 the non-linear table's −127…113), dl the sub-block's scale and ml
+/// integer level (Q2_K 0…3, Q3_K −4…3, Q4_K 0…15, IQ4 the non-linear table's −127…113, IQ3_S a grid point's ±1…15),
+/// dl the sub-block's scale and ml
 /// its minimum (0 for the symmetric formats), so a block contributes Σ_s dl_s·Σ q·x − ml_s·X_s with X_s = Σ x over the 16
 /// values, computed once per vector. A block's levels are unpacked 16 at a time with byte shifts and masks (the IQ4
-/// table by one byte shuffle: <c>pshufb</c>, ARM64 <c>tbl</c>), widened to floats once, then multiplied with every
+/// table by one byte shuffle: <c>pshufb</c>, ARM64 <c>tbl</c>; IQ3_S's grid one 32-bit read per four values, its signs
+/// by a compare and a conditional negation), widened to floats once, then multiplied with every
 /// vector: 8-lane FMAs on the <see cref="SimdTier.Avx2"/> tier (also what AVX-512 machines run), 4-lane on the
 /// <see cref="SimdTier.Vector128"/> tier (SSE, ARM64 AdvSimd); on the <see cref="SimdTier.Scalar"/> tier each block is
 /// decoded by the reference and dotted with TensorPrimitives.
@@ -202,6 +204,24 @@ public static unsafe class KQuantMatVec
                 }
                 return false;
             }
+            case KQuantType.IQ3_S:
+            {
+                // Four magnitudes per grid point, written as one 32-bit word, then the signs 16 values at a time: each
+                // of two sign bytes spread over 8 lanes, a lane negated where its bit is set.
+                ReadOnlySpan<uint> grid = KQuantTypes.Iq3sGrid;
+                byte* qs = block + 2, qh = block + 66, signs = block + 74;
+                for (int g = 0; g < 64; g++)
+                    ((uint*)levels)[g] = grid[qs[g] | (qh[g >> 3] >> (g & 7) & 1) << 8];
+                Vector128<byte> bits = Vector128.Create((byte)1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128);
+                for (int i = 0; i < 16; i++)
+                {
+                    Vector128<byte> spread = Vector128.Create(Vector64.Create(signs[2 * i]), Vector64.Create(signs[2 * i + 1]));
+                    Vector128<sbyte> negative = Vector128.Equals(spread & bits, bits).AsSByte();
+                    Vector128<sbyte> magnitude = Vector128.Load(levels + 16 * i);
+                    ((magnitude ^ negative) - negative).Store(levels + 16 * i);
+                }
+                return false;
+            }
             default: // IQ4_XS (qs at 8, eight groups of 32) and IQ4_NL (qs at 2, one group)
             {
                 Vector128<sbyte> table = Vector128.Create(KQuantTypes.NonLinearLevels);
@@ -262,6 +282,13 @@ public static unsafe class KQuantMatVec
                     int ls = (block[4 + g / 2] >> (4 * (g % 2)) & 0xF) | (high >> (2 * g) & 3) << 4;
                     dl[2 * g] = dl[2 * g + 1] = d * (ls - 32);
                 }
+                break;
+            }
+            case KQuantType.IQ3_S:
+            {
+                float d = Half(block);
+                for (int g = 0; g < 8; g++)
+                    dl[2 * g] = dl[2 * g + 1] = d * (1 + 2 * (block[106 + g / 2] >> (4 * (g % 2)) & 0xF));
                 break;
             }
             default: // IQ4_NL

@@ -37,7 +37,7 @@ public static partial class PackedReference
 
     /// <summary>
     /// The values of one k-quant or IQ4 block (<paramref name="block"/>: exactly its bytes), bit-exact with ggml's
-    /// <c>dequantize_row_q2_K</c>, <c>_q3_K</c>, <c>_q4_K</c>, <c>_iq4_xs</c>, <c>_iq4_nl</c>: the same float32
+    /// <c>dequantize_row_q2_K</c>, <c>_q3_K</c>, <c>_q4_K</c>, <c>_iq4_xs</c>, <c>_iq4_nl</c>, <c>_iq3_s</c>: the same float32
     /// products and differences in the same order, never fused. The one reference dequantization of these formats in
     /// the library.
     /// </summary>
@@ -55,6 +55,7 @@ public static partial class PackedReference
             case KQuantType.Q4_K: DecodeQ4K(block, destination); break;
             case KQuantType.IQ4_XS: DecodeIq4Xs(block, destination); break;
             case KQuantType.IQ4_NL: DecodeIq4Nl(block, destination); break;
+            case KQuantType.IQ3_S: DecodeIq3S(block, destination); break;
             default: throw new ArgumentOutOfRangeException(nameof(type), type, "Not a k-quant type.");
         }
     }
@@ -164,6 +165,31 @@ public static partial class PackedReference
             byte q = block[2 + j];
             y[j] = d * levels[q & 0xF];
             y[16 + j] = d * levels[q >> 4];
+        }
+    }
+
+    /// <summary>
+    /// { fp16 d; u8 qs[64]; u8 qh[8]; u8 signs[32]; u8 scales[4] }: values 4g…4g + 3 are grid point qs[g] | (bit g % 8 of
+    /// qh[g / 8]) &lt;&lt; 8, value v negative when bit v % 8 of signs[v / 8] is set, and the 32 values of group i scaled by
+    /// d·(1 + 2s), s nibble i % 2 of scales[i / 2].
+    /// </summary>
+    private static void DecodeIq3S(ReadOnlySpan<byte> block, Span<float> y)
+    {
+        ReadOnlySpan<uint> grid = KQuantTypes.Iq3sGrid;
+        float d = Half(block, 0);
+        ReadOnlySpan<byte> qs = block.Slice(2, 64), qh = block.Slice(66, 8), signs = block.Slice(74, 32), scales = block.Slice(106, 4);
+        for (int group = 0; group < 8; group++)
+        {
+            float db = d * (1 + 2 * (scales[group / 2] >> (4 * (group % 2)) & 0xF));
+            for (int g = 8 * group; g < 8 * group + 8; g++)
+            {
+                uint point = grid[qs[g] | (qh[g / 8] >> (g % 8) & 1) << 8];
+                for (int k = 0; k < 4; k++)
+                {
+                    int v = 4 * g + k;
+                    y[v] = db * (byte)(point >> (8 * k)) * ((signs[v / 8] >> (v % 8) & 1) != 0 ? -1f : 1f);
+                }
+            }
         }
     }
 

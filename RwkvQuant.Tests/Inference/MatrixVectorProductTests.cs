@@ -149,6 +149,7 @@ public class MatrixVectorProductTests
     [InlineData(KQuantType.Q4_K)]
     [InlineData(KQuantType.IQ4_XS)]
     [InlineData(KQuantType.IQ4_NL)]
+    [InlineData(KQuantType.IQ3_S)]
     public void KQuant_tensors_multiply_like_their_dequantization(KQuantType type)
     {
         var quantizer = new KQuantizer(new KQuantizerOptions(type));

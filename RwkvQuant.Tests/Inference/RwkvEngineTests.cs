@@ -122,6 +122,7 @@ public sealed class RwkvEngineTests(ITestOutputHelper output) : IDisposable
     [InlineData(V7, KQuantType.Q2_K)]
     [InlineData(V7, KQuantType.Q4_K)]
     [InlineData(V7, KQuantType.IQ4_XS)]
+    [InlineData(V7, KQuantType.IQ3_S)]
     public void A_k_quantized_model_runs_from_its_rwkvq_file_like_its_dequantization(string file, KQuantType type)
     {
         RwkvModel model = Load(file);

@@ -39,6 +39,7 @@ public class StoredBitsForTests
         ["q4_k"] = new KQuantizer(new KQuantizerOptions(KQuantType.Q4_K)),
         ["q4_k imatrix"] = new KQuantizer(new KQuantizerOptions(KQuantType.Q4_K, useImportance: true)),
         ["iq4_xs imatrix"] = new KQuantizer(new KQuantizerOptions(KQuantType.IQ4_XS, useImportance: true)),
+        ["iq3_s imatrix"] = new KQuantizer(new KQuantizerOptions(KQuantType.IQ3_S, useImportance: true)),
     };
 
     private static readonly Dictionary<string, IVectorQuantizer> Vectors = new()
@@ -53,7 +54,7 @@ public class StoredBitsForTests
     [MemberData(nameof(Quantizers))]
     public void Planned_bits_equal_stored_bits_on_odd_shapes(string key)
     {
-        bool ggml = key.StartsWith('q');
+        bool ggml = key.StartsWith('q') || key.StartsWith("iq", StringComparison.Ordinal);
         foreach ((int rows, int columns) in ggml ? new[] { (7, 96), (1, 32), (13, 160), (3, 512) } : [(7, 130), (1, 1 * 2), (13, 160), (37, 77 * 2)])
         {
             TensorData w = Weight(rows, columns, rows * 1000 + columns);

@@ -15,16 +15,18 @@ typedef size_t (*qfn)(const float*, void*, int64_t, int64_t, const float*);
 typedef void (*dqfn)(const void*, float*, int64_t);
 
 int main(void) {
+    iq3xs_init_impl(512);
     FILE* f = fopen("kquants-ggml.bin", "wb");
-    const int types[] = { GGML_TYPE_Q2_K, GGML_TYPE_Q3_K, GGML_TYPE_Q4_K, GGML_TYPE_IQ4_XS, GGML_TYPE_IQ4_NL, GGML_TYPE_Q5_0 };
-    const qfn q[] = { quantize_q2_K, quantize_q3_K, quantize_q4_K, quantize_iq4_xs, quantize_iq4_nl, quantize_q5_0 };
-    const dqfn dq[] = { (dqfn)dequantize_row_q2_K, (dqfn)dequantize_row_q3_K, (dqfn)dequantize_row_q4_K, (dqfn)dequantize_row_iq4_xs, (dqfn)dequantize_row_iq4_nl, (dqfn)dequantize_row_q5_0 };
-    const int sizes[] = { 84, 110, 144, 136, 18, 22 };
-    const int values[] = { 256, 256, 256, 256, 32, 32 };
-    // cases: kind 0 gaussian, 1 gaussian with outliers, 2 with zero sub-blocks and tiny values, 3 all positive, 4 fp16-exact values
+    const int types[] = { GGML_TYPE_Q2_K, GGML_TYPE_Q3_K, GGML_TYPE_Q4_K, GGML_TYPE_IQ4_XS, GGML_TYPE_IQ4_NL, GGML_TYPE_Q5_0, GGML_TYPE_IQ3_S };
+    const qfn q[] = { quantize_q2_K, quantize_q3_K, quantize_q4_K, quantize_iq4_xs, quantize_iq4_nl, quantize_q5_0, quantize_iq3_s };
+    const dqfn dq[] = { (dqfn)dequantize_row_q2_K, (dqfn)dequantize_row_q3_K, (dqfn)dequantize_row_q4_K, (dqfn)dequantize_row_iq4_xs, (dqfn)dequantize_row_iq4_nl, (dqfn)dequantize_row_q5_0, (dqfn)dequantize_row_iq3_s };
+    const int sizes[] = { 84, 110, 144, 136, 18, 22, 110 };
+    const int values[] = { 256, 256, 256, 256, 32, 32, 256 };
+    // cases: kind 0 gaussian, 1 gaussian with outliers, 2 with zero sub-blocks and tiny values, 3 all positive, 4 fp16-exact values,
+    // 5 every third group of 32 all zero (IQ3_S's quantizer skips such groups without advancing its output positions)
     const int nrow = 2, ncol = 512;
     fwrite("KQV1", 1, 4, f);
-    int ncases = 5, ntypes = 6;
+    int ncases = 6, ntypes = 7;
     fwrite(&ncases, 4, 1, f); fwrite(&ntypes, 4, 1, f); fwrite(&nrow, 4, 1, f); fwrite(&ncol, 4, 1, f);
     for (int t = 0; t < ntypes; t++) { int id = types[t]; fwrite(&id, 4, 1, f); fwrite(&values[t], 4, 1, f); fwrite(&sizes[t], 4, 1, f); }
     float* x = malloc(sizeof(float) * nrow * ncol);
@@ -39,6 +41,7 @@ int main(void) {
             if (c == 2 && ((i / 16) % 7 == 3)) v *= 1e-6f;
             if (c == 3) v = fabsf(v) + 0.001f;
             if (c == 4) v = (float)(int)(v * 2048) / 2048;
+            if (c == 5 && ((i / 32) % 3 == 1)) v = 0;
             x[i] = v;
         }
         for (int j = 0; j < ncol; j++) { float g = gauss(); imat[j] = (c == 1 ? 0.0f : 0.05f) + g * g * (j % 13 == 0 ? 20 : 1); }

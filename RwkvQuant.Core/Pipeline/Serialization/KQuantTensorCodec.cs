@@ -7,7 +7,7 @@ using RwkvQuant.Scalar.KQuants;
 namespace RwkvQuant.Pipeline.Serialization;
 
 /// <summary><see cref="KQuantTensor"/>: field <c>type</c> (<c>Q2_K</c>, <c>Q3_K</c>, <c>Q4_K</c>, <c>IQ4_XS</c>,
-/// <c>IQ4_NL</c>); part <c>.blocks</c> U8, the blocks exactly as ggml lays them out.</summary>
+/// <c>IQ4_NL</c>, <c>IQ3_S</c>); part <c>.blocks</c> U8, the blocks exactly as ggml lays them out.</summary>
 internal sealed class KQuantTensorCodec : QuantizedTensorCodec
 {
     public override string SchemeId => "ggml_kquant";

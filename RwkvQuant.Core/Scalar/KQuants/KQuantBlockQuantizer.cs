@@ -7,13 +7,13 @@ namespace RwkvQuant.Scalar.KQuants;
 
 /// <summary>
 /// Reference quantization of one row into llama.cpp's k-quant and IQ4 blocks, byte for byte what ggml's
-/// <c>quantize_q2_K</c>, <c>_q3_K</c>, <c>_q4_K</c>, <c>_iq4_xs</c>, <c>_iq4_nl</c> and <c>_q5_0</c> write for that row —
+/// <c>quantize_q2_K</c>, <c>_q3_K</c>, <c>_q4_K</c>, <c>_iq4_xs</c>, <c>_iq4_nl</c>, <c>_iq3_s</c> and <c>_q5_0</c> write for that row —
 /// the functions llama-quantize calls — built without FMA contraction. Without an importance matrix Q2_K, Q3_K and
 /// Q4_K take ggml's <c>quantize_row_*_ref</c> searches (weights from the values themselves); with one (mean x_j² of the
 /// layer's inputs, per column) they take the <c>_impl</c> searches, whose weight for value j is
 /// importance_j·√(σ² + x_j²) (σ² the row's or super-block's mean square, doubled for Q3_K, Q4_K and IQ4).
 /// </summary>
-internal static class KQuantBlockQuantizer
+internal static partial class KQuantBlockQuantizer
 {
     private const int Super = KQuantTypes.SuperBlockSize;
 
@@ -40,6 +40,7 @@ internal static class KQuantBlockQuantizer
                 case KQuantType.Q4_K when qw.IsEmpty: Q4K(x, y); break;
                 case KQuantType.Q4_K: Q4KWeighted(x, qw, y); break;
                 case KQuantType.IQ4_XS or KQuantType.IQ4_NL: NonLinear(x, qw, y); break;
+                case KQuantType.IQ3_S: Iq3S(x, qw, y); break;
                 default: throw new ArgumentOutOfRangeException(nameof(type), type, "Not a k-quant type.");
             }
         }

@@ -8,7 +8,7 @@ namespace RwkvQuant.Scalar.KQuants;
 /// A 2-D weight <c>[rows, columns]</c> stored in one of llama.cpp's k-quant or IQ4 formats (<see cref="KQuantType"/>):
 /// row-major blocks of 256 (IQ4_NL: 32) consecutive values of a row, exactly ggml's bytes, so that they can be written
 /// into a GGUF file as they are. The stored bits are the blocks' bytes: Q2_K 2.625 bits per weight, Q3_K 3.4375, Q4_K
-/// 4.5, IQ4_XS 4.25, IQ4_NL 4.5.
+/// 4.5, IQ4_XS 4.25, IQ4_NL 4.5, IQ3_S 3.4375.
 /// </summary>
 public sealed class KQuantTensor : QuantizedTensor
 {

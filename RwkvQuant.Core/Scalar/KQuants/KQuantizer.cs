@@ -9,7 +9,7 @@ namespace RwkvQuant.Scalar.KQuants;
 /// <summary>
 /// Quantizes a 2-D weight into a llama.cpp k-quant or IQ4 format, byte for byte as <c>llama-quantize</c> does for that
 /// matrix (with or without <c>--imatrix</c>), including llama.cpp's fallback for rows that are not a whole number of
-/// 256-value super-blocks: Q2_K, Q3_K and IQ4_XS fall back to IQ4_NL, Q4_K to Q5_0 (blocks of 32), and the result is
+/// 256-value super-blocks: Q2_K, Q3_K, IQ4_XS and IQ3_S fall back to IQ4_NL, Q4_K to Q5_0 (blocks of 32), and the result is
 /// then an IQ4_NL <see cref="KQuantTensor"/> or a Q5_0 <see cref="GgmlBlockTensor"/>. Stateless and thread-safe.
 /// </summary>
 public sealed class KQuantizer : IScalarQuantizer
@@ -30,7 +30,7 @@ public sealed class KQuantizer : IScalarQuantizer
     /// <inheritdoc />
     public bool RequiresHessian => Options.UseImportance;
 
-    /// <summary>The format a row of <paramref name="columns"/> values takes: the options' type, or llama.cpp's fallback (IQ4_NL for Q2_K/Q3_K/IQ4_XS, null for Q4_K, meaning Q5_0).</summary>
+    /// <summary>The format a row of <paramref name="columns"/> values takes: the options' type, or llama.cpp's fallback (IQ4_NL for Q2_K/Q3_K/IQ4_XS/IQ3_S, null for Q4_K, meaning Q5_0).</summary>
     public KQuantType? FormatFor(int columns) =>
         columns % Options.Type.ValuesPerBlock() == 0 ? Options.Type
         : Options.Type == KQuantType.Q4_K ? null

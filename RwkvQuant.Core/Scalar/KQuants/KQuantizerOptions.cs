@@ -10,7 +10,7 @@ public sealed record KQuantizerOptions
     public KQuantizerOptions(KQuantType type, bool useImportance = false)
     {
         if (!Enum.IsDefined(type))
-            throw new ArgumentException($"{type} is not a k-quant format; use Q2_K, Q3_K, Q4_K, IQ4_XS or IQ4_NL.", nameof(type));
+            throw new ArgumentException($"{type} is not a k-quant format; use Q2_K, Q3_K, Q4_K, IQ4_XS, IQ4_NL or IQ3_S.", nameof(type));
         Type = type;
         UseImportance = useImportance;
     }

@@ -5,10 +5,11 @@ namespace RwkvQuant.Tests.Scalar.KQuants;
 
 /// <summary>
 /// ggml's own outputs for deterministic inputs (Data/kquants-ggml.bin, written by tools/ggml-kquant-vectors/gen.c linked
-/// against ggml's ggml-quants.c, built with -ffp-contract=off): for each of five cases (Gaussian; Gaussian with 1%
-/// outliers ×25; zero and 1e-6-scaled sub-blocks; all positive; values on a 1/2048 grid) a [rows, columns] matrix and a
-/// per-column importance, and for each format the bytes of <c>quantize_*</c> without and with the importance and what
-/// ggml's <c>dequantize_row_*</c> makes of them.
+/// against ggml's ggml-quants.c, built with -ffp-contract=off): for each of six cases (Gaussian; Gaussian with 1%
+/// outliers ×25; zero and 1e-6-scaled sub-blocks; all positive; values on a 1/2048 grid; every third group of 32 all
+/// zero) a [rows, columns] matrix and a per-column importance, and for each format (Q2_K, Q3_K, Q4_K, IQ4_XS, IQ4_NL,
+/// Q5_0, IQ3_S) the bytes of <c>quantize_*</c> without and with the importance and what ggml's <c>dequantize_row_*</c>
+/// makes of them.
 /// </summary>
 internal sealed class GgmlKQuantVectors
 {
