@@ -5,7 +5,7 @@ using RwkvQuant.Kernels.Packed;
 namespace RwkvQuant.Benchmarks.Kernels;
 
 /// <summary>
-/// y = W·x for llama.cpp's k-quant and IQ4 blocks (4096 × 4096, random blocks), one token, on every tier of
+/// y = W·x for llama.cpp's k-quant, IQ4 and IQ3_S blocks (4096 × 4096, random blocks), one token, on every tier of
 /// <see cref="KQuantMatVec"/> this machine runs, the scalar decode (each block decoded by the reference, then a SIMD dot)
 /// as the baseline: the 128-bit tier is what an ARM64 machine runs (here through SSE).
 /// </summary>
@@ -19,7 +19,7 @@ public class KQuantMatVecBenchmarks
     private float[] _y = [];
 
     /// <summary>The block format.</summary>
-    [Params(KQuantType.Q2_K, KQuantType.Q3_K, KQuantType.Q4_K, KQuantType.IQ4_XS)]
+    [Params(KQuantType.Q2_K, KQuantType.Q3_K, KQuantType.Q4_K, KQuantType.IQ4_XS, KQuantType.IQ3_S)]
     public KQuantType Type { get; set; }
 
     /// <summary>Random blocks (small FP16 super-block scales) and a random x.</summary>
