@@ -41,7 +41,8 @@ internal sealed class NetworkWeights<TLayer> : IDisposable where TLayer : class
     public TLayer Layer(int index) => _layers[index].Value;
 
     /// <summary>A float32 torch copy of the tensor <paramref name="name"/>, shaped <paramref name="shape"/> (its own
-    /// shape when empty), owned by this object and detached from any dispose scope.</summary>
+    /// shape when empty; the networks give every shape, so that a stored shape with extra dimensions of size 1 never
+    /// reaches a native call), owned by this object and detached from any dispose scope.</summary>
     /// <exception cref="InvalidDataException">The tensor's element count does not match <paramref name="shape"/> (the
     /// message names the file and the tensor).</exception>
     public Tensor Load(string name, params long[] shape)
@@ -57,6 +58,19 @@ internal sealed class NetworkWeights<TLayer> : IDisposable where TLayer : class
             _owned.Add(tensor);
         return tensor;
     }
+
+    /// <summary>
+    /// A matrix of <paramref name="rows"/> rows and as many columns as the tensor holds (a LoRA input matrix, whose inner
+    /// size only the tensor tells; <see cref="RwkvModelSchema"/> has checked its shape), as <see cref="Load"/>.
+    /// </summary>
+    public Tensor LoadRows(string name, long rows) => Load(name, rows, _model[name].ElementCount / rows);
+
+    /// <summary>A matrix of <paramref name="columns"/> columns and as many rows as the tensor holds (a LoRA output
+    /// matrix), as <see cref="Load"/>.</summary>
+    public Tensor LoadColumns(string name, long columns) => Load(name, _model[name].ElementCount / columns, columns);
+
+    /// <summary>Values of the tensor <paramref name="name"/>.</summary>
+    public long ElementCount(string name) => _model[name].ElementCount;
 
     /// <inheritdoc />
     public void Dispose()

@@ -30,19 +30,22 @@ internal sealed class Rwkv6Network : RwkvNetwork
 
     private Layer LoadLayer(int i)
     {
-        Tensor Vector(string name) => Load(name, Config.EmbeddingSize);
+        long c = Config.EmbeddingSize, f = Config.FeedForwardSize;
+        Tensor Vector(string name) => Load(name, c);
+        Tensor Square(string name) => Load(name, c, c);
         string p = $"blocks.{i}.";
+        long mixInner = _weights.ElementCount(p + "att.time_maa_w2") / (5 * c);
         return new Layer(p,
-            Load(p + "ln1.weight"), Load(p + "ln1.bias"), Load(p + "ln2.weight"), Load(p + "ln2.bias"),
+            Vector(p + "ln1.weight"), Vector(p + "ln1.bias"), Vector(p + "ln2.weight"), Vector(p + "ln2.bias"),
             Vector(p + "att.time_maa_x"), Vector(p + "att.time_maa_w"), Vector(p + "att.time_maa_k"),
             Vector(p + "att.time_maa_v"), Vector(p + "att.time_maa_r"), Vector(p + "att.time_maa_g"),
-            Load(p + "att.time_maa_w1"), Load(p + "att.time_maa_w2"),
-            Vector(p + "att.time_decay"), Load(p + "att.time_decay_w1"), Load(p + "att.time_decay_w2"),
-            Load(p + "att.time_faaaa"),
-            Load(p + "att.receptance.weight"), Load(p + "att.key.weight"), Load(p + "att.value.weight"),
-            Load(p + "att.gate.weight"), Load(p + "att.output.weight"), Load(p + "att.ln_x.weight"), Load(p + "att.ln_x.bias"),
+            _weights.LoadRows(p + "att.time_maa_w1", c), Load(p + "att.time_maa_w2", 5, mixInner, c),
+            Vector(p + "att.time_decay"), _weights.LoadRows(p + "att.time_decay_w1", c), _weights.LoadColumns(p + "att.time_decay_w2", c),
+            Load(p + "att.time_faaaa", Config.HeadCount, Config.HeadSize),
+            Square(p + "att.receptance.weight"), Square(p + "att.key.weight"), Square(p + "att.value.weight"),
+            Square(p + "att.gate.weight"), Square(p + "att.output.weight"), Vector(p + "att.ln_x.weight"), Vector(p + "att.ln_x.bias"),
             Vector(p + "ffn.time_maa_k"), Vector(p + "ffn.time_maa_r"),
-            Load(p + "ffn.key.weight"), Load(p + "ffn.receptance.weight"), Load(p + "ffn.value.weight"));
+            Load(p + "ffn.key.weight", f, c), Square(p + "ffn.receptance.weight"), Load(p + "ffn.value.weight", c, f));
     }
 
     public override RwkvState CreateState(int batchSize = 1) => MatrixValuedZeroState(Config, batchSize);

@@ -32,21 +32,25 @@ internal sealed class Rwkv7Network : RwkvNetwork
 
     private Layer LoadLayer(int i)
     {
-        Tensor Vector(string name) => Load(name, Config.EmbeddingSize);
+        long c = Config.EmbeddingSize, f = Config.FeedForwardSize;
+        Tensor Vector(string name) => Load(name, c);
+        Tensor Square(string name) => Load(name, c, c);
+        Tensor LoraIn(string name) => _weights.LoadRows(name, c);
+        Tensor LoraOut(string name) => _weights.LoadColumns(name, c);
         string p = $"blocks.{i}.";
         bool first = i == 0;
         return new Layer(p,
-            Load(p + "ln1.weight"), Load(p + "ln1.bias"), Load(p + "ln2.weight"), Load(p + "ln2.bias"),
+            Vector(p + "ln1.weight"), Vector(p + "ln1.bias"), Vector(p + "ln2.weight"), Vector(p + "ln2.bias"),
             Vector(p + "att.x_r"), Vector(p + "att.x_w"), Vector(p + "att.x_k"),
             Vector(p + "att.x_v"), Vector(p + "att.x_a"), Vector(p + "att.x_g"),
-            Vector(p + "att.w0"), Load(p + "att.w1"), Load(p + "att.w2"),
-            Vector(p + "att.a0"), Load(p + "att.a1"), Load(p + "att.a2"),
-            first ? null : Vector(p + "att.v0"), first ? null : Load(p + "att.v1"), first ? null : Load(p + "att.v2"),
-            Load(p + "att.g1"), Load(p + "att.g2"),
-            Vector(p + "att.k_k"), Vector(p + "att.k_a"), Load(p + "att.r_k", Config.EmbeddingSize),
-            Load(p + "att.receptance.weight"), Load(p + "att.key.weight"), Load(p + "att.value.weight"),
-            Load(p + "att.output.weight"), Load(p + "att.ln_x.weight"), Load(p + "att.ln_x.bias"),
-            Vector(p + "ffn.x_k"), Load(p + "ffn.key.weight"), Load(p + "ffn.value.weight"));
+            Vector(p + "att.w0"), LoraIn(p + "att.w1"), LoraOut(p + "att.w2"),
+            Vector(p + "att.a0"), LoraIn(p + "att.a1"), LoraOut(p + "att.a2"),
+            first ? null : Vector(p + "att.v0"), first ? null : LoraIn(p + "att.v1"), first ? null : LoraOut(p + "att.v2"),
+            LoraIn(p + "att.g1"), LoraOut(p + "att.g2"),
+            Vector(p + "att.k_k"), Vector(p + "att.k_a"), Vector(p + "att.r_k"),
+            Square(p + "att.receptance.weight"), Square(p + "att.key.weight"), Square(p + "att.value.weight"),
+            Square(p + "att.output.weight"), Vector(p + "att.ln_x.weight"), Vector(p + "att.ln_x.bias"),
+            Vector(p + "ffn.x_k"), Load(p + "ffn.key.weight", f, c), Load(p + "ffn.value.weight", c, f));
     }
 
     public override RwkvState CreateState(int batchSize = 1) => MatrixValuedZeroState(Config, batchSize);

@@ -33,16 +33,20 @@ internal static class RwkvConfigInference
         return layers;
     }
 
-    /// <summary>Infers the config of canonical <paramref name="tensors"/>; <paramref name="source"/> names them in errors.</summary>
-    /// <exception cref="InvalidDataException">A tensor the inference needs is missing or has an unexpected shape.</exception>
+    /// <summary>Infers and checks the config of canonical <paramref name="tensors"/> (<see cref="InferFromShapes"/>);
+    /// <paramref name="source"/> names them in errors.</summary>
+    /// <exception cref="InvalidDataException">A tensor is missing or has an unexpected shape.</exception>
     public static RwkvConfig Infer(IReadOnlyDictionary<string, TensorData> tensors, string source)
     {
         ArgumentNullException.ThrowIfNull(tensors);
         return InferFromShapes(tensors.ToDictionary(t => t.Key, t => t.Value.Shape, StringComparer.Ordinal), source);
     }
 
-    /// <summary>Infers the config from canonical tensor names and shapes alone; <paramref name="source"/> names them in errors.</summary>
-    /// <exception cref="InvalidDataException">A tensor the inference needs is missing or has an unexpected shape.</exception>
+    /// <summary>
+    /// Infers the config from canonical tensor names and shapes alone, then checks that every tensor the config needs is
+    /// there with its shape (<see cref="RwkvModelSchema"/>); <paramref name="source"/> names them in errors.
+    /// </summary>
+    /// <exception cref="InvalidDataException">A tensor is missing or has an unexpected shape.</exception>
     public static RwkvConfig InferFromShapes(IReadOnlyDictionary<string, IReadOnlyList<long>> tensors, string source)
     {
         ArgumentNullException.ThrowIfNull(tensors);
@@ -84,7 +88,9 @@ internal static class RwkvConfigInference
         {
             throw ModelFileError.Create(source, null, $"{heads} heads of size {headSize} do not make the width {width}.");
         }
-        return new RwkvConfig(version, layers, width, vocabulary, heads, headSize, feedForward);
+        var config = new RwkvConfig(version, layers, width, vocabulary, heads, headSize, feedForward);
+        RwkvModelSchema.Check(config, tensors, source);
+        return config;
     }
 
     private static (int Heads, int HeadSize) HeadsOf(IReadOnlyList<long> shape) => (checked((int)shape[0]), checked((int)shape[1]));

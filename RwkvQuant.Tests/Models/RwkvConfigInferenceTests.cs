@@ -10,23 +10,28 @@ public class RwkvConfigInferenceTests
 
     private static Dictionary<string, TensorData> Map(params TensorData[] tensors) => tensors.ToDictionary(t => t.Name);
 
+    /// <summary>The canonical shapes of a released model layout (<see cref="SyntheticModels.Layout"/>), by name.</summary>
+    private static Dictionary<string, IReadOnlyList<long>> Shapes(string model) =>
+        SyntheticModels.Layout(SyntheticModels.Find(model)).ToDictionary(e => e.Name, e => (IReadOnlyList<long>)e.Shape, StringComparer.Ordinal);
+
     [Fact]
     public void Infers_v7_heads_from_r_k()
     {
-        var tensors = Map(T("emb.weight", 50, 8), T("blocks.0.ln1.weight", 8), T("blocks.1.ln1.weight", 8),
-            T("blocks.0.att.k_k", 1, 1, 8), T("blocks.0.att.r_k", 2, 4), T("blocks.0.ffn.key.weight", 32, 8));
-        Assert.Equal(new RwkvConfig(RwkvVersion.V7, 2, 8, 50, 2, 4, 32), RwkvConfigInference.Infer(tensors, "m"));
+        Dictionary<string, IReadOnlyList<long>> shapes = Shapes("rwkv7-0.1b");
+        Assert.Equal(new RwkvConfig(RwkvVersion.V7, 12, 768, 65536, 12, 64, 3072), RwkvConfigInference.InferFromShapes(shapes, "m"));
+        for (int i = 0; i < 12; i++)
+            shapes[$"blocks.{i}.att.r_k"] = [24, 32];
+        Assert.Equal(24, RwkvConfigInference.InferFromShapes(shapes, "m").HeadCount);
     }
 
     [Fact]
     public void Tells_v5_1_from_v5_2_by_the_gate()
     {
-        var v51 = Map(T("emb.weight", 50, 8), T("blocks.0.ln1.weight", 8), T("blocks.0.att.ln_x.weight", 8),
-            T("blocks.0.att.time_decay", 2), T("blocks.0.ffn.key.weight", 32, 8));
-        Assert.Equal(new RwkvConfig(RwkvVersion.V5_1, 1, 8, 50, 2, 4, 32), RwkvConfigInference.Infer(v51, "m"));
-        var v52 = Map(T("emb.weight", 50, 8), T("blocks.0.ln1.weight", 8), T("blocks.0.att.ln_x.weight", 8),
-            T("blocks.0.att.gate.weight", 8, 8), T("blocks.0.att.time_faaaa", 4, 2), T("blocks.0.ffn.key.weight", 32, 8));
-        Assert.Equal(new RwkvConfig(RwkvVersion.V5_2, 1, 8, 50, 4, 2, 32), RwkvConfigInference.Infer(v52, "m"));
+        // Whole v5.1 and v5.2 models are inferred from the rwkv.cpp fixtures (GgmlModelLoaderTests); here the markers alone.
+        HashSet<string> v51 = ["blocks.0.ln1.weight", "blocks.0.att.ln_x.weight", "blocks.0.att.time_decay"];
+        Assert.Equal(RwkvVersion.V5_1, RwkvConfigInference.DetectVersion(v51.Contains));
+        v51.Add("blocks.0.att.gate.weight");
+        Assert.Equal(RwkvVersion.V5_2, RwkvConfigInference.DetectVersion(v51.Contains));
     }
 
     [Fact]
