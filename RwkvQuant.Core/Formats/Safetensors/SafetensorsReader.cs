@@ -134,16 +134,7 @@ public static class SafetensorsReader
 
     private static (List<Entry> Entries, Dictionary<string, string> Metadata) ParseHeader(byte[] header, string path)
     {
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(header, new JsonDocumentOptions { MaxDepth = 8 });
-        }
-        catch (JsonException exception)
-        {
-            throw ModelFileError.Create(path, null, $"header is not valid JSON: {exception.Message}", exception);
-        }
-        using (document)
+        using (JsonDocument document = HeaderJson.Parse(header, 8, path, "header"))
         {
             JsonElement root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object)

@@ -1,0 +1,206 @@
+using System.Buffers.Binary;
+using System.IO.Compression;
+using System.Runtime.InteropServices;
+using System.Text;
+using RwkvQuant.Formats;
+using RwkvQuant.Formats.Pth;
+using RwkvQuant.Formats.Safetensors;
+using RwkvQuant.Pipeline;
+
+namespace RwkvQuant.Tests.Formats;
+
+/// <summary>
+/// Broken and hostile files, each built here in a few bytes, the way fuzzing found them: every one must end in an
+/// <see cref="InvalidDataException"/> naming the file (and the tensor, where there is one), and must fail before taking
+/// memory out of proportion to the file.
+/// </summary>
+public sealed class HostileFileTests : IDisposable
+{
+    /// <summary>What a read of these small files may allocate before it fails (the defects took 0.5 to 2 GB).</summary>
+    private const long AllocationLimit = 64 << 20;
+
+    private readonly string _folder = Directory.CreateTempSubdirectory("rwkvquant-hostile-").FullName;
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    // ---- safetensors and .rwkvq headers ----
+
+    // Latin-1 so that \u00FF and \u00C3 become the single bytes 0xFF and 0xC3, which are not UTF-8 on their own.
+    public static TheoryData<byte[]> HeadersWithInvalidText => new()
+    {
+        // A name holding a byte that is not UTF-8.
+        Encoding.Latin1.GetBytes("{\"t\u00FF\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}"),
+        // A metadata value ending in half a UTF-8 sequence.
+        Encoding.Latin1.GetBytes("{\"__metadata__\":{\"k\":\"v\u00C3\"},\"t\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}"),
+        // A name escaping half a surrogate pair.
+        Ascii("{\"\\ud800\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}"),
+    };
+
+    [Theory]
+    [MemberData(nameof(HeadersWithInvalidText))]
+    public void A_safetensors_header_holding_invalid_text_is_named(byte[] header)
+    {
+        var error = Assert.Throws<InvalidDataException>(() => SafetensorsReader.Read(new MemoryStream(Safetensors(header, new byte[1])), "text.safetensors"));
+        Assert.Contains("text.safetensors", error.Message, StringComparison.Ordinal);
+        Assert.Contains("not valid Unicode", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("{\\\"version\\\":\\\"\\\\ud800\\\"}", "{}", "metadata config")]
+    [InlineData(ValidConfig, "{\\\"\\\\udc00\\\":{}}", "metadata tensors")]
+    public void A_rwkvq_file_whose_metadata_holds_invalid_text_is_named(string config, string tensors, string what)
+    {
+        string json = "{\"__metadata__\":{\"format\":\"rwkvquant\",\"format_version\":\"1\",\"rwkv_version\":\"V7\","
+            + $"\"config\":\"{config}\",\"tensors\":\"{tensors}\"}}}}";
+        string path = Path.Combine(_folder, "text.rwkvq");
+        File.WriteAllBytes(path, Safetensors(Ascii(json), []));
+
+        var error = Assert.Throws<InvalidDataException>(() => QuantizedModelFile.Load(path));
+        Assert.Contains(path, error.Message, StringComparison.Ordinal);
+        Assert.Contains($"{what} holds a name or string that is not valid Unicode", error.Message, StringComparison.Ordinal);
+        error = Assert.Throws<InvalidDataException>(() => QuantizedModelFile.ReadHeader(path));
+        Assert.Contains(path, error.Message, StringComparison.Ordinal);
+    }
+
+    private const string ValidConfig = "{\\\"version\\\":\\\"V7\\\",\\\"layers\\\":1,\\\"embedding_size\\\":4,\\\"vocabulary_size\\\":8,"
+        + "\\\"head_count\\\":1,\\\"head_size\\\":4,\\\"feed_forward_size\\\":16}";
+
+    // ---- helpers ----
+
+    private static InvalidDataException ThrowsWithinLimit(Func<object> read)
+    {
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var error = Assert.Throws<InvalidDataException>(() => read());
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated < AllocationLimit, $"the failed read allocated {allocated} bytes");
+        return error;
+    }
+
+    private static byte[] Ascii(string text) => Encoding.ASCII.GetBytes(text);
+
+    /// <summary>A safetensors file: the 8-byte header length, <paramref name="header"/>, <paramref name="data"/>.</summary>
+    private static byte[] Safetensors(byte[] header, byte[] data)
+    {
+        var file = new byte[8 + header.Length + data.Length];
+        BinaryPrimitives.WriteUInt64LittleEndian(file, (ulong)header.Length);
+        header.CopyTo(file, 8);
+        data.CopyTo(file, 8 + header.Length);
+        return file;
+    }
+
+    /// <summary>A tensor of a state dict: a view of float storage <paramref name="Key"/> declared as <paramref name="Numel"/> elements.</summary>
+    private readonly record struct View(string Name, string Key, long Numel, long Offset, long[] Shape, long[] Stride)
+    {
+        public static implicit operator View((string Name, string Key, long Numel, long Offset, long[] Shape, long[] Stride) v) =>
+            new(v.Name, v.Key, v.Numel, v.Offset, v.Shape, v.Stride);
+    }
+
+    /// <summary>A checkpoint of one view over storage "0" holding the bytes it declares (zeros).</summary>
+    private static MemoryStream Checkpoint(View view) => Checkpoint([view], ("0", new byte[view.Numel * 4]));
+
+    private static MemoryStream Checkpoint(View[] views, (string Key, byte[] Bytes) storage, CompressionLevel storageLevel = CompressionLevel.NoCompression) =>
+        Archive(("archive/data.pkl", StateDict(views), CompressionLevel.NoCompression), ($"archive/data/{storage.Key}", storage.Bytes, storageLevel));
+
+    private static MemoryStream Archive(params (string Name, byte[] Bytes, CompressionLevel Level)[] entries)
+    {
+        var stream = new MemoryStream();
+        using (var archive = new ZipArchive(stream, ZipArchiveMode.Create, leaveOpen: true))
+        {
+            foreach ((string name, byte[] bytes, CompressionLevel level) in entries)
+                Add(archive, name, bytes, level);
+        }
+        stream.Position = 0;
+        return stream;
+    }
+
+    private static void Add(ZipArchive archive, string name, byte[] bytes, CompressionLevel level)
+    {
+        using Stream entry = archive.CreateEntry(name, level).Open();
+        entry.Write(bytes);
+    }
+
+    /// <summary>Where the central directory record of <paramref name="name"/> starts.</summary>
+    private static int CentralRecord(byte[] zip, string name) => FindRecord(zip, 0x02014b50, 28, 46, name);
+
+    /// <summary>Where the data of <paramref name="name"/> starts, after its local header.</summary>
+    private static int LocalData(byte[] zip, string name)
+    {
+        int header = FindRecord(zip, 0x04034b50, 26, 30, name);
+        return header + 30 + BinaryPrimitives.ReadUInt16LittleEndian(zip.AsSpan(header + 26)) + BinaryPrimitives.ReadUInt16LittleEndian(zip.AsSpan(header + 28));
+    }
+
+    private static int FindRecord(byte[] zip, uint signature, int nameLengthAt, int nameAt, string name)
+    {
+        for (int i = 0; i + nameAt <= zip.Length; i++)
+        {
+            if (BinaryPrimitives.ReadUInt32LittleEndian(zip.AsSpan(i)) != signature)
+                continue;
+            int length = BinaryPrimitives.ReadUInt16LittleEndian(zip.AsSpan(i + nameLengthAt));
+            if (i + nameAt + length <= zip.Length && Encoding.ASCII.GetString(zip, i + nameAt, length) == name)
+                return i;
+        }
+        throw new InvalidOperationException($"no record of '{name}' in the test archive");
+    }
+
+    // Pickle protocol 2, written opcode by opcode.
+
+    /// <summary>{name: _rebuild_tensor_v2(('storage', FloatStorage, key, 'cpu', numel), offset, shape, stride, False, OrderedDict()), …}</summary>
+    private static byte[] StateDict(params View[] views)
+    {
+        var pickle = new List<byte> { 0x80, 2, (byte)'}', (byte)'(' };
+        foreach (View view in views)
+        {
+            pickle.AddRange(Unicode(view.Name));
+            pickle.AddRange(Rebuild(view));
+        }
+        pickle.AddRange(Ascii("u."));
+        return [.. pickle];
+    }
+
+    /// <summary>{"t0": v, "t1": v, …}: one view of storage "0" (as 65,536 floats), memoized at its first key and recalled at the others.</summary>
+    private static byte[] MemoizedViewUnder(int keys, long offset, long count)
+    {
+        var pickle = new List<byte> { 0x80, 2, (byte)'}', (byte)'(' };
+        pickle.AddRange(Unicode("t0"));
+        pickle.AddRange(Rebuild(new View("t0", "0", 65_536, offset, [count], [1])));
+        pickle.AddRange([(byte)'q', 1]); // BINPUT 1
+        for (int i = 1; i < keys; i++)
+        {
+            pickle.AddRange(Unicode($"t{i}"));
+            pickle.AddRange([(byte)'h', 1]); // BINGET 1
+        }
+        pickle.AddRange(Ascii("u."));
+        return [.. pickle];
+    }
+
+    /// <summary>EMPTY_DICT BINPUT 0, then <paramref name="count"/> × BINGET 0, with no STOP.</summary>
+    private static byte[] RecallMany(int count)
+    {
+        var pickle = new byte[5 + 2 * count];
+        pickle[0] = 0x80;
+        pickle[1] = 2;
+        pickle[2] = (byte)'}';
+        pickle[3] = (byte)'q';
+        for (int i = 0; i < count; i++)
+            pickle[5 + 2 * i] = (byte)'h';
+        return pickle;
+    }
+
+    private static byte[] Rebuild(View view) =>
+    [
+        .. Ascii("ctorch._utils\n_rebuild_tensor_v2\n(("), .. Unicode("storage"), .. Ascii("ctorch\nFloatStorage\n"),
+        .. Unicode(view.Key), .. Unicode("cpu"), .. Integer(view.Numel), (byte)'t', (byte)'Q',
+        .. Integer(view.Offset), .. Tuple(view.Shape), .. Tuple(view.Stride), 0x89, .. Ascii("ccollections\nOrderedDict\n)Rt"), (byte)'R',
+    ];
+
+    private static byte[] Unicode(string text)
+    {
+        byte[] bytes = Encoding.UTF8.GetBytes(text);
+        return [(byte)'X', .. BitConverter.GetBytes(bytes.Length), .. bytes];
+    }
+
+    /// <summary>LONG1 of 8 bytes.</summary>
+    private static byte[] Integer(long value) => [0x8a, 8, .. BitConverter.GetBytes(value)];
+
+    private static byte[] Tuple(long[] values) => [(byte)'(', .. values.SelectMany(Integer), (byte)'t'];
+}
