@@ -65,6 +65,20 @@ public sealed class HostileFileTests : IDisposable
     private const string ValidConfig = "{\\\"version\\\":\\\"V7\\\",\\\"layers\\\":1,\\\"embedding_size\\\":4,\\\"vocabulary_size\\\":8,"
         + "\\\"head_count\\\":1,\\\"head_size\\\":4,\\\"feed_forward_size\\\":16}";
 
+    [Fact]
+    public void A_safetensors_header_of_too_many_entries_is_refused_before_it_is_parsed()
+    {
+        // Empty entries cost a kilobyte each to parse, however short their JSON: 1.5 million took 1.3 GB.
+        var json = new StringBuilder("{");
+        for (int i = 0; i <= SafetensorsReader.MaxEntries; i++)
+            json.Append(i == 0 ? "" : ",").Append("\"t").Append(i).Append("\":0");
+        byte[] file = Safetensors(Ascii(json.Append('}').ToString()), []);
+
+        var error = ThrowsWithinLimit(() => SafetensorsReader.Read(new MemoryStream(file), "many.safetensors"));
+        Assert.Contains("many.safetensors", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"more than {SafetensorsReader.MaxEntries} entries", error.Message, StringComparison.Ordinal);
+    }
+
     // ---- helpers ----
 
     private static InvalidDataException ThrowsWithinLimit(Func<object> read)
