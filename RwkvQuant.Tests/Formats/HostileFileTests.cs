@@ -79,6 +79,64 @@ public sealed class HostileFileTests : IDisposable
         Assert.Contains($"more than {SafetensorsReader.MaxEntries} entries", error.Message, StringComparison.Ordinal);
     }
 
+    // ---- .pth: archive structure ----
+
+    [Fact]
+    public void A_corrupt_central_directory_is_named()
+    {
+        byte[] zip = Checkpoint(("w", "0", 2, 0, [2], [1])).ToArray();
+        int record = CentralRecord(zip, "archive/data/0");
+        zip[record] ^= 0xFF; // the record's signature: the directory no longer parses
+
+        var error = Assert.Throws<InvalidDataException>(() => PthReader.Read(new MemoryStream(zip), "directory.pth"));
+        Assert.Contains("directory.pth", error.Message, StringComparison.Ordinal);
+        Assert.Contains("central directory", error.Message, StringComparison.Ordinal);
+    }
+
+    // ---- .pth: storages and views ----
+
+    [Fact]
+    public void One_storage_declared_with_two_sizes_is_refused_naming_the_tensor()
+    {
+        // Both tensors name storage "0" (8 bytes), the second as 4 floats: its view reached past the bytes read.
+        MemoryStream stream = Checkpoint([("a", "0", 2, 0, [2], [1]), ("b", "0", 4, 0, [4], [1])], ("0", new byte[8]));
+
+        var error = Assert.Throws<InvalidDataException>(() => PthReader.Read(stream, "shared.pth"));
+        Assert.Contains("shared.pth", error.Message, StringComparison.Ordinal);
+        Assert.Contains("declared as 4 × F32, but as 2 × F32 by tensor 'a'", error.Message, StringComparison.Ordinal);
+        Assert.Equal("b", error.Data[ModelFileError.TensorNameKey]);
+    }
+
+    [Fact]
+    public void A_view_repeating_one_element_beyond_its_storage_is_refused_before_allocating()
+    {
+        // One float viewed 400 million times through a zero stride: 1.6 GB from a file of a few hundred bytes.
+        MemoryStream stream = Checkpoint([("w", "0", 1, 0, [400_000_000], [0])], ("0", new byte[4]));
+
+        var error = ThrowsWithinLimit(() => PthReader.Read(stream, "stride0.pth"));
+        Assert.Contains("stride0.pth", error.Message, StringComparison.Ordinal);
+        Assert.Contains("more than the 1 of its storage", error.Message, StringComparison.Ordinal);
+        Assert.Equal("w", error.Data[ModelFileError.TensorNameKey]);
+    }
+
+    [Fact]
+    public void Many_keys_viewing_a_whole_storage_share_its_bytes()
+    {
+        // Tied weights taken to the extreme: the storage is read once and every key's tensor is its bytes, uncopied.
+        float[] values = Enumerable.Range(0, 65_536).Select(i => (float)i).ToArray();
+        byte[] pickle = MemoizedViewUnder(300, offset: 0, 65_536);
+        MemoryStream stream = Archive(("archive/data.pkl", pickle, CompressionLevel.NoCompression),
+            ("archive/data/0", MemoryMarshal.AsBytes(values.AsSpan()).ToArray(), CompressionLevel.NoCompression));
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        IReadOnlyList<TensorData> tensors = PthReader.Read(stream, "tied.pth");
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(300, tensors.Count);
+        Assert.Equal(values, tensors[^1].ToFloatArray());
+        Assert.True(allocated < 8 * values.Length * sizeof(float), $"reading took {allocated} bytes for a 256 KB storage");
+    }
+
     // ---- helpers ----
 
     private static InvalidDataException ThrowsWithinLimit(Func<object> read)
