@@ -93,6 +93,31 @@ public sealed class HostileFileTests : IDisposable
         Assert.Contains("central directory", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void A_flipped_storage_byte_fails_the_crc_check_naming_the_tensor()
+    {
+        float[] values = [1, 2, 3, 4];
+        byte[] zip = Checkpoint([("w", "0", 4, 0, [4], [1])], ("0", MemoryMarshal.AsBytes(values.AsSpan()).ToArray())).ToArray();
+        zip[LocalData(zip, "archive/data/0") + 5] ^= 0x10;
+
+        var error = Assert.Throws<InvalidDataException>(() => PthReader.Read(new MemoryStream(zip), "flipped.pth"));
+        Assert.Contains("flipped.pth", error.Message, StringComparison.Ordinal);
+        Assert.Contains("CRC-32", error.Message, StringComparison.Ordinal);
+        Assert.Equal("w", error.Data[ModelFileError.TensorNameKey]);
+    }
+
+    [Fact]
+    public void A_storage_whose_directory_record_points_at_another_entry_is_refused_naming_the_tensor()
+    {
+        // Offset 0 is data.pkl's local header: the storage would read the pickle's bytes as its elements.
+        byte[] zip = Checkpoint(("w", "0", 2, 0, [2], [1])).ToArray();
+        BinaryPrimitives.WriteUInt32LittleEndian(zip.AsSpan(CentralRecord(zip, "archive/data/0") + 42), 0);
+
+        var error = Assert.Throws<InvalidDataException>(() => PthReader.Read(new MemoryStream(zip), "redirected.pth"));
+        Assert.Contains("redirected.pth", error.Message, StringComparison.Ordinal);
+        Assert.Equal("w", error.Data[ModelFileError.TensorNameKey]);
+    }
+
     // ---- .pth: storages and views ----
 
     [Fact]
@@ -120,6 +145,20 @@ public sealed class HostileFileTests : IDisposable
     }
 
     [Fact]
+    public void Many_keys_recalling_one_memoized_view_are_bounded_by_the_file()
+    {
+        // A view of all but the first element of a 256 KB storage, memoized once and recalled under 300 keys: each key
+        // copied the view, 77 MB in all.
+        byte[] pickle = MemoizedViewUnder(300, offset: 1, 65_535);
+        MemoryStream stream = Archive(("archive/data.pkl", pickle, CompressionLevel.NoCompression), ("archive/data/0", new byte[65_536 * 4], CompressionLevel.NoCompression));
+
+        var error = ThrowsWithinLimit(() => PthReader.Read(stream, "memo.pth"));
+        Assert.Contains("memo.pth", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"{PthReader.MaxExpansion} × the file", error.Message, StringComparison.Ordinal);
+        Assert.NotNull(error.Data[ModelFileError.TensorNameKey]);
+    }
+
+    [Fact]
     public void Many_keys_viewing_a_whole_storage_share_its_bytes()
     {
         // Tied weights taken to the extreme: the storage is read once and every key's tensor is its bytes, uncopied.
@@ -135,6 +174,44 @@ public sealed class HostileFileTests : IDisposable
         Assert.Equal(300, tensors.Count);
         Assert.Equal(values, tensors[^1].ToFloatArray());
         Assert.True(allocated < 8 * values.Length * sizeof(float), $"reading took {allocated} bytes for a 256 KB storage");
+    }
+
+    // ---- .pth: entries larger than the file can hold ----
+
+    [Fact]
+    public void An_entry_declaring_two_gigabytes_in_a_tiny_file_is_refused_before_allocating()
+    {
+        const int declared = 0x7FFF_FFC0; // just under the largest array
+        MemoryStream stream = Checkpoint([("w", "0", declared / 4, 0, [declared / 4], [1])], ("0", new byte[64]), CompressionLevel.Optimal);
+        byte[] zip = stream.ToArray();
+        BinaryPrimitives.WriteInt32LittleEndian(zip.AsSpan(CentralRecord(zip, "archive/data/0") + 24), declared);
+
+        var error = ThrowsWithinLimit(() => PthReader.Read(new MemoryStream(zip), "declared.pth"));
+        Assert.Contains("declared.pth", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"{PthReader.MaxExpansion} × the file", error.Message, StringComparison.Ordinal);
+        Assert.Equal("w", error.Data[ModelFileError.TensorNameKey]);
+    }
+
+    [Fact]
+    public void A_deflated_storage_of_improbable_ratio_is_refused_before_inflating()
+    {
+        // 16 MB of zeros deflate to about 16 KB; the file is a thousandth of what it would unpack to.
+        const int bytes = 16 << 20;
+        var stream = new MemoryStream();
+        using (var archive = new ZipArchive(stream, ZipArchiveMode.Create, leaveOpen: true))
+        {
+            Add(archive, "archive/data.pkl", StateDict(("w", "0", bytes / 4, 0, [bytes / 4], [1])), CompressionLevel.NoCompression);
+            using Stream entry = archive.CreateEntry("archive/data/0", CompressionLevel.Optimal).Open();
+            var zeros = new byte[1 << 20];
+            for (int i = 0; i < bytes / zeros.Length; i++)
+                entry.Write(zeros);
+        }
+        stream.Position = 0;
+
+        var error = ThrowsWithinLimit(() => PthReader.Read(stream, "bomb.pth"));
+        Assert.Contains("bomb.pth", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"{PthReader.MaxExpansion} × the file", error.Message, StringComparison.Ordinal);
+        Assert.Equal("w", error.Data[ModelFileError.TensorNameKey]);
     }
 
     // ---- helpers ----

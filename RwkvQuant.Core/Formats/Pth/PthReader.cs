@@ -8,11 +8,21 @@ namespace RwkvQuant.Formats.Pth;
 /// <c>&lt;prefix&gt;/</c> holding <c>data.pkl</c> (a pickled dict of tensors rebuilt by
 /// <c>torch._utils._rebuild_tensor_v2</c> over persistent storages), <c>data/&lt;key&gt;</c> (raw little-endian
 /// storages) and <c>byteorder</c>. Only the pickle subset of state dicts is understood; nothing in the file is executed.
+/// Every entry read is checked against its CRC-32, and the memory taken is bounded by the file's size
+/// (<see cref="MaxExpansion"/>).
 /// </summary>
 public static class PthReader
 {
     /// <summary>Largest <c>data.pkl</c> accepted (a state dict's pickle is a few bytes per tensor).</summary>
     public const long MaxPickleBytes = 64L << 20;
+
+    /// <summary>
+    /// Most bytes the reader takes for the archive's entries and the tensors copied out of storages, per byte of the
+    /// file: 16. <c>torch.save</c> stores entries uncompressed and most tensors share their storage's bytes, so a
+    /// checkpoint needs about 1; the bound stops a small deflated entry, or one storage viewed by many keys, from taking
+    /// memory out of all proportion to the file.
+    /// </summary>
+    public const int MaxExpansion = 16;
 
     private const string PickleName = "data.pkl";
 
@@ -34,6 +44,7 @@ public static class PthReader
     {
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(path);
+        long fileLength = stream.Length;
         (ZipArchive archive, ZipArchiveEntry[] entries) = OpenArchive(stream, path);
         using (archive)
         {
@@ -41,7 +52,7 @@ public static class PthReader
             if (pickles.Length != 1)
                 throw ModelFileError.Create(path, null, $"expected one '<prefix>/{PickleName}' in the archive, found {pickles.Length}.");
             string prefix = pickles[0].FullName[..^PickleName.Length];
-            var reader = new CheckpointReader(archive, path, prefix);
+            var reader = new CheckpointReader(archive, path, prefix, fileLength);
 
             ZipArchiveEntry? byteOrder = archive.GetEntry(prefix + "byteorder");
             if (byteOrder is not null)
@@ -84,13 +95,15 @@ public static class PthReader
 
     /// <summary>
     /// Reads the entries and storages of one archive for <see cref="Read(Stream, string)"/>: each storage once, however
-    /// many tensors view it.
+    /// many tensors view it, and never more than <see cref="MaxExpansion"/> times the file's size in all.
     /// </summary>
-    private sealed class CheckpointReader(ZipArchive archive, string path, string prefix)
+    private sealed class CheckpointReader(ZipArchive archive, string path, string prefix, long fileLength)
     {
         private readonly Dictionary<string, LoadedStorage> _storages = new(StringComparer.Ordinal);
         private readonly HashSet<string> _names = new(StringComparer.Ordinal);
         private readonly List<TensorData> _tensors = [];
+        private readonly long _budget = fileLength > long.MaxValue / MaxExpansion ? long.MaxValue : fileLength * MaxExpansion;
+        private long _taken;
 
         /// <summary>A storage as read, with how it was declared (by the tensor named) for comparing later references.</summary>
         private sealed record LoadedStorage(PickleStorage Declared, string DeclaredBy, byte[] Bytes);
@@ -145,11 +158,14 @@ public static class PthReader
             return bytes;
         }
 
-        /// <summary>The bytes of <paramref name="entry"/>, at most <paramref name="maxBytes"/> of them.</summary>
+        /// <summary>The bytes of <paramref name="entry"/>, at most <paramref name="maxBytes"/> of them, checked against its CRC-32.</summary>
         public byte[] ReadEntry(ZipArchiveEntry entry, long maxBytes, string? tensorName)
         {
             if (entry.Length > maxBytes || entry.Length < 0)
                 throw ModelFileError.Create(path, tensorName, $"archive entry '{entry.FullName}' is {entry.Length} bytes (at most {maxBytes} expected).");
+            if (entry.CompressedLength > fileLength || entry.CompressedLength < 0)
+                throw ModelFileError.Create(path, tensorName, $"archive entry '{entry.FullName}' claims {entry.CompressedLength} stored bytes, more than the file's {fileLength}.");
+            Take(entry.Length, tensorName, $"archive entry '{entry.FullName}'");
             var bytes = new byte[entry.Length];
             try
             {
@@ -160,7 +176,18 @@ public static class PthReader
             {
                 throw ModelFileError.Create(path, tensorName, $"archive entry '{entry.FullName}' cannot be read: {exception.Message}", exception);
             }
+            uint crc = ZipCrc32.Compute(bytes);
+            if (crc != entry.Crc32)
+                throw ModelFileError.Create(path, tensorName, $"archive entry '{entry.FullName}' has CRC-32 0x{crc:x8}, but the archive records 0x{entry.Crc32:x8}: the file is corrupt.");
             return bytes;
+        }
+
+        /// <summary>Counts <paramref name="bytes"/> about to be allocated against the budget of <see cref="MaxExpansion"/> × the file.</summary>
+        private void Take(long bytes, string? tensorName, string what)
+        {
+            if (bytes > _budget - _taken)
+                throw ModelFileError.Create(path, tensorName, $"{what} needs {bytes} bytes beyond the {_taken} already taken, more than {MaxExpansion} × the file's {fileLength} bytes allows (a deflated entry of improbable ratio, or a storage viewed by too many tensors).");
+            _taken += bytes;
         }
 
         /// <summary>
@@ -201,6 +228,7 @@ public static class PthReader
             bool rowMajor = IsRowMajor(tensor.Shape, tensor.Stride);
             if (rowMajor && tensor.Offset == 0 && count == storageElements)
                 return new TensorData(name, tensor.Storage.Type, tensor.Shape, storage);
+            Take(count * size, name, "the tensor's copy out of its storage");
             var bytes = new byte[count * size];
             if (count > 0)
             {
