@@ -214,6 +214,31 @@ public sealed class HostileFileTests : IDisposable
         Assert.Equal("w", error.Data[ModelFileError.TensorNameKey]);
     }
 
+    // ---- .pth: the pickle machine ----
+
+    [Fact]
+    public void A_deflated_pickle_of_millions_of_opcodes_is_refused_before_it_runs()
+    {
+        // EMPTY_DICT, BINPUT 0, then BINGET 0 four million times: 8 MB that deflate to a few kilobytes.
+        byte[] pickle = RecallMany(4_000_000);
+        MemoryStream stream = Archive(("archive/data.pkl", pickle, CompressionLevel.Optimal));
+
+        var error = ThrowsWithinLimit(() => PthReader.Read(stream, "opcodes.pth"));
+        Assert.Contains("opcodes.pth", error.Message, StringComparison.Ordinal);
+        Assert.Contains("data.pkl", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_pickle_stack_beyond_its_bound_is_refused()
+    {
+        byte[] pickle = RecallMany(PickleReader.MaxStackDepth + 1);
+        MemoryStream stream = Archive(("archive/data.pkl", pickle, CompressionLevel.NoCompression));
+
+        var error = ThrowsWithinLimit(() => PthReader.Read(stream, "stack.pth"));
+        Assert.Contains("stack.pth", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"more than {PickleReader.MaxStackDepth} values", error.Message, StringComparison.Ordinal);
+    }
+
     // ---- helpers ----
 
     private static InvalidDataException ThrowsWithinLimit(Func<object> read)
