@@ -285,17 +285,10 @@ public static class QuantizedModelFile
             Field("head_count"), Field("head_size"), Field("feed_forward_size"));
     }
 
-    private static JsonDocument Parse(string text, string key, string path)
-    {
-        try
-        {
-            return JsonDocument.Parse(text, new JsonDocumentOptions { MaxDepth = 16 });
-        }
-        catch (JsonException exception)
-        {
-            throw ModelFileError.Create(path, null, $"metadata {key} is not valid JSON: {exception.Message}", exception);
-        }
-    }
+    /// <summary>Parses metadata entry <paramref name="key"/>; every name and string in it is checked to decode, so reading
+    /// the document (here and in the codecs' <see cref="TensorPartReader"/>) cannot fail.</summary>
+    private static JsonDocument Parse(string text, string key, string path) =>
+        HeaderJson.Parse(text, 16, path, $"metadata {key}");
 
     private static string Required(IReadOnlyDictionary<string, string> metadata, string key, string path) =>
         metadata.TryGetValue(key, out string? value) ? value : throw ModelFileError.Create(path, null, $"metadata entry '{key}' is missing.");

@@ -13,6 +13,14 @@ namespace RwkvQuant.Formats.Pth;
 /// </summary>
 internal sealed class PickleReader
 {
+    /// <summary>
+    /// Most values the stack may hold: a state dict's pickle needs a few thousand (SETITEMS batches of 1,000 pairs), while
+    /// a pickle of millions of pushes, each a byte that recalls one memoized value, would otherwise grow it without limit.
+    /// </summary>
+    internal const int MaxStackDepth = 1 << 16;
+
+    private const int MaxLineBytes = 256;
+
     private static readonly object Mark = new();
 
     private static readonly Dictionary<string, TensorDataType> StorageTypes = new(StringComparer.Ordinal)
@@ -230,7 +238,12 @@ internal sealed class PickleReader
 
     private object? Recall(long index) => _memo.TryGetValue(index, out object? value) ? value : throw Error($"memo entry {index} was never stored");
 
-    private void Push(object? value) => _stack.Add(value);
+    private void Push(object? value)
+    {
+        if (_stack.Count >= MaxStackDepth)
+            throw Error($"the stack holds more than {MaxStackDepth} values");
+        _stack.Add(value);
+    }
 
     private object? Peek()
     {
@@ -279,8 +292,9 @@ internal sealed class PickleReader
 
     private string ReadLine()
     {
-        int end = Array.IndexOf(_data, (byte)'\n', _position);
-        if (end < 0 || end - _position > 256)
+        // Look no further than a name can reach, so that a run of GLOBALs without newlines costs linear time.
+        int end = Array.IndexOf(_data, (byte)'\n', _position, Math.Min(MaxLineBytes + 1, _data.Length - _position));
+        if (end < 0)
             throw Error("GLOBAL name is not a short newline-terminated line");
         string line = Encoding.ASCII.GetString(_data, _position, end - _position);
         _position = end + 1;

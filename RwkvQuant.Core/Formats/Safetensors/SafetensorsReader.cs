@@ -17,7 +17,16 @@ public static class SafetensorsReader
     /// <summary>Key of the metadata map in the header.</summary>
     public const string MetadataKey = "__metadata__";
 
+    /// <summary>
+    /// Most entries (tensors and <c>__metadata__</c>) a header may hold: 262,144, far beyond any model (an RWKV-7 of
+    /// 61 layers quantized to <c>.rwkvq</c> holds about 10,000). Parsing costs about a kilobyte per entry however small
+    /// its JSON, so the cap is what keeps a header of millions of empty tensors from taking gigabytes.
+    /// </summary>
+    public const int MaxEntries = 1 << 18;
+
     private const int LengthPrefixBytes = 8;
+
+    private const int MaxHeaderDepth = 8;
 
     private sealed record Entry(string Name, TensorDataType Type, long[] Shape, long Begin, long End);
 
@@ -134,16 +143,8 @@ public static class SafetensorsReader
 
     private static (List<Entry> Entries, Dictionary<string, string> Metadata) ParseHeader(byte[] header, string path)
     {
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(header, new JsonDocumentOptions { MaxDepth = 8 });
-        }
-        catch (JsonException exception)
-        {
-            throw ModelFileError.Create(path, null, $"header is not valid JSON: {exception.Message}", exception);
-        }
-        using (document)
+        CheckEntryCount(header, path);
+        using (JsonDocument document = HeaderJson.Parse(header, MaxHeaderDepth, path, "header"))
         {
             JsonElement root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
@@ -162,6 +163,28 @@ public static class SafetensorsReader
                     entries.Add(ParseEntry(name, property.Value, path));
             }
             return (entries, metadata);
+        }
+    }
+
+    /// <summary>
+    /// Counts the header's top-level names in one pass that allocates nothing, so that a header of more than
+    /// <see cref="MaxEntries"/> entries is refused before a document is built for it.
+    /// </summary>
+    private static void CheckEntryCount(byte[] header, string path)
+    {
+        var reader = new Utf8JsonReader(header, new JsonReaderOptions { MaxDepth = MaxHeaderDepth });
+        int count = 0;
+        try
+        {
+            while (reader.Read())
+            {
+                if (reader.TokenType == JsonTokenType.PropertyName && reader.CurrentDepth == 1 && ++count > MaxEntries)
+                    throw ModelFileError.Create(path, null, $"header holds more than {MaxEntries} entries.");
+            }
+        }
+        catch (JsonException exception)
+        {
+            throw ModelFileError.Create(path, null, $"header is not valid JSON: {exception.Message}", exception);
         }
     }
 
