@@ -81,12 +81,16 @@ internal sealed class CliContext(IAnsiConsole console, TextWriter error)
         }
     }
 
-    /// <summary>Loads a model file of any supported container (rwkv.cpp .bin, .pth, safetensors).</summary>
+    /// <summary>Loads a model file of any supported container (rwkv.cpp .bin, .pth, safetensors), refusing one whose
+    /// weights are not all finite (the message names the first such tensor).</summary>
     public static RwkvModel LoadModel(string path)
     {
         if (!File.Exists(path))
             throw new FileNotFoundException($"Model file '{path}' does not exist.", path);
-        return RwkvModelFile.Load(path);
+        RwkvModel model = RwkvModelFile.Load(path);
+        if (model.FindNonFinite() is { } bad)
+            throw new InvalidDataException($"'{path}': {bad}; a model whose weights are not all finite gives meaningless results (see `rwkvquant info`).");
+        return model;
     }
 
     private static IAnsiConsole CreateErrorConsole(TextWriter error)

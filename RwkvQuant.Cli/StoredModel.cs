@@ -22,7 +22,7 @@ internal sealed record StoredModel(QuantizedModelHeader? Quantized, RwkvModel? F
             throw new FileNotFoundException($"Model file '{path}' does not exist.", path);
         return QuantizedModelFile.IsQuantizedModel(path)
             ? new StoredModel(QuantizedModelFile.ReadHeader(path), null)
-            : new StoredModel(null, RwkvModelFile.Load(path));
+            : new StoredModel(null, CliContext.LoadModel(path));
     }
 
     /// <summary>True when the inference engine runs this version (v6, v7).</summary>

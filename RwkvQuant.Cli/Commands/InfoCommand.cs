@@ -84,6 +84,8 @@ internal static class InfoCommand
         try
         {
             model = RwkvModelFile.Load(path);
+            if (model.FindNonFinite() is { } bad)
+                notRunnable = $"{bad}; eval, quantize, generate and bench refuse a model whose weights are not all finite.";
         }
         catch (InvalidDataException exception) when (format != ModelFileFormat.Ggml)
         {
@@ -117,7 +119,7 @@ internal static class InfoCommand
             : null;
         QuantizedReport? quantizedReport = quantized is null ? null : new QuantizedReport(quantized.QuantizedTensors.Count,
             quantized.QuantizedParameterCount, quantized.QuantizedStoredBits, quantized.QuantizedBitsPerWeight, quantized.BitsPerWeight);
-        return new Report(path, description, modelConfig is not null, notRunnable, config,
+        return new Report(path, description, modelConfig is not null && notRunnable is null, notRunnable, config,
             tensors.Sum(t => t.Parameters), tensors.Length, quantizedReport, tensors);
     }
 
@@ -146,6 +148,7 @@ internal static class InfoCommand
             Row("FFN size", Format(config.FeedForwardSize));
             Row("parameters", Format(report.Parameters));
             Row("tensors", Format(report.TensorCount));
+            Row("weights", report.NotRunnableReason is { } reason ? $"not runnable: {reason}" : "complete and finite");
         }
         if (report.Quantized is { } q)
             Row("quantized", string.Create(CultureInfo.InvariantCulture,

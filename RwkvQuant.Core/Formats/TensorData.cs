@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.InteropServices;
 
 namespace RwkvQuant.Formats;
@@ -156,6 +157,43 @@ public sealed class TensorData
             return (ushort)((bits >> 16) | 0x40);
         uint rounding = 0x7FFF + ((bits >> 16) & 1);
         return (ushort)((bits + rounding) >> 16);
+    }
+
+    /// <inheritdoc />
+    /// <summary>
+    /// The index of the first NaN or infinite value, or −1 when every value is finite (or the type is not floating
+    /// point). Read from the stored bits (an exponent of all ones), without converting the values.
+    /// </summary>
+    public long IndexOfNonFinite()
+    {
+        ReadOnlySpan<byte> bytes = Bytes;
+        return Type switch
+        {
+            TensorDataType.F32 => FirstWithAllBits(MemoryMarshal.Cast<byte, uint>(bytes), 0x7F80_0000u),
+            TensorDataType.F16 => FirstWithAllBits(MemoryMarshal.Cast<byte, ushort>(bytes), (ushort)0x7C00),
+            TensorDataType.BF16 => FirstWithAllBits(MemoryMarshal.Cast<byte, ushort>(bytes), (ushort)0x7F80),
+            TensorDataType.F64 => FirstWithAllBits(MemoryMarshal.Cast<byte, ulong>(bytes), 0x7FF0_0000_0000_0000ul),
+            _ => -1,
+        };
+    }
+
+    /// <summary>The first index whose value has every bit of <paramref name="exponent"/> set, or −1.</summary>
+    private static long FirstWithAllBits<T>(ReadOnlySpan<T> values, T exponent) where T : unmanaged, IBinaryInteger<T>
+    {
+        int start = 0;
+        if (System.Numerics.Vector.IsHardwareAccelerated)
+        {
+            var mask = new Vector<T>(exponent);
+            ReadOnlySpan<Vector<T>> blocks = MemoryMarshal.Cast<T, Vector<T>>(values);
+            while (start / Vector<T>.Count < blocks.Length && !System.Numerics.Vector.EqualsAny(blocks[start / Vector<T>.Count] & mask, mask))
+                start += Vector<T>.Count;
+        }
+        for (int i = start; i < values.Length; i++)
+        {
+            if ((values[i] & exponent) == exponent)
+                return i;
+        }
+        return -1;
     }
 
     /// <inheritdoc />

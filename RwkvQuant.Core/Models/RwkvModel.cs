@@ -52,10 +52,33 @@ public sealed class RwkvModel
     /// <summary>Total number of parameters (elements of all tensors).</summary>
     public long ParameterCount => Tensors.Values.Sum(t => t.ElementCount);
 
+    /// <summary>
+    /// The first tensor (in name order) that holds a NaN or an infinity, with the index and value of its first such
+    /// value, or null when every weight is finite. Reads every tensor once (file-backed tensors from the file).
+    /// </summary>
+    public NonFiniteWeight? FindNonFinite()
+    {
+        foreach (TensorData tensor in Tensors.Values.OrderBy(t => t.Name, StringComparer.Ordinal))
+        {
+            long index = tensor.IndexOfNonFinite();
+            if (index >= 0)
+                return new NonFiniteWeight(tensor.Name, index, tensor.ToFloatArray()[index]);
+        }
+        return null;
+    }
+
     /// <summary>The tensor named <paramref name="name"/>.</summary>
     /// <exception cref="KeyNotFoundException">No such tensor (the message names it and the source).</exception>
     public TensorData this[string name] =>
         Tensors.TryGetValue(name, out TensorData? tensor)
             ? tensor
             : throw new KeyNotFoundException($"Model{(SourcePath is null ? "" : $" '{SourcePath}'")} has no tensor '{name}'.");
+}
+
+/// <summary>A NaN or infinite weight: the tensor, the value's flat index in it, and the value.</summary>
+public sealed record NonFiniteWeight(string Tensor, long Index, float Value)
+{
+    /// <summary>"tensor 'x' holds NaN at index i" (or +∞/−∞).</summary>
+    public override string ToString() =>
+        $"tensor '{Tensor}' holds {(float.IsNaN(Value) ? "NaN" : Value > 0 ? "+infinity" : "-infinity")} at index {Index}";
 }

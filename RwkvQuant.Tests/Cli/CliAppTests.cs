@@ -194,3 +194,47 @@ public class CliModelCommandTests
         Assert.Contains("65530 tokens but the model's vocabulary is 256", run.Error, StringComparison.Ordinal);
     }
 }
+
+/// <summary>A model whose weights hold a NaN or an infinity: <c>info</c> names the first such tensor, the commands that
+/// run a model refuse it in one line naming the file and the tensor (issue 16, item 6).</summary>
+public class CliNonFiniteModelTests
+{
+    [FixtureTheory]
+    [InlineData(float.NaN, "NaN")]
+    [InlineData(float.NegativeInfinity, "-infinity")]
+    public async Task A_model_with_a_non_finite_weight_is_named_by_info_and_refused_by_eval_and_generate(float value, string shown)
+    {
+        RwkvQuant.Models.RwkvModel model = RwkvQuant.Formats.Ggml.GgmlModelLoader.Load(Fixtures.Path("rwkvcpp", "tiny-rwkv-7v0-834K-FP32.bin"));
+        RwkvQuant.Formats.TensorData key = model["blocks.3.att.key.weight"];
+        float[] values = key.ToFloatArray();
+        values[77] = value;
+        var broken = model.WithTensors(new Dictionary<string, RwkvQuant.Formats.TensorData>
+        {
+            [key.Name] = RwkvQuant.Formats.TensorData.FromFloats(key.Name, key.Shape, values),
+        });
+        string path = Path.Combine(Path.GetTempPath(), $"rwkvquant-nonfinite-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            RwkvQuant.Models.RwkvModelFile.SaveSafetensors(broken, path);
+            string expected = $"tensor 'blocks.3.att.key.weight' holds {shown} at index 77";
+
+            CliAppTests.CliRun info = await CliAppTests.RunAsync("info", path);
+            Assert.True(info.ExitCode == 0, info.Error);
+            Assert.Contains(expected, info.Output.Replace("\n", "", StringComparison.Ordinal).Replace("│", "", StringComparison.Ordinal)
+                .Replace("  ", " ", StringComparison.Ordinal), StringComparison.Ordinal);
+
+            foreach (string[] args in new[] { new[] { "eval", path, "--text", Fixtures.Path("text", "lambada_test.jsonl") }, ["generate", path, "--prompt", "Hi", "--tokens", "4"] })
+            {
+                CliAppTests.CliRun run = await CliAppTests.RunAsync(args);
+                Assert.Equal(1, run.ExitCode);
+                Assert.Contains(expected, run.Error, StringComparison.Ordinal);
+                Assert.Contains(path, run.Error, StringComparison.Ordinal);
+                Assert.Single(run.Error.Trim().Split('\n'));
+            }
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}
