@@ -265,6 +265,7 @@ public sealed class QuantizedModelFileTests : IDisposable
     [
         "wrong format id", "unsupported version", "bad tensors json", "bad config json", "config contradicts tensors", "missing part", "part size",
         "part dtype", "canonical shape", "unknown scheme", "stored bits", "bad field", "extra part", "integer full-precision",
+        "NaN scale", "infinite zero",
     ];
 
     [FixtureTheory]
@@ -328,6 +329,15 @@ public sealed class QuantizedModelFileTests : IDisposable
                 break;
             case "extra part":
                 tensors.Add(new TensorData(rtn + ".extra", TensorDataType.U8, [1], [0]));
+                break;
+            case "NaN scale" or "infinite zero":
+                // Both used to load: the dequantized model gave NaN logits, the engine finite but wrong ones.
+                string part = rtn + (badCase == "NaN scale" ? ".scales" : ".zeros");
+                TensorData stored = tensors[Index(part)];
+                Assert.Equal(TensorDataType.F16, stored.Type);
+                byte[] bytes = stored.Bytes.ToArray();
+                BitConverter.TryWriteBytes(bytes.AsSpan(2 * 5), badCase == "NaN scale" ? Half.NaN : Half.PositiveInfinity);
+                tensors[Index(part)] = new TensorData(stored.Name, stored.Type, stored.Shape, bytes);
                 break;
             case "integer full-precision":
                 tensors.Add(new TensorData("blocks.0.something", TensorDataType.I32, [1], new byte[4]));

@@ -12,7 +12,11 @@ internal sealed class TensorPartReader(string path, string tensorName, IReadOnly
     /// <summary>The tensor's name.</summary>
     public string TensorName => tensorName;
 
-    /// <summary>The bytes of part <paramref name="suffix"/>, which must have <paramref name="type"/> and <paramref name="shape"/>.</summary>
+    /// <summary>
+    /// The bytes of part <paramref name="suffix"/>, which must have <paramref name="type"/> and <paramref name="shape"/>
+    /// and, when floating point (scales, zeros, steps, codebooks), hold only finite values: a NaN or infinite scale
+    /// would otherwise give NaN dequantized weights and different, finite but wrong, results on the engine's kernels.
+    /// </summary>
     public byte[] Take(string suffix, TensorDataType type, params long[] shape)
     {
         string name = $"{tensorName}.{suffix}";
@@ -20,8 +24,12 @@ internal sealed class TensorPartReader(string path, string tensorName, IReadOnly
             throw Error($"part '{name}' is missing.");
         if (entry.Type != type || !entry.Shape.SequenceEqual(shape))
             throw Error($"part '{name}' is {entry.Type} [{string.Join(", ", entry.Shape)}], expected {type} [{string.Join(", ", shape)}].");
+        byte[] bytes = entry.ToByteArray();
+        var part = new TensorData(name, type, entry.Shape, bytes);
+        if (part.IndexOfNonFinite() is var index and >= 0)
+            throw Error($"part '{name}' holds {part.ToFloatArray()[index]} at index {index}; stored scales, zeros and codebooks must be finite.");
         consumed.Add(name);
-        return entry.ToByteArray();
+        return bytes;
     }
 
     /// <summary>Integer field <paramref name="key"/> in [<paramref name="min"/>, <paramref name="max"/>].</summary>

@@ -69,7 +69,8 @@ public sealed class GgmlQuantizer : IScalarQuantizer
 
     /// <summary>
     /// The values of a weight for a block format whose blocks of 32 run along a row (ggml's and llama.cpp's): a 2-D
-    /// floating-point [rows, columns] weight, columns a multiple of 32, every value finite — or what is wrong with it, a
+    /// floating-point [rows, columns] weight, columns a multiple of 32, every value finite and within FP16's range (the
+    /// formats' scales are FP16) — or what is wrong with it, a
     /// sentence that follows the tensor's name. <paramref name="quantization"/> names the quantization in the messages,
     /// <paramref name="format"/> the block format.
     /// </summary>
@@ -89,6 +90,11 @@ public sealed class GgmlQuantizer : IScalarQuantizer
         int bad = Array.FindIndex(values, v => !float.IsFinite(v));
         if (bad >= 0)
             return (null, $"holds {values[bad]} at [{bad / columns}, {bad % columns}]; only finite weights can be quantized.");
+        // Every block scale of these formats is at most the block's largest magnitude, so weights within FP16's range
+        // keep every stored scale finite (ggml itself would store an infinity).
+        bad = Array.FindIndex(values, v => Math.Abs(v) > (float)Half.MaxValue);
+        if (bad >= 0)
+            return (null, $"holds {values[bad]} at [{bad / columns}, {bad % columns}]; {format} stores FP16 scales, which reach only ±{(float)Half.MaxValue}.");
         return (values, null);
     }
 }

@@ -92,6 +92,29 @@ public class GgmlQuantizerTests
         Assert.Contains("[1, 5]", error.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>Weights beyond FP16's range would give infinite block scales (ggml stores them); we refuse them instead,
+    /// for the ggml formats and the k-quants alike.</summary>
+    [Theory]
+    [InlineData(70000f)]
+    [InlineData(-1e9f)]
+    public void Weights_beyond_the_range_of_FP16_scales_are_refused_naming_the_tensor(float huge)
+    {
+        float[] values = RandomWeight("x", 2, 256, seed: 4).ToFloatArray();
+        values[256 + 7] = huge;
+        TensorData weight = TensorData.FromFloats("blocks.1.att.value.weight", [2, 256], values);
+        foreach (IScalarQuantizer quantizer in new IScalarQuantizer[]
+                 {
+                     new GgmlQuantizer(new GgmlQuantizerOptions(GgmlType.Q4_0)),
+                     new RwkvQuant.Scalar.KQuants.KQuantizer(new RwkvQuant.Scalar.KQuants.KQuantizerOptions(RwkvQuant.Kernels.Packed.KQuantType.IQ3_S)),
+                 })
+        {
+            var error = Assert.Throws<ArgumentException>(() => quantizer.Quantize(weight));
+            Assert.Contains("blocks.1.att.value.weight", error.Message, StringComparison.Ordinal);
+            Assert.Contains("[1, 7]", error.Message, StringComparison.Ordinal);
+            Assert.Contains("FP16", error.Message, StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public void Only_2d_weights_are_accepted()
     {
