@@ -201,7 +201,28 @@ public static class QuantizedModelFile
         RwkvConfig inferred = RwkvConfigInference.InferFromShapes(shapes, path);
         if (inferred != config)
             throw ModelFileError.Create(path, null, $"the tensors make the model {inferred}, but the stored config says {config}.");
+        CheckDeclaredSize(shapes.Values, file.Tensors.Sum(t => t.ByteCount), path);
         return new QuantizedModelContents(path, config, descriptions, entries, parts, fullPrecision);
+    }
+
+    /// <summary>
+    /// The most float32 bytes the declared tensors may hold per byte of tensor data in the file: 64, i.e. half a bit per
+    /// weight on average. Every scheme this library writes stores more (1-bit codes with their scales take over 1 bit),
+    /// while a hostile description (vectors of 1,024 values with 1-bit codes) would expand its parts 32,768-fold.
+    /// </summary>
+    public const int MaxExpansion = 64;
+
+    /// <summary>Refuses a file whose declared tensors would take more than <see cref="MaxExpansion"/> times its tensor
+    /// data as float32, before anything is decoded.</summary>
+    /// <exception cref="InvalidDataException">They would (the message names the file).</exception>
+    internal static void CheckDeclaredSize(IEnumerable<IReadOnlyList<long>> shapes, long storedBytes, string path)
+    {
+        double parameters = shapes.Sum(shape => shape.Aggregate(1.0, (a, b) => a * b));
+        if (parameters * sizeof(float) > (double)MaxExpansion * storedBytes)
+        {
+            throw ModelFileError.Create(path, null, string.Create(CultureInfo.InvariantCulture,
+                $"its tensors declare {parameters:N0} parameters, {parameters * sizeof(float) / Math.Max(storedBytes, 1):N0} float32 bytes per byte of tensor data stored; a quantized model stores at least 1/{MaxExpansion} of that."));
+        }
     }
 
     /// <summary>The quantized tensor whose part <paramref name="entry"/> would be (<c>{name}.{part}</c>), if any.</summary>

@@ -390,3 +390,22 @@ public sealed class QuantizedModelFileTests : IDisposable
         return network.Forward(tensor(new long[] { 34, 105, 110 }, [1, 3])).data<float>().ToArray();
     }
 }
+
+/// <summary>
+/// <see cref="QuantizedModelFile.CheckDeclaredSize"/>: a .rwkvq header may not declare tensors that would expand its
+/// stored bytes more than <see cref="QuantizedModelFile.MaxExpansion"/>-fold (a vector-quantized description with
+/// 1,024-value vectors and 1-bit codes would expand 32,768-fold); every real file passes it (the round-trip tests above).
+/// </summary>
+public class QuantizedModelDeclaredSizeTests
+{
+    [Fact]
+    public void Tensors_that_would_expand_the_file_beyond_the_bound_are_refused_naming_it()
+    {
+        IReadOnlyList<long>[] shapes = [[4096, 4096], [4096]];
+        long floatBytes = (4096L * 4096 + 4096) * 4;
+        QuantizedModelFile.CheckDeclaredSize(shapes, floatBytes / QuantizedModelFile.MaxExpansion, "ok.rwkvq");
+        var error = Assert.Throws<InvalidDataException>(() => QuantizedModelFile.CheckDeclaredSize(shapes, floatBytes / 32768, "hostile.rwkvq"));
+        Assert.Contains("hostile.rwkvq", error.Message, StringComparison.Ordinal);
+        Assert.Contains("16,781,312 parameters", error.Message, StringComparison.Ordinal);
+    }
+}
