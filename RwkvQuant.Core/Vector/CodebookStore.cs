@@ -149,7 +149,7 @@ internal sealed class CodebookStore
         {
             var fp16 = new Half[codebooks.Length];
             for (int i = 0; i < fp16.Length; i++)
-                fp16[i] = (Half)codebooks[i];
+                fp16[i] = ToFp16(codebooks[i]);
             return new CodebookStore(groups, length, null, null, fp16, null, null, 0);
         }
         var int8 = new sbyte[codebooks.Length];
@@ -162,7 +162,7 @@ internal sealed class CodebookStore
                 largest = Math.Max(largest, Math.Abs(value));
             // The scale is rounded to FP16 first and the int8 values are fitted to the rounded scale, so that
             // scale · q reproduces exactly what dequantization computes.
-            Half scale = (Half)(largest / 127);
+            Half scale = ToFp16(largest / 127);
             scales[g] = scale;
             double s = (double)scale;
             for (int j = 0; j < length; j++)
@@ -221,9 +221,19 @@ internal sealed class CodebookStore
         var uHalf = new Half[leftValues.Length];
         var vHalf = new Half[rightValues.Length];
         for (int i = 0; i < uHalf.Length; i++)
-            uHalf[i] = (Half)leftValues[i];
+            uHalf[i] = ToFp16(leftValues[i]);
         for (int i = 0; i < vHalf.Length; i++)
-            vHalf[i] = (Half)rightValues[i];
+            vHalf[i] = ToFp16(rightValues[i]);
         return new CodebookStore(groups, length, null, null, null, uHalf, vHalf, rank);
+    }
+
+    /// <summary><paramref name="value"/> as FP16, which must not overflow: a stored codebook is never infinite.</summary>
+    /// <exception cref="ArgumentException">It is beyond FP16's range.</exception>
+    private static Half ToFp16(double value)
+    {
+        var half = (Half)value;
+        if (Half.IsInfinity(half))
+            throw new ArgumentException($"A codebook value of {value:G4} is beyond the range of FP16 (±65504), in which codebooks are stored; weights this large cannot be vector-quantized.");
+        return half;
     }
 }

@@ -26,10 +26,13 @@ internal static class VectorInput
         {
             throw new ArgumentException($"Tensor '{weight.Name}' of type {weight.Type} is not floating point.", nameof(weight), e);
         }
-        foreach (float value in values)
+        for (int i = 0; i < values.Length; i++)
         {
-            if (!float.IsFinite(value))
-                throw new ArgumentException($"Tensor '{weight.Name}' holds NaN or infinity.", nameof(weight));
+            if (!float.IsFinite(values[i]))
+                throw new ArgumentException($"Tensor '{weight.Name}' holds {values[i]} at [{i / columns}, {i % columns}]; only finite weights can be quantized.", nameof(weight));
+            // Codebooks are stored in FP16 (or int8 over an FP16 scale) and centroids lie among the weights.
+            if (Math.Abs(values[i]) > (float)Half.MaxValue)
+                throw new ArgumentException($"Tensor '{weight.Name}' holds {values[i]} at [{i / columns}, {i % columns}]; codebooks are stored in FP16, which reaches only ±{(float)Half.MaxValue}.", nameof(weight));
         }
         if (requiresHessian && hessian is null)
             throw new ArgumentException($"Quantizing tensor '{weight.Name}' needs a Hessian [{columns}, {columns}].", nameof(hessian));

@@ -90,6 +90,20 @@ public class VectorQuantizerTests
         Assert.Throws<ArgumentException>(() => gptvq.Quantize(VectorTestData.Weight(4, 64, 1), Hessian.Identity(63)));
     }
 
+    /// <summary>Codebooks are stored in FP16 (or int8 with an FP16 scale): weights beyond its range are refused rather
+    /// than stored as infinite codebooks.</summary>
+    [Theory]
+    [InlineData(CodebookPrecision.Fp16)]
+    [InlineData(CodebookPrecision.Int8WithScale)]
+    public void Weights_beyond_the_range_of_FP16_codebooks_are_refused(CodebookPrecision precision)
+    {
+        float[] values = [.. VectorTestData.Weight(4, 64, 3).ToFloatArray().Select(v => v * 1e8f)];
+        var quantizer = new KMeansVectorQuantizer(new KMeansOptions { Dimension = 2, Bits = 3, CodebookPrecision = precision });
+        var error = Assert.Throws<ArgumentException>(() => quantizer.Quantize(TensorData.FromFloats("blocks.0.att.key.weight", [4, 64], values)));
+        Assert.Contains("FP16", error.Message, StringComparison.Ordinal);
+        Assert.Contains("blocks.0.att.key.weight", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Gptvq_options_are_validated()
     {
