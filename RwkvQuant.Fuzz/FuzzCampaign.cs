@@ -83,7 +83,7 @@ public sealed class FuzzCampaign
             File.WriteAllBytes(path, file.Bytes);
             CaseResult result = _runner.Run(path, loaders);
             summary.Add(file, result, file.Bytes.LongLength);
-            log?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{i}\t{file.SeedName}\t{file.Mutation}\t{result.Outcome}\t{result.Loader}\t{result.ExceptionType}\t{result.Message}"));
+            log?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{i}\t{file.SeedName}\t{SummaryTable.Printable(file.Mutation.ToString())}\t{result.Outcome}\t{result.Loader}\t{result.ExceptionType}\t{SummaryTable.Printable(result.Message)}"));
             if (result.Outcome.IsDefect())
                 summary.AddDefect(new FuzzDefect(i, file.SeedName, file.Mutation, result, Save(format, i, file, result)));
             progress?.Report(i + 1);

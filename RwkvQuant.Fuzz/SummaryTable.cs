@@ -9,6 +9,14 @@ public static class SummaryTable
 
     private static readonly string[] Headings = ["loaded", "rejected", "no-path", "other-exc", "hang", "over-alloc"];
 
+    /// <summary><paramref name="text"/> on one line: control characters (a mutated file's names hold any bytes) shown as '·'.</summary>
+    public static string Printable(string? text) =>
+        text is null ? "" : string.Create(text.Length, text, (span, t) =>
+        {
+            for (int i = 0; i < t.Length; i++)
+                span[i] = char.IsControl(t[i]) ? '\u00b7' : t[i];
+        });
+
     /// <summary>Writes <paramref name="summaries"/> to <paramref name="writer"/>.</summary>
     public static void Write(IReadOnlyList<FormatSummary> summaries, TextWriter writer)
     {
@@ -34,10 +42,10 @@ public static class SummaryTable
             writer.WriteLine(string.Create(invariant, $"{s.Format.Name()} defects:"));
             foreach (FuzzDefect d in s.Defects)
             {
-                writer.WriteLine(string.Create(invariant, $"  case {d.Case} [{d.SeedName}] {d.Mutation}"));
-                writer.WriteLine(string.Create(invariant, $"    {d.Result.Outcome} in {d.Result.Loader}: {d.Result.ExceptionType}: {d.Result.Message}"));
+                writer.WriteLine(string.Create(invariant, $"  case {d.Case} [{d.SeedName}] {Printable(d.Mutation.ToString())}"));
+                writer.WriteLine(string.Create(invariant, $"    {d.Result.Outcome} in {d.Result.Loader}: {d.Result.ExceptionType}: {Printable(d.Result.Message)}"));
                 if (!string.IsNullOrEmpty(d.Result.StackTop))
-                    writer.WriteLine(string.Create(invariant, $"    at {d.Result.StackTop}"));
+                    writer.WriteLine(string.Create(invariant, $"    at {Printable(d.Result.StackTop)}"));
                 if (d.SavedFile is not null)
                     writer.WriteLine(string.Create(invariant, $"    file: {d.SavedFile}"));
             }

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Globalization;
 
 namespace RwkvQuant.Fuzz.Layouts;
 
@@ -95,7 +94,4 @@ internal static class ZipLayout
     private static int U16(byte[] bytes, long offset) => BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan((int)offset));
 
     private static long U32(byte[] bytes, long offset) => BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan((int)offset));
-
-    /// <summary>For descriptions: a field's offset in hex.</summary>
-    public static string Hex(long offset) => "0x" + offset.ToString("x", CultureInfo.InvariantCulture);
 }
