@@ -156,6 +156,19 @@ public class PthReaderTests
     }
 
     [Fact]
+    public void A_tensor_under_an_empty_key_is_rejected_naming_the_file()
+    {
+        // Found by rwkvquant-fuzz (a pickle string mutated to ''): TensorData refused the name with an ArgumentException.
+        (TensorDataType, byte[])[] storages = [(TensorDataType.F32, new byte[8])];
+        using var stream = new MemoryStream();
+        PthWriter.Write(stream, storages, [new PthWriter.View("", 0, 0, [2], [1])]);
+        stream.Position = 0;
+        var error = Assert.Throws<InvalidDataException>(() => PthReader.Read(stream, "empty-key.pth"));
+        Assert.Contains("empty-key.pth", error.Message, StringComparison.Ordinal);
+        Assert.Contains("empty key", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Nested_state_dicts_are_flattened_with_dotted_keys()
     {
         // {"model": OrderedDict{"w": tensor}} written by hand: PROTO 2, EMPTY_DICT, key, OrderedDict(), MARK key tensor SETITEMS, SETITEM, STOP

@@ -123,6 +123,8 @@ public static class PthReader
                 switch (value)
                 {
                     case PickleTensor tensor:
+                        if (name.Length == 0)
+                            throw ModelFileError.Create(path, null, "a tensor has an empty key in the state dict.");
                         if (!_names.Add(name))
                             throw ModelFileError.Create(path, name, "the key appears twice after flattening nested dicts.");
                         _tensors.Add(Materialize(name, tensor, LoadStorage(tensor.Storage, name)));
