@@ -18,10 +18,12 @@ internal sealed class EngineWeights
     private readonly Dictionary<string, TensorData> _kept;
     private readonly IMatrixVectorProductFactory _factory;
     private readonly bool _dequantize;
+    private readonly string _source;
 
-    private EngineWeights(RwkvConfig config, IReadOnlySet<string> quantizedNames, Func<string, QuantizedTensor> quantized,
+    private EngineWeights(RwkvConfig config, string? source, IReadOnlySet<string> quantizedNames, Func<string, QuantizedTensor> quantized,
         Dictionary<string, TensorData> kept, IMatrixVectorProductFactory factory, bool dequantize = false)
     {
+        _source = source ?? "(in memory)";
         _dequantize = dequantize;
         Config = config;
         _quantizedNames = quantizedNames;
@@ -34,7 +36,7 @@ internal sealed class EngineWeights
     public static EngineWeights From(QuantizedModel model, IMatrixVectorProductFactory factory)
     {
         var quantized = model.QuantizedTensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
-        return new(model.Config, quantized.Keys.ToHashSet(StringComparer.Ordinal), name => quantized[name],
+        return new(model.Config, model.SourcePath, quantized.Keys.ToHashSet(StringComparer.Ordinal), name => quantized[name],
             model.FullPrecisionTensors.ToDictionary(t => t.Name, StringComparer.Ordinal), factory);
     }
 
@@ -62,7 +64,7 @@ internal sealed class EngineWeights
             released += (tensor.StoredBits + 7) / 8 + (dequantize ? 8 * tensor.ElementCount : 0); // floats and their bytes
             return tensor;
         }
-        return new(contents.Config, contents.QuantizedNames.ToHashSet(StringComparer.Ordinal), Decode,
+        return new(contents.Config, contents.Path, contents.QuantizedNames.ToHashSet(StringComparer.Ordinal), Decode,
             contents.FullPrecisionTensors.ToDictionary(t => t.Name, StringComparer.Ordinal), factory, dequantize);
     }
 
@@ -71,7 +73,7 @@ internal sealed class EngineWeights
 
     /// <summary>The weights of a float32 model (every tensor kept).</summary>
     public static EngineWeights From(RwkvModel model, IMatrixVectorProductFactory factory) =>
-        new(model.Config, new HashSet<string>(StringComparer.Ordinal), name => throw new KeyNotFoundException(name),
+        new(model.Config, model.SourcePath, new HashSet<string>(StringComparer.Ordinal), name => throw new KeyNotFoundException(name),
             model.Tensors.Values.ToDictionary(t => t.Name, StringComparer.Ordinal), factory);
 
     /// <summary>The architecture.</summary>
@@ -97,7 +99,7 @@ internal sealed class EngineWeights
             ? _quantized(name).Dequantize()
             : Kept(name).ToFloatArray();
         if (values.Length != length)
-            throw new InvalidDataException($"Tensor '{name}' holds {values.Length} values; the engine needs a vector of {length}.");
+            throw ModelFileError.Create(_source, name, $"holds {values.Length} values; the engine needs a vector of {length}.");
         BytesPerToken += 4L * length;
         return values;
     }
@@ -133,21 +135,30 @@ internal sealed class EngineWeights
             product = _factory.Create(_dequantize ? matrix.ToFloat32() : matrix); // the float32 engine reads float32 throughout
         }
         if ((rows is not null && product.Rows != rows) || (columns is not null && product.Columns != columns))
-            throw new InvalidDataException($"Tensor '{name}' is the [{product.Rows}, {product.Columns}] matrix; the engine needs [{rows?.ToString(CultureInfo.InvariantCulture) ?? "any"}, {columns?.ToString(CultureInfo.InvariantCulture) ?? "any"}].");
+            throw ModelFileError.Create(_source, name, $"is the [{product.Rows}, {product.Columns}] matrix; the engine needs [{rows?.ToString(CultureInfo.InvariantCulture) ?? "any"}, {columns?.ToString(CultureInfo.InvariantCulture) ?? "any"}].");
         BytesPerToken += product.WeightBytes;
         return product;
     }
 
-    /// <summary>The <c>[out, in]</c> matrix shape a kept tensor holds in <paramref name="layout"/>.</summary>
-    private static (int Rows, int Columns) MatrixShape(TensorData tensor, LinearLayout layout)
+    /// <summary>
+    /// The <c>[out, in]</c> matrix shape a kept tensor holds in <paramref name="layout"/>. Extra dimensions of size 1
+    /// (a stored <c>[C, D, 1]</c>) are dropped, as <see cref="RwkvModelSchema"/>, which has checked the shape, ignores
+    /// them.
+    /// </summary>
+    private (int Rows, int Columns) MatrixShape(TensorData tensor, LinearLayout layout)
     {
-        IReadOnlyList<long> shape = tensor.Shape;
+        int rank = layout == LinearLayout.StackedInOut ? 3 : 2;
+        List<long> shape = [.. tensor.Shape];
+        while (shape.Count > rank && shape[^1] == 1)
+            shape.RemoveAt(shape.Count - 1);
+        while (shape.Count > rank && shape[0] == 1)
+            shape.RemoveAt(0);
         return layout switch
         {
             LinearLayout.OutIn when shape.Count == 2 => (checked((int)shape[0]), checked((int)shape[1])),
             LinearLayout.InOut when shape.Count == 2 => (checked((int)shape[1]), checked((int)shape[0])),
             LinearLayout.StackedInOut when shape.Count == 3 => (checked((int)shape[2]), checked((int)(shape[0] * shape[1]))),
-            _ => throw new InvalidDataException($"Tensor '{tensor.Name}' has shape [{string.Join(", ", shape)}], not the {layout} matrix the engine needs."),
+            _ => throw ModelFileError.Create(_source, tensor.Name, $"has shape [{string.Join(", ", tensor.Shape)}], not the {layout} matrix the engine needs."),
         };
     }
 
@@ -165,5 +176,5 @@ internal sealed class EngineWeights
     private TensorData Kept(string name) =>
         _kept.TryGetValue(name, out TensorData? tensor)
             ? tensor
-            : throw new InvalidDataException($"The model has no tensor '{name}'.");
+            : throw ModelFileError.Create(_source, name, "tensor is missing.");
 }

@@ -33,6 +33,9 @@ internal sealed class QuantizedModelContents
         FullPrecisionTensors = fullPrecision;
     }
 
+    /// <summary>The file's path, for messages.</summary>
+    public string Path => _path;
+
     /// <summary>The architecture (checked against the tensors' declared shapes).</summary>
     public RwkvConfig Config { get; }
 

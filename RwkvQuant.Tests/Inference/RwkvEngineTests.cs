@@ -306,4 +306,29 @@ public sealed class RwkvEngineTests(ITestOutputHelper output) : IDisposable
         }
         return Math.Max(0, kl);
     }
+
+    /// <summary>
+    /// A LoRA matrix stored with an extra unit dimension ([C, D, 1]: allowed by the model's schema) runs on the engine
+    /// like the original (rwkvquant-fuzz found the engine refusing it without naming the file); a shape the engine
+    /// cannot use names the file and the tensor.
+    /// </summary>
+    [FixtureTheory]
+    [InlineData(V6, "blocks.1.att.time_decay_w1")]
+    [InlineData(V7, "blocks.1.att.w1")]
+    public void A_matrix_stored_with_an_extra_unit_dimension_runs_and_a_wrong_one_names_the_file(string file, string name)
+    {
+        RwkvModel model = Load(file);
+        TensorData matrix = model[name];
+        RwkvModel Replaced(IReadOnlyList<long> shape) => new(model.Config,
+            [.. model.Tensors.Values.Select(t => t.Name == name ? TensorData.FromFloats(name, shape, matrix.ToFloatArray()) : t)], "changed.safetensors");
+
+        RwkvEngine original = RwkvEngine.Create(model), reshaped = RwkvEngine.Create(Replaced([.. matrix.Shape, 1]));
+        RwkvEngineState a = original.CreateState(), b = reshaped.CreateState();
+        foreach (int token in new[] { 3, 1, 4, 1, 5 })
+            Assert.Equal(original.Step(token, a), reshaped.Step(token, b));
+
+        var error = Assert.Throws<InvalidDataException>(() => RwkvEngine.Create(Replaced([matrix.ElementCount])));
+        Assert.Contains("changed.safetensors", error.Message, StringComparison.Ordinal);
+        Assert.Contains(name, error.Message, StringComparison.Ordinal);
+    }
 }
