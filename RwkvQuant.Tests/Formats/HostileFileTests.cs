@@ -239,6 +239,32 @@ public sealed class HostileFileTests : IDisposable
         Assert.Contains($"more than {PickleReader.MaxStackDepth} values", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void A_pickle_building_a_container_per_byte_is_refused_within_a_small_multiple_of_its_size()
+    {
+        // PROTO 2, EMPTY_LIST, then EMPTY_DICT APPEND pairs: one ~100-byte dict per two bytes of the file.
+        const int dicts = 400_000;
+        var pickle = new byte[3 + 2 * dicts + 1];
+        pickle[0] = 0x80;
+        pickle[1] = 2;
+        pickle[2] = (byte)']';
+        for (int i = 0; i < dicts; i++)
+        {
+            pickle[3 + 2 * i] = (byte)'}';
+            pickle[4 + 2 * i] = (byte)'a';
+        }
+        pickle[^1] = (byte)'.';
+        MemoryStream stream = Archive(("archive/data.pkl", pickle, CompressionLevel.NoCompression));
+        long size = stream.Length;
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var error = Assert.Throws<InvalidDataException>(() => PthReader.Read(stream, "dicts.pth"));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Contains("dicts.pth", error.Message, StringComparison.Ordinal);
+        Assert.Contains("containers", error.Message, StringComparison.Ordinal);
+        Assert.True(allocated < 32 * size, $"the failed read allocated {allocated} bytes for a {size}-byte file");
+    }
+
     // ---- helpers ----
 
     private static InvalidDataException ThrowsWithinLimit(Func<object> read)

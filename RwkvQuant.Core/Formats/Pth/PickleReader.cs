@@ -21,6 +21,15 @@ internal sealed class PickleReader
 
     private const int MaxLineBytes = 256;
 
+    /// <summary>
+    /// Pickle bytes per container the pickle may build (plus <see cref="FreeContainers"/>): a state dict's pickle builds
+    /// about one tuple, list, dict or call result per 25 bytes, while one-byte EMPTY_DICT opcodes appended to a list would
+    /// otherwise build a ~100-byte object per byte of the file.
+    /// </summary>
+    internal const int BytesPerContainer = 8;
+
+    private const int FreeContainers = 4096;
+
     private static readonly object Mark = new();
 
     private static readonly Dictionary<string, TensorDataType> StorageTypes = new(StringComparer.Ordinal)
@@ -43,6 +52,7 @@ internal sealed class PickleReader
     private readonly Dictionary<long, object?> _memo = [];
     private int _position;
     private int _opcodeOffset;
+    private long _containers;
 
     private PickleReader(byte[] data, string path)
     {
@@ -89,13 +99,13 @@ internal sealed class PickleReader
                 case (byte)'U': Push(Encoding.Latin1.GetString(Take(ReadByte()))); break;            // SHORT_BINSTRING
                 case (byte)'B': Push(Take(ReadLength4()).ToArray()); break;                          // BINBYTES
                 case (byte)'C': Push(Take(ReadByte()).ToArray()); break;                             // SHORT_BINBYTES
-                case (byte)'}': Push(new PickleDict()); break;     // EMPTY_DICT
-                case (byte)']': Push(new List<object?>()); break;  // EMPTY_LIST
+                case (byte)'}': Push(Built(new PickleDict())); break;     // EMPTY_DICT
+                case (byte)']': Push(Built(new List<object?>())); break;  // EMPTY_LIST
                 case (byte)')': Push(Array.Empty<object?>()); break; // EMPTY_TUPLE
-                case (byte)'t': Push(PopToMark().ToArray()); break;  // TUPLE
-                case 0x85: Push(new[] { Pop() }); break;             // TUPLE1
-                case 0x86: { object? b = Pop(), a = Pop(); Push(new[] { a, b }); break; }             // TUPLE2
-                case 0x87: { object? c = Pop(), b = Pop(), a = Pop(); Push(new[] { a, b, c }); break; } // TUPLE3
+                case (byte)'t': Push(Built(PopToMark().ToArray())); break;  // TUPLE
+                case 0x85: Push(Built(new[] { Pop() })); break;             // TUPLE1
+                case 0x86: { object? b = Pop(), a = Pop(); Push(Built(new[] { a, b })); break; }             // TUPLE2
+                case 0x87: { object? c = Pop(), b = Pop(), a = Pop(); Push(Built(new[] { a, b, c })); break; } // TUPLE3
                 case (byte)'s': // SETITEM
                 {
                     object? value = Pop(), key = Pop();
@@ -145,7 +155,7 @@ internal sealed class PickleReader
                     object? arguments = Pop(), callable = Pop();
                     if (callable is not PickleGlobal global || arguments is not object?[] tuple)
                         throw Error($"{(opcode == 0x81 ? "NEWOBJ" : "REDUCE")} needs a global and an argument tuple");
-                    Push(Call(global, tuple));
+                    Push(Built(Call(global, tuple)));
                     break;
                 }
                 case (byte)'b': // BUILD: torch sets attributes (e.g. _metadata) on the OrderedDict; they carry no tensors
@@ -237,6 +247,15 @@ internal sealed class PickleReader
     private static string Describe(object? value) => value?.GetType().Name ?? "None";
 
     private object? Recall(long index) => _memo.TryGetValue(index, out object? value) ? value : throw Error($"memo entry {index} was never stored");
+
+    /// <summary>Counts a container (tuple, list, dict or call result) against the pickle's budget, then returns it.</summary>
+    private T Built<T>(T value)
+    {
+        long allowed = FreeContainers + (long)_data.Length / BytesPerContainer;
+        if (++_containers > allowed)
+            throw Error($"the pickle builds more than {allowed} containers for its {_data.Length} bytes");
+        return value;
+    }
 
     private void Push(object? value)
     {
