@@ -13,28 +13,20 @@ internal static class HeaderJson
 {
     /// <summary>Parses <paramref name="utf8"/>, the <paramref name="what"/> (e.g. "header") of the file <paramref name="path"/>.</summary>
     /// <exception cref="InvalidDataException">Not JSON, nested deeper than <paramref name="maxDepth"/>, or holding text that does not decode.</exception>
-    public static JsonDocument Parse(ReadOnlyMemory<byte> utf8, int maxDepth, string path, string what)
-    {
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(utf8, new JsonDocumentOptions { MaxDepth = maxDepth });
-        }
-        catch (JsonException exception)
-        {
-            throw ModelFileError.Create(path, null, $"{what} is not valid JSON: {exception.Message}", exception);
-        }
-        return Checked(document, path, what);
-    }
+    public static JsonDocument Parse(ReadOnlyMemory<byte> utf8, int maxDepth, string path, string what) =>
+        Parse(options => JsonDocument.Parse(utf8, options), maxDepth, path, what);
 
     /// <summary>Parses <paramref name="text"/>, the <paramref name="what"/> (e.g. "metadata config") of the file <paramref name="path"/>.</summary>
     /// <exception cref="InvalidDataException">Not JSON, nested deeper than <paramref name="maxDepth"/>, or holding text that does not decode.</exception>
-    public static JsonDocument Parse(string text, int maxDepth, string path, string what)
+    public static JsonDocument Parse(string text, int maxDepth, string path, string what) =>
+        Parse(options => JsonDocument.Parse(text, options), maxDepth, path, what);
+
+    private static JsonDocument Parse(Func<JsonDocumentOptions, JsonDocument> parse, int maxDepth, string path, string what)
     {
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(text, new JsonDocumentOptions { MaxDepth = maxDepth });
+            document = parse(new JsonDocumentOptions { MaxDepth = maxDepth });
         }
         catch (JsonException exception)
         {
