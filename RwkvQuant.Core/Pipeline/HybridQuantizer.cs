@@ -288,29 +288,21 @@ public sealed class HybridQuantizer
         return reports;
     }
 
+    /// <summary>
+    /// The selector's choice for <paramref name="matrix"/>, quantized with <paramref name="scalar"/> or
+    /// <paramref name="vector"/>: the selector's own result when it quantized the matrix with that same quantizer (the
+    /// oracle over the pipeline's quantizers), else quantized here.
+    /// </summary>
     private (QuantizedTensor Tensor, HybridMethod Method, ProxyScore? Score) QuantizeMatrix(TensorData matrix, Hessian hessian,
         IScalarQuantizer scalar, IVectorQuantizer vector, CancellationToken cancellationToken)
     {
-        switch (Selector)
-        {
-            case ThresholdSelector threshold:
-            {
-                ProxyScore score = threshold.Proxy.Score(matrix);
-                return threshold.Thresholds.Choose(score) == QuantizationChoice.Scalar
-                    ? (scalar.Quantize(matrix, hessian, cancellationToken), HybridMethod.Scalar, score)
-                    : (vector.Quantize(matrix, hessian, cancellationToken), HybridMethod.Vector, score);
-            }
-            case OracleSelector oracle when ReferenceEquals(oracle.ScalarQuantizer, scalar) && ReferenceEquals(oracle.VectorQuantizer, vector):
-            {
-                // The oracle has quantized both ways already; keep its chosen result rather than quantizing again.
-                OracleComparison comparison = oracle.Compare(matrix, hessian, cancellationToken);
-                return (comparison.Chosen, comparison.Choice == QuantizationChoice.Scalar ? HybridMethod.Scalar : HybridMethod.Vector, null);
-            }
-            default:
-                return Selector.Choose(matrix, hessian, cancellationToken) == QuantizationChoice.Scalar
-                    ? (scalar.Quantize(matrix, hessian, cancellationToken), HybridMethod.Scalar, null)
-                    : (vector.Quantize(matrix, hessian, cancellationToken), HybridMethod.Vector, null);
-        }
+        QuantizationSelection selection = Selector.Choose(matrix, hessian, cancellationToken);
+        bool isScalar = selection.Choice == QuantizationChoice.Scalar;
+        object quantizer = isScalar ? scalar : vector;
+        QuantizedTensor tensor = selection.Tensor is { } ready && ReferenceEquals(selection.QuantizedWith, quantizer)
+            ? ready
+            : isScalar ? scalar.Quantize(matrix, hessian, cancellationToken) : vector.Quantize(matrix, hessian, cancellationToken);
+        return (tensor, isScalar ? HybridMethod.Scalar : HybridMethod.Vector, selection.Score);
     }
 
     /// <summary>Feeds one calibration pass to the Hessian and importance collectors at once.</summary>

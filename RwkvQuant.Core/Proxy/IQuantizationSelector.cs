@@ -14,9 +14,12 @@ public interface IQuantizationSelector
     /// <summary>A short name for reports.</summary>
     string Name { get; }
 
-    /// <summary>Chooses the method for <paramref name="weight"/> <c>[rows, columns]</c>. <paramref name="hessian"/> is the
-    /// layer's H <c>[columns, columns]</c>; selectors that do not need it ignore it.</summary>
+    /// <summary>
+    /// Chooses the method for <paramref name="weight"/> <c>[rows, columns]</c>, with the proxy score and the already
+    /// quantized weight when the selector has them. <paramref name="hessian"/> is the layer's H <c>[columns, columns]</c>;
+    /// selectors that do not need it ignore it.
+    /// </summary>
     /// <exception cref="ArgumentException">The weight is not a non-empty finite 2-D floating-point tensor, or the Hessian
     /// does not match it.</exception>
-    QuantizationChoice Choose(TensorData weight, Hessian? hessian = null, CancellationToken cancellationToken = default);
+    QuantizationSelection Choose(TensorData weight, Hessian? hessian = null, CancellationToken cancellationToken = default);
 }

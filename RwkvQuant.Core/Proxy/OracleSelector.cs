@@ -31,8 +31,17 @@ public sealed class OracleSelector : IQuantizationSelector
     public string Name => $"oracle ({ScalarQuantizer.Name} | {VectorQuantizer.Name})";
 
     /// <inheritdoc />
-    public QuantizationChoice Choose(TensorData weight, Hessian? hessian = null, CancellationToken cancellationToken = default) =>
-        Compare(weight, hessian, cancellationToken).Choice;
+    /// <remarks>The selection carries the chosen result and its quantizer, so a pipeline over the same two quantizers
+    /// does not quantize the weight a third time.</remarks>
+    public QuantizationSelection Choose(TensorData weight, Hessian? hessian = null, CancellationToken cancellationToken = default)
+    {
+        OracleComparison comparison = Compare(weight, hessian, cancellationToken);
+        return new QuantizationSelection(comparison.Choice)
+        {
+            Tensor = comparison.Chosen,
+            QuantizedWith = comparison.Choice == QuantizationChoice.Scalar ? ScalarQuantizer : VectorQuantizer,
+        };
+    }
 
     /// <summary>Quantizes <paramref name="weight"/> <c>[rows, columns]</c> both ways and measures both errors.</summary>
     /// <exception cref="ArgumentException">The weight is not a non-empty finite 2-D floating-point tensor, the Hessian is

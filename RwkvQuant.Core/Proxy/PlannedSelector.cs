@@ -29,12 +29,12 @@ public sealed class PlannedSelector : IQuantizationSelector
 
     /// <inheritdoc />
     /// <exception cref="ArgumentException">The weight has no planned choice.</exception>
-    public QuantizationChoice Choose(TensorData weight, Hessian? hessian = null, CancellationToken cancellationToken = default)
+    public QuantizationSelection Choose(TensorData weight, Hessian? hessian = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(weight);
         cancellationToken.ThrowIfCancellationRequested();
         return _choices.TryGetValue(weight.Name, out QuantizationChoice choice)
-            ? choice
+            ? new QuantizationSelection(choice)
             : throw new ArgumentException($"Tensor '{weight.Name}' has no planned choice (the plan covers {_choices.Count} matrices).", nameof(weight));
     }
 }

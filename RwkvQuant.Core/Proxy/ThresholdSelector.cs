@@ -29,9 +29,10 @@ public sealed class ThresholdSelector : IQuantizationSelector
     public string Name => $"{Proxy.Name} τ_c={Thresholds.Coarse.ToString("G4", CultureInfo.InvariantCulture)} τ_f={Thresholds.Fine.ToString("G4", CultureInfo.InvariantCulture)}";
 
     /// <inheritdoc />
-    public QuantizationChoice Choose(TensorData weight, Hessian? hessian = null, CancellationToken cancellationToken = default)
+    public QuantizationSelection Choose(TensorData weight, Hessian? hessian = null, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return Thresholds.Choose(Proxy.Score(weight));
+        ProxyScore score = Proxy.Score(weight);
+        return new QuantizationSelection(Thresholds.Choose(score)) { Score = score };
     }
 }

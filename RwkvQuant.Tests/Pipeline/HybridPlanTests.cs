@@ -137,7 +137,7 @@ public class HybridPlanTests(ITestOutputHelper output)
     {
         var selector = new PlannedSelector(new Dictionary<string, QuantizationChoice> { ["blocks.0.att.key.weight"] = QuantizationChoice.Vector });
         var weight = RwkvQuant.Formats.TensorData.FromFloats("blocks.0.att.key.weight", [2, 2], [1, 2, 3, 4]);
-        Assert.Equal(QuantizationChoice.Vector, selector.Choose(weight));
+        Assert.Equal(QuantizationChoice.Vector, selector.Choose(weight).Choice);
         var other = RwkvQuant.Formats.TensorData.FromFloats("blocks.1.att.key.weight", [2, 2], [1, 2, 3, 4]);
         Assert.Contains("blocks.1.att.key.weight", Assert.Throws<ArgumentException>(() => selector.Choose(other)).Message);
     }

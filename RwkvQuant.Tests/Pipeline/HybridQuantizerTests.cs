@@ -1,10 +1,12 @@
 using RwkvQuant.Calibration;
 using RwkvQuant.Codebooks;
 using RwkvQuant.Evaluation;
+using RwkvQuant.Formats;
 using RwkvQuant.Models;
 using RwkvQuant.Pipeline;
 using RwkvQuant.Proxy;
 using RwkvQuant.Quantization;
+using RwkvQuant.Scalar.Rtn;
 using RwkvQuant.Scalar.Gptq;
 using RwkvQuant.Tokenizers;
 using RwkvQuant.Vector.Gptvq;
@@ -176,6 +178,44 @@ public sealed class HybridQuantizerTests : IDisposable
             t => Assert.Equal((HybridMethod.Kept, "f32"), (t.Method, t.Scheme)));
         Assert.DoesNotContain(result.Model.QuantizedTensors, t => t is QuantizedVectorTensor);
         Assert.Contains("oracle", result.Selector, StringComparison.Ordinal);
+    }
+
+    /// <summary>A selector of the user's own, as the pipeline sees it: its scores reach the report, and a tensor it
+    /// quantized with the pipeline's own quantizer is kept rather than quantized again (no type switch in the pipeline).</summary>
+    [FixtureFact]
+    public async Task A_users_own_selector_reports_its_scores_and_its_quantized_tensors_are_kept()
+    {
+        RwkvModel model = LoadV7();
+        var scalar = new RoundToNearestQuantizer();
+        var vector = Gptvq();
+        var selector = new EveryOtherSelector(scalar);
+        HybridQuantizationResult result = await HybridQuantizer.CreateBuilder()
+            .UseSelector(selector).UseScalar(scalar).UseVector(vector).Build()
+            .QuantizeAsync(model, Calibration());
+        var matrices = result.Tensors.Where(t => t.Kind == HybridTensorKind.Matrix).ToList();
+        Assert.All(matrices, t => Assert.Equal(t.Name.Length, t.CoarseProxy));
+        Assert.Contains(matrices, t => t.Method == HybridMethod.Scalar);
+        Assert.Contains(matrices, t => t.Method == HybridMethod.Vector);
+        foreach (QuantizedTensor tensor in result.Model.QuantizedTensors.Where(t => selector.Made.ContainsKey(t.Name)))
+            Assert.Same(selector.Made[tensor.Name], tensor);
+        Assert.NotEmpty(selector.Made);
+    }
+
+    /// <summary>Scalar for names of even length (quantizing those itself), vector for the rest; the score is the name's length.</summary>
+    private sealed class EveryOtherSelector(IScalarQuantizer scalar) : IQuantizationSelector
+    {
+        public System.Collections.Concurrent.ConcurrentDictionary<string, QuantizedTensor> Made { get; } = new();
+
+        public string Name => "every other";
+
+        public QuantizationSelection Choose(TensorData weight, Hessian? hessian = null, CancellationToken cancellationToken = default)
+        {
+            var score = new ProxyScore(weight.Name, weight.ElementCount, weight.Name.Length, 0);
+            if (weight.Name.Length % 2 != 0)
+                return new QuantizationSelection(QuantizationChoice.Vector) { Score = score };
+            QuantizedTensor tensor = Made[weight.Name] = scalar.Quantize(weight, hessian, cancellationToken);
+            return new QuantizationSelection(QuantizationChoice.Scalar) { Score = score, Tensor = tensor, QuantizedWith = scalar };
+        }
     }
 
     [FixtureFact]

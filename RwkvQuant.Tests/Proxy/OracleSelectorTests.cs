@@ -36,7 +36,7 @@ public class OracleSelectorTests
         Assert.True(result.VectorError * 10 < result.ScalarError, $"VQ {result.VectorError} vs SQ {result.ScalarError}");
         Assert.Equal(QuantizationChoice.Vector, result.Choice);
         Assert.Same(result.Vector, result.Chosen);
-        Assert.Equal(QuantizationChoice.Vector, Oracle.Choose(weight, H));
+        Assert.Equal(QuantizationChoice.Vector, Oracle.Choose(weight, H).Choice);
     }
 
     [Fact]
@@ -48,7 +48,7 @@ public class OracleSelectorTests
         Assert.Equal(0, result.ScalarError);
         Assert.True(result.VectorError > 0);
         Assert.Equal(QuantizationChoice.Scalar, result.Choice);
-        Assert.Equal(QuantizationChoice.Scalar, Oracle.Choose(weight, H));
+        Assert.Equal(QuantizationChoice.Scalar, Oracle.Choose(weight, H).Choice);
     }
 
     [Fact]

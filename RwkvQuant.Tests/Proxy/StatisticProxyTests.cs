@@ -55,7 +55,7 @@ public class StatisticProxyTests
         ProxyThresholds t = ProxyThresholds.ForTargetScalarFraction([narrow, wide], 0.5, fine: double.PositiveInfinity);
         Assert.Equal(QuantizationChoice.Scalar, t.Choose(narrow));
         Assert.Equal(QuantizationChoice.Vector, t.Choose(wide));
-        Assert.Equal(QuantizationChoice.Vector, new ThresholdSelector(proxy, t).Choose(TensorData.FromFloats("c", [1, 2], [0, 4])));
+        Assert.Equal(QuantizationChoice.Vector, new ThresholdSelector(proxy, t).Choose(TensorData.FromFloats("c", [1, 2], [0, 4])).Choice);
     }
 
     [Fact]
