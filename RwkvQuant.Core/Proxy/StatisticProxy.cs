@@ -1,3 +1,4 @@
+using MathNet.Numerics.Statistics;
 using RwkvQuant.Formats;
 using RwkvQuant.Scalar;
 
@@ -34,38 +35,28 @@ public sealed class StatisticProxy : IProxy
         return new ProxyScore(w.Name, w.Values.LongLength, Compute(w.Values, Statistic), 0);
     }
 
-    /// <summary>The statistic of <paramref name="values"/> (at least one, all finite).</summary>
+    /// <summary>
+    /// The statistic of <paramref name="values"/> (at least one, all finite), in double: range and crest factor from the
+    /// extremes and the mean square; variance and kurtosis (population moments, m₄/m₂², 3 for a Gaussian) from
+    /// MathNet.Numerics' numerically stable running moments. Constant weights have variance and kurtosis 0.
+    /// </summary>
     internal static double Compute(ReadOnlySpan<float> values, WeightStatistic statistic)
     {
-        int n = values.Length;
-        double sum = 0, sumSquares = 0, min = double.PositiveInfinity, max = double.NegativeInfinity, maxAbs = 0;
+        var moments = new RunningStatistics();
+        double sumSquares = 0, maxAbs = 0;
         foreach (float value in values)
         {
-            sum += value;
+            moments.Push(value);
             sumSquares += (double)value * value;
-            min = Math.Min(min, value);
-            max = Math.Max(max, value);
             maxAbs = Math.Max(maxAbs, Math.Abs((double)value));
         }
-        switch (statistic)
+        double variance = moments.PopulationVariance;
+        return statistic switch
         {
-            case WeightStatistic.Range:
-                return max - min;
-            case WeightStatistic.CrestFactor:
-                double rms = Math.Sqrt(sumSquares / n);
-                return rms > 0 ? maxAbs / rms : 0;
-        }
-        double mean = sum / n, m2 = 0, m4 = 0;
-        foreach (float value in values)
-        {
-            double c = value - mean, c2 = c * c; // central moments in a second pass: no cancellation
-            m2 += c2;
-            m4 += c2 * c2;
-        }
-        m2 /= n;
-        m4 /= n;
-        if (statistic == WeightStatistic.Variance)
-            return m2;
-        return m2 > 0 ? m4 / (m2 * m2) : 0;
+            WeightStatistic.Range => moments.Maximum - moments.Minimum,
+            WeightStatistic.CrestFactor => sumSquares > 0 ? maxAbs / Math.Sqrt(sumSquares / values.Length) : 0,
+            WeightStatistic.Variance => variance,
+            _ => variance > 0 ? moments.PopulationKurtosis + 3 : 0, // MathNet's is the excess kurtosis
+        };
     }
 }

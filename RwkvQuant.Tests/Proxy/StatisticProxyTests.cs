@@ -17,6 +17,19 @@ public class StatisticProxyTests
     public void Hand_computed_values(WeightStatistic statistic, double expected) =>
         Assert.Equal(expected, Score(statistic, 1, 2, 3, 10), 1e-12);
 
+    /// <summary>MathNet's running moments against a naive two-pass twin, on an odd count of values far from zero.</summary>
+    [Theory]
+    [InlineData(WeightStatistic.Variance)]
+    [InlineData(WeightStatistic.Kurtosis)]
+    public void Moments_equal_a_two_pass_reference(WeightStatistic statistic)
+    {
+        var random = new Random(11);
+        float[] values = [.. Enumerable.Range(0, 2 * 1001).Select(_ => (float)(50 + 0.01 * Math.Tan(Math.PI * (random.NextDouble() - 0.5) * 0.9)))];
+        double mean = values.Average(v => (double)v), m2 = values.Average(v => Math.Pow(v - mean, 2)), m4 = values.Average(v => Math.Pow(v - mean, 4));
+        double expected = statistic == WeightStatistic.Variance ? m2 : m4 / (m2 * m2);
+        Assert.Equal(expected, Score(statistic, values), expected * 1e-9);
+    }
+
     [Fact]
     public void Crest_factor_is_max_abs_over_rms()
     {
