@@ -1,4 +1,4 @@
-using RwkvQuant.Evaluation;
+using RwkvQuant.Corpora;
 using RwkvQuant.Tokenizers;
 using static TorchSharp.torch;
 

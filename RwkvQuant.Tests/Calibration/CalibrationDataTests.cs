@@ -1,5 +1,5 @@
 using RwkvQuant.Calibration;
-using RwkvQuant.Evaluation;
+using RwkvQuant.Corpora;
 using RwkvQuant.Tokenizers;
 
 namespace RwkvQuant.Tests.Calibration;

@@ -1,4 +1,5 @@
 using RwkvQuant.Cli;
+using RwkvQuant.Corpora;
 using Spectre.Console;
 
 namespace RwkvQuant.Tests.Cli;
@@ -163,7 +164,7 @@ public class CliModelCommandTests
         Assert.True(run.ExitCode == 0, run.Error);
 
         using RwkvQuant.Models.RwkvNetwork network = RwkvQuant.Models.RwkvNetwork.Create(RwkvQuant.Formats.Ggml.GgmlModelLoader.Load(model));
-        int[][] documents = RwkvQuant.Evaluation.TextCorpus.Load(text, new RwkvQuant.Evaluation.DocumentRange(10, 12))
+        int[][] documents = TextCorpus.Load(text, new DocumentRange(10, 12))
             .Select(RwkvQuant.Tokenizers.Utf16LeByteTokenizer.Instance.Encode).ToArray();
         var expected = RwkvQuant.Evaluation.PerplexityEvaluator.Evaluate(network, documents, RwkvQuant.Tokenizers.Utf16LeByteTokenizer.Instance);
         Assert.Matches($@"documents\s+│\s+3 │", run.Output);

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using RwkvQuant.Cli;
+using RwkvQuant.Corpora;
 using RwkvQuant.Evaluation;
 using RwkvQuant.Pipeline;
 using RwkvQuant.Tests.Training;

@@ -1,6 +1,6 @@
 using RwkvQuant.Calibration;
 using RwkvQuant.Codebooks;
-using RwkvQuant.Evaluation;
+using RwkvQuant.Corpora;
 using RwkvQuant.Formats;
 using RwkvQuant.Formats.Ggml;
 using RwkvQuant.Inference;

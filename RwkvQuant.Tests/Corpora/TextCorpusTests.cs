@@ -1,6 +1,6 @@
-using RwkvQuant.Evaluation;
+using RwkvQuant.Corpora;
 
-namespace RwkvQuant.Tests.Evaluation;
+namespace RwkvQuant.Tests.Corpora;
 
 public class TextCorpusTests
 {

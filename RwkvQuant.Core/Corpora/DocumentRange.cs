@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace RwkvQuant.Evaluation;
+namespace RwkvQuant.Corpora;
 
 /// <summary>
 /// A range of document indices, <b>inclusive at both ends</b>: <c>0..127</c> is the first 128 documents and

@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Json;
 
-namespace RwkvQuant.Evaluation;
+namespace RwkvQuant.Corpora;
 
 /// <summary>Reads evaluation text: JSON Lines documents (LAMBADA's <c>lambada_test.jsonl</c>) or a plain text file.</summary>
 public static class TextCorpus
