@@ -1,20 +1,6 @@
-using System.Buffers;
 using RwkvQuant.Kernels.KMeans;
 
 namespace RwkvQuant.Vector.KMeans;
-
-/// <summary>The outcome of one k-means fit.</summary>
-/// <param name="Centroids">The centroids <c>[k, d]</c> row-major.</param>
-/// <param name="Assignments">Each point's nearest centroid under the final centroids.</param>
-/// <param name="Objectives">The objective after the initial assignment and after every iteration's assignment step;
-/// Lloyd's algorithm never lets it increase.</param>
-/// <param name="Iterations">Update steps run.</param>
-/// <param name="Converged">True when the last assignment step changed nothing.</param>
-internal sealed record KMeansResult(double[] Centroids, int[] Assignments, double[] Objectives, int Iterations, bool Converged)
-{
-    /// <summary>The final objective.</summary>
-    public double Objective => Objectives[^1];
-}
 
 /// <summary>
 /// Weighted k-means (Lloyd's algorithm) on N points of dimension d, stored row-major <c>[N, d]</c>. Minimises
@@ -25,7 +11,7 @@ internal sealed record KMeansResult(double[] Centroids, int[] Assignments, doubl
 /// weighted mean of its members. A centroid left without members moves onto the point farthest from its centroid
 /// (ties to the lowest index), so results are deterministic. Reused by GPTVQ and the codebook optimizer.
 /// </summary>
-internal static class KMeans
+internal static partial class KMeans
 {
     /// <summary>Fits <paramref name="clusters"/> centroids.</summary>
     /// <param name="points"><c>[N, d]</c> row-major.</param>
@@ -92,220 +78,6 @@ internal static class KMeans
         return new KMeansResult(centroids, assignments, objectives.ToArray(), iterations, converged);
     }
 
-    /// <summary>
-    /// The assignment step: writes each point's nearest centroid into <paramref name="assignments"/> and its weighted
-    /// distance into <paramref name="distances"/>; returns J and the number of changed assignments. Equal to the bit to
-    /// <see cref="AssignNaive"/>. Without a <paramref name="search"/>, the CPU's SIMD search (<see cref="CentroidSearchCpu"/>)
-    /// runs, or for d = 1 with more than <see cref="SortedSearchMinClusters"/> centroids the sorted search
-    /// (<see cref="AssignScalar"/>); with one (e.g. an ILGPU accelerator's <see cref="CentroidSearchLauncher"/>), that.
-    /// </summary>
-    public static double Assign(ReadOnlySpan<float> points, int dimension, ReadOnlySpan<double> centroids, int clusters,
-        ReadOnlySpan<float> weights, Span<int> assignments, Span<double> distances, out int changes, ICentroidSearch? search = null)
-    {
-        if (search is null && dimension == 1 && clusters > SortedSearchMinClusters)
-            return AssignScalar(points, centroids, clusters, weights, assignments, distances, out changes);
-        return AssignSearched(points, dimension, centroids, clusters, weights, assignments, distances, out changes,
-            search ?? CentroidSearchCpu.Instance);
-    }
-
-    /// <summary>Above this many centroids, d = 1 assignment binary-searches sorted centroids rather than scanning them all.</summary>
-    internal const int SortedSearchMinClusters = 32;
-
-    /// <summary>
-    /// The assignment step through a nearest-centroid search: per-dimension weights go to the search (weighted distance);
-    /// a per-point weight does not change the choice, so the search runs unweighted and the distance is scaled after, as
-    /// <see cref="AssignNaive"/> does.
-    /// </summary>
-    internal static double AssignSearched(ReadOnlySpan<float> points, int dimension, ReadOnlySpan<double> centroids, int clusters,
-        ReadOnlySpan<float> weights, Span<int> assignments, Span<double> distances, out int changes, ICentroidSearch search)
-    {
-        int n = points.Length / dimension;
-        bool perDimension = dimension > 1 && weights.Length == points.Length;
-        int[] nearest = ArrayPool<int>.Shared.Rent(n);
-        try
-        {
-            Span<double> best = distances[..n];
-            search.Search(points, dimension, centroids[..(clusters * dimension)], perDimension ? weights : [], nearest.AsSpan(0, n), best);
-            double objective = 0;
-            changes = 0;
-            for (int i = 0; i < n; i++)
-                Record(i, nearest[i], perDimension ? best[i] : PointWeight(weights, i, dimension) * best[i], assignments, distances, ref objective, ref changes);
-            return objective;
-        }
-        finally
-        {
-            ArrayPool<int>.Shared.Return(nearest);
-        }
-    }
-
-    /// <summary>The reference assignment step: every point against every centroid.</summary>
-    public static double AssignNaive(ReadOnlySpan<float> points, int dimension, ReadOnlySpan<double> centroids, int clusters,
-        ReadOnlySpan<float> weights, Span<int> assignments, Span<double> distances, out int changes)
-    {
-        int n = points.Length / dimension;
-        bool perDimension = dimension > 1 && weights.Length == points.Length;
-        double objective = 0;
-        changes = 0;
-        for (int i = 0; i < n; i++)
-        {
-            ReadOnlySpan<float> x = points.Slice(i * dimension, dimension);
-            double best = double.PositiveInfinity;
-            int bestIndex = 0;
-            for (int c = 0; c < clusters; c++)
-            {
-                double distance = 0;
-                for (int j = 0; j < dimension; j++)
-                {
-                    double difference = x[j] - centroids[c * dimension + j];
-                    distance += perDimension ? weights[i * dimension + j] * (difference * difference) : difference * difference;
-                }
-                if (distance < best)
-                {
-                    best = distance;
-                    bestIndex = c;
-                }
-            }
-            Record(i, bestIndex, perDimension ? best : PointWeight(weights, i, dimension) * best, assignments, distances, ref objective, ref changes);
-        }
-        return objective;
-    }
-
-    /// <summary>
-    /// The assignment step for d = 1: centroids sorted once, each point binary-searched between its two neighbours
-    /// (O(log k) instead of O(k)); equal to <see cref="AssignNaive"/> to the bit, ties included.
-    /// </summary>
-    public static double AssignScalar(ReadOnlySpan<float> points, ReadOnlySpan<double> centroids, int clusters,
-        ReadOnlySpan<float> weights, Span<int> assignments, Span<double> distances, out int changes)
-    {
-        var order = new int[clusters];
-        var sorted = new double[clusters];
-        for (int c = 0; c < clusters; c++)
-        {
-            order[c] = c;
-            sorted[c] = centroids[c];
-        }
-        Array.Sort(sorted, order); // introsort is unstable: restore index order among equal values
-        for (int start = 0; start < clusters;)
-        {
-            int end = start + 1;
-            while (end < clusters && sorted[end] == sorted[start])
-                end++;
-            Array.Sort(order, start, end - start);
-            start = end;
-        }
-        double objective = 0;
-        changes = 0;
-        for (int i = 0; i < points.Length; i++)
-        {
-            double x = points[i];
-            // p = the last position whose centroid is ≤ x (−1 when none).
-            int low = 0, high = clusters - 1, p = -1;
-            while (low <= high)
-            {
-                int middle = (low + high) >>> 1;
-                if (sorted[middle] <= x)
-                {
-                    p = middle;
-                    low = middle + 1;
-                }
-                else
-                {
-                    high = middle - 1;
-                }
-            }
-            double best = double.PositiveInfinity;
-            if (p >= 0)
-                best = Square(x - sorted[p]);
-            if (p + 1 < clusters)
-                best = Math.Min(best, Square(x - sorted[p + 1]));
-            // Distances grow away from x, so the centroids at the least distance form one run around p; take its lowest index.
-            int bestIndex = int.MaxValue;
-            for (int q = p; q >= 0 && Square(x - sorted[q]) == best; q--)
-                bestIndex = Math.Min(bestIndex, order[q]);
-            for (int q = p + 1; q < clusters && Square(x - sorted[q]) == best; q++)
-                bestIndex = Math.Min(bestIndex, order[q]);
-            Record(i, bestIndex, PointWeight(weights, i, 1) * best, assignments, distances, ref objective, ref changes);
-        }
-        return objective;
-    }
-
-    /// <summary>Mahalanobis initialisation (see <see cref="KMeansInitialization.Mahalanobis"/>); returns <c>[k, d]</c>.</summary>
-    public static double[] InitializeMahalanobis(ReadOnlySpan<float> points, int dimension, int clusters)
-    {
-        int n = points.Length / dimension;
-        var mean = new double[dimension];
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < dimension; j++)
-                mean[j] += points[i * dimension + j];
-        for (int j = 0; j < dimension; j++)
-            mean[j] /= n;
-        var covariance = new double[dimension * dimension];
-        for (int i = 0; i < n; i++)
-            for (int a = 0; a < dimension; a++)
-                for (int b = 0; b < dimension; b++)
-                    covariance[a * dimension + b] += (points[i * dimension + a] - mean[a]) * (points[i * dimension + b] - mean[b]);
-        double[] precision = InvertWithRidge(covariance, dimension);
-        var keys = new double[n];
-        var order = new int[n];
-        var centered = new double[dimension];
-        for (int i = 0; i < n; i++)
-        {
-            for (int j = 0; j < dimension; j++)
-                centered[j] = points[i * dimension + j] - mean[j];
-            double distance = 0;
-            for (int a = 0; a < dimension; a++)
-                for (int b = 0; b < dimension; b++)
-                    distance += centered[a] * precision[a * dimension + b] * centered[b];
-            keys[i] = distance;
-            order[i] = i;
-        }
-        Array.Sort(order, (a, b) => keys[a] != keys[b] ? keys[a].CompareTo(keys[b]) : a.CompareTo(b));
-        var centroids = new double[clusters * dimension];
-        for (int c = 0; c < clusters; c++)
-        {
-            int rank = clusters == 1 ? 0 : (int)Math.Round((double)c * (n - 1) / (clusters - 1), MidpointRounding.ToEven);
-            for (int j = 0; j < dimension; j++)
-                centroids[c * dimension + j] = points[order[rank] * dimension + j];
-        }
-        return centroids;
-    }
-
-    /// <summary>k-means++ seeding with weighted D² sampling from a generator seeded by <paramref name="seed"/>.</summary>
-    public static double[] InitializeKMeansPlusPlus(ReadOnlySpan<float> points, int dimension, int clusters, ReadOnlySpan<float> weights, ulong seed)
-    {
-        int n = points.Length / dimension;
-        var random = new Random(unchecked((int)Mix(seed)));
-        var centroids = new double[clusters * dimension];
-        var nearest = new double[n];
-        var mass = new double[n];
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < dimension; j++)
-                mass[i] += Weight(weights, points.Length, i, j, dimension);
-        int first = Sample(mass, random);
-        for (int j = 0; j < dimension; j++)
-            centroids[j] = points[first * dimension + j];
-        for (int i = 0; i < n; i++)
-            nearest[i] = WeightedDistance(points, i, dimension, centroids, 0, weights);
-        for (int c = 1; c < clusters; c++)
-        {
-            int chosen = Sample(nearest, random);
-            for (int j = 0; j < dimension; j++)
-                centroids[c * dimension + j] = points[chosen * dimension + j];
-            for (int i = 0; i < n; i++)
-                nearest[i] = Math.Min(nearest[i], WeightedDistance(points, i, dimension, centroids, c, weights));
-        }
-        return centroids;
-    }
-
-    /// <summary>SplitMix64 of <paramref name="value"/>: derives independent per-group seeds from one seed.</summary>
-    public static ulong Mix(ulong value)
-    {
-        value += 0x9E3779B97F4A7C15UL;
-        value = (value ^ (value >> 30)) * 0xBF58476D1CE4E5B9UL;
-        value = (value ^ (value >> 27)) * 0x94D049BB133111EBUL;
-        return value ^ (value >> 31);
-    }
-
     private static int Validate(ReadOnlySpan<float> points, int dimension, int clusters, ReadOnlySpan<float> weights)
     {
         if (dimension < 1 || points.Length == 0 || points.Length % dimension != 0)
@@ -364,15 +136,6 @@ internal static class KMeans
         }
     }
 
-    private static void Record(int i, int index, double distance, Span<int> assignments, Span<double> distances, ref double objective, ref int changes)
-    {
-        if (assignments[i] != index)
-            changes++;
-        assignments[i] = index;
-        distances[i] = distance;
-        objective += distance;
-    }
-
     private static double Square(double value) => value * value;
 
     /// <summary>wₙⱼ: 1 without weights, the per-dimension weight when there are N·d of them (d &gt; 1), else the point's.</summary>
@@ -391,66 +154,5 @@ internal static class KMeans
             distance += Weight(weights, points.Length, i, j, dimension) * difference * difference;
         }
         return distance;
-    }
-
-    private static int Sample(double[] mass, Random random)
-    {
-        double total = 0;
-        foreach (double value in mass)
-            total += value;
-        if (!(total > 0))
-            return random.Next(mass.Length);
-        double target = random.NextDouble() * total;
-        double cumulative = 0;
-        for (int i = 0; i < mass.Length; i++)
-        {
-            cumulative += mass[i];
-            if (cumulative > target && mass[i] > 0)
-                return i;
-        }
-        for (int i = mass.Length - 1; i >= 0; i--)
-        {
-            if (mass[i] > 0)
-                return i;
-        }
-        return 0;
-    }
-
-    private static double[] InvertWithRidge(double[] matrix, int size)
-    {
-        double trace = 0;
-        for (int i = 0; i < size; i++)
-            trace += matrix[i * size + i];
-        var a = (double[])matrix.Clone();
-        var inverse = new double[size * size];
-        if (!(trace > 0))
-            return inverse; // all points equal: every distance is 0, the order is the index order
-        for (int i = 0; i < size; i++)
-        {
-            a[i * size + i] += 1e-9 * trace / size; // a degenerate (flat) cloud still gets a finite metric
-            inverse[i * size + i] = 1;
-        }
-        // Gauss–Jordan elimination; the ridged covariance is positive definite, so no pivoting is needed.
-        for (int col = 0; col < size; col++)
-        {
-            double pivot = a[col * size + col];
-            for (int j = 0; j < size; j++)
-            {
-                a[col * size + j] /= pivot;
-                inverse[col * size + j] /= pivot;
-            }
-            for (int row = 0; row < size; row++)
-            {
-                if (row == col)
-                    continue;
-                double factor = a[row * size + col];
-                for (int j = 0; j < size; j++)
-                {
-                    a[row * size + j] -= factor * a[col * size + j];
-                    inverse[row * size + j] -= factor * inverse[col * size + j];
-                }
-            }
-        }
-        return inverse;
     }
 }
