@@ -21,9 +21,15 @@ namespace RwkvQuant.Evaluation;
 /// <summary>
 /// One row of a <see cref="QuantizerComparison"/>: a name and either a quantizer (scalar or vector) applied to every
 /// block matrix with the float32 model's Hessians, or a whole pipeline (<see cref="Pipeline"/>: a
-/// <see cref="HybridQuantizer"/> made for the model, with its own sequential calibration).
+/// <see cref="HybridQuantizer"/> made for the model, with its own sequential calibration). <see cref="Standard"/> holds
+/// the named rows of <c>rwkvquant compare</c>; <see cref="Parse"/> reads a method key as the command line does.
 /// </summary>
-internal sealed record ComparisonMethod(string Name, bool RequiresHessian, Func<TensorData, Hessian?, CancellationToken, QuantizedTensor>? Quantize,
+/// <param name="Name">The row's name in the table.</param>
+/// <param name="RequiresHessian">Whether <paramref name="Quantize"/> needs the layer's Hessian.</param>
+/// <param name="Quantize">Quantizes one block matrix (per-matrix rows); null for a pipeline row.</param>
+/// <param name="Pipeline">Makes the pipeline for the model from the float32 Hessians and the calibration, with a line
+/// describing it (pipeline rows); null for a per-matrix row.</param>
+public sealed record ComparisonMethod(string Name, bool RequiresHessian, Func<TensorData, Hessian?, CancellationToken, QuantizedTensor>? Quantize,
     Func<RwkvModel, IReadOnlyDictionary<string, Hessian>, CalibrationData, (HybridQuantizer Quantizer, string Description)>? Pipeline = null)
 {
     /// <summary>A pipeline row: the hybrid quantizer that <paramref name="plan"/> makes for the model.</summary>
@@ -116,12 +122,14 @@ internal sealed record ComparisonMethod(string Name, bool RequiresHessian, Func<
         }
     }
 
+    /// <summary>A per-matrix row: <paramref name="quantizer"/> applied to every block matrix with the float32 model's Hessians.</summary>
     public static ComparisonMethod Of(IScalarQuantizer quantizer)
     {
         ArgumentNullException.ThrowIfNull(quantizer);
         return new(quantizer.Name, quantizer.RequiresHessian, quantizer.Quantize);
     }
 
+    /// <summary>A per-matrix row: <paramref name="quantizer"/> applied to every block matrix with the float32 model's Hessians.</summary>
     public static ComparisonMethod Of(IVectorQuantizer quantizer)
     {
         ArgumentNullException.ThrowIfNull(quantizer);

@@ -11,7 +11,7 @@ namespace RwkvQuant.Evaluation;
 /// <see cref="BitsPerByte"/> and <see cref="KlDivergence"/> (mean KL(float32 ‖ quantized) of the next-token
 /// distributions, nats per token) are measured on the evaluation documents when there are any.
 /// </summary>
-internal sealed record ComparisonRow(
+public sealed record ComparisonRow(
     string Method,
     int TensorCount,
     long Parameters,

@@ -17,7 +17,7 @@ namespace RwkvQuant.Evaluation;
 /// when evaluation documents are given — the bits per byte of the model with those weights replaced by their
 /// dequantized values. The Hessians come from calibration (<see cref="Calibration.HessianCollector"/>).
 /// </summary>
-internal static class QuantizerComparison
+public static class QuantizerComparison
 {
     /// <summary>Runs every method; the first row of the result is the float32 model itself (0 error, 32 bits).</summary>
     public static IReadOnlyList<ComparisonRow> Run(

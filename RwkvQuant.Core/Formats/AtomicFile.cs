@@ -1,7 +1,7 @@
 namespace RwkvQuant.Formats;
 
 /// <summary>Writes files so that readers see either the old file or the complete new one, never a partial file.</summary>
-internal static class AtomicFile
+public static class AtomicFile
 {
     /// <summary>
     /// Runs <paramref name="write"/> on a temporary file in the target's folder, flushes it to disk, then renames it
