@@ -14,7 +14,7 @@ namespace RwkvQuant.Kernels.MatVec;
 /// its minimum (0 for the symmetric formats), so a block contributes Σ_s dl_s·Σ q·x − ml_s·X_s with X_s = Σ x over the 16
 /// values, computed once per vector. A block's levels are unpacked 16 at a time with byte shifts and masks (the IQ4
 /// table by one byte shuffle: <c>pshufb</c>, ARM64 <c>tbl</c>; IQ3_S's grid one 32-bit read per four values, its signs
-/// by a compare and a conditional negation), widened to floats once, then multiplied with every
+/// by a table of byte masks and a conditional negation), widened to floats once, then multiplied with every
 /// vector: 8-lane FMAs on the <see cref="SimdTier.Avx2"/> tier (also what AVX-512 machines run), 4-lane on the
 /// <see cref="SimdTier.Vector128"/> tier (SSE, ARM64 AdvSimd); on the <see cref="SimdTier.Scalar"/> tier each block is
 /// decoded by the reference and dotted with TensorPrimitives.
@@ -25,6 +25,10 @@ public static unsafe class KQuantMatVec
     public const int MaxVectors = 8;
 
     private const int Sub = 16;
+
+    /// <summary>For each sign byte of IQ3_S, eight bytes of 0xFF where its bit is set (the values to negate), else 0.</summary>
+    private static readonly ulong[] SignMasks = [.. Enumerable.Range(0, 256).Select(s =>
+        Enumerable.Range(0, 8).Aggregate(0UL, (mask, bit) => (s >> bit & 1) != 0 ? mask | 0xFFUL << (8 * bit) : mask))];
 
     /// <summary>The widest tier of this kernel that the machine runs (AVX-512 machines run the AVX2 path).</summary>
     public static SimdTier Tier { get; } =
@@ -206,19 +210,25 @@ public static unsafe class KQuantMatVec
             }
             case KQuantType.IQ3_S:
             {
-                // Four magnitudes per grid point, written as one 32-bit word, then the signs 16 values at a time: each
-                // of two sign bytes spread over 8 lanes, a lane negated where its bit is set.
-                ReadOnlySpan<uint> grid = KQuantTypes.Iq3sGrid;
+                // Four magnitudes per grid point, written as one 32-bit word (the ninth index bit from qh, eight points
+                // per qh byte), then the signs 16 values at a time: two sign bytes become 16 byte masks through
+                // SignMasks, and a lane is negated ((m ^ mask) − mask) where its mask is set.
                 byte* qs = block + 2, qh = block + 66, signs = block + 74;
-                for (int g = 0; g < 64; g++)
-                    ((uint*)levels)[g] = grid[qs[g] | (qh[g >> 3] >> (g & 7) & 1) << 8];
-                Vector128<byte> bits = Vector128.Create((byte)1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128);
-                for (int i = 0; i < 16; i++)
+                fixed (uint* grid = KQuantTypes.Iq3sGrid)
+                fixed (ulong* masks = SignMasks)
                 {
-                    Vector128<byte> spread = Vector128.Create(Vector64.Create(signs[2 * i]), Vector64.Create(signs[2 * i + 1]));
-                    Vector128<sbyte> negative = Vector128.Equals(spread & bits, bits).AsSByte();
-                    Vector128<sbyte> magnitude = Vector128.Load(levels + 16 * i);
-                    ((magnitude ^ negative) - negative).Store(levels + 16 * i);
+                    for (int g = 0; g < 64; g += 8)
+                    {
+                        int high = qh[g >> 3] << 8;
+                        for (int k = 0; k < 8; k++)
+                            ((uint*)levels)[g + k] = grid[qs[g + k] | (high >> k & 0x100)];
+                    }
+                    for (int i = 0; i < 16; i++)
+                    {
+                        Vector128<sbyte> negative = Vector128.Create(masks[signs[2 * i]], masks[signs[2 * i + 1]]).AsSByte();
+                        Vector128<sbyte> magnitude = Vector128.Load(levels + 16 * i);
+                        ((magnitude ^ negative) - negative).Store(levels + 16 * i);
+                    }
                 }
                 return false;
             }
