@@ -84,8 +84,8 @@ public class DecodingBenchmarks
     /// <summary>Sets the engine's threads per product and TorchSharp's (0: every processor); returns the engine's previous count.</summary>
     internal static int UseThreads(int threads)
     {
-        int previous = FusedMatrixVectorProducts.Threads, count = threads == 0 ? Environment.ProcessorCount : threads;
-        FusedMatrixVectorProducts.Threads = count;
+        int previous = EngineKernels.Threads, count = threads == 0 ? Environment.ProcessorCount : threads;
+        EngineKernels.Threads = count;
         set_num_threads(count);
         return previous;
     }

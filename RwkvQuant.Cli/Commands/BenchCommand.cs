@@ -76,15 +76,15 @@ internal static class BenchCommand
             throw new ArgumentException($"--warmup must be 0 or more (got {warmup}).");
         if (threads < 1)
             throw new ArgumentException($"--threads must be at least 1 (got {threads}).");
-        int previousThreads = FusedMatrixVectorProducts.Threads;
+        int previousThreads = EngineKernels.Threads;
         try
         {
-            FusedMatrixVectorProducts.Threads = threads ?? Environment.ProcessorCount;
+            EngineKernels.Threads = threads ?? Environment.ProcessorCount;
             return Run(console, modelPath, sourcePath, count, warmup, prompt, prefill, torch, createTokenizer, cancellationToken);
         }
         finally
         {
-            FusedMatrixVectorProducts.Threads = previousThreads;
+            EngineKernels.Threads = previousThreads;
         }
     }
 
@@ -208,8 +208,8 @@ internal static class BenchCommand
     {
         console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"RWKV {config.Version}, {config.LayerCount} layers × {config.EmbeddingSize} wide, vocabulary {config.VocabularySize}; {count} greedy decoding steps each"));
-        console.WriteLine($"products: {FusedMatrixVectorProducts.DescribePaths()}");
-        console.WriteLine(FusedMatrixVectorProducts.DescribeThreads());
+        console.WriteLine($"products: {EngineKernels.DescribePaths()}");
+        console.WriteLine(EngineKernels.DescribeThreads());
         if (UnoptimisedKernelsWarning() is { } warning)
             console.MarkupLine($"[yellow]{Markup.Escape(warning)}[/]");
         var table = new Table { Border = TableBorder.Rounded };

@@ -181,15 +181,15 @@ internal static class InfoCommand
                 return ($"rwkv.cpp ggml, file version {header.FileVersion}, data type {header.DataType}",
                     records.Select(r => new StoredTensor(r.Name, r.Type.ToString(), r.Shape)).ToList(), null);
             case ModelFileFormat.Safetensors:
-                SafetensorsFile file = SafetensorsReader.Open(path);
-                if (QuantizedModelFile.IsQuantizedModel(file))
+                if (QuantizedModelFile.IsQuantizedModel(path))
                 {
-                    QuantizedModel quantized = QuantizedModelFile.FromSafetensors(file, path);
+                    QuantizedModel quantized = QuantizedModelFile.Load(path);
                     return ($"rwkvquant quantized model (safetensors), format version {QuantizedModelFile.FormatVersion}",
                         [.. quantized.QuantizedTensors.Select(t => new StoredTensor(t.Name, t.Scheme, [t.Rows, t.Columns], t.BitsPerWeight)),
                          .. quantized.FullPrecisionTensors.Select(t => new StoredTensor(t.Name, t.Type.ToString(), t.Shape))],
                         quantized);
                 }
+                SafetensorsFile file = SafetensorsReader.Open(path);
                 return ($"safetensors{Metadata(file)}", file.Tensors.Select(t => new StoredTensor(t.Name, t.Type.ToString(), t.Shape)).ToList(), null);
             default:
                 return ("PyTorch zip checkpoint", PthReader.Read(path).Select(t => new StoredTensor(t.Name, t.Type.ToString(), t.Shape)).ToList(), null);

@@ -353,8 +353,8 @@ internal static class QuantizeCommand
         console.Write(BeforeAfter.Render(model, q, fileBytes, quality, speed));
         if (speed is not null)
         {
-            console.WriteLine($"engine products: {FusedMatrixVectorProducts.DescribePaths()}");
-            console.WriteLine($"engine {FusedMatrixVectorProducts.DescribeThreads()}");
+            console.WriteLine($"engine products: {EngineKernels.DescribePaths()}");
+            console.WriteLine($"engine {EngineKernels.DescribeThreads()}");
         }
         if (speedWarning is not null)
             console.MarkupLine($"[yellow]{Markup.Escape(speedWarning)}[/]");

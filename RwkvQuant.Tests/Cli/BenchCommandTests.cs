@@ -64,7 +64,7 @@ public sealed class BenchCommandTests : IDisposable
         Assert.True(one.ExitCode == 0, one.Error);
         Assert.Contains($"threads per product: 1 of {Environment.ProcessorCount} processors", one.Output, StringComparison.Ordinal);
         Assert.Contains("group-scalar: ", one.Output, StringComparison.Ordinal);
-        Assert.Equal(Environment.ProcessorCount, FusedMatrixVectorProducts.Threads); // the process-wide setting is put back
+        Assert.Equal(Environment.ProcessorCount, EngineKernels.Threads); // the process-wide setting is put back
 
         CliAppTests.CliRun zero = await CliAppTests.RunAsync("bench", Source, "--threads", "0");
         Assert.Equal(1, zero.ExitCode);
