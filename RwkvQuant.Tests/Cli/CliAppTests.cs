@@ -163,7 +163,7 @@ public class CliModelCommandTests
         CliAppTests.CliRun run = await CliAppTests.RunAsync("eval", model, "--text", text, "--encoding", "utf16le", "--docs", "10..12", "--batch", "2");
         Assert.True(run.ExitCode == 0, run.Error);
 
-        using RwkvQuant.Models.RwkvNetwork network = RwkvQuant.Models.RwkvNetwork.Create(RwkvQuant.Formats.Ggml.GgmlModelLoader.Load(model));
+        using RwkvQuant.Models.RwkvNetwork network = RwkvQuant.Models.RwkvNetwork.Create(RwkvQuant.Models.GgmlModelLoader.Load(model));
         int[][] documents = TextCorpus.Load(text, new DocumentRange(10, 12))
             .Select(RwkvQuant.Tokenizers.Utf16LeByteTokenizer.Instance.Encode).ToArray();
         var expected = RwkvQuant.Evaluation.PerplexityEvaluator.Evaluate(network, documents, RwkvQuant.Tokenizers.Utf16LeByteTokenizer.Instance);
@@ -205,7 +205,7 @@ public class CliNonFiniteModelTests
     [InlineData(float.NegativeInfinity, "-infinity")]
     public async Task A_model_with_a_non_finite_weight_is_named_by_info_and_refused_by_eval_and_generate(float value, string shown)
     {
-        RwkvQuant.Models.RwkvModel model = RwkvQuant.Formats.Ggml.GgmlModelLoader.Load(Fixtures.Path("rwkvcpp", "tiny-rwkv-7v0-834K-FP32.bin"));
+        RwkvQuant.Models.RwkvModel model = RwkvQuant.Models.GgmlModelLoader.Load(Fixtures.Path("rwkvcpp", "tiny-rwkv-7v0-834K-FP32.bin"));
         RwkvQuant.Formats.TensorData key = model["blocks.3.att.key.weight"];
         float[] values = key.ToFloatArray();
         values[77] = value;

@@ -240,7 +240,7 @@ public sealed class CliJsonTests : IDisposable
         CliAppTests.CliRun run = await CliAppTests.RunAsync("eval", model, "--text", text, "--encoding", "utf16le", "--docs", "10..12", "--json");
         Assert.True(run.ExitCode == 0, run.Error);
 
-        using RwkvQuant.Models.RwkvNetwork network = RwkvQuant.Models.RwkvNetwork.Create(RwkvQuant.Formats.Ggml.GgmlModelLoader.Load(model));
+        using RwkvQuant.Models.RwkvNetwork network = RwkvQuant.Models.RwkvNetwork.Create(RwkvQuant.Models.GgmlModelLoader.Load(model));
         int[][] documents = TextCorpus.Load(text, new DocumentRange(10, 12)).Select(RwkvQuant.Tokenizers.Utf16LeByteTokenizer.Instance.Encode).ToArray();
         PerplexityResult expected = PerplexityEvaluator.Evaluate(network, documents, RwkvQuant.Tokenizers.Utf16LeByteTokenizer.Instance);
         using JsonDocument json = Parse(run);

@@ -11,6 +11,9 @@ public sealed record GgmlHeader(int FileVersion, int VocabularySize, int Embeddi
     /// <summary>"ggmf" read as a little-endian int32.</summary>
     public const int Magic = 0x67676d66;
 
+    /// <summary>The file version this library writes (rwkv.cpp's current one).</summary>
+    public const int CurrentFileVersion = 101;
+
     /// <summary>Size of the header in bytes (six int32).</summary>
     public const int Size = 24;
 }

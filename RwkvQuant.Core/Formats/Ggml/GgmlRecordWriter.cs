@@ -6,7 +6,7 @@ namespace RwkvQuant.Formats.Ggml;
 /// <summary>
 /// Writes rwkv.cpp model files record by record, exactly as stored (no converter transforms): the header, then each
 /// <see cref="GgmlTensor"/> as <c>dim_count, key_length, data_type, shape (reversed), key, data</c>. The inverse of
-/// <see cref="GgmlReader"/>; <see cref="GgmlModelWriter"/> builds canonical models on top of the same layout.
+/// <see cref="GgmlReader"/>; <see cref="Models.GgmlModelWriter"/> builds canonical models on top of the same layout.
 /// </summary>
 internal static class GgmlRecordWriter
 {

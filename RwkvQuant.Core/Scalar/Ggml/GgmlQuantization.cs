@@ -53,7 +53,7 @@ public static class GgmlQuantization
 
         AtomicFile.Write(outputPath, stream =>
         {
-            GgmlRecordWriter.WriteHeader(stream, header with { FileVersion = GgmlModelWriter.FileVersion, DataType = type });
+            GgmlRecordWriter.WriteHeader(stream, header with { FileVersion = GgmlHeader.CurrentFileVersion, DataType = type });
             for (int i = 0; i < records.Count; i++)
             {
                 cancellationToken.ThrowIfCancellationRequested();

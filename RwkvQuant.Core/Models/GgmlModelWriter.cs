@@ -1,9 +1,10 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text;
-using RwkvQuant.Models;
+using RwkvQuant.Formats;
+using RwkvQuant.Formats.Ggml;
 
-namespace RwkvQuant.Formats.Ggml;
+namespace RwkvQuant.Models;
 
 /// <summary>
 /// Writes an <see cref="RwkvModel"/> as an rwkv.cpp model file (version 101), redoing the converter's transforms
@@ -12,7 +13,7 @@ namespace RwkvQuant.Formats.Ggml;
 public static class GgmlModelWriter
 {
     /// <summary>The file version written.</summary>
-    public const int FileVersion = 101;
+    public const int FileVersion = GgmlHeader.CurrentFileVersion;
 
     /// <summary>Substrings of names the converter keeps in FP32 even in FP16 files (besides all 1-D tensors).</summary>
     private static readonly string[] KeptInFloat32 = [".time_", ".k_k", ".k_a", ".r_k", ".x_rwkvag", ".x_k", ".w0", ".a0", ".v0"];

@@ -1,6 +1,7 @@
-using RwkvQuant.Models;
+using RwkvQuant.Formats;
+using RwkvQuant.Formats.Ggml;
 
-namespace RwkvQuant.Formats.Ggml;
+namespace RwkvQuant.Models;
 
 /// <summary>
 /// Loads an rwkv.cpp model file (any of v4, v5.1, v5.2, v6, v7; FP32, FP16 or a quantized type) into the canonical

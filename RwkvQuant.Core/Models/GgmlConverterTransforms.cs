@@ -1,6 +1,7 @@
-using RwkvQuant.Models;
+using RwkvQuant.Formats;
+using RwkvQuant.Formats.Ggml;
 
-namespace RwkvQuant.Formats.Ggml;
+namespace RwkvQuant.Models;
 
 /// <summary>
 /// The tensor changes rwkv.cpp's <c>convert_pytorch_to_ggml.py</c> makes, undone on load (<see cref="ToCanonical"/>)
