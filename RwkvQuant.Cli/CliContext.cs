@@ -1,5 +1,7 @@
 using System.CommandLine;
+using RwkvQuant.ModelFiles;
 using RwkvQuant.Models;
+using RwkvQuant.Pipeline;
 using Spectre.Console;
 
 namespace RwkvQuant.Cli;

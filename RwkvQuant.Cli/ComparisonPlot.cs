@@ -1,3 +1,4 @@
+using RwkvQuant.Comparison;
 using RwkvQuant.Evaluation;
 using RwkvQuant.Formats;
 using ScottPlot;

@@ -1,5 +1,6 @@
 using RwkvQuant.DefaultModel;
 using RwkvQuant.Inference;
+using RwkvQuant.ModelFiles;
 using RwkvQuant.Models;
 using RwkvQuant.Pipeline;
 

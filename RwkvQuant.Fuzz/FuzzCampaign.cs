@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using RwkvQuant.Inference;
+using RwkvQuant.ModelFiles;
 using RwkvQuant.Models;
 using RwkvQuant.Pipeline;
 

@@ -2,6 +2,7 @@ using RwkvQuant.Codebooks;
 using RwkvQuant.Formats;
 using RwkvQuant.Fuzz.Layouts;
 using RwkvQuant.Kernels.Packed;
+using RwkvQuant.ModelFiles;
 using RwkvQuant.Models;
 using RwkvQuant.Pipeline;
 using RwkvQuant.Quantization;

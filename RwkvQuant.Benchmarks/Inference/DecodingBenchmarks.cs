@@ -3,6 +3,7 @@ using BenchmarkDotNet.Configs;
 using RwkvQuant.Benchmarks.Kernels.KMeans;
 using RwkvQuant.DefaultModel;
 using RwkvQuant.Inference;
+using RwkvQuant.ModelFiles;
 using RwkvQuant.Models;
 using RwkvQuant.Pipeline;
 using RwkvQuant.Quantization;

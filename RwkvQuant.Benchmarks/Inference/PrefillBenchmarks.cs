@@ -2,6 +2,7 @@ using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using RwkvQuant.Benchmarks.Kernels.KMeans;
 using RwkvQuant.Inference;
+using RwkvQuant.ModelFiles;
 using RwkvQuant.Models;
 using RwkvQuant.Pipeline;
 

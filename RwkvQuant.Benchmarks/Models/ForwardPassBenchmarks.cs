@@ -1,5 +1,7 @@
 using BenchmarkDotNet.Attributes;
+using RwkvQuant.ModelFiles;
 using RwkvQuant.Models;
+using RwkvQuant.Pipeline;
 using static TorchSharp.torch;
 
 namespace RwkvQuant.Benchmarks.Models;

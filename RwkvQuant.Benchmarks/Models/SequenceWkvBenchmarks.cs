@@ -1,6 +1,8 @@
 using BenchmarkDotNet.Attributes;
 using RwkvQuant.DefaultModel;
+using RwkvQuant.ModelFiles;
 using RwkvQuant.Models;
+using RwkvQuant.Pipeline;
 using static TorchSharp.torch;
 
 namespace RwkvQuant.Benchmarks.Models;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using RwkvQuant.Evaluation;
 using RwkvQuant.Inference;
+using RwkvQuant.ModelFiles;
 using RwkvQuant.Models;
 using RwkvQuant.Pipeline;
 using RwkvQuant.Tokenizers;

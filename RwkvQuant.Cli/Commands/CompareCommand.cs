@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using RwkvQuant.Calibration;
+using RwkvQuant.Comparison;
 using RwkvQuant.Corpora;
 using RwkvQuant.Evaluation;
 using RwkvQuant.Formats;

@@ -6,6 +6,7 @@ using RwkvQuant.Formats;
 using RwkvQuant.Formats.Ggml;
 using RwkvQuant.Formats.Pth;
 using RwkvQuant.Formats.Safetensors;
+using RwkvQuant.ModelFiles;
 using RwkvQuant.Models;
 using RwkvQuant.Pipeline;
 using Spectre.Console;

@@ -7,6 +7,7 @@ using RwkvQuant.Corpora;
 using RwkvQuant.DefaultModel;
 using RwkvQuant.Evaluation;
 using RwkvQuant.Inference;
+using RwkvQuant.ModelFiles;
 using RwkvQuant.Models;
 using RwkvQuant.Pipeline;
 using RwkvQuant.Proxy;

@@ -44,5 +44,5 @@ public static class EmbeddedModel
     /// <summary>Loads the model (float32 tensors, config inferred from them: RWKV-7, 4 layers, width 256, vocabulary 256).</summary>
     /// <exception cref="FileNotFoundException">The assembly has no such resource.</exception>
     /// <exception cref="InvalidDataException">The resource does not hold an RWKV model (the message names it and the tensor).</exception>
-    public static RwkvModel Load() => RwkvModelFile.FromCanonicalTensors(ReadFile().Tensors, Source);
+    public static RwkvModel Load() => CanonicalModel.FromTensors(ReadFile().Tensors, Source);
 }

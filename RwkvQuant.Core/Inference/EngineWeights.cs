@@ -1,5 +1,6 @@
 using System.Globalization;
 using RwkvQuant.Formats;
+using RwkvQuant.ModelFiles;
 using RwkvQuant.Models;
 using RwkvQuant.Pipeline;
 using RwkvQuant.Quantization;

@@ -1,6 +1,7 @@
 using System.Runtime;
 using RwkvQuant.Formats;
 using RwkvQuant.Formats.Safetensors;
+using RwkvQuant.ModelFiles;
 using RwkvQuant.Models;
 using RwkvQuant.Pipeline;
 

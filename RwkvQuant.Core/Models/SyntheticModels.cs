@@ -97,7 +97,7 @@ public static class SyntheticModels
         var entries = specs.Select(s => new SafetensorsEntry(s.Name, type, s.Shape)).ToList();
         var metadata = new Dictionary<string, string>
         {
-            [RwkvModelFile.FormatMetadataKey] = RwkvModelFile.FullPrecisionFormat,
+            [ModelMetadata.FormatKey] = ModelMetadata.FullPrecisionFormat,
             ["rwkv_version"] = shape.Version.ToString(),
             ["synthetic"] = $"{shape.Name}, {shape.LayerCount} layers, seed {seed}: random weights of realistic scale, not trained",
         };

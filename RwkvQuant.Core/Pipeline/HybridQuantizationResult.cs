@@ -1,3 +1,5 @@
+using RwkvQuant.ModelFiles;
+using RwkvQuant.Models;
 namespace RwkvQuant.Pipeline;
 
 /// <summary>What <see cref="HybridQuantizer.QuantizeAsync"/> produced: the quantized model and a report per tensor.</summary>

@@ -1,6 +1,7 @@
 using RwkvQuant.Calibration;
 using RwkvQuant.Codebooks;
 using RwkvQuant.Formats;
+using RwkvQuant.ModelFiles;
 using RwkvQuant.Models;
 using RwkvQuant.Native;
 using RwkvQuant.Proxy;

@@ -3,6 +3,7 @@ using System.Reflection;
 using RwkvQuant.Cli.Commands;
 using RwkvQuant.Inference;
 using RwkvQuant.Kernels.Accelerators;
+using RwkvQuant.ModelFiles;
 using RwkvQuant.Models;
 using RwkvQuant.Pipeline;
 using RwkvQuant.Quantization;

@@ -1,5 +1,7 @@
 using RwkvQuant.Cli;
 using RwkvQuant.Corpora;
+using RwkvQuant.ModelFiles;
+using RwkvQuant.Models;
 using Spectre.Console;
 
 namespace RwkvQuant.Tests.Cli;
@@ -216,7 +218,7 @@ public class CliNonFiniteModelTests
         string path = Path.Combine(Path.GetTempPath(), $"rwkvquant-nonfinite-{Guid.NewGuid():N}.safetensors");
         try
         {
-            RwkvQuant.Models.RwkvModelFile.SaveSafetensors(broken, path);
+            RwkvQuant.ModelFiles.RwkvModelFile.SaveSafetensors(broken, path);
             string expected = $"tensor 'blocks.3.att.key.weight' holds {shown} at index 77";
 
             CliAppTests.CliRun info = await CliAppTests.RunAsync("info", path);

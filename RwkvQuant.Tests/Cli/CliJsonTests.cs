@@ -3,8 +3,11 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using RwkvQuant.Cli;
+using RwkvQuant.Comparison;
 using RwkvQuant.Corpora;
 using RwkvQuant.Evaluation;
+using RwkvQuant.ModelFiles;
+using RwkvQuant.Models;
 using RwkvQuant.Pipeline;
 using RwkvQuant.Tests.Training;
 

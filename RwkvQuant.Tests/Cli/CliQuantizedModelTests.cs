@@ -1,4 +1,5 @@
 using RwkvQuant.Formats;
+using RwkvQuant.ModelFiles;
 using RwkvQuant.Models;
 using RwkvQuant.Pipeline;
 using RwkvQuant.Quantization;

@@ -1,5 +1,7 @@
 using System.Text.Json;
 using RwkvQuant.Cli.Commands;
+using RwkvQuant.ModelFiles;
+using RwkvQuant.Models;
 using RwkvQuant.Pipeline;
 using RwkvQuant.Tests.Training;
 

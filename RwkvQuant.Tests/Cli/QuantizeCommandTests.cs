@@ -1,3 +1,5 @@
+using RwkvQuant.ModelFiles;
+using RwkvQuant.Models;
 using RwkvQuant.Pipeline;
 
 namespace RwkvQuant.Tests.Cli;

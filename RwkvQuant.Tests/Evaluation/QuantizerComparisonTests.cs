@@ -1,4 +1,5 @@
 using RwkvQuant.Calibration;
+using RwkvQuant.Comparison;
 using RwkvQuant.Corpora;
 using RwkvQuant.Evaluation;
 using RwkvQuant.Formats.Ggml;

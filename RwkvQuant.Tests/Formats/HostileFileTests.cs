@@ -5,6 +5,8 @@ using System.Text;
 using RwkvQuant.Formats;
 using RwkvQuant.Formats.Pth;
 using RwkvQuant.Formats.Safetensors;
+using RwkvQuant.ModelFiles;
+using RwkvQuant.Models;
 using RwkvQuant.Pipeline;
 
 namespace RwkvQuant.Tests.Formats;

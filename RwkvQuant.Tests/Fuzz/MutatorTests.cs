@@ -3,6 +3,7 @@ using RwkvQuant.Formats;
 using RwkvQuant.Formats.Ggml;
 using RwkvQuant.Formats.Pth;
 using RwkvQuant.Fuzz;
+using RwkvQuant.ModelFiles;
 using RwkvQuant.Models;
 
 namespace RwkvQuant.Tests.Fuzz;

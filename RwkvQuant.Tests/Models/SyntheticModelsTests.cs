@@ -1,5 +1,6 @@
 using RwkvQuant.Formats;
 using RwkvQuant.Formats.Safetensors;
+using RwkvQuant.ModelFiles;
 using RwkvQuant.Models;
 using static TorchSharp.torch;
 

@@ -4,6 +4,7 @@ using System.IO.Compression;
 using System.Reflection;
 using System.Text;
 using System.Text.RegularExpressions;
+using RwkvQuant.ModelFiles;
 using RwkvQuant.Models;
 using RwkvQuant.Native;
 using RwkvQuant.Pipeline;

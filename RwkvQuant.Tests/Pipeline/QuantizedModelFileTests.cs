@@ -1,14 +1,15 @@
-using RwkvQuant.Inference;
 using RwkvQuant.Formats;
 using RwkvQuant.Formats.Ggml;
 using RwkvQuant.Formats.Safetensors;
+using RwkvQuant.Inference;
+using RwkvQuant.Kernels.Packed;
+using RwkvQuant.ModelFiles;
 using RwkvQuant.Models;
 using RwkvQuant.Pipeline;
 using RwkvQuant.Quantization;
 using RwkvQuant.Scalar;
 using RwkvQuant.Scalar.Ggml;
 using RwkvQuant.Scalar.KQuants;
-using RwkvQuant.Kernels.Packed;
 using RwkvQuant.Scalar.Rtn;
 using RwkvQuant.Vector;
 using RwkvQuant.Vector.KMeans;

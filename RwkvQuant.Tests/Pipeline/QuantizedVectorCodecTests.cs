@@ -1,5 +1,6 @@
 using RwkvQuant.Codebooks;
 using RwkvQuant.Formats;
+using RwkvQuant.ModelFiles;
 using RwkvQuant.Models;
 using RwkvQuant.Pipeline;
 using static TorchSharp.torch;

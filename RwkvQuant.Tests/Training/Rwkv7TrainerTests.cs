@@ -1,3 +1,4 @@
+using RwkvQuant.ModelFiles;
 using RwkvQuant.Models;
 using RwkvQuant.Training;
 using Xunit.Abstractions;

@@ -1,5 +1,6 @@
 using RwkvQuant.Calibration;
 using RwkvQuant.Corpora;
+using RwkvQuant.ModelFiles;
 using RwkvQuant.Models;
 using RwkvQuant.Pipeline;
 using RwkvQuant.Tokenizers;

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using RwkvQuant.Formats;
 
-namespace RwkvQuant.Pipeline.Serialization;
+namespace RwkvQuant.ModelFiles;
 
 /// <summary>
 /// Hands a codec the safetensors entries <c>{tensor}.{suffix}</c> of one quantized tensor, checking type and shape,

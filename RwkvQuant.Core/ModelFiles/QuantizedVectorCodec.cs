@@ -6,7 +6,7 @@ using RwkvQuant.Packing;
 using RwkvQuant.Quantization;
 using RwkvQuant.Vector;
 
-namespace RwkvQuant.Pipeline.Serialization;
+namespace RwkvQuant.ModelFiles;
 
 /// <summary>
 /// <see cref="QuantizedVectorTensor"/> (a multiplication vector from a codebook optimizer), stored as <c>[1, C]</c>:

@@ -1,6 +1,6 @@
 using RwkvQuant.Formats;
 
-namespace RwkvQuant.Pipeline.Serialization;
+namespace RwkvQuant.ModelFiles;
 
 /// <summary>Hands the safetensors entries <c>{tensor}.{suffix}</c> of one quantized tensor to the file being written.</summary>
 internal sealed class TensorPartWriter(string tensorName, QuantizedModelWriter file)

@@ -3,10 +3,10 @@ using System.Text;
 using System.Text.Json;
 using RwkvQuant.Formats;
 using RwkvQuant.Formats.Safetensors;
+using RwkvQuant.ModelFiles;
 using RwkvQuant.Models;
-using RwkvQuant.Pipeline.Serialization;
 
-namespace RwkvQuant.Pipeline;
+namespace RwkvQuant.ModelFiles;
 
 /// <summary>
 /// The <c>.rwkvq</c> file: a safetensors container holding a <see cref="QuantizedModel"/>.

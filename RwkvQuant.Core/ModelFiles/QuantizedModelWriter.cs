@@ -1,11 +1,11 @@
 using System.Text.Json;
 using RwkvQuant.Formats;
 using RwkvQuant.Formats.Safetensors;
+using RwkvQuant.ModelFiles;
 using RwkvQuant.Models;
-using RwkvQuant.Pipeline.Serialization;
 using RwkvQuant.Quantization;
 
-namespace RwkvQuant.Pipeline;
+namespace RwkvQuant.ModelFiles;
 
 /// <summary>
 /// Writes a <c>.rwkvq</c> file (<see cref="QuantizedModelFile"/>) tensor by tensor, so that quantizing a model never

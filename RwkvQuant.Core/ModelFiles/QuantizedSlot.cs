@@ -2,7 +2,7 @@ using RwkvQuant.Formats;
 using RwkvQuant.Models;
 using RwkvQuant.Quantization;
 
-namespace RwkvQuant.Pipeline;
+namespace RwkvQuant.ModelFiles;
 
 /// <summary>
 /// A quantized tensor placed in a model: the <c>[rows, columns]</c> matrix that the quantizer saw, how the canonical

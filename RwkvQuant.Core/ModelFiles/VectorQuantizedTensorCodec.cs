@@ -5,7 +5,7 @@ using RwkvQuant.Packing;
 using RwkvQuant.Quantization;
 using RwkvQuant.Vector;
 
-namespace RwkvQuant.Pipeline.Serialization;
+namespace RwkvQuant.ModelFiles;
 
 /// <summary>
 /// <see cref="VectorQuantizedTensor"/> (k-means VQ, GPTVQ): fields <c>method, dimension, bits, group_rows,

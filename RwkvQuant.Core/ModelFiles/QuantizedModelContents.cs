@@ -1,9 +1,9 @@
 using System.Text.Json;
 using RwkvQuant.Formats;
+using RwkvQuant.ModelFiles;
 using RwkvQuant.Models;
-using RwkvQuant.Pipeline.Serialization;
 
-namespace RwkvQuant.Pipeline;
+namespace RwkvQuant.ModelFiles;
 
 /// <summary>
 /// A <c>.rwkvq</c> file whose header is read and checked — metadata, every quantized tensor's description, which

@@ -4,7 +4,7 @@ using RwkvQuant.Formats.Ggml;
 using RwkvQuant.Quantization;
 using RwkvQuant.Scalar.Ggml;
 
-namespace RwkvQuant.Pipeline.Serialization;
+namespace RwkvQuant.ModelFiles;
 
 /// <summary><see cref="GgmlBlockTensor"/>: field <c>type</c> (<c>Q4_0</c>, <c>Q4_1</c>, <c>Q5_0</c>, <c>Q5_1</c>,
 /// <c>Q8_0</c>); part <c>.blocks</c> U8, the blocks exactly as ggml lays them out.</summary>

@@ -1,8 +1,10 @@
 using System.Globalization;
 using RwkvQuant.Calibration;
 using RwkvQuant.Codebooks;
+using RwkvQuant.Evaluation;
 using RwkvQuant.Formats;
 using RwkvQuant.Formats.Ggml;
+using RwkvQuant.Kernels.Packed;
 using RwkvQuant.Models;
 using RwkvQuant.Pipeline;
 using RwkvQuant.Proxy;
@@ -11,12 +13,11 @@ using RwkvQuant.Scalar;
 using RwkvQuant.Scalar.Ggml;
 using RwkvQuant.Scalar.Gptq;
 using RwkvQuant.Scalar.KQuants;
-using RwkvQuant.Kernels.Packed;
 using RwkvQuant.Scalar.Rtn;
 using RwkvQuant.Vector.Gptvq;
 using RwkvQuant.Vector.KMeans;
 
-namespace RwkvQuant.Evaluation;
+namespace RwkvQuant.Comparison;
 
 /// <summary>
 /// One row of a <see cref="QuantizerComparison"/>: a name and either a quantizer (scalar or vector) applied to every

@@ -1,6 +1,6 @@
 using RwkvQuant.Formats;
 
-namespace RwkvQuant.Pipeline;
+namespace RwkvQuant.ModelFiles;
 
 /// <summary>How one tensor of a <see cref="QuantizedModel"/> is stored and what it costs.</summary>
 /// <param name="Name">The canonical (BlinkDL) tensor name.</param>

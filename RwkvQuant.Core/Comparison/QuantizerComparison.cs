@@ -2,13 +2,15 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using RwkvQuant.Calibration;
+using RwkvQuant.Evaluation;
 using RwkvQuant.Formats;
+using RwkvQuant.ModelFiles;
 using RwkvQuant.Models;
 using RwkvQuant.Pipeline;
 using RwkvQuant.Quantization;
 using RwkvQuant.Tokenizers;
 
-namespace RwkvQuant.Evaluation;
+namespace RwkvQuant.Comparison;
 
 /// <summary>
 /// Compares quantizers on one model: each method quantizes every 2-D weight inside the blocks (att/ffn projections

@@ -2,7 +2,7 @@ using RwkvQuant.Formats;
 using RwkvQuant.Models;
 using RwkvQuant.Quantization;
 
-namespace RwkvQuant.Pipeline;
+namespace RwkvQuant.ModelFiles;
 
 /// <summary>
 /// An RWKV model whose tensors are each either quantized (a <see cref="QuantizedTensor"/>: its packed codes, scales,

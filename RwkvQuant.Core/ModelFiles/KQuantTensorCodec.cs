@@ -4,7 +4,7 @@ using RwkvQuant.Kernels.Packed;
 using RwkvQuant.Quantization;
 using RwkvQuant.Scalar.KQuants;
 
-namespace RwkvQuant.Pipeline.Serialization;
+namespace RwkvQuant.ModelFiles;
 
 /// <summary><see cref="KQuantTensor"/>: field <c>type</c> (<c>Q2_K</c>, <c>Q3_K</c>, <c>Q4_K</c>, <c>IQ4_XS</c>,
 /// <c>IQ4_NL</c>, <c>IQ3_S</c>); part <c>.blocks</c> U8, the blocks exactly as ggml lays them out.</summary>

@@ -1,4 +1,4 @@
-namespace RwkvQuant.Evaluation;
+namespace RwkvQuant.Comparison;
 
 /// <summary>
 /// One method's result in a <see cref="QuantizerComparison"/>. Bits per weight are exact (every stored bit) and

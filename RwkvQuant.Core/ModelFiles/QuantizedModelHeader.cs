@@ -1,6 +1,6 @@
 using RwkvQuant.Models;
 
-namespace RwkvQuant.Pipeline;
+namespace RwkvQuant.ModelFiles;
 
 /// <summary>
 /// What a <c>.rwkvq</c> file's header says — the architecture and every tensor's scheme, size and stored bits — read and

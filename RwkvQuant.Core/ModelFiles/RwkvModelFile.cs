@@ -2,20 +2,10 @@ using RwkvQuant.Formats;
 using RwkvQuant.Formats.Ggml;
 using RwkvQuant.Formats.Pth;
 using RwkvQuant.Formats.Safetensors;
+using RwkvQuant.Models;
 using RwkvQuant.Pipeline;
 
-namespace RwkvQuant.Models;
-
-/// <summary>The container formats a model file can have.</summary>
-public enum ModelFileFormat
-{
-    /// <summary>rwkv.cpp's ggml file (<c>.bin</c>).</summary>
-    Ggml,
-    /// <summary>Hugging Face safetensors.</summary>
-    Safetensors,
-    /// <summary>PyTorch zip checkpoint (<c>.pth</c>).</summary>
-    Pth,
-}
+namespace RwkvQuant.ModelFiles;
 
 /// <summary>
 /// Loads and saves <see cref="RwkvModel"/>s in any supported container. The format is recognised from the file's
@@ -25,10 +15,10 @@ public enum ModelFileFormat
 public static class RwkvModelFile
 {
     /// <summary>Metadata key naming the producer in safetensors files we write.</summary>
-    public const string FormatMetadataKey = "format";
+    public const string FormatMetadataKey = ModelMetadata.FormatKey;
 
     /// <summary>Metadata value of <see cref="FormatMetadataKey"/> for full-precision models.</summary>
-    public const string FullPrecisionFormat = "rwkvquant-fp";
+    public const string FullPrecisionFormat = ModelMetadata.FullPrecisionFormat;
 
     /// <summary>Recognises the container of <paramref name="path"/> from its first bytes.</summary>
     /// <exception cref="InvalidDataException">The file is in none of the supported formats.</exception>
@@ -69,24 +59,7 @@ public static class RwkvModelFile
     private static RwkvModel FromSafetensors(SafetensorsFile file, string path) =>
         QuantizedModelFile.IsQuantizedModel(file)
             ? QuantizedModelFile.FromSafetensors(file, path).ToDequantizedModel()
-            : FromCanonicalTensors(file.Tensors, path);
-
-    /// <summary>
-    /// Builds a model from tensors that already carry BlinkDL's names and layouts (safetensors written by this
-    /// library or converted from a BlinkDL checkpoint), inferring the config.
-    /// </summary>
-    internal static RwkvModel FromCanonicalTensors(IReadOnlyList<TensorData> tensors, string path)
-    {
-        var byName = new Dictionary<string, TensorData>(StringComparer.Ordinal);
-        foreach (TensorData tensor in tensors)
-        {
-            if (!tensor.Type.IsFloatingPoint())
-                throw ModelFileError.Create(path, tensor.Name, $"type {tensor.Type} is not a floating-point weight type.");
-            byName[tensor.Name] = tensor;
-        }
-        RwkvConfig config = RwkvConfigInference.Infer(byName, path);
-        return new RwkvModel(config, tensors, path);
-    }
+            : CanonicalModel.FromTensors(file.Tensors, path);
 
     private static RwkvModel FromPthTensors(IReadOnlyList<TensorData> tensors, string path)
     {
@@ -97,7 +70,7 @@ public static class RwkvModelFile
                 "this checkpoint is an RWKV-8 ROSA demo (RWKV-7 blocks with a parallel ROSA branch, no ln0, a head bias); " +
                 "its tensors can be read with PthReader, but only standard RWKV-4 to RWKV-7 checkpoints can be run.");
         }
-        return FromCanonicalTensors(tensors, path);
+        return CanonicalModel.FromTensors(tensors, path);
     }
 
     /// <summary>

@@ -1,7 +1,7 @@
 using RwkvQuant.Codebooks;
 using RwkvQuant.Quantization;
 
-namespace RwkvQuant.Pipeline;
+namespace RwkvQuant.ModelFiles;
 
 /// <summary>
 /// A <see cref="QuantizedVector"/> (an element-wise multiplication vector quantized by an

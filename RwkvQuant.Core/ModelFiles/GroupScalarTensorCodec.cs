@@ -4,7 +4,7 @@ using RwkvQuant.Packing;
 using RwkvQuant.Quantization;
 using RwkvQuant.Scalar;
 
-namespace RwkvQuant.Pipeline.Serialization;
+namespace RwkvQuant.ModelFiles;
 
 /// <summary>
 /// <see cref="GroupScalarTensor"/> (RTN, GPTQ): fields <c>method, bits, group_size, symmetric, scale_precision,

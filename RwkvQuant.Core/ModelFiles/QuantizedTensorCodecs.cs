@@ -1,6 +1,6 @@
 using RwkvQuant.Quantization;
 
-namespace RwkvQuant.Pipeline.Serialization;
+namespace RwkvQuant.ModelFiles;
 
 /// <summary>The registry of <see cref="QuantizedTensorCodec"/>s, keyed by scheme id. A new kind of quantized tensor is
 /// stored by adding its codec here.</summary>

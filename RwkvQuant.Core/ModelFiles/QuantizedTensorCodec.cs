@@ -1,7 +1,7 @@
 using System.Text.Json;
 using RwkvQuant.Quantization;
 
-namespace RwkvQuant.Pipeline.Serialization;
+namespace RwkvQuant.ModelFiles;
 
 /// <summary>
 /// Stores one kind of <see cref="QuantizedTensor"/> in a <c>.rwkvq</c> file: its parameters as JSON fields of the
