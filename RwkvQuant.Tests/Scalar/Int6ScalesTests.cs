@@ -3,6 +3,7 @@ using RwkvQuant.Quantization;
 using RwkvQuant.Scalar;
 using RwkvQuant.Scalar.Gptq;
 using RwkvQuant.Scalar.Rtn;
+using RwkvQuant.Tests.Scalar.Rtn;
 using Xunit.Abstractions;
 
 namespace RwkvQuant.Tests.Scalar;

@@ -14,7 +14,7 @@ using RwkvQuant.Vector.Gptvq;
 using RwkvQuant.Vector.KMeans;
 using Xunit.Abstractions;
 
-namespace RwkvQuant.Tests.Evaluation;
+namespace RwkvQuant.Tests.Comparison;
 
 /// <summary>
 /// The issue-3 comparison on the real v6 1M model with Hessians from LAMBADA calibration documents. The reduced run is

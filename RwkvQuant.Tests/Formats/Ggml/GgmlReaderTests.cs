@@ -3,7 +3,7 @@ using System.Text;
 using RwkvQuant.Formats;
 using RwkvQuant.Formats.Ggml;
 
-namespace RwkvQuant.Tests.Formats;
+namespace RwkvQuant.Tests.Formats.Ggml;
 
 public class GgmlReaderTests
 {

@@ -2,7 +2,7 @@ using RwkvQuant.Formats;
 using RwkvQuant.Formats.Ggml;
 using RwkvQuant.Models;
 
-namespace RwkvQuant.Tests.Formats;
+namespace RwkvQuant.Tests.Models;
 
 public class GgmlModelLoaderTests
 {

@@ -1,7 +1,7 @@
 using RwkvQuant.Kernels.MatVec;
 using RwkvQuant.Kernels.Packed;
 
-namespace RwkvQuant.Tests.Kernels;
+namespace RwkvQuant.Tests.Kernels.MatVec;
 
 /// <summary>The fast dequantization is bit-identical to the reference, on every path.</summary>
 public class PackedDequantizeTests

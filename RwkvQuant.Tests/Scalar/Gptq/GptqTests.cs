@@ -5,7 +5,7 @@ using RwkvQuant.Scalar.Gptq;
 using RwkvQuant.Scalar.Rtn;
 using Xunit.Abstractions;
 
-namespace RwkvQuant.Tests.Scalar;
+namespace RwkvQuant.Tests.Scalar.Gptq;
 
 public class GptqTests(ITestOutputHelper output)
 {

@@ -1,6 +1,6 @@
 using RwkvQuant.Kernels.Packed;
 
-namespace RwkvQuant.Tests.Kernels;
+namespace RwkvQuant.Tests.Kernels.Packed;
 
 public class ScaleWordsTests
 {

@@ -1,6 +1,6 @@
 using RwkvQuant.Kernels.MatVec;
 
-namespace RwkvQuant.Tests.Kernels;
+namespace RwkvQuant.Tests.Kernels.MatVec;
 
 public class HalfMatVecTests
 {

@@ -2,7 +2,7 @@ using RwkvQuant.Kernels.Accelerators;
 using RwkvQuant.Kernels.MatVec;
 using RwkvQuant.Kernels.Packed;
 
-namespace RwkvQuant.Tests.Kernels;
+namespace RwkvQuant.Tests.Kernels.MatVec;
 
 /// <summary>
 /// The ILGPU kernels against the reference twins, once per backend: ILGPU's CPU accelerator always, CUDA as well when

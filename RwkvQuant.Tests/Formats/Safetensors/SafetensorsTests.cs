@@ -3,7 +3,7 @@ using System.Text;
 using RwkvQuant.Formats;
 using RwkvQuant.Formats.Safetensors;
 
-namespace RwkvQuant.Tests.Formats;
+namespace RwkvQuant.Tests.Formats.Safetensors;
 
 public sealed class SafetensorsTests : IDisposable
 {

@@ -4,7 +4,7 @@ using System.Text;
 using RwkvQuant.Formats;
 using RwkvQuant.Formats.Pth;
 
-namespace RwkvQuant.Tests.Formats;
+namespace RwkvQuant.Tests.Formats.Pth;
 
 public class PthReaderTests
 {

@@ -1,7 +1,7 @@
 using RwkvQuant.Formats;
 using RwkvQuant.Formats.Pth;
 
-namespace RwkvQuant.Tests.Formats;
+namespace RwkvQuant.Tests.Formats.Pth;
 
 public class RosaRwkv7KeysTests
 {

@@ -3,7 +3,7 @@ using RwkvQuant.Scalar;
 using RwkvQuant.Scalar.Rtn;
 using Xunit.Abstractions;
 
-namespace RwkvQuant.Tests.Scalar;
+namespace RwkvQuant.Tests.Scalar.Rtn;
 
 public class RoundToNearestTests(ITestOutputHelper output)
 {

@@ -1,7 +1,7 @@
 using System.Text;
 using RwkvQuant.Formats.Pth;
 
-namespace RwkvQuant.Tests.Formats;
+namespace RwkvQuant.Tests.Formats.Pth;
 
 public class ZipCrc32Tests
 {

@@ -1,7 +1,7 @@
 using RwkvQuant.Kernels.MatVec;
 using RwkvQuant.Kernels.Packed;
 
-namespace RwkvQuant.Tests.Kernels;
+namespace RwkvQuant.Tests.Kernels.MatVec;
 
 public class BitPlaneMatVecTests
 {

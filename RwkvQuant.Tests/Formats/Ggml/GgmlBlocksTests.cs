@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using RwkvQuant.Formats.Ggml;
 
-namespace RwkvQuant.Tests.Formats;
+namespace RwkvQuant.Tests.Formats.Ggml;
 
 public class GgmlBlocksTests
 {

@@ -4,7 +4,7 @@ using RwkvQuant.ModelFiles;
 using RwkvQuant.Models;
 using static TorchSharp.torch;
 
-namespace RwkvQuant.Tests.Models;
+namespace RwkvQuant.Tests.ModelFiles;
 
 public sealed class RwkvModelFileTests : IDisposable
 {

@@ -9,12 +9,13 @@ using RwkvQuant.Scalar;
 using RwkvQuant.Scalar.Ggml;
 using RwkvQuant.Scalar.Gptq;
 using RwkvQuant.Scalar.Rtn;
+using RwkvQuant.Tests.Kernels;
 using RwkvQuant.Tests.Scalar;
 using RwkvQuant.Vector;
 using RwkvQuant.Vector.Gptvq;
 using RwkvQuant.Vector.KMeans;
 
-namespace RwkvQuant.Tests.Kernels;
+namespace RwkvQuant.Tests.Inference;
 
 /// <summary>
 /// Real quantizers' tensors converted to the packed layouts: the layouts must dequantize to exactly the tensor's own

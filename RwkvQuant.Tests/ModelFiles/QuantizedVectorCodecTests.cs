@@ -5,7 +5,7 @@ using RwkvQuant.Models;
 using RwkvQuant.Pipeline;
 using static TorchSharp.torch;
 
-namespace RwkvQuant.Tests.Pipeline;
+namespace RwkvQuant.Tests.ModelFiles;
 
 public sealed class QuantizedVectorCodecTests : IDisposable
 {

@@ -1,7 +1,9 @@
 using RwkvQuant.Vector;
 using RwkvQuant.Vector.KMeans;
 
-namespace RwkvQuant.Tests.Vector;
+namespace RwkvQuant.Tests.Vector.KMeans;
+
+using KMeans = RwkvQuant.Vector.KMeans.KMeans; // inside the namespace, where the name would otherwise find this namespace
 
 public class KMeansTests
 {

@@ -1,7 +1,7 @@
 using RwkvQuant.Kernels.MatVec;
 using RwkvQuant.Kernels.Packed;
 
-namespace RwkvQuant.Tests.Kernels;
+namespace RwkvQuant.Tests.Kernels.MatVec;
 
 /// <summary>The portable row-decoding product of every packed layout against the naive reference, one to three vectors.</summary>
 public class RowDecodeMatVecTests

@@ -15,7 +15,7 @@ using RwkvQuant.Vector;
 using RwkvQuant.Vector.KMeans;
 using static TorchSharp.torch;
 
-namespace RwkvQuant.Tests.Pipeline;
+namespace RwkvQuant.Tests.ModelFiles;
 
 public sealed class QuantizedModelFileTests : IDisposable
 {
