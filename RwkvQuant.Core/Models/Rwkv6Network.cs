@@ -16,10 +16,6 @@ internal sealed class Rwkv6Network : RwkvNetwork
     /// <summary>ε of the per-head GroupNorm <c>ln_x</c>: 64e-5 (rwkv.cpp scales x by 1/8 and uses 1e-5, the same thing).</summary>
     private const double GroupNormEpsilon = 64e-5;
 
-    /// <summary>The time-mix vectors that multiply dx = x_{t−1} − x_t.</summary>
-    private static readonly string[] MixVectors =
-        ["att.time_maa_x", "att.time_maa_w", "att.time_maa_k", "att.time_maa_v", "att.time_maa_r", "att.time_maa_g"];
-
     private readonly NetworkWeights<Layer> _weights;
 
     /// <summary>A network over <paramref name="model"/>. Nothing is copied yet: each block (and the embedding, and the
@@ -88,8 +84,7 @@ internal sealed class Rwkv6Network : RwkvNetwork
     {
         EndWeights output = _weights.Output;
         x = LayerNorm(x, output.NormWeight, output.NormBias);
-        Observer?.OnLinearInput("head.weight", x);
-        return Linear(x, output.Matrix);                                          // [B, T, V]
+        return Observe("").Linear(x, output.Matrix, "head.weight");              // [B, T, V]
     }
 
     /// <summary>Time mixing of xa <c>[B, T, C]</c> (already layer-normed); returns its output and the new S.</summary>
@@ -97,46 +92,33 @@ internal sealed class Rwkv6Network : RwkvNetwork
     {
         long batch = x.shape[0], steps = x.shape[1];
         int h = Config.HeadCount, n = Config.HeadSize;
-        INetworkObserver? observer = Observer;
+        ObservedOps op = Observe(l.Prefix);
         Tensor dx = Shift(x, lastX) - x;                                      // x_{t−1} − x_t
 
-        // Data-dependent token shift (ddlerp): five LoRA offsets m_{w,k,v,r,g} from one shared projection.
-        // dx multiplies μ_x and each μ_{w,k,v,r,g} (x + dx·(μ + m)): it is every mix vector's operand.
-        if (observer is not null)
-        {
-            foreach (string mix in MixVectors)
-                observer.OnMultiplyOperand(l.Prefix + mix, dx);
-        }
-        Tensor xx = x.add(dx * l.MaaX, One);
-        observer?.OnLinearInput(l.Prefix + "att.time_maa_w1", xx);           // x·W1, W1 [C, 5D]
-        Tensor xxx = xx.matmul(l.MaaW1).tanh();                               // [B, T, 5D]
-        observer?.OnLinearInput(l.Prefix + "att.time_maa_w2", xxx);          // slice i of W2 [5, D, C] sees xxx[..., iD:(i+1)D]
-        xxx = xxx.reshape(batch * steps, 5, -1).transpose(0, 1);              // [5, B·T, D]
+        // Data-dependent token shift (ddlerp): five LoRA offsets m_{w,k,v,r,g} from one shared projection, each mixed
+        // as x + dx·(μ + m), so dx is the operand of μ_x and of every μ_{w,k,v,r,g}.
+        Tensor xx = op.Mix(x, dx, l.MaaX, "att.time_maa_x");
+        Tensor xxx = op.Lora(xx, l.MaaW1, "att.time_maa_w1").tanh();          // x·W1, W1 [C, 5D] → [B, T, 5D]
+        op.Input("att.time_maa_w2", xxx);                                     // W2's input, multiplied slice by slice below
+        xxx = xxx.reshape(batch * steps, 5, -1).transpose(0, 1);              // [5, B·T, D]; slice i of W2 [5, D, C] sees xxx[..., iD:(i+1)D]
         Tensor[] m = xxx.bmm(l.MaaW2).reshape(5, batch, steps, -1).unbind(0); // 5 × [B, T, C]
-        Tensor xw = x.add(dx * l.MaaW.add(m[0], One), One), xk = x.add(dx * l.MaaK.add(m[1], One), One);
-        Tensor xv = x.add(dx * l.MaaV.add(m[2], One), One), xr = x.add(dx * l.MaaR.add(m[3], One), One);
-        Tensor xg = x.add(dx * l.MaaG.add(m[4], One), One);
+        Tensor xw = op.Mix(x, dx, l.MaaW.add(m[0], One), "att.time_maa_w"), xk = op.Mix(x, dx, l.MaaK.add(m[1], One), "att.time_maa_k");
+        Tensor xv = op.Mix(x, dx, l.MaaV.add(m[2], One), "att.time_maa_v"), xr = op.Mix(x, dx, l.MaaR.add(m[3], One), "att.time_maa_r");
+        Tensor xg = op.Mix(x, dx, l.MaaG.add(m[4], One), "att.time_maa_g");
 
-        observer?.OnLinearInput(l.Prefix + "att.receptance.weight", xr);
-        Tensor r = Linear(xr, l.Receptance);                                  // [B, T, C]
-        observer?.OnLinearInput(l.Prefix + "att.key.weight", xk);
-        Tensor k = Linear(xk, l.Key);
-        observer?.OnLinearInput(l.Prefix + "att.value.weight", xv);
-        Tensor v = Linear(xv, l.Value);
-        observer?.OnLinearInput(l.Prefix + "att.gate.weight", xg);
-        Tensor g = nn.functional.silu(Linear(xg, l.Gate));
-        observer?.OnLinearInput(l.Prefix + "att.time_decay_w1", xw);
-        Tensor decayHidden = xw.matmul(l.DecayW1).tanh();                     // [B, T, D_w]
-        observer?.OnLinearInput(l.Prefix + "att.time_decay_w2", decayHidden);
-        Tensor w = (-l.Decay.add(decayHidden.matmul(l.DecayW2), One).exp()).exp(); // decay in (0, 1)
+        Tensor r = op.Linear(xr, l.Receptance, "att.receptance.weight");      // [B, T, C]
+        Tensor k = op.Linear(xk, l.Key, "att.key.weight");
+        Tensor v = op.Linear(xv, l.Value, "att.value.weight");
+        Tensor g = nn.functional.silu(op.Linear(xg, l.Gate, "att.gate.weight"));
+        Tensor decayHidden = op.Lora(xw, l.DecayW1, "att.time_decay_w1").tanh(); // [B, T, D_w]
+        Tensor w = (-l.Decay.add(op.Lora(decayHidden, l.DecayW2, "att.time_decay_w2"), One).exp()).exp(); // decay in (0, 1)
 
         Tensor r4 = r.reshape(batch, steps, h, n), w4 = w.reshape(batch, steps, h, n);
         Tensor k4 = k.reshape(batch, steps, h, n), v4 = v.reshape(batch, steps, h, n);
         Tensor y = Wkv(r4, w4, k4, v4, l.Bonus, s0, out s);                    // [B, T, H, N]
-        observer?.OnWkv(l.Prefix, new WkvTrace(r4, w4, k4, v4, l.Bonus, null, null, s0, y, s));
+        op.Wkv(new WkvTrace(r4, w4, k4, v4, l.Bonus, null, null, s0, y, s));
         Tensor o = GroupNorm(y.reshape(batch, steps, -1), h, l.LnXWeight, l.LnXBias, GroupNormEpsilon) * g;
-        observer?.OnLinearInput(l.Prefix + "att.output.weight", o);
-        return Linear(o, l.Output);
+        return op.Linear(o, l.Output, "att.output.weight");
     }
 
     /// <summary>
@@ -175,17 +157,12 @@ internal sealed class Rwkv6Network : RwkvNetwork
     /// <summary>Channel mixing: r = σ(x_r·Wrᵀ), k = relu(x_k·Wkᵀ)², out = r ⊙ (k·Wvᵀ).</summary>
     private Tensor ChannelMix(Layer l, Tensor x, Tensor lastX)
     {
-        INetworkObserver? observer = Observer;
+        ObservedOps op = Observe(l.Prefix);
         Tensor dx = Shift(x, lastX) - x;
-        observer?.OnMultiplyOperand(l.Prefix + "ffn.time_maa_k", dx);
-        observer?.OnMultiplyOperand(l.Prefix + "ffn.time_maa_r", dx);
-        Tensor xk = x.add(dx * l.FfnMaaK, One), xr = x.add(dx * l.FfnMaaR, One);
-        observer?.OnLinearInput(l.Prefix + "ffn.receptance.weight", xr);
-        Tensor r = Linear(xr, l.FfnReceptance).sigmoid();
-        observer?.OnLinearInput(l.Prefix + "ffn.key.weight", xk);
-        Tensor k = Linear(xk, l.FfnKey).relu().pow(Two);
-        observer?.OnLinearInput(l.Prefix + "ffn.value.weight", k);
-        return r * Linear(k, l.FfnValue);
+        Tensor xk = op.Mix(x, dx, l.FfnMaaK, "ffn.time_maa_k"), xr = op.Mix(x, dx, l.FfnMaaR, "ffn.time_maa_r");
+        Tensor r = op.Linear(xr, l.FfnReceptance, "ffn.receptance.weight").sigmoid();
+        Tensor k = op.Linear(xk, l.FfnKey, "ffn.key.weight").relu().pow(Two);
+        return r * op.Linear(k, l.FfnValue, "ffn.value.weight");
     }
 
     protected override void Dispose(bool disposing)

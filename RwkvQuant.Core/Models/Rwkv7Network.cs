@@ -19,9 +19,6 @@ internal sealed class Rwkv7Network : RwkvNetwork
     /// <summary>−e^(−0.5), made from a float as before: the decay is w = exp(−e^(−0.5)·σ(w0 + LoRA)), i.e. exp(−exp(−softplus(−·) − 0.5)).</summary>
     private static readonly TorchSharp.Scalar MinusDecayScale = (-MathF.Exp(-0.5f)).ToScalar();
 
-    /// <summary>The token-shift mix vectors that multiply dx = x_{t−1} − x_t.</summary>
-    private static readonly string[] MixVectors = ["att.x_r", "att.x_w", "att.x_k", "att.x_v", "att.x_a", "att.x_g"];
-
     private readonly NetworkWeights<Layer> _weights;
 
     /// <summary>A network over <paramref name="model"/>. Nothing is copied yet: each block (and the embedding, and the
@@ -97,8 +94,7 @@ internal sealed class Rwkv7Network : RwkvNetwork
     {
         EndWeights output = _weights.Output;
         x = LayerNorm(x, output.NormWeight, output.NormBias);
-        Observer?.OnLinearInput("head.weight", x);
-        return Linear(x, output.Matrix);                                         // [B, T, V]
+        return Observe("").Linear(x, output.Matrix, "head.weight");             // [B, T, V]
     }
 
     /// <summary>Time mixing of xa <c>[B, T, C]</c> (already layer-normed); returns its output and the new S.</summary>
@@ -106,39 +102,24 @@ internal sealed class Rwkv7Network : RwkvNetwork
     {
         long batch = x.shape[0], steps = x.shape[1];
         int h = Config.HeadCount, n = Config.HeadSize;
-        INetworkObserver? observer = Observer;
+        ObservedOps op = Observe(l.Prefix);
         Tensor dx = Shift(x, lastX) - x;                                      // x_{t−1} − x_t
-        if (observer is not null)
-        {
-            foreach (string mix in MixVectors)
-                observer.OnMultiplyOperand(l.Prefix + mix, dx);               // x + dx ⊙ μ
-        }
-        Tensor xr = x.add(dx * l.Xr, One), xw = x.add(dx * l.Xw, One), xk = x.add(dx * l.Xk, One);
-        Tensor xv = x.add(dx * l.Xv, One), xa = x.add(dx * l.Xa, One), xg = x.add(dx * l.Xg, One);
+        Tensor xr = op.Mix(x, dx, l.Xr, "att.x_r"), xw = op.Mix(x, dx, l.Xw, "att.x_w"), xk = op.Mix(x, dx, l.Xk, "att.x_k");
+        Tensor xv = op.Mix(x, dx, l.Xv, "att.x_v"), xa = op.Mix(x, dx, l.Xa, "att.x_a"), xg = op.Mix(x, dx, l.Xg, "att.x_g");
 
-        observer?.OnLinearInput(l.Prefix + "att.receptance.weight", xr);
-        Tensor r = Linear(xr, l.Receptance);                                  // [B, T, C]
-        observer?.OnLinearInput(l.Prefix + "att.w1", xw);                    // x·w1, w1 [C, D]
-        Tensor decayHidden = xw.matmul(l.W1).tanh();
-        observer?.OnLinearInput(l.Prefix + "att.w2", decayHidden);           // h·w2, w2 [D, C]
-        Tensor w = l.W0.add(decayHidden.matmul(l.W2), One).sigmoid().mul(MinusDecayScale).exp(); // decay in (0, 1)
-        observer?.OnLinearInput(l.Prefix + "att.key.weight", xk);
-        Tensor k = Linear(xk, l.Key);
-        observer?.OnLinearInput(l.Prefix + "att.value.weight", xv);
-        Tensor v = Linear(xv, l.Value);
-        observer?.OnLinearInput(l.Prefix + "att.a1", xa);
-        Tensor aHidden = xa.matmul(l.A1);
-        observer?.OnLinearInput(l.Prefix + "att.a2", aHidden);
-        Tensor a = l.A0.add(aHidden.matmul(l.A2), One).sigmoid();             // in-context learning rate
-        observer?.OnLinearInput(l.Prefix + "att.g1", xg);
-        Tensor gHidden = xg.matmul(l.G1).sigmoid();
-        observer?.OnLinearInput(l.Prefix + "att.g2", gHidden);
-        Tensor g = gHidden.matmul(l.G2);                                      // output gate
+        Tensor r = op.Linear(xr, l.Receptance, "att.receptance.weight");      // [B, T, C]
+        Tensor decayHidden = op.Lora(xw, l.W1, "att.w1").tanh();              // x·w1, w1 [C, D]
+        Tensor w = l.W0.add(op.Lora(decayHidden, l.W2, "att.w2"), One).sigmoid().mul(MinusDecayScale).exp(); // decay in (0, 1)
+        Tensor k = op.Linear(xk, l.Key, "att.key.weight");
+        Tensor v = op.Linear(xv, l.Value, "att.value.weight");
+        Tensor aHidden = op.Lora(xa, l.A1, "att.a1");
+        Tensor a = l.A0.add(op.Lora(aHidden, l.A2, "att.a2"), One).sigmoid(); // in-context learning rate
+        Tensor gHidden = op.Lora(xg, l.G1, "att.g1").sigmoid();
+        Tensor g = op.Lora(gHidden, l.G2, "att.g2");                          // output gate
 
-        observer?.OnMultiplyOperand(l.Prefix + "att.k_k", k);                // k ⊙ k_k
-        Tensor kk = nn.functional.normalize((k * l.KK).reshape(batch, steps, h, n), p: 2, dim: -1); // κ̂ per head
+        Tensor kk = nn.functional.normalize(op.Multiply(k, l.KK, "att.k_k").reshape(batch, steps, h, n), p: 2, dim: -1); // κ̂ per head
         Tensor aMinusOne = a.sub(One);
-        observer?.OnMultiplyOperand(l.Prefix + "att.k_a", k * aMinusOne);   // k + (k ⊙ (a − 1)) ⊙ k_a
+        op.Operand("att.k_a", k * aMinusOne);                                 // k + (k ⊙ (a − 1)) ⊙ k_a
         k = k * (aMinusOne * l.KA).add(One, One);
         if (vFirst is null)
         {
@@ -146,25 +127,20 @@ internal sealed class Rwkv7Network : RwkvNetwork
         }
         else
         {
-            observer?.OnLinearInput(l.Prefix + "att.v1", xv);
-            Tensor vHidden = xv.matmul(l.V1!);
-            observer?.OnLinearInput(l.Prefix + "att.v2", vHidden);
-            v = v.add((vFirst - v) * l.V0!.add(vHidden.matmul(l.V2!), One).sigmoid(), One); // value residual
+            Tensor vHidden = op.Lora(xv, l.V1!, "att.v1");
+            v = v.add((vFirst - v) * l.V0!.add(op.Lora(vHidden, l.V2!, "att.v2"), One).sigmoid(), One); // value residual
         }
 
         Tensor r4 = r.reshape(batch, steps, h, n), w4 = w.reshape(batch, steps, h, n);
         Tensor k4 = k.reshape(batch, steps, h, n), v4 = v.reshape(batch, steps, h, n);
         Tensor z4 = -kk, b4 = kk * a.reshape(batch, steps, h, n);
         Tensor y = Wkv(r4, w4, k4, v4, z4, b4, s0, out s);                     // [B, T, H, N]
-        observer?.OnWkv(l.Prefix, new WkvTrace(r4, w4, k4, v4, null, z4, b4, s0, y, s));
+        op.Wkv(new WkvTrace(r4, w4, k4, v4, null, z4, b4, s0, y, s));
 
         Tensor o = GroupNorm(y.reshape(batch, steps, -1), h, l.LnXWeight, l.LnXBias, GroupNormEpsilon);
-        Tensor rk = r * k;
-        observer?.OnMultiplyOperand(l.Prefix + "att.r_k", rk);              // Σ_head (r ⊙ k ⊙ r_k) · v
-        Tensor bonus = (rk * l.RK).reshape(batch, steps, h, n).sum(-1, keepdim: true) * v.reshape(batch, steps, h, n);
-        o = o.add(bonus.reshape(batch, steps, -1), One) * g;
-        observer?.OnLinearInput(l.Prefix + "att.output.weight", o);
-        return Linear(o, l.Output);
+        Tensor bonus = op.Multiply(r * k, l.RK, "att.r_k").reshape(batch, steps, h, n).sum(-1, keepdim: true) * v.reshape(batch, steps, h, n);
+        o = o.add(bonus.reshape(batch, steps, -1), One) * g;                  // (Σ_head r ⊙ k ⊙ r_k) · v, gated
+        return op.Linear(o, l.Output, "att.output.weight");
     }
 
     /// <summary>
@@ -204,14 +180,11 @@ internal sealed class Rwkv7Network : RwkvNetwork
     /// <summary>Channel mixing: k = relu(x_k · Wkᵀ)², out = k · Wvᵀ.</summary>
     private Tensor ChannelMix(Layer l, Tensor x, Tensor lastX)
     {
-        INetworkObserver? observer = Observer;
+        ObservedOps op = Observe(l.Prefix);
         Tensor dx = Shift(x, lastX) - x;
-        observer?.OnMultiplyOperand(l.Prefix + "ffn.x_k", dx);
-        Tensor xk = x.add(dx * l.FfnXk, One);
-        observer?.OnLinearInput(l.Prefix + "ffn.key.weight", xk);
-        Tensor k = Linear(xk, l.FfnKey).relu().pow(Two);
-        observer?.OnLinearInput(l.Prefix + "ffn.value.weight", k);
-        return Linear(k, l.FfnValue);
+        Tensor xk = op.Mix(x, dx, l.FfnXk, "ffn.x_k");
+        Tensor k = op.Linear(xk, l.FfnKey, "ffn.key.weight").relu().pow(Two);
+        return op.Linear(k, l.FfnValue, "ffn.value.weight");
     }
 
     protected override void Dispose(bool disposing)

@@ -85,8 +85,8 @@ public abstract class RwkvNetwork : IDisposable
 
     /// <summary>
     /// The observer of the forward pass running on the current thread, or null (the usual case, which costs the
-    /// versions one null test per site). Versions report through it with <c>Observer?.OnLinearInput(…)</c>, so the
-    /// name strings are only built when someone listens.
+    /// versions one null test per site). Versions report through <see cref="Observe"/>'s operations, which build the
+    /// name strings only when someone listens.
     /// </summary>
     private protected INetworkObserver? Observer
     {
@@ -96,6 +96,10 @@ public abstract class RwkvNetwork : IDisposable
             return observer is not null && _observerThread == Environment.CurrentManagedThreadId ? observer : null;
         }
     }
+
+    /// <summary>The observed operations of the block whose weights are named <paramref name="prefix"/>… (<c>""</c> for
+    /// the head).</summary>
+    private protected ObservedOps Observe(string prefix) => new(Observer, prefix);
 
     private Tensor ForwardCore(Tensor tokens, RwkvState? state)
     {
