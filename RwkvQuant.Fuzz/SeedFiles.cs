@@ -108,7 +108,7 @@ public static class SeedFiles
             });
         }
         TensorData vector = model["blocks.0.att.x_r"];
-        quantized.Add(new QuantizedVectorTensor(new UnweightedCodebookOptimizer().Quantize(vector, Enumerable.Repeat(1f, (int)vector.ElementCount).ToArray())));
+        quantized.Add(new MultiplicationVectorTensor(new UnweightedCodebookOptimizer().Quantize(vector, Enumerable.Repeat(1f, (int)vector.ElementCount).ToArray())));
         return QuantizedModel.Create(model, quantized);
     }
 }

@@ -24,10 +24,10 @@ public sealed class ActivationWeightedCodebookOptimizer : ICodebookOptimizer
     public string Name => string.Create(CultureInfo.InvariantCulture, $"activation-weighted kmeans b{Options.Bits} g{Options.GroupSize}");
 
     /// <inheritdoc />
-    public long StoredBitsFor(int length) => QuantizedVector.StoredBitsOf(length, Options.Bits, Options.GroupSize);
+    public long StoredBitsFor(int length) => QuantizedMultiplicationVector.StoredBitsOf(length, Options.Bits, Options.GroupSize);
 
     /// <inheritdoc />
-    public QuantizedVector Quantize(TensorData vector, ReadOnlySpan<float> importance, CancellationToken cancellationToken = default)
+    public QuantizedMultiplicationVector Quantize(TensorData vector, ReadOnlySpan<float> importance, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(vector);
         if (importance.IsEmpty)

@@ -14,7 +14,7 @@ namespace RwkvQuant.Codebooks;
 internal static class CodebookFitting
 {
     /// <summary>Quantizes <paramref name="vector"/> with per-channel <paramref name="weights"/> (empty: all 1).</summary>
-    public static QuantizedVector Quantize(TensorData vector, ReadOnlySpan<float> weights, CodebookOptimizerOptions options,
+    public static QuantizedMultiplicationVector Quantize(TensorData vector, ReadOnlySpan<float> weights, CodebookOptimizerOptions options,
         string method, IReadOnlyList<string> notes, CancellationToken cancellationToken)
     {
         float[] values = ReadValues(vector);
@@ -38,7 +38,7 @@ internal static class CodebookFitting
                 centroids[k] = decoded[g * entries + k];
             KMeans.Assign(values.AsSpan(start, n), 1, centroids, entries, [], codes.AsSpan(start, n), new double[n], out _);
         }
-        return new QuantizedVector(vector.Name, vector.Shape, groupSize, options.Bits, codes, store, method, notes);
+        return new QuantizedMultiplicationVector(vector.Name, vector.Shape, groupSize, options.Bits, codes, store, method, notes);
     }
 
     /// <summary>The k-means fit of every group (before int8 rounding), in group order.</summary>

@@ -21,8 +21,8 @@ public interface ICodebookOptimizer
     /// <returns>The quantized vector, its original shape kept.</returns>
     /// <exception cref="ArgumentException">The importance has the wrong length or is degenerate (NaN, infinite,
     /// negative, all zero), or the vector holds a non-finite value; the message names the tensor.</exception>
-    QuantizedVector Quantize(TensorData vector, ReadOnlySpan<float> importance, CancellationToken cancellationToken = default);
+    QuantizedMultiplicationVector Quantize(TensorData vector, ReadOnlySpan<float> importance, CancellationToken cancellationToken = default);
 
-    /// <summary>The exact <see cref="QuantizedVector.StoredBits"/> of a vector of <paramref name="length"/> channels, from its length alone.</summary>
+    /// <summary>The exact <see cref="QuantizedMultiplicationVector.StoredBits"/> of a vector of <paramref name="length"/> channels, from its length alone.</summary>
     long StoredBitsFor(int length);
 }

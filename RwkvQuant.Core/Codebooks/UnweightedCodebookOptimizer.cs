@@ -21,10 +21,10 @@ public sealed class UnweightedCodebookOptimizer : ICodebookOptimizer
     public string Name => string.Create(CultureInfo.InvariantCulture, $"kmeans b{Options.Bits} g{Options.GroupSize}");
 
     /// <inheritdoc />
-    public long StoredBitsFor(int length) => QuantizedVector.StoredBitsOf(length, Options.Bits, Options.GroupSize);
+    public long StoredBitsFor(int length) => QuantizedMultiplicationVector.StoredBitsOf(length, Options.Bits, Options.GroupSize);
 
     /// <inheritdoc />
-    public QuantizedVector Quantize(TensorData vector, ReadOnlySpan<float> importance, CancellationToken cancellationToken = default)
+    public QuantizedMultiplicationVector Quantize(TensorData vector, ReadOnlySpan<float> importance, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(vector);
         return CodebookFitting.Quantize(vector, [], Options, "kmeans", [], cancellationToken);

@@ -7,7 +7,7 @@ namespace RwkvQuant.ModelFiles;
 internal static class QuantizedTensorCodecs
 {
     private static readonly QuantizedTensorCodec[] All =
-        [new GroupScalarTensorCodec(), new VectorQuantizedTensorCodec(), new GgmlBlockTensorCodec(), new KQuantTensorCodec(), new QuantizedVectorCodec()];
+        [new GroupScalarTensorCodec(), new VectorQuantizedTensorCodec(), new GgmlBlockTensorCodec(), new KQuantTensorCodec(), new MultiplicationVectorCodec()];
 
     private static readonly Dictionary<string, QuantizedTensorCodec> ById = All.ToDictionary(c => c.SchemeId, StringComparer.Ordinal);
 

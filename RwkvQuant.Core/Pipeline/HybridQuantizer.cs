@@ -255,14 +255,14 @@ public sealed class HybridQuantizer
                     float[] s = importances[name].Select(v => (float)v).ToArray();
                     bool weighted = s.Any(v => v > 0);
                     meter.Begin();
-                    QuantizedVector q = CodebookOptimizer!.Quantize(vector, weighted ? s : [], cancellationToken);
+                    QuantizedMultiplicationVector q = CodebookOptimizer!.Quantize(vector, weighted ? s : [], cancellationToken);
                     meter.End(QuantizationPhase.Codebooks);
                     float[] mu = vector.ToFloatArray();
                     double reference = 0;
                     for (int j = 0; j < mu.Length; j++)
                         reference += (weighted ? s[j] : 1.0) * mu[j] * mu[j];
                     double error = q.WeightedError(mu, weighted ? s : []);
-                    var tensor = new QuantizedVectorTensor(q);
+                    var tensor = new MultiplicationVectorTensor(q);
                     meter.Begin();
                     output(tensor);
                     meter.End(QuantizationPhase.Writing);

@@ -24,7 +24,7 @@ public sealed class QuantizeCommandTests : IDisposable
         Assert.Contains("scaled for 90% SQ by count", run.Output, StringComparison.Ordinal);
         QuantizedModel q = QuantizedModelFile.Load(output);
         Assert.Contains($"whole model: {q.ParameterCount:N0} parameters, {q.BitsPerWeight.ToString("F4", System.Globalization.CultureInfo.InvariantCulture)} bpw", run.Output, StringComparison.Ordinal);
-        Assert.Contains(q.QuantizedTensors, t => t is QuantizedVectorTensor);
+        Assert.Contains(q.QuantizedTensors, t => t is MultiplicationVectorTensor);
 
         CliAppTests.CliRun eval = await CliAppTests.RunAsync("eval", output, "--text", text, "--docs", "5000..5001");
         Assert.True(eval.ExitCode == 0, eval.Error);

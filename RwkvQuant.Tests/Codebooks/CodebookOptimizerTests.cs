@@ -56,7 +56,7 @@ public class CodebookOptimizerTests
 
         float[] someZero = Enumerable.Repeat(1f, 100).ToArray();
         Array.Clear(someZero, 0, 64); // a whole group that never matters is allowed
-        QuantizedVector q = optimizer.Quantize(mu, someZero);
+        QuantizedMultiplicationVector q = optimizer.Quantize(mu, someZero);
         Assert.Equal(100, q.Length);
         Assert.Empty(q.Notes);
         Assert.NotEmpty(optimizer.Quantize(mu, []).Notes);
@@ -70,7 +70,7 @@ public class CodebookOptimizerTests
     {
         float[] values = VectorTestData.Gaussian(Channels, 7, 0.3);
         var options = new CodebookOptimizerOptions { Bits = bits, GroupSize = groupSize };
-        QuantizedVector q = new ActivationWeightedCodebookOptimizer(options).Quantize(Vector(values), UnevenImportance(Channels, 2));
+        QuantizedMultiplicationVector q = new ActivationWeightedCodebookOptimizer(options).Quantize(Vector(values), UnevenImportance(Channels, 2));
 
         int entries = 1 << bits, groups = (Channels + groupSize - 1) / groupSize;
         int[] codes = q.GetCodes();
@@ -100,7 +100,7 @@ public class CodebookOptimizerTests
     [Fact]
     public void Default_bits_per_weight_is_three_plus_the_codebook_overhead()
     {
-        QuantizedVector q = new UnweightedCodebookOptimizer().Quantize(TensorData.FromFloats("v", [512], VectorTestData.Gaussian(512, 3)), []);
+        QuantizedMultiplicationVector q = new UnweightedCodebookOptimizer().Quantize(TensorData.FromFloats("v", [512], VectorTestData.Gaussian(512, 3)), []);
         Assert.Equal(3 + 80.0 / 64, q.BitsPerWeight); // 3-bit codes + 8 int8 centroids and one FP16 scale per 64
         Assert.Equal("kmeans b3 g64 int8+f16", q.Scheme);
     }
@@ -191,8 +191,8 @@ public class CodebookOptimizerTests
         foreach (KMeansInitialization initialization in Enum.GetValues<KMeansInitialization>())
         {
             var options = new CodebookOptimizerOptions { Initialization = initialization, Seed = 9 };
-            QuantizedVector a = new ActivationWeightedCodebookOptimizer(options).Quantize(Vector(values), s);
-            QuantizedVector b = new ActivationWeightedCodebookOptimizer(options).Quantize(Vector(values), s);
+            QuantizedMultiplicationVector a = new ActivationWeightedCodebookOptimizer(options).Quantize(Vector(values), s);
+            QuantizedMultiplicationVector b = new ActivationWeightedCodebookOptimizer(options).Quantize(Vector(values), s);
             Assert.Equal(a.GetCodes(), b.GetCodes());
             Assert.Equal(a.GetCodebooks(), b.GetCodebooks());
         }

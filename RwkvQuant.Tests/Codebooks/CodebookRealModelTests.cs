@@ -33,8 +33,8 @@ public class CodebookRealModelTests
             double signal = 0;
             for (int j = 0; j < values.Length; j++)
                 signal += (double)s[j] * values[j] * values[j];
-            QuantizedVector a = new ActivationWeightedCodebookOptimizer().Quantize(mu, s);
-            QuantizedVector b = new UnweightedCodebookOptimizer().Quantize(mu, s);
+            QuantizedMultiplicationVector a = new ActivationWeightedCodebookOptimizer().Quantize(mu, s);
+            QuantizedMultiplicationVector b = new UnweightedCodebookOptimizer().Quantize(mu, s);
             Assert.Equal(mu.Shape, a.ToTensorData().Shape);
             Assert.Equal(3 + 80.0 / 64, a.BitsPerWeight); // C is a multiple of 64 here
             weighted += a.WeightedError(values, s) / signal;

@@ -63,7 +63,7 @@ public sealed class RwkvEngineTests(ITestOutputHelper output) : IDisposable
         CalibrationData data = CalibrationData.FromCorpus(Fixtures.Path("text", "lambada_test.jsonl"), DocumentRange.Parse("0..7"),
             ByteTokenizer.Instance, new CalibrationOptions { SampleCount = 2, TokensPerSample = 32 });
         QuantizedModel quantized = HybridPlan.ForScalarFraction(model, 0.5).Build().QuantizeAsync(model, data).GetAwaiter().GetResult().Model;
-        Assert.Contains(quantized.QuantizedTensors, t => t is QuantizedVectorTensor);
+        Assert.Contains(quantized.QuantizedTensors, t => t is MultiplicationVectorTensor);
         Assert.Contains(quantized.QuantizedTensors, t => t is VectorQuantizedTensor);
         AssertRunsLikeDequantized(model, quantized, "hybrid-v7");
     }
@@ -97,7 +97,7 @@ public sealed class RwkvEngineTests(ITestOutputHelper output) : IDisposable
         foreach (string name in HybridQuantizer.MultiplicationVectors(model))
         {
             TensorData vector = model[name];
-            tensors.Add(new QuantizedVectorTensor(codebooks.Quantize(vector, Enumerable.Repeat(1f, (int)vector.ElementCount).ToArray())));
+            tensors.Add(new MultiplicationVectorTensor(codebooks.Quantize(vector, Enumerable.Repeat(1f, (int)vector.ElementCount).ToArray())));
         }
         AssertRunsLikeDequantized(model, QuantizedModel.Create(model, tensors), "mixed-v6");
     }
@@ -260,7 +260,7 @@ public sealed class RwkvEngineTests(ITestOutputHelper output) : IDisposable
         foreach (int token in Tokens(source.Config.VocabularySize))
             Assert.Equal(dequantized.Step(token, expectedState), dequantizedFromFile.Step(token, actualState));
         File.Delete(path); // closed once loaded
-        long quantizedStored = loaded.QuantizedTensors.Where(t => t is not QuantizedVectorTensor).Sum(t => (t.StoredBits + 7) / 8);
+        long quantizedStored = loaded.QuantizedTensors.Where(t => t is not MultiplicationVectorTensor).Sum(t => (t.StoredBits + 7) / 8);
         Assert.Equal(quantizedStored, engine.QuantizedWeightBytesPerToken);
     }
 

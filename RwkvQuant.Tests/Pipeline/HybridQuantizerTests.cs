@@ -105,7 +105,7 @@ public sealed class HybridQuantizerTests : IDisposable
         string[] quantizedNames = [.. result.Model.QuantizedTensors.Select(t => t.Name)];
         Assert.Equal(quantizedNames.Length, quantizedNames.Distinct(StringComparer.Ordinal).Count());
         Assert.Equal(matrices.Concat(vectors).Order(StringComparer.Ordinal), quantizedNames.Order(StringComparer.Ordinal));
-        Assert.All(result.Model.QuantizedTensors.Where(t => vectors.Contains(t.Name)), t => Assert.IsType<QuantizedVectorTensor>(t));
+        Assert.All(result.Model.QuantizedTensors.Where(t => vectors.Contains(t.Name)), t => Assert.IsType<MultiplicationVectorTensor>(t));
 
         // The report lists every tensor of the model exactly once, with the right kind and method.
         Assert.Equal(model.Tensors.Keys.Order(StringComparer.Ordinal), result.Tensors.Select(t => t.Name).Order(StringComparer.Ordinal));
@@ -177,7 +177,7 @@ public sealed class HybridQuantizerTests : IDisposable
         // Without a codebook optimizer the multiplication vectors are kept in FP32.
         Assert.All(result.Tensors.Where(t => t.Kind == HybridTensorKind.MultiplicationVector),
             t => Assert.Equal((HybridMethod.Kept, "f32"), (t.Method, t.Scheme)));
-        Assert.DoesNotContain(result.Model.QuantizedTensors, t => t is QuantizedVectorTensor);
+        Assert.DoesNotContain(result.Model.QuantizedTensors, t => t is MultiplicationVectorTensor);
         Assert.Contains("oracle", result.Selector, StringComparison.Ordinal);
     }
 

@@ -15,14 +15,14 @@ namespace RwkvQuant.Codebooks;
 /// with the defaults (b = 3, groups of 64) that is 3 + 80/64 = 4.25 bits per weight for C a multiple of 64.</para>
 /// Immutable.
 /// </summary>
-public sealed class QuantizedVector
+public sealed class QuantizedMultiplicationVector
 {
     private readonly byte[] _packedCodes;
     private readonly CodebookStore _codebooks;
     private readonly string _method;
     private readonly long[] _shape;
 
-    internal QuantizedVector(string name, IReadOnlyList<long> shape, int groupSize, int bits, ReadOnlySpan<int> codes,
+    internal QuantizedMultiplicationVector(string name, IReadOnlyList<long> shape, int groupSize, int bits, ReadOnlySpan<int> codes,
         CodebookStore codebooks, string method, IReadOnlyList<string> notes)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);

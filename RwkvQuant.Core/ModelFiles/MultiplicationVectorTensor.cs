@@ -4,15 +4,15 @@ using RwkvQuant.Quantization;
 namespace RwkvQuant.ModelFiles;
 
 /// <summary>
-/// A <see cref="QuantizedVector"/> (an element-wise multiplication vector quantized by an
+/// A <see cref="QuantizedMultiplicationVector"/> (an element-wise multiplication vector quantized by an
 /// <see cref="ICodebookOptimizer"/>) seen as the <c>[1, C]</c> quantized tensor that a <see cref="QuantizedModel"/>
 /// holds: its values in channel order are the canonical values, and its scheme, stored bits and dequantization are
 /// the vector's. Immutable.
 /// </summary>
-public sealed class QuantizedVectorTensor : QuantizedTensor
+public sealed class MultiplicationVectorTensor : QuantizedTensor
 {
     /// <summary>Wraps <paramref name="vector"/>.</summary>
-    public QuantizedVectorTensor(QuantizedVector vector)
+    public MultiplicationVectorTensor(QuantizedMultiplicationVector vector)
         : base(NameOf(vector), 1, vector.Length)
     {
         Vector = vector;
@@ -20,7 +20,7 @@ public sealed class QuantizedVectorTensor : QuantizedTensor
     }
 
     /// <summary>The quantized vector.</summary>
-    public QuantizedVector Vector { get; }
+    public QuantizedMultiplicationVector Vector { get; }
 
     /// <inheritdoc />
     public override string Scheme => Vector.Scheme;
@@ -31,7 +31,7 @@ public sealed class QuantizedVectorTensor : QuantizedTensor
     /// <inheritdoc />
     public override float[] Dequantize() => Vector.Dequantize();
 
-    private static string NameOf(QuantizedVector vector)
+    private static string NameOf(QuantizedMultiplicationVector vector)
     {
         ArgumentNullException.ThrowIfNull(vector);
         return vector.Name;

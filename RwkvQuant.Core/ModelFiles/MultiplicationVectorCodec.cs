@@ -9,20 +9,20 @@ using RwkvQuant.Vector;
 namespace RwkvQuant.ModelFiles;
 
 /// <summary>
-/// <see cref="QuantizedVectorTensor"/> (a multiplication vector from a codebook optimizer), stored as <c>[1, C]</c>:
+/// <see cref="MultiplicationVectorTensor"/> (a multiplication vector from a codebook optimizer), stored as <c>[1, C]</c>:
 /// fields <c>method, bits, group_size, vector_shape</c> (the vector's own shape, e.g. <c>[1, 1, C]</c>); parts
 /// <c>.codes</c> U8 (packed codes in channel order), <c>.codebooks</c> I8 <c>[groups, 2^b]</c> and
 /// <c>.codebook_scales</c> F16 <c>[groups]</c>.
 /// </summary>
-internal sealed class QuantizedVectorCodec : QuantizedTensorCodec
+internal sealed class MultiplicationVectorCodec : QuantizedTensorCodec
 {
     public override string SchemeId => "codebook_vector";
 
-    public override bool CanEncode(QuantizedTensor tensor) => tensor is QuantizedVectorTensor;
+    public override bool CanEncode(QuantizedTensor tensor) => tensor is MultiplicationVectorTensor;
 
     public override void Encode(QuantizedTensor tensor, Utf8JsonWriter parameters, TensorPartWriter parts)
     {
-        QuantizedVector v = ((QuantizedVectorTensor)tensor).Vector;
+        QuantizedMultiplicationVector v = ((MultiplicationVectorTensor)tensor).Vector;
         CodebookStore store = v.Codebooks;
         if (store.Precision != CodebookPrecision.Int8WithScale || store.SvdRank != 0)
             throw new ArgumentException($"Vector '{v.Name}' has {store.Describe()} codebooks; the .rwkvq format stores int8+f16 vector codebooks.", nameof(tensor));
@@ -57,7 +57,7 @@ internal sealed class QuantizedVectorCodec : QuantizedTensorCodec
         Half[] scales = MemoryMarshal.Cast<byte, Half>(parts.Take("codebook_scales", TensorDataType.F16, groups)).ToArray();
         CodebookStore store = CodebookStore.FromInt8(groups, entries, int8, scales);
         int[] codes = BitPacking.Unpack(packed, bits, columns);
-        return new QuantizedVectorTensor(new QuantizedVector(name, shape, groupSize, bits, codes, store, method, []));
+        return new MultiplicationVectorTensor(new QuantizedMultiplicationVector(name, shape, groupSize, bits, codes, store, method, []));
     }
 
     private static long[] Shape(JsonElement parameters, TensorPartReader parts)

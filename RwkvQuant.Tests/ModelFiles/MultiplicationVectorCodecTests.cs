@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 
 namespace RwkvQuant.Tests.ModelFiles;
 
-public sealed class QuantizedVectorCodecTests : IDisposable
+public sealed class MultiplicationVectorCodecTests : IDisposable
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("rwkvquant-qvec-").FullName;
 
@@ -21,7 +21,7 @@ public sealed class QuantizedVectorCodecTests : IDisposable
         var random = new Random(3);
         var quantized = model.Tensors.Values
             .Where(t => t.Name.StartsWith("blocks.", StringComparison.Ordinal) && (t.Name.EndsWith(".att.x_r", StringComparison.Ordinal) || t.Name.EndsWith(".att.k_k", StringComparison.Ordinal) || t.Name.EndsWith(".att.r_k", StringComparison.Ordinal)))
-            .Select(t => new QuantizedVectorTensor(optimizer.Quantize(t, Enumerable.Range(0, (int)t.ElementCount).Select(_ => random.NextSingle() + 0.01f).ToArray())))
+            .Select(t => new MultiplicationVectorTensor(optimizer.Quantize(t, Enumerable.Range(0, (int)t.ElementCount).Select(_ => random.NextSingle() + 0.01f).ToArray())))
             .ToList();
         Assert.True(quantized.Count >= 6);
         QuantizedModel q = QuantizedModel.Create(model, quantized);
@@ -30,9 +30,9 @@ public sealed class QuantizedVectorCodecTests : IDisposable
         QuantizedModel loaded = QuantizedModelFile.Load(path);
 
         Assert.Equal(q.StoredBits, loaded.StoredBits);
-        foreach (QuantizedVectorTensor original in quantized)
+        foreach (MultiplicationVectorTensor original in quantized)
         {
-            var back = Assert.IsType<QuantizedVectorTensor>(Assert.Single(loaded.QuantizedTensors, t => t.Name == original.Name));
+            var back = Assert.IsType<MultiplicationVectorTensor>(Assert.Single(loaded.QuantizedTensors, t => t.Name == original.Name));
             Assert.Equal(original.Vector.Shape, back.Vector.Shape);
             Assert.Equal(original.Scheme, back.Scheme);
             Assert.Equal(original.StoredBits, back.StoredBits);
