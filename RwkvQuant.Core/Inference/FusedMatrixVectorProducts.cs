@@ -61,10 +61,10 @@ internal sealed class FusedMatrixVectorProducts : IMatrixVectorProductFactory
         return tensor switch
         {
             GroupScalarTensor scalar when _lookup == GroupScalarLookup.Int8Tables =>
-                new PackedMatrixProduct<PackedBitPlanes>(scalar, PackedBitPlanes.From(PackedLayouts.ToPacked(scalar)),
+                new PackedMatrixProduct<PackedBitPlanes>(scalar, PackedBitPlanes.From(PackedLayouts.ToPacked(scalar), ProductThreads.Count),
                     static (w, x, y, n) => NibbleTableMatVec.MatVec(w, x, y, n), PackedReference.DecodeRow),
             GroupScalarTensor scalar =>
-                new PackedMatrixProduct<PackedBitPlanes>(scalar, PackedBitPlanes.From(PackedLayouts.ToPacked(scalar)),
+                new PackedMatrixProduct<PackedBitPlanes>(scalar, PackedBitPlanes.From(PackedLayouts.ToPacked(scalar), ProductThreads.Count),
                     static (w, x, y, n) => BitPlaneMatVec.MatVec(w, x, y, n), PackedReference.DecodeRow),
             VectorQuantizedTensor vector => new PackedMatrixProduct<PackedVectorCodes>(vector, PackedLayouts.ToPacked(vector),
                 static (w, x, y, n) => VectorCodesMatVec.MatVec(w, x, y, n), PackedReference.DecodeRow),

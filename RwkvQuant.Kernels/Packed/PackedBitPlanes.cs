@@ -1,5 +1,3 @@
-using RwkvQuant.Kernels.MatVec;
-
 namespace RwkvQuant.Kernels.Packed;
 
 /// <summary>
@@ -118,19 +116,22 @@ public sealed class PackedBitPlanes
         return checked(((row / RowBlock) * GroupsPerRow + group) * BlockParameterWords + (value * RowBlock + row % RowBlock) * valueWords);
     }
 
-    /// <summary>Re-lays <paramref name="source"/> in bit planes.</summary>
+    /// <summary>Re-lays <paramref name="source"/> in bit planes, its row blocks shared out among up to
+    /// <paramref name="threads"/> threads (the engine passes its product threads: repacking is most of the time an
+    /// engine takes to load a large model). The result does not depend on the thread count.</summary>
     /// <exception cref="ArgumentException">The group size is not a multiple of <see cref="ColumnBlock"/>.</exception>
-    public static PackedBitPlanes From(PackedGroupScalar source)
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="threads"/> is below 1.</exception>
+    public static PackedBitPlanes From(PackedGroupScalar source, int threads = 1)
     {
         ArgumentNullException.ThrowIfNull(source);
+        ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
         if (!Fits(source.GroupSize))
             throw new ArgumentException($"Bit planes need groups of a multiple of {ColumnBlock} columns, got {source.GroupSize}.", nameof(source));
         int bits = source.Bits, columnBlocks = (source.Columns + ColumnBlock - 1) / ColumnBlock;
         int rowBlocks = (source.Rows + RowBlock - 1) / RowBlock;
         var planes = new byte[checked((long)rowBlocks * columnBlocks * bits * RowBlock)];
-        // Row blocks are independent (each writes its own bytes), so they are shared out among the product threads:
-        // repacking is most of the time an engine takes to load a large model.
-        var options = new ParallelOptions { MaxDegreeOfParallelism = ProductThreads.Count };
+        // Row blocks are independent (each writes its own bytes).
+        var options = new ParallelOptions { MaxDegreeOfParallelism = threads };
         Parallel.For(0, rowBlocks, options, () => new float[columnBlocks * ColumnBlock], (rowBlock, _, codes) => // past the last column: code 0
         {
             int last = Math.Min(source.Rows, (rowBlock + 1) * RowBlock);

@@ -52,6 +52,18 @@ public class BitPlaneMatVecTests
         Assert.Throws<PlatformNotSupportedException>(() => BitPlaneMatVec.MatVec(w, new float[16], new float[3], 1, SimdTier.Scalar));
     }
 
+    [Theory]
+    [InlineData(37, 72, 3, 8)]
+    [InlineData(5, 24, 2, 24)]
+    public void Relaying_on_several_threads_gives_the_same_planes(int rows, int columns, int bits, int groupSize)
+    {
+        PackedGroupScalar source = PackedTestData.GroupScalar(rows, columns, bits, groupSize, false, ScaleFormat.F16, false, seed: rows);
+        PackedBitPlanes one = PackedBitPlanes.From(source), three = PackedBitPlanes.From(source, threads: 3);
+        Assert.Equal(one.Planes, three.Planes);
+        Assert.Equal(one.GroupParameters, three.GroupParameters);
+        Assert.Throws<ArgumentOutOfRangeException>(() => PackedBitPlanes.From(source, threads: 0));
+    }
+
     private static void AssertEqualsReference(SimdTier tier, int rows, int columns, int bits, int groupSize, bool symmetric, int format, bool permuted)
     {
         PackedGroupScalar source = PackedTestData.GroupScalar(rows, columns, bits, groupSize, symmetric, (ScaleFormat)format, permuted, seed: rows * 1000 + bits);
