@@ -23,6 +23,7 @@ public interface ICodebookOptimizer
     /// negative, all zero), or the vector holds a non-finite value; the message names the tensor.</exception>
     QuantizedMultiplicationVector Quantize(TensorData vector, ReadOnlySpan<float> importance, CancellationToken cancellationToken = default);
 
-    /// <summary>The exact <see cref="QuantizedMultiplicationVector.StoredBits"/> of a vector of <paramref name="length"/> channels, from its length alone.</summary>
+    /// <summary>The exact <see cref="QuantizedMultiplicationVector.StoredBits"/> of a vector of <paramref name="length"/>
+    /// channels, from its length alone.</summary>
     long StoredBitsFor(int length);
 }
