@@ -32,22 +32,13 @@ internal static class LegacyBlockOps
     /// <summary>
     /// Channel mix (FFN) of v4/v5: <c>σ(W_r·x_r) ⊙ (W_v · relu(W_k·x_k)²)</c>, with x_k, x_r the token-shift mixes.
     /// </summary>
-    public static Tensor ChannelMix(Tensor x, Tensor previous, ChannelMixWeights w, INetworkObserver? observer)
+    public static Tensor ChannelMix(Tensor x, Tensor previous, ChannelMixWeights w, ObservedOps op)
     {
-        if (observer is not null)
-        {
-            Tensor difference = x - previous; // x·μ + prev·(1 − μ) = prev + (x − prev) ⊙ μ
-            observer.OnMultiplyOperand(w.Prefix + "ffn.time_mix_k", difference);
-            observer.OnMultiplyOperand(w.Prefix + "ffn.time_mix_r", difference);
-        }
-        Tensor xk = Mix(x, previous, w.MixK, w.OneMinusMixK);
-        Tensor xr = Mix(x, previous, w.MixR, w.OneMinusMixR);
-        observer?.OnLinearInput(w.Prefix + "ffn.receptance.weight", xr);
-        Tensor r = torch.sigmoid(nn.functional.linear(xr, w.Receptance));
-        observer?.OnLinearInput(w.Prefix + "ffn.key.weight", xk);
-        Tensor k = nn.functional.relu(nn.functional.linear(xk, w.Key)).pow(Two);
-        observer?.OnLinearInput(w.Prefix + "ffn.value.weight", k);
-        return r * nn.functional.linear(k, w.Value);
+        Tensor xk = op.Lerp(x, previous, w.MixK, w.OneMinusMixK, "ffn.time_mix_k");
+        Tensor xr = op.Lerp(x, previous, w.MixR, w.OneMinusMixR, "ffn.time_mix_r");
+        Tensor r = torch.sigmoid(op.Linear(xr, w.Receptance, "ffn.receptance.weight"));
+        Tensor k = nn.functional.relu(op.Linear(xk, w.Key, "ffn.key.weight")).pow(Two);
+        return r * op.Linear(k, w.Value, "ffn.value.weight");
     }
 
     /// <summary>1 − μ, computed as TorchSharp's <c>1 - μ</c> does: −μ + 1.</summary>

@@ -50,15 +50,14 @@ internal abstract class LegacyRwkvNetwork<TLayer> : RwkvNetwork where TLayer : L
         Tensor xx = LayerNorm(x, layer.Ln2Weight, layer.Ln2Bias);
         Tensor previous = Shift(xx, s[FfnShift]);
         state.Set(block, FfnShift, Last(xx));
-        return x.add(ChannelMix(xx, previous, layer.Ffn, Observer), One).MoveToOuterDisposeScope();
+        return x.add(ChannelMix(xx, previous, layer.Ffn, Observe(layer.Ffn.Prefix)), One).MoveToOuterDisposeScope();
     }
 
     private protected override Tensor Head(Tensor x)
     {
         EndWeights output = _weights.Output;
         x = LayerNorm(x, output.NormWeight, output.NormBias);
-        Observer?.OnLinearInput("head.weight", x);
-        return nn.functional.linear(x, output.Matrix);
+        return Observe("").Linear(x, output.Matrix, "head.weight");
     }
 
     /// <inheritdoc />

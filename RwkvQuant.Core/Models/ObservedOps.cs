@@ -35,6 +35,16 @@ internal readonly struct ObservedOps(INetworkObserver? observer, string prefix)
         return x.add(dx * mu, One);
     }
 
+    /// <summary>RWKV-4/5's mix x·μ + previous·(1 − μ) as rwkv.cpp computes it (<see cref="LegacyBlockOps.Mix"/>); it
+    /// equals previous + (x − previous) ⊙ μ, so x − previous is reported as μ's operand (computed only when someone
+    /// listens).</summary>
+    public Tensor Lerp(Tensor x, Tensor previous, Tensor mu, Tensor oneMinusMu, string name)
+    {
+        if (observer is not null)
+            observer.OnMultiplyOperand(prefix + name, x - previous);
+        return LegacyBlockOps.Mix(x, previous, mu, oneMinusMu);
+    }
+
     /// <summary>operand ⊙ v for an element-wise multiplication vector; the operand is reported.</summary>
     public Tensor Multiply(Tensor operand, Tensor vector, string name)
     {

@@ -59,26 +59,15 @@ internal sealed class Rwkv4Network : LegacyRwkvNetwork<Rwkv4Network.Layer>
     /// <summary>Time mix of one layer over <c>[B, T, C]</c>; the WKV recurrence loops over T on <c>[B, C]</c>.</summary>
     protected override Tensor TimeMix(Tensor x, Layer w, RwkvState state, int index, Tensor[] s)
     {
-        INetworkObserver? observer = Observer;
+        ObservedOps op = Observe(w.Prefix);
         Tensor previous = Shift(x, s[AttShift]);
         state.Set(index, AttShift, Last(x));
-        string prefix = w.Prefix;
-        if (observer is not null)
-        {
-            Tensor difference = x - previous; // x·μ + prev·(1 − μ) = prev + (x − prev) ⊙ μ
-            observer.OnMultiplyOperand(prefix + "att.time_mix_k", difference);
-            observer.OnMultiplyOperand(prefix + "att.time_mix_v", difference);
-            observer.OnMultiplyOperand(prefix + "att.time_mix_r", difference);
-        }
-        Tensor xr = Mix(x, previous, w.MixR, w.OneMinusMixR);
-        Tensor xk = Mix(x, previous, w.MixK, w.OneMinusMixK);
-        Tensor xv = Mix(x, previous, w.MixV, w.OneMinusMixV);
-        observer?.OnLinearInput(prefix + "att.receptance.weight", xr);
-        Tensor r = torch.sigmoid(nn.functional.linear(xr, w.Receptance));
-        observer?.OnLinearInput(prefix + "att.key.weight", xk);
-        Tensor k = nn.functional.linear(xk, w.Key);
-        observer?.OnLinearInput(prefix + "att.value.weight", xv);
-        Tensor v = nn.functional.linear(xv, w.Value);
+        Tensor xr = op.Lerp(x, previous, w.MixR, w.OneMinusMixR, "att.time_mix_r");
+        Tensor xk = op.Lerp(x, previous, w.MixK, w.OneMinusMixK, "att.time_mix_k");
+        Tensor xv = op.Lerp(x, previous, w.MixV, w.OneMinusMixV, "att.time_mix_v");
+        Tensor r = torch.sigmoid(op.Linear(xr, w.Receptance, "att.receptance.weight"));
+        Tensor k = op.Linear(xk, w.Key, "att.key.weight");
+        Tensor v = op.Linear(xv, w.Value, "att.value.weight");
 
         Tensor aa = s[StateA], bb = s[StateB], pp = s[StateP];
         long length = x.shape[1];
@@ -115,9 +104,7 @@ internal sealed class Rwkv4Network : LegacyRwkvNetwork<Rwkv4Network.Layer>
         state.Set(index, StateA, aa);
         state.Set(index, StateB, bb);
         state.Set(index, StateP, pp);
-        Tensor gated = r * wkv;
-        observer?.OnLinearInput(prefix + "att.output.weight", gated);
-        return nn.functional.linear(gated, w.Output);
+        return op.Linear(r * wkv, w.Output, "att.output.weight");
     }
 
     /// <summary>Weights of one block.</summary>

@@ -58,26 +58,13 @@ internal sealed class Rwkv5Network : LegacyRwkvNetwork<Rwkv5Network.Layer>
         long heads = Config.HeadCount, size = Config.HeadSize;
         Tensor previous = Shift(x, s[AttShift]);
         state.Set(index, AttShift, Last(x));
-        INetworkObserver? observer = Observer;
-        string p = w.Prefix;
-        if (observer is not null)
-        {
-            Tensor difference = x - previous; // x·μ + prev·(1 − μ) = prev + (x − prev) ⊙ μ
-            observer.OnMultiplyOperand(p + "att.time_mix_k", difference);
-            observer.OnMultiplyOperand(p + "att.time_mix_v", difference);
-            observer.OnMultiplyOperand(p + "att.time_mix_r", difference);
-            if (Gated)
-                observer.OnMultiplyOperand(p + "att.time_mix_g", difference);
-        }
-        Tensor xr = Mix(x, previous, w.MixR, w.OneMinusMixR);
-        Tensor xk = Mix(x, previous, w.MixK, w.OneMinusMixK);
-        Tensor xv = Mix(x, previous, w.MixV, w.OneMinusMixV);
-        observer?.OnLinearInput(p + "att.receptance.weight", xr);
-        Tensor r = nn.functional.linear(xr, w.Receptance).view(batch, length, heads, size);
-        observer?.OnLinearInput(p + "att.key.weight", xk);
-        Tensor k = nn.functional.linear(xk, w.Key).view(batch, length, heads, size);
-        observer?.OnLinearInput(p + "att.value.weight", xv);
-        Tensor v = nn.functional.linear(xv, w.Value).view(batch, length, heads, size);
+        ObservedOps op = Observe(w.Prefix);
+        Tensor xr = op.Lerp(x, previous, w.MixR, w.OneMinusMixR, "att.time_mix_r");
+        Tensor xk = op.Lerp(x, previous, w.MixK, w.OneMinusMixK, "att.time_mix_k");
+        Tensor xv = op.Lerp(x, previous, w.MixV, w.OneMinusMixV, "att.time_mix_v");
+        Tensor r = op.Linear(xr, w.Receptance, "att.receptance.weight").view(batch, length, heads, size);
+        Tensor k = op.Linear(xk, w.Key, "att.key.weight").view(batch, length, heads, size);
+        Tensor v = op.Linear(xv, w.Value, "att.value.weight").view(batch, length, heads, size);
 
         Tensor u = w.TimeFirst.unsqueeze(-1);   // [H, N, 1]: scales row i (the key index) of k ⊗ v
         Tensor decay = w.Decay.unsqueeze(-1);   // [H, N, 1]
@@ -103,12 +90,10 @@ internal sealed class Rwkv5Network : LegacyRwkvNetwork<Rwkv5Network.Layer>
         Tensor y = nn.functional.group_norm(wkv, heads, w.LnXWeight, w.LnXBias, GroupNormEpsilon).view(batch, length, width);
         if (Gated)
         {
-            Tensor xg = Mix(x, previous, w.MixG!, w.OneMinusMixG!);
-            observer?.OnLinearInput(p + "att.gate.weight", xg);
-            y = y * nn.functional.silu(nn.functional.linear(xg, w.Gate!));
+            Tensor xg = op.Lerp(x, previous, w.MixG!, w.OneMinusMixG!, "att.time_mix_g");
+            y = y * nn.functional.silu(op.Linear(xg, w.Gate!, "att.gate.weight"));
         }
-        observer?.OnLinearInput(p + "att.output.weight", y);
-        return nn.functional.linear(y, w.Output);
+        return op.Linear(y, w.Output, "att.output.weight");
     }
 
     /// <summary>Weights of one block.</summary>
