@@ -3,6 +3,7 @@ using RwkvQuant.Fuzz;
 namespace RwkvQuant.Tests.Fuzz;
 
 /// <summary>How the fuzzer classifies a load: fake loaders stand for readers that behave and misbehave.</summary>
+[Collection(QuietProcess.Name)]
 public sealed class CaseRunnerTests : IDisposable
 {
     private readonly string _path = Path.Combine(Directory.CreateTempSubdirectory("rwkvquant-fuzz-runner-").FullName, "case.bin");

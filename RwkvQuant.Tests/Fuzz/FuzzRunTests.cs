@@ -3,6 +3,7 @@ using RwkvQuant.Fuzz;
 namespace RwkvQuant.Tests.Fuzz;
 
 /// <summary>A short deterministic fuzz run over the real fixtures of every format: no defects allowed.</summary>
+[Collection(QuietProcess.Name)]
 public sealed class FuzzRunTests : IDisposable
 {
     private const int CasesPerFormat = 200;
