@@ -56,9 +56,14 @@ internal readonly struct ObservedOps(INetworkObserver? observer, string prefix)
     /// multiplies it in a form <see cref="Linear"/> and <see cref="Lora"/> do not have.</summary>
     public void Input(string name, Tensor x) => observer?.OnLinearInput(prefix + name, x);
 
-    /// <summary>Reports <paramref name="operand"/> as the operand of the vector <paramref name="name"/> where the
-    /// network's expression multiplies it in a form <see cref="Multiply"/> does not have.</summary>
-    public void Operand(string name, Tensor operand) => observer?.OnMultiplyOperand(prefix + name, operand);
+    /// <summary>Reports the operand of the vector <paramref name="name"/> where the network's expression multiplies it
+    /// in a form <see cref="Multiply"/> does not have; <paramref name="operand"/> is computed only when someone
+    /// listens.</summary>
+    public void Operand(string name, Func<Tensor> operand)
+    {
+        if (observer is not null)
+            observer.OnMultiplyOperand(prefix + name, operand());
+    }
 
     /// <summary>Reports one WKV recurrence's inputs, state and output.</summary>
     public void Wkv(WkvTrace trace) => observer?.OnWkv(prefix, trace);

@@ -13,21 +13,15 @@ namespace RwkvQuant.Models;
 /// </summary>
 internal sealed class Rwkv7Network : RwkvNetwork
 {
-    /// <summary>ε of the per-head GroupNorm <c>ln_x</c> (BlinkDL: 64e-5; rwkv.cpp the same).</summary>
-    private const double GroupNormEpsilon = 64e-5;
-
-    /// <summary>−e^(−0.5), made from a float as before: the decay is w = exp(−e^(−0.5)·σ(w0 + LoRA)), i.e. exp(−exp(−softplus(−·) − 0.5)).</summary>
-    private static readonly TorchSharp.Scalar MinusDecayScale = (-MathF.Exp(-0.5f)).ToScalar();
-
-    private readonly NetworkWeights<Layer> _weights;
+    private readonly NetworkWeights<Rwkv7Layer> _weights;
 
     /// <summary>A network over <paramref name="model"/>. Nothing is copied yet: each block (and the embedding, and the
     /// head) becomes float32 torch tensors the first time it runs (<see cref="NetworkWeights{TLayer}"/>).</summary>
-    public Rwkv7Network(RwkvModel model) : base(model.Config) => _weights = new NetworkWeights<Layer>(model, LoadLayer);
+    public Rwkv7Network(RwkvModel model) : base(model.Config) => _weights = new NetworkWeights<Rwkv7Layer>(model, LoadLayer);
 
     private Tensor Load(string name, params long[] shape) => _weights.Load(name, shape);
 
-    private Layer LoadLayer(int i)
+    private Rwkv7Layer LoadLayer(int i)
     {
         long c = Config.EmbeddingSize, f = Config.FeedForwardSize;
         Tensor Vector(string name) => Load(name, c);
@@ -36,7 +30,7 @@ internal sealed class Rwkv7Network : RwkvNetwork
         Tensor LoraOut(string name) => _weights.LoadColumns(name, c);
         string p = $"blocks.{i}.";
         bool first = i == 0;
-        return new Layer(p,
+        return new Rwkv7Layer(p,
             Vector(p + "ln1.weight"), Vector(p + "ln1.bias"), Vector(p + "ln2.weight"), Vector(p + "ln2.bias"),
             Vector(p + "att.x_r"), Vector(p + "att.x_w"), Vector(p + "att.x_k"),
             Vector(p + "att.x_v"), Vector(p + "att.x_a"), Vector(p + "att.x_g"),
@@ -69,7 +63,7 @@ internal sealed class Rwkv7Network : RwkvNetwork
         Tensor? vFirst = carry.ValueFirst;
         using (var layerScope = torch.NewDisposeScope())
         {
-            Layer l = _weights.Layer(block);
+            Rwkv7Layer l = _weights.Layer(block);
             Tensor xa = LayerNorm(x, l.Ln1Weight, l.Ln1Bias);
             x = x.add(TimeMix(l, xa, s[0], s[2], ref vFirst, out wkvState), One);
             attShift = Last(xa);
@@ -98,49 +92,19 @@ internal sealed class Rwkv7Network : RwkvNetwork
     }
 
     /// <summary>Time mixing of xa <c>[B, T, C]</c> (already layer-normed); returns its output and the new S.</summary>
-    private Tensor TimeMix(Layer l, Tensor x, Tensor lastX, Tensor s0, ref Tensor? vFirst, out Tensor s)
+    private Tensor TimeMix(Rwkv7Layer l, Tensor x, Tensor lastX, Tensor s0, ref Tensor? vFirst, out Tensor s)
     {
-        long batch = x.shape[0], steps = x.shape[1];
-        int h = Config.HeadCount, n = Config.HeadSize;
         ObservedOps op = Observe(l.Prefix);
-        Tensor dx = Shift(x, lastX) - x;                                      // x_{t−1} − x_t
-        Tensor xr = op.Mix(x, dx, l.Xr, "att.x_r"), xw = op.Mix(x, dx, l.Xw, "att.x_w"), xk = op.Mix(x, dx, l.Xk, "att.x_k");
-        Tensor xv = op.Mix(x, dx, l.Xv, "att.x_v"), xa = op.Mix(x, dx, l.Xa, "att.x_a"), xg = op.Mix(x, dx, l.Xg, "att.x_g");
-
-        Tensor r = op.Linear(xr, l.Receptance, "att.receptance.weight");      // [B, T, C]
-        Tensor decayHidden = op.Lora(xw, l.W1, "att.w1").tanh();              // x·w1, w1 [C, D]
-        Tensor w = l.W0.add(op.Lora(decayHidden, l.W2, "att.w2"), One).sigmoid().mul(MinusDecayScale).exp(); // decay in (0, 1)
-        Tensor k = op.Linear(xk, l.Key, "att.key.weight");
-        Tensor v = op.Linear(xv, l.Value, "att.value.weight");
-        Tensor aHidden = op.Lora(xa, l.A1, "att.a1");
-        Tensor a = l.A0.add(op.Lora(aHidden, l.A2, "att.a2"), One).sigmoid(); // in-context learning rate
-        Tensor gHidden = op.Lora(xg, l.G1, "att.g1").sigmoid();
-        Tensor g = op.Lora(gHidden, l.G2, "att.g2");                          // output gate
-
-        Tensor kk = nn.functional.normalize(op.Multiply(k, l.KK, "att.k_k").reshape(batch, steps, h, n), p: 2, dim: -1); // κ̂ per head
-        Tensor aMinusOne = a.sub(One);
-        op.Operand("att.k_a", k * aMinusOne);                                 // k + (k ⊙ (a − 1)) ⊙ k_a
-        k = k * (aMinusOne * l.KA).add(One, One);
-        if (vFirst is null)
+        Tensor? sNew = null;
+        Tensor output = Rwkv7Block.TimeMix(l, Config, op, x, lastX, ref vFirst, (r4, w4, k4, v4, z4, b4) =>
         {
-            vFirst = v;                                                       // layer 0: remember v
-        }
-        else
-        {
-            Tensor vHidden = op.Lora(xv, l.V1!, "att.v1");
-            v = v.add((vFirst - v) * l.V0!.add(op.Lora(vHidden, l.V2!, "att.v2"), One).sigmoid(), One); // value residual
-        }
-
-        Tensor r4 = r.reshape(batch, steps, h, n), w4 = w.reshape(batch, steps, h, n);
-        Tensor k4 = k.reshape(batch, steps, h, n), v4 = v.reshape(batch, steps, h, n);
-        Tensor z4 = -kk, b4 = kk * a.reshape(batch, steps, h, n);
-        Tensor y = Wkv(r4, w4, k4, v4, z4, b4, s0, out s);                     // [B, T, H, N]
-        op.Wkv(new WkvTrace(r4, w4, k4, v4, null, z4, b4, s0, y, s));
-
-        Tensor o = GroupNorm(y.reshape(batch, steps, -1), h, l.LnXWeight, l.LnXBias, GroupNormEpsilon);
-        Tensor bonus = op.Multiply(r * k, l.RK, "att.r_k").reshape(batch, steps, h, n).sum(-1, keepdim: true) * v.reshape(batch, steps, h, n);
-        o = o.add(bonus.reshape(batch, steps, -1), One) * g;                  // (Σ_head r ⊙ k ⊙ r_k) · v, gated
-        return op.Linear(o, l.Output, "att.output.weight");
+            Tensor y = Wkv(r4, w4, k4, v4, z4, b4, s0, out Tensor next);       // [B, T, H, N]
+            op.Wkv(new WkvTrace(r4, w4, k4, v4, null, z4, b4, s0, y, next));
+            sNew = next;
+            return y;
+        });
+        s = sNew!;
+        return output;
     }
 
     /// <summary>
@@ -177,15 +141,7 @@ internal sealed class Rwkv7Network : RwkvNetwork
         return torch.stack(outputs, 1);
     }
 
-    /// <summary>Channel mixing: k = relu(x_k · Wkᵀ)², out = k · Wvᵀ.</summary>
-    private Tensor ChannelMix(Layer l, Tensor x, Tensor lastX)
-    {
-        ObservedOps op = Observe(l.Prefix);
-        Tensor dx = Shift(x, lastX) - x;
-        Tensor xk = op.Mix(x, dx, l.FfnXk, "ffn.x_k");
-        Tensor k = op.Linear(xk, l.FfnKey, "ffn.key.weight").relu().pow(Two);
-        return op.Linear(k, l.FfnValue, "ffn.value.weight");
-    }
+    private Tensor ChannelMix(Rwkv7Layer l, Tensor x, Tensor lastX) => Rwkv7Block.ChannelMix(l, Observe(l.Prefix), x, lastX);
 
     protected override void Dispose(bool disposing)
     {
@@ -193,15 +149,4 @@ internal sealed class Rwkv7Network : RwkvNetwork
             return;
         _weights.Dispose();
     }
-
-    /// <summary>One block's weights; LoRA matrices in BlinkDL's (C, D) / (D, C) layout, vectors flattened to [C].</summary>
-    private sealed record Layer(
-        string Prefix,
-        Tensor Ln1Weight, Tensor Ln1Bias, Tensor Ln2Weight, Tensor Ln2Bias,
-        Tensor Xr, Tensor Xw, Tensor Xk, Tensor Xv, Tensor Xa, Tensor Xg,
-        Tensor W0, Tensor W1, Tensor W2, Tensor A0, Tensor A1, Tensor A2,
-        Tensor? V0, Tensor? V1, Tensor? V2, Tensor G1, Tensor G2,
-        Tensor KK, Tensor KA, Tensor RK,
-        Tensor Receptance, Tensor Key, Tensor Value, Tensor Output, Tensor LnXWeight, Tensor LnXBias,
-        Tensor FfnXk, Tensor FfnKey, Tensor FfnValue);
 }

@@ -15,9 +15,6 @@ namespace RwkvQuant.Training;
 /// </summary>
 internal sealed class Rwkv7TrainingModel : IDisposable
 {
-    private const double GroupNormEpsilon = 64e-5;
-    private static readonly TorchSharp.Scalar MinusDecayScale = (-MathF.Exp(-0.5f)).ToScalar();
-
     private readonly SortedDictionary<string, Tensor> _parameters;
 
     private Rwkv7TrainingModel(RwkvConfig config, SortedDictionary<string, Tensor> parameters)
@@ -188,11 +185,12 @@ internal sealed class Rwkv7TrainingModel : IDisposable
         Tensor? vFirst = null;
         for (int i = 0; i < Config.LayerCount; i++)
         {
-            string b = $"blocks.{i}.";
-            Tensor xa = LayerNorm(x, P(b + "ln1.weight"), P(b + "ln1.bias"));
-            x = x.add(TimeMix(b, xa, zeroShift, ref vFirst), One);
-            Tensor xf = LayerNorm(x, P(b + "ln2.weight"), P(b + "ln2.bias"));
-            x = x.add(ChannelMix(b, xf, zeroShift), One);
+            Rwkv7Layer l = LayerAt(i);
+            var unobserved = new ObservedOps(null, l.Prefix);
+            Tensor xa = LayerNorm(x, l.Ln1Weight, l.Ln1Bias);
+            x = x.add(Rwkv7Block.TimeMix(l, Config, unobserved, xa, zeroShift, ref vFirst, TrainingWkv.Chunked), One);
+            Tensor xf = LayerNorm(x, l.Ln2Weight, l.Ln2Bias);
+            x = x.add(Rwkv7Block.ChannelMix(l, unobserved, xf, zeroShift), One);
         }
         x = LayerNorm(x, P("ln_out.weight"), P("ln_out.bias"));
         return RwkvOps.Linear(x, P("head.weight")).MoveToOuterDisposeScope(); // [B, T, V]
@@ -203,46 +201,22 @@ internal sealed class Rwkv7TrainingModel : IDisposable
     /// <summary>A [1, 1, C] vector parameter as [C] (how <see cref="Rwkv7Network"/> holds it).</summary>
     private Tensor V(string name) => _parameters[name].reshape(Config.EmbeddingSize);
 
-    private Tensor TimeMix(string b, Tensor x, Tensor lastX, ref Tensor? vFirst)
+    /// <summary>Block <paramref name="i"/>'s parameters as the layer record <see cref="Rwkv7Block"/> computes with
+    /// (views of the parameters, so gradients reach them).</summary>
+    private Rwkv7Layer LayerAt(int i)
     {
-        long batch = x.shape[0], steps = x.shape[1];
-        int h = Config.HeadCount, n = Config.HeadSize;
-        Tensor dx = Shift(x, lastX) - x;                                       // x_{t−1} − x_t
-        Tensor xr = x.add(dx * V(b + "att.x_r"), One), xw = x.add(dx * V(b + "att.x_w"), One), xk = x.add(dx * V(b + "att.x_k"), One);
-        Tensor xv = x.add(dx * V(b + "att.x_v"), One), xa = x.add(dx * V(b + "att.x_a"), One), xg = x.add(dx * V(b + "att.x_g"), One);
-
-        Tensor r = RwkvOps.Linear(xr, P(b + "att.receptance.weight"));
-        Tensor w = V(b + "att.w0").add(xw.matmul(P(b + "att.w1")).tanh().matmul(P(b + "att.w2")), One).sigmoid().mul(MinusDecayScale).exp();
-        Tensor k = RwkvOps.Linear(xk, P(b + "att.key.weight"));
-        Tensor v = RwkvOps.Linear(xv, P(b + "att.value.weight"));
-        Tensor a = V(b + "att.a0").add(xa.matmul(P(b + "att.a1")).matmul(P(b + "att.a2")), One).sigmoid();
-        Tensor g = xg.matmul(P(b + "att.g1")).sigmoid().matmul(P(b + "att.g2"));
-
-        Tensor kk = nn.functional.normalize((k * V(b + "att.k_k")).reshape(batch, steps, h, n), p: 2, dim: -1);
-        Tensor aMinusOne = a.sub(One);
-        k = k * (aMinusOne * V(b + "att.k_a")).add(One, One);
-        if (vFirst is null)
-            vFirst = v;
-        else
-            v = v.add((vFirst - v) * V(b + "att.v0").add(xv.matmul(P(b + "att.v1")).matmul(P(b + "att.v2")), One).sigmoid(), One);
-
-        Tensor r4 = r.reshape(batch, steps, h, n), w4 = w.reshape(batch, steps, h, n);
-        Tensor k4 = k.reshape(batch, steps, h, n), v4 = v.reshape(batch, steps, h, n);
-        Tensor z4 = -kk, b4 = kk * a.reshape(batch, steps, h, n);
-        Tensor y = TrainingWkv.Chunked(r4, w4, k4, v4, z4, b4);               // [B, T, H, N]
-
-        Tensor o = GroupNorm(y.reshape(batch, steps, -1), h, P(b + "att.ln_x.weight"), P(b + "att.ln_x.bias"), GroupNormEpsilon);
-        Tensor bonus = (r * k * P(b + "att.r_k").reshape(Config.EmbeddingSize)).reshape(batch, steps, h, n).sum(-1, keepdim: true) * v4;
-        o = o.add(bonus.reshape(batch, steps, -1), One) * g;
-        return RwkvOps.Linear(o, P(b + "att.output.weight"));
-    }
-
-    private Tensor ChannelMix(string b, Tensor x, Tensor lastX)
-    {
-        Tensor dx = Shift(x, lastX) - x;
-        Tensor xk = x.add(dx * V(b + "ffn.x_k"), One);
-        Tensor k = RwkvOps.Linear(xk, P(b + "ffn.key.weight")).relu().pow(Two);
-        return RwkvOps.Linear(k, P(b + "ffn.value.weight"));
+        string b = $"blocks.{i}.";
+        bool first = i == 0;
+        return new Rwkv7Layer(b,
+            P(b + "ln1.weight"), P(b + "ln1.bias"), P(b + "ln2.weight"), P(b + "ln2.bias"),
+            V(b + "att.x_r"), V(b + "att.x_w"), V(b + "att.x_k"), V(b + "att.x_v"), V(b + "att.x_a"), V(b + "att.x_g"),
+            V(b + "att.w0"), P(b + "att.w1"), P(b + "att.w2"), V(b + "att.a0"), P(b + "att.a1"), P(b + "att.a2"),
+            first ? null : V(b + "att.v0"), first ? null : P(b + "att.v1"), first ? null : P(b + "att.v2"),
+            P(b + "att.g1"), P(b + "att.g2"),
+            V(b + "att.k_k"), V(b + "att.k_a"), V(b + "att.r_k"),
+            P(b + "att.receptance.weight"), P(b + "att.key.weight"), P(b + "att.value.weight"), P(b + "att.output.weight"),
+            P(b + "att.ln_x.weight"), P(b + "att.ln_x.bias"),
+            V(b + "ffn.x_k"), P(b + "ffn.key.weight"), P(b + "ffn.value.weight"));
     }
 
     public void Dispose()
