@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Text.RegularExpressions;
 using RwkvQuant.Cli.Commands;
 using Spectre.Console;
 
@@ -36,8 +37,10 @@ internal static class CliApp
     {
         var context = new CliContext(console, error);
         ParseResult parse = Build(context).Parse(args);
-        if (parse.Errors.Count > 0 && args.Contains(context.Json.Name, StringComparer.Ordinal))
-            return Task.FromResult(ReportParseErrors(context, parse));
+        // A command line that does not parse is one error line per problem and a pointer to the help, not the whole
+        // help on stdout (a bare `rwkvquant` still shows the help).
+        if (parse.Errors.Count > 0 && args.Length > 0 && !HelpExamples.IsHelp(parse))
+            return Task.FromResult(ReportParseErrors(context, parse, args));
         var invocation = new InvocationConfiguration
         {
             Output = console.Profile.Out.Writer,
@@ -48,13 +51,39 @@ internal static class CliApp
         return parse.InvokeAsync(invocation, cancellationToken);
     }
 
-    /// <summary>With <c>--json</c>, a command line that does not parse is a JSON error too (the messages also go to stderr).</summary>
-    private static int ReportParseErrors(CliContext context, ParseResult parse)
+    /// <summary>
+    /// Reports a command line that does not parse: each problem as one <c>rwkvquant: error:</c> line on stderr in words
+    /// (no .NET type names), then where the help is; with <c>--json</c> also a JSON error on stdout. Exit code 1.
+    /// </summary>
+    private static int ReportParseErrors(CliContext context, ParseResult parse, string[] args)
     {
-        string[] messages = [.. parse.Errors.Select(e => e.Message)];
+        string[] messages = [.. parse.Errors.Select(e => Plain(e.Message)).Distinct(StringComparer.Ordinal)];
+        if (messages.Any(m => m.StartsWith("Unrecognized command", StringComparison.Ordinal)))
+            messages = [.. messages.Where(m => m != "Required command was not provided.")]; // the unrecognized word says it
         foreach (string message in messages)
             context.Error.WriteLine($"rwkvquant: error: {message}");
-        context.WriteJson(new CliError(string.Join(" ", messages), "ParseError", CliContext.Failure));
+        string command = parse.CommandResult.Command is RootCommand ? "rwkvquant" : $"rwkvquant {parse.CommandResult.Command.Name}";
+        context.Error.WriteLine($"rwkvquant: see '{command} --help'");
+        if (args.Contains(context.Json.Name, StringComparer.Ordinal))
+            context.WriteJson(new CliError(string.Join(" ", messages), "ParseError", CliContext.Failure));
         return CliContext.Failure;
+    }
+
+    /// <summary>System.CommandLine's "Cannot parse argument 'abc' for option '--bpw' as expected type
+    /// 'System.Nullable`1[System.Double]'." in words: "--bpw: 'abc' is not a number."</summary>
+    internal static string Plain(string message)
+    {
+        Match m = Regex.Match(message, @"^Cannot parse argument '(?<value>.*)' for (option|argument) '(?<name>.*)' as expected type '(?<type>.*)'\.?$");
+        if (!m.Success)
+            return message;
+        string type = m.Groups["type"].Value;
+        string kind = type switch
+        {
+            _ when type.Contains("System.Double", StringComparison.Ordinal) || type.Contains("System.Single", StringComparison.Ordinal) => "a number",
+            _ when type.Contains("System.Int", StringComparison.Ordinal) || type.Contains("System.UInt", StringComparison.Ordinal) => "a whole number",
+            _ when type.Contains("System.Boolean", StringComparison.Ordinal) => "true or false",
+            _ => "a valid value",
+        };
+        return $"{m.Groups["name"].Value}: '{m.Groups["value"].Value}' is not {kind}.";
     }
 }

@@ -75,12 +75,29 @@ internal sealed class CliContext(IAnsiConsole console, TextWriter error)
         catch (Exception exception)
 #pragma warning restore CA1031
         {
-            string text = parse.GetValue(Verbose) ? exception.ToString() : $"rwkvquant: error: {exception.Message}";
+            string message = OneLine(exception);
+            string text = parse.GetValue(Verbose) ? exception.ToString() : $"rwkvquant: error: {message}";
             await Error.WriteLineAsync(text).ConfigureAwait(false);
             if (json)
-                WriteJson(new CliError(exception.Message, exception.GetType().Name, Failure));
+                WriteJson(new CliError(message, exception.GetType().Name, Failure));
             return Failure;
         }
+    }
+
+    /// <summary>
+    /// An exception's message as one line for a user: without .NET's argument suffixes (" (Parameter 'target')",
+    /// "Actual value was -1.") and with line breaks joined.
+    /// </summary>
+    internal static string OneLine(Exception exception)
+    {
+        string message = exception.Message;
+        if (exception is ArgumentException { ParamName: { } name })
+        {
+            message = message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal);
+            if (exception is ArgumentOutOfRangeException { ActualValue: { } actual })
+                message = message.Replace($"Actual value was {actual}.", "", StringComparison.Ordinal);
+        }
+        return string.Join(" ", message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
     }
 
     /// <summary>Loads a model file of any supported container (rwkv.cpp .bin, .pth, safetensors), refusing one whose

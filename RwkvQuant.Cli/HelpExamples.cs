@@ -25,6 +25,9 @@ internal sealed class HelpExamples
         help.Action = new ExamplesAction((SynchronousCommandLineAction)help.Action!, _examples);
     }
 
+    /// <summary>True when <paramref name="parse"/> asks for help (whatever else is wrong with the command line).</summary>
+    public static bool IsHelp(ParseResult parse) => parse.Action is ExamplesAction or System.CommandLine.Help.HelpAction;
+
     private sealed class ExamplesAction(SynchronousCommandLineAction help, Dictionary<Command, IReadOnlyList<HelpExample>> examples) : SynchronousCommandLineAction
     {
         public override int Invoke(ParseResult parseResult)

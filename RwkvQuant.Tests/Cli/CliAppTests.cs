@@ -50,6 +50,36 @@ public class CliAppTests
             Assert.Contains(command, run.Output, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(new[] { "quantize", "--bpw", "abc" }, "rwkvquant: error: --bpw: 'abc' is not a number.", "rwkvquant quantize --help")]
+    [InlineData(new[] { "bench", "--tokens", "1.5" }, "rwkvquant: error: --tokens: '1.5' is not a whole number.", "rwkvquant bench --help")]
+    [InlineData(new[] { "frobnicate" }, "rwkvquant: error: Unrecognized command or argument 'frobnicate'.", "rwkvquant --help")]
+    public async Task A_command_line_that_does_not_parse_is_one_error_line_and_a_pointer_to_the_help(string[] args, string error, string help)
+    {
+        CliRun run = await RunAsync(args);
+        Assert.Equal(1, run.ExitCode);
+        Assert.Equal("", run.Output);                                         // no help dumped on stdout
+        string[] lines = run.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.Equal([error, $"rwkvquant: see '{help}'"], lines);
+        Assert.DoesNotContain("System.", run.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_bare_command_line_still_shows_the_help()
+    {
+        CliRun run = await RunAsync();
+        Assert.Contains("Usage:", run.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Exception_messages_lose_dotnets_argument_suffixes()
+    {
+        Assert.Equal("Threads must be at least 1.",
+            CliContext.OneLine(new ArgumentOutOfRangeException("target", -1, "Threads must be at least 1.")));
+        Assert.Equal("Bad shape.", CliContext.OneLine(new ArgumentException("Bad shape.", "tensor")));
+        Assert.Equal("first line second line", CliContext.OneLine(new InvalidDataException("first line\n  second line")));
+    }
+
     [Fact]
     public async Task A_missing_model_is_one_error_line_and_exit_code_1()
     {
