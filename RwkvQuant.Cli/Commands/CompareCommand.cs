@@ -61,6 +61,11 @@ internal static class CompareCommand
             string? calibrationPath = parse.GetValue(calibration)?.FullName, evaluationPath = parse.GetValue(evaluation)?.FullName;
             if (modelPath is not null && (calibrationPath is null || evaluationPath is null))
                 throw new ArgumentException("--calib and --eval are required with a model file (without one, the embedded default model uses the reference-pack calibration and evaluation splits).");
+            foreach (FileInfo? written in new[] { parse.GetValue(markdown), parse.GetValue(plot) })
+            {
+                if (written is not null)
+                    AtomicFile.EnsureWritable(written.FullName); // before the comparison, not after it
+            }
             return Run(
                 context,
                 context.IsJson(parse),

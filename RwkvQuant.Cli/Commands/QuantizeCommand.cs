@@ -6,6 +6,7 @@ using RwkvQuant.Codebooks;
 using RwkvQuant.Corpora;
 using RwkvQuant.DefaultModel;
 using RwkvQuant.Evaluation;
+using RwkvQuant.Formats;
 using RwkvQuant.Inference;
 using RwkvQuant.ModelFiles;
 using RwkvQuant.Models;
@@ -124,6 +125,7 @@ internal static class QuantizeCommand
             if (parse.GetValue(evaluationBytes) < 0 || parse.GetValue(speedTokens) < 0)
                 throw new ArgumentException("--eval-bytes and --bench-tokens are 0 or more.");
             string? range = parse.GetValue(calibrationDocuments), evaluationRange = parse.GetValue(evaluationDocuments);
+            AtomicFile.EnsureWritable(outputPath ?? Path.GetFullPath(DefaultOutput)); // before the work, not after it
             return Run(
                 context,
                 context.IsJson(parse),

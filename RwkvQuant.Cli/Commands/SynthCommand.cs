@@ -53,6 +53,7 @@ internal static class SynthCommand
                 string other => throw new ArgumentException($"--type is '{other}'; it is f16, bf16 or f32."),
             };
             string path = parse.GetValue(output)!.FullName;
+            AtomicFile.EnsureWritable(path);
             long parameters = chosen.ParameterCount;
             context.Console.MarkupLineInterpolated(
                 $"{chosen.Name}: RWKV {chosen.Version}, {chosen.LayerCount} layers × {chosen.Width}, FFN {chosen.FeedForwardSize}, vocabulary {chosen.VocabularySize}, {parameters:N0} parameters, {stored}");

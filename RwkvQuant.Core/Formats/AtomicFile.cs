@@ -27,10 +27,37 @@ public static class AtomicFile
         }
         catch (Exception e)
         {
-            File.Delete(temporary);
-            if (IsWriteFailure(e))
+            if (File.Exists(temporary))                  // File.Delete itself throws when the folder is missing
+                File.Delete(temporary);
+            if (IsWriteFailure(e) || e is UnauthorizedAccessException)
                 throw WriteFailure(path, e);
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Checks, before any long work, that <see cref="Write"/> could write <paramref name="path"/>: its folder exists,
+    /// the path is not a folder, and a file can be created in the folder (a probe file, deleted at once). Commands call
+    /// this first, so that a typo in an output path costs a second, not an hour of quantization.
+    /// </summary>
+    /// <exception cref="IOException">The file could not be written; the message names <paramref name="path"/> and why.</exception>
+    public static void EnsureWritable(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        string fullPath = Path.GetFullPath(path);
+        if (Directory.Exists(fullPath))
+            throw new IOException($"Cannot write '{path}': it is a folder");
+        string folder = Path.GetDirectoryName(fullPath) ?? ".";
+        if (!Directory.Exists(folder))
+            throw new IOException($"Cannot write '{path}': the folder '{folder}' does not exist");
+        string probe = Path.Combine(folder, $".{Path.GetFileName(fullPath)}.{Guid.NewGuid():N}.probe");
+        try
+        {
+            using var stream = new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw WriteFailure(path, e);
         }
     }
 
@@ -45,5 +72,14 @@ public static class AtomicFile
 
     /// <summary>An <see cref="IOException"/> that says <paramref name="path"/> could not be written and why.</summary>
     public static IOException WriteFailure(string path, Exception e, string? context = null) =>
-        new($"Cannot write '{path}': {(e is ArgumentOutOfRangeException ? "the file system, or a limit on file size, does not allow a file this large" : e.Message)}{context}", e);
+        new($"Cannot write '{path}': {Reason(path, e)}{context}", e);
+
+    /// <summary>Why a write failed, in words that name the user's path, never our temporary file.</summary>
+    private static string Reason(string path, Exception e) => e switch
+    {
+        ArgumentOutOfRangeException => "the file system, or a limit on file size, does not allow a file this large",
+        DirectoryNotFoundException => $"the folder '{Path.GetDirectoryName(Path.GetFullPath(path))}' does not exist",
+        UnauthorizedAccessException => $"permission denied in the folder '{Path.GetDirectoryName(Path.GetFullPath(path))}'",
+        _ => e.Message,
+    };
 }

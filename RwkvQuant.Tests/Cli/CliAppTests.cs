@@ -80,6 +80,22 @@ public class CliAppTests
         Assert.Equal("first line second line", CliContext.OneLine(new InvalidDataException("first line\n  second line")));
     }
 
+    [Theory]
+    [InlineData("quantize", "-o")]
+    [InlineData("compare", "--plot")]
+    [InlineData("compare", "--markdown")]
+    public async Task An_output_path_that_cannot_be_written_is_refused_before_any_work(string command, string option)
+    {
+        string folder = Path.Combine(Path.GetTempPath(), $"rwkvquant-missing-{Guid.NewGuid():N}");
+        string path = Path.Combine(folder, "out.file");
+        CliRun run = await RunAsync(command, option, path);
+        Assert.Equal(1, run.ExitCode);
+        Assert.Equal("", run.Output);                                         // nothing loaded, calibrated or measured
+        string line = Assert.Single(run.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal($"rwkvquant: error: Cannot write '{path}': the folder '{folder}' does not exist", line.TrimEnd());
+        Assert.False(Directory.Exists(folder));
+    }
+
     [Fact]
     public async Task A_missing_model_is_one_error_line_and_exit_code_1()
     {
