@@ -4,13 +4,16 @@ using Spectre.Console;
 namespace RwkvQuant.Cli;
 
 /// <summary>A progress bar over scored tokens for an evaluation (bits per byte, KL divergence) on an interactive
-/// console; nothing on a redirected one.</summary>
+/// console; plain lines (<see cref="PlainProgress"/>) on one that is not a terminal.</summary>
 internal static class EvaluationProgressBar
 {
     public static T Run<T>(IAnsiConsole console, string description, Func<IProgress<EvaluationProgress>?, T> evaluate)
     {
         if (!console.Profile.Capabilities.Interactive)
-            return evaluate(null);
+        {
+            var plain = new PlainProgress(console);
+            return evaluate(new Reporter(p => plain.Count(description, p.TokensDone, p.TokenCount, "tokens")));
+        }
         return console.Progress()
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
             .Start(progressContext =>

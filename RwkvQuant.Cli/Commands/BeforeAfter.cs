@@ -68,10 +68,10 @@ internal static class BeforeAfter
         if (model.Config.Version is not (RwkvVersion.V6 or RwkvVersion.V7))
             return null;
         int[] prompt = tokenizer.Encode(Prompt);
-        return console.Status().Start("timing decoding", status =>
+        return PlainProgress.WithStatus(console, "timing decoding of the float32 model", status =>
         {
             BenchCommand.BenchRow before = BenchCommand.Measure("float32", "32 bpw", RwkvEngine.Create(model), prompt, tokens, WarmupTokens, cancellationToken);
-            status.Status("timing decoding of the quantized model");
+            status("timing decoding of the quantized model");
             BenchCommand.BenchRow after = BenchCommand.Measure("quantized", "", RwkvEngine.Create(quantized), prompt, tokens, WarmupTokens, cancellationToken);
             return new SpeedReport(tokens, before.TokensPerSecond, after.TokensPerSecond, before.BytesPerToken, after.BytesPerToken);
         });

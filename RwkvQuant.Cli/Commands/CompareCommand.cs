@@ -135,13 +135,13 @@ internal static class CompareCommand
         int[][] evaluationDocuments = evaluationText.Texts.Select(tokenizer.Encode).ToArray();
 
         IAnsiConsole console = context.ProgressConsole(json);
-        IReadOnlyList<ComparisonRow> rows = console.Status().Start("calibrating", status =>
+        IReadOnlyList<ComparisonRow> rows = PlainProgress.WithStatus(console, "calibrating", status =>
         {
             IReadOnlyDictionary<string, Hessian> hessians = HessianCollector.Collect(model, data,
-                progress: new Reporter<CalibrationProgress>(p => status.Status($"calibrating: sample {p.SamplesDone}/{p.SampleCount}")),
+                progress: new Reporter<CalibrationProgress>(p => status($"calibrating: sample {p.SamplesDone}/{p.SampleCount}")),
                 cancellationToken: cancellationToken);
             return QuantizerComparison.Run(model, hessians, request.Methods, evaluationDocuments, tokenizer,
-                progress: new Reporter<string>(method => status.Status($"quantizing and evaluating: {method}")),
+                progress: new Reporter<string>(method => status($"quantizing and evaluating {method}")),
                 calibration: data, cancellationToken: cancellationToken);
         });
 

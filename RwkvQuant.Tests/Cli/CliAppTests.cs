@@ -218,6 +218,8 @@ public class CliModelCommandTests
         Assert.Matches($@"documents\s+│\s+3 │", run.Output);
         Assert.Matches($@"tokens scored\s+│\s+{expected.TokenCount:N0} │", run.Output);
         Assert.Matches($@"bits per byte\s+│\s+{expected.BitsPerByte:F4} │", run.Output);
+        // Off a terminal (this console is not interactive), progress is plain timestamped lines, ending at 100%.
+        Assert.Matches($@"\[00:\d\d:\d\d\] scoring tokens: 100% of {expected.TokenCount:N0} tokens", run.Output);
     }
 
     [FixtureFact]
