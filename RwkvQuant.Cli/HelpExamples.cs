@@ -32,10 +32,23 @@ internal sealed class HelpExamples
     {
         public override int Invoke(ParseResult parseResult)
         {
-            int exitCode = help.Invoke(parseResult);
+            InvocationConfiguration configuration = parseResult.InvocationConfiguration;
+            TextWriter real = configuration.Output;
+            var buffer = new StringWriter();
+            configuration.Output = buffer;
+            int exitCode;
+            try
+            {
+                exitCode = help.Invoke(parseResult);
+            }
+            finally
+            {
+                configuration.Output = real;
+            }
+            real.Write(MarkOptionalArguments(buffer.ToString(), parseResult.CommandResult.Command));
             if (!examples.TryGetValue(parseResult.CommandResult.Command, out IReadOnlyList<HelpExample>? list))
                 return exitCode;
-            TextWriter output = parseResult.InvocationConfiguration.Output;
+            TextWriter output = real;
             output.WriteLine("Examples:");
             for (int i = 0; i < list.Count; i++)
             {
@@ -47,5 +60,43 @@ internal sealed class HelpExamples
             output.WriteLine();
             return exitCode;
         }
+    }
+
+    /// <summary>
+    /// System.CommandLine lists a subcommand as <c>info &lt;model&gt;</c> even when the argument is optional (its own
+    /// usage line says <c>[&lt;model&gt;]</c>): in the command list, optional arguments get their brackets and the
+    /// description column is re-aligned (wrapped description lines with it).
+    /// </summary>
+    internal static string MarkOptionalArguments(string help, Command command)
+    {
+        var optional = command.Subcommands
+            .SelectMany(sub => sub.Arguments.Where(a => a.Arity.MinimumNumberOfValues == 0).Select(a => (Label: $"{sub.Name} <{a.Name}>", Marked: $"{sub.Name} [<{a.Name}>]")))
+            .ToList();
+        if (optional.Count == 0)
+            return help;
+        string newline = help.Contains("\r\n", StringComparison.Ordinal) ? "\r\n" : "\n";
+        List<string> lines = [.. help.Split(newline)];
+        int start = lines.IndexOf("Commands:") + 1;
+        if (start == 0)
+            return help;
+        int end = start;
+        while (end < lines.Count && lines[end].Length > 0)
+            end++;
+        var rows = new List<(string Label, List<string> Description)>();
+        foreach (string line in lines.Skip(start).Take(end - start))
+        {
+            System.Text.RegularExpressions.Match row = System.Text.RegularExpressions.Regex.Match(line, @"^  (\S.*?)\s{2,}(.*)$");
+            if (row.Success && !line.StartsWith("   ", StringComparison.Ordinal))
+                rows.Add((row.Groups[1].Value, [row.Groups[2].Value]));
+            else if (rows.Count > 0)
+                rows[^1].Description.Add(line.Trim());
+            else
+                return help;                                                  // not the layout this expects: leave it
+        }
+        rows = [.. rows.Select(r => (optional.FirstOrDefault(o => o.Label == r.Label).Marked ?? r.Label, r.Description))];
+        int width = rows.Max(r => r.Label.Length) + 2;
+        var fixedRows = rows.SelectMany(r => r.Description.Select((d, i) => (i == 0 ? "  " + r.Label.PadRight(width) : new string(' ', 2 + width)) + d));
+        lines = [.. lines.Take(start), .. fixedRows, .. lines.Skip(end)];
+        return string.Join(newline, lines);
     }
 }

@@ -48,6 +48,26 @@ public class CliAppTests
         Assert.Equal(0, run.ExitCode);
         foreach (string command in new[] { "info", "eval", "generate" })
             Assert.Contains(command, run.Output, StringComparison.Ordinal);
+        // The model is optional (the embedded default model), and the list says so, its columns aligned.
+        Assert.Matches(@"\n  info \[<model>\]( +)Show", run.Output);
+        Assert.Matches(@"\n  synth <shape>( +)Write", run.Output);
+        int column = run.Output.Split('\n').Where(l => l.StartsWith("  info ", StringComparison.Ordinal) || l.StartsWith("  quantize ", StringComparison.Ordinal))
+            .Select(l => l.IndexOf("  ", 3, StringComparison.Ordinal) + l[l.IndexOf("  ", 3, StringComparison.Ordinal)..].TakeWhile(c => c == ' ').Count()).Distinct().Single();
+        Assert.True(column > 0);
+    }
+
+    [Fact]
+    public void Optional_arguments_are_bracketed_in_a_wrapped_command_list()
+    {
+        var root = new System.CommandLine.RootCommand();
+        var info = new System.CommandLine.Command("info");
+        info.Arguments.Add(new System.CommandLine.Argument<string?>("model") { Arity = System.CommandLine.ArgumentArity.ZeroOrOne });
+        root.Subcommands.Add(info);
+        var train = new System.CommandLine.Command("train");
+        root.Subcommands.Add(train);
+        string help = "Commands:\n  info <model>  Show a model's\n                architecture.\n  train         Train.\n\nMore";
+        Assert.Equal("Commands:\n  info [<model>]  Show a model's\n                  architecture.\n  train           Train.\n\nMore",
+            HelpExamples.MarkOptionalArguments(help, root));
     }
 
     [Theory]
