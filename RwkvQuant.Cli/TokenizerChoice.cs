@@ -28,6 +28,8 @@ internal sealed class TokenizerChoice
     public ITokenizer Create(ParseResult parse, RwkvConfig config)
     {
         string encoding = parse.GetValue(Encoding) ?? (config.VocabularySize == 256 ? "utf8" : "world");
+        if (encoding != "world" && parse.GetValue(Vocabulary) is not null)
+            throw new ArgumentException($"--vocab is the World tokenizer's vocabulary, but the encoding is {encoding}; drop --vocab or pass --encoding world.");
         ITokenizer tokenizer = encoding switch
         {
             "utf8" => ByteTokenizer.Instance,

@@ -31,7 +31,7 @@ internal static class TrainCommand
         var validateEvery = new Option<int>("--validate-every") { Description = "Steps between validation losses.", DefaultValueFactory = _ => d.ValidationInterval };
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Steps between checkpoints.", DefaultValueFactory = _ => d.CheckpointInterval };
         var threads = new Option<int?>("--threads") { Description = "CPU threads for torch (default: torch's choice)." };
-        var documentation = new Option<DirectoryInfo?>("--docs") { Description = "A ref/net10.0 folder of XML documentation to use instead of the one found through the SDK." };
+        var documentation = new Option<DirectoryInfo?>("--corpus") { Description = "A ref/net10.0 folder of XML documentation to use instead of the one found through the SDK (the same option as on the other commands; --docs there selects documents)." };
         var command = new Command("train",
             "Train a byte-level RWKV-7 on the .NET reference-pack documentation (found through the SDK): checkpoints, resume, validation bits per byte, CSV log and PNG plot.")
         {

@@ -117,6 +117,15 @@ public class CliAppTests
     }
 
     [Fact]
+    public async Task A_vocabulary_without_the_world_encoding_is_refused_not_ignored()
+    {
+        CliRun run = await RunAsync("eval", "--vocab", "rwkv_vocab_v20230424.txt", "--docs", "0..0");
+        Assert.Equal(1, run.ExitCode);
+        Assert.Equal("rwkvquant: error: --vocab is the World tokenizer's vocabulary, but the encoding is utf8; drop --vocab or pass --encoding world.",
+            run.Error.Trim());
+    }
+
+    [Fact]
     public async Task A_missing_model_is_one_error_line_and_exit_code_1()
     {
         CliRun run = await RunAsync("info", "does-not-exist.bin");

@@ -270,7 +270,7 @@ public sealed class CliJsonTests : IDisposable
         File.WriteAllText(Path.Combine(docs, "N.xml"), xml.ToString());
         string output = Path.Combine(_directory, "run");
 
-        CliAppTests.CliRun run = await CliAppTests.RunAsync("train", "--docs", docs, "-o", output, "--layers", "1", "--width", "16", "--head-size", "8",
+        CliAppTests.CliRun run = await CliAppTests.RunAsync("train", "--corpus", docs, "-o", output, "--layers", "1", "--width", "16", "--head-size", "8",
             "--context", "16", "--batch", "2", "--validate-every", "2", "--checkpoint-every", "2", "--steps", "2", "--json");
         Assert.True(run.ExitCode == 0, run.Error);
         Assert.Contains("corpus:", run.Error, StringComparison.Ordinal);

@@ -42,7 +42,7 @@ public sealed class TrainCommandTests : IDisposable
     public async Task Trains_writes_the_model_log_and_plot_and_resumes()
     {
         string docs = WriteDocs(), output = Path.Combine(_directory, "run");
-        string[] tiny = ["--docs", docs, "-o", output, "--layers", "1", "--width", "16", "--head-size", "8", "--context", "16", "--batch", "2",
+        string[] tiny = ["--corpus", docs, "-o", output, "--layers", "1", "--width", "16", "--head-size", "8", "--context", "16", "--batch", "2",
             "--validate-every", "2", "--checkpoint-every", "2"];
         CliAppTests.CliRun first = await CliAppTests.RunAsync(["train", .. tiny, "--steps", "2"]);
         Assert.True(first.ExitCode == 0, first.Error);
@@ -64,7 +64,7 @@ public sealed class TrainCommandTests : IDisposable
     [Fact]
     public async Task A_head_size_that_does_not_divide_the_width_is_one_error_line()
     {
-        CliAppTests.CliRun run = await CliAppTests.RunAsync("train", "--docs", WriteDocs(), "-o", Path.Combine(_directory, "bad"), "--width", "16", "--head-size", "5");
+        CliAppTests.CliRun run = await CliAppTests.RunAsync("train", "--corpus", WriteDocs(), "-o", Path.Combine(_directory, "bad"), "--width", "16", "--head-size", "5");
         Assert.Equal(1, run.ExitCode);
         string line = Assert.Single(run.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.Contains("head size 5", line, StringComparison.Ordinal);
