@@ -65,7 +65,7 @@ internal static class GenerateCommand
             : TextGenerator.Generate(network!, promptTokens, count, sampling, tokenizer.EndOfTextToken, cancellationToken);
 
         TextWriter output = context.Console.Profile.Out.Writer;
-        Decoder decoder = tokenizer.TextEncoding.GetDecoder();
+        Decoder decoder = VisibleBytes.Showing(tokenizer.TextEncoding).GetDecoder(); // invalid bytes as \xNN
         output.Write(prompt);
         output.Flush();
         var stopwatch = Stopwatch.StartNew();
