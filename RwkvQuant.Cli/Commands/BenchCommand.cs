@@ -39,19 +39,27 @@ internal static class BenchCommand
         {
             Description = "Threads each matrix-vector product splits its rows over (default: every processor). 1 runs everything on one thread.",
         };
+        var repeat = new Option<int>("--repeat", "-r")
+        {
+            Description = "Timed runs of --tokens steps each (after one warm-up); with more than one, tokens per second is their mean and ± their standard deviation.",
+            DefaultValueFactory = _ => 1,
+        };
         var tokenizer = new TokenizerChoice();
         var command = new Command("bench", "Time recurrent decoding (tokens per second, weight bytes read per token) of a quantized model against full precision.")
         {
-            model.Model, tokens, warmup, source, prompt, prefill, torch, threads,
+            model.Model, tokens, warmup, source, prompt, prefill, torch, threads, repeat,
         };
         context.Examples.Add(command,
             new("rwkvquant bench", "The embedded default model in float32 on the inference engine"),
             new("rwkvquant bench default-rwkv7.rwkvq --tokens 256", "A quantized model against its dequantized float32 twin, in the same run"),
             new("rwkvquant bench model.rwkvq --source model.bin --torch", "Against the float32 source file, and the TorchSharp network too"),
-            new("rwkvquant bench model.rwkvq --threads 1", "On one thread, to see how decoding scales with threads"));
+            new("rwkvquant bench model.rwkvq --threads 1", "On one thread, to see how decoding scales with threads"),
+            new("rwkvquant bench model.rwkvq --repeat 5 --prefill 64 --json", "Five timed runs (mean ± standard deviation) and prompt processing, as JSON for scripts"));
         tokenizer.AddTo(command);
+        context.AddJson(command);
         command.SetAction((parse, cancellationToken) => context.RunAsync(parse, token => Run(
-            context.Console,
+            context,
+            context.IsJson(parse),
             model.Path(parse),
             parse.GetValue(source)?.FullName,
             parse.GetValue(tokens),
@@ -60,14 +68,17 @@ internal static class BenchCommand
             parse.GetValue(prefill),
             parse.GetValue(torch),
             parse.GetValue(threads),
+            parse.GetValue(repeat),
             config => tokenizer.Create(parse, config),
             token), cancellationToken));
         return command;
     }
 
-    private static int Run(IAnsiConsole console, string? modelPath, string? sourcePath, int count, int warmup, string prompt, int prefill, bool torch,
-        int? threads, Func<RwkvConfig, ITokenizer> createTokenizer, CancellationToken cancellationToken)
+    private static int Run(CliContext context, bool json, string? modelPath, string? sourcePath, int count, int warmup, string prompt, int prefill, bool torch,
+        int? threads, int repeats, Func<RwkvConfig, ITokenizer> createTokenizer, CancellationToken cancellationToken)
     {
+        if (repeats < 1)
+            throw new ArgumentException($"--repeat must be at least 1 (got {repeats}).");
         if (prefill < 0)
             throw new ArgumentException($"--prefill must be 0 or more (got {prefill}).");
         if (count < 1)
@@ -80,7 +91,7 @@ internal static class BenchCommand
         try
         {
             EngineKernels.Threads = threads ?? Environment.ProcessorCount;
-            return Run(console, modelPath, sourcePath, count, warmup, prompt, prefill, torch, createTokenizer, cancellationToken);
+            return Run(context, json, modelPath, sourcePath, count, warmup, prompt, prefill, torch, repeats, createTokenizer, cancellationToken);
         }
         finally
         {
@@ -88,8 +99,8 @@ internal static class BenchCommand
         }
     }
 
-    private static int Run(IAnsiConsole console, string? modelPath, string? sourcePath, int count, int warmup, string prompt, int prefill, bool torch,
-        Func<RwkvConfig, ITokenizer> createTokenizer, CancellationToken cancellationToken)
+    private static int Run(CliContext context, bool json, string? modelPath, string? sourcePath, int count, int warmup, string prompt, int prefill, bool torch,
+        int repeats, Func<RwkvConfig, ITokenizer> createTokenizer, CancellationToken cancellationToken)
     {
         StoredModel stored = StoredModel.Load(modelPath);
         if (!stored.EngineRuns)
@@ -104,11 +115,11 @@ internal static class BenchCommand
         if (stored.Quantized is { } quantized)
         {
             rows.Add(Measure("quantized (.rwkvq)", string.Create(CultureInfo.InvariantCulture, $"{quantized.QuantizedBitsPerWeight:F3} bpw quantized, {quantized.BitsPerWeight:F3} overall"),
-                stored.CreateEngine(), promptTokens, count, warmup, cancellationToken, prefillTokens));
+                stored.CreateEngine(), promptTokens, count, warmup, cancellationToken, prefillTokens, repeats));
             if (sourcePath is null)
             {
                 // Dequantized tensor by tensor: the float32 weights, never also the whole quantized and float32 models.
-                rows.Add(Measure("float32 (dequantized)", "32 bpw", stored.CreateDequantizedEngine(), promptTokens, count, warmup, cancellationToken, prefillTokens));
+                rows.Add(Measure("float32 (dequantized)", "32 bpw", stored.CreateDequantizedEngine(), promptTokens, count, warmup, cancellationToken, prefillTokens, repeats));
                 full = torch ? stored.ToFullModel() : null;
             }
             else
@@ -116,18 +127,25 @@ internal static class BenchCommand
                 full = CliContext.LoadModel(sourcePath);
                 if (full.Config != quantized.Config)
                     throw new ArgumentException($"The source '{sourcePath}' is {full.Config}; the quantized model is {quantized.Config}.");
-                rows.Add(Measure("float32 source", "32 bpw", RwkvEngine.Create(full), promptTokens, count, warmup, cancellationToken, prefillTokens));
+                rows.Add(Measure("float32 source", "32 bpw", RwkvEngine.Create(full), promptTokens, count, warmup, cancellationToken, prefillTokens, repeats));
             }
         }
         else
         {
             full = stored.Full!;
-            rows.Add(Measure("float32", "32 bpw", RwkvEngine.Create(full), promptTokens, count, warmup, cancellationToken, prefillTokens));
+            rows.Add(Measure("float32", "32 bpw", RwkvEngine.Create(full), promptTokens, count, warmup, cancellationToken, prefillTokens, repeats));
         }
         if (torch)
             rows.Add(MeasureTorch(full!, promptTokens, count, warmup, cancellationToken));
 
-        Render(console, stored.Config, rows, count);
+        if (json)
+        {
+            context.WriteJson(new BenchReport(modelPath ?? ModelChoice.DisplayName(null), stored.Config.Version.ToString(), stored.Config.LayerCount,
+                stored.Config.EmbeddingSize, stored.Config.VocabularySize, count, repeats, prefill, EngineKernels.DescribePaths(), EngineKernels.Threads,
+                UnoptimisedKernelsWarning(), [.. rows.Select(BenchRowReport.From)]));
+            return 0;
+        }
+        Render(context.Console, stored.Config, rows, count, repeats);
         return 0;
     }
 
@@ -145,11 +163,15 @@ internal static class BenchCommand
     /// timed until at least <see cref="WarmupTime"/> has passed, the mean taken.
     /// </summary>
     internal static BenchRow Measure(string label, string weights, RwkvEngine engine, int[] prompt, int count, int warmup, CancellationToken cancellationToken,
-        int[]? prefillTokens = null)
+        int[]? prefillTokens = null, int repeats = 1)
     {
         RwkvEngineState state = engine.CreateState();
         float[] logits = engine.Prefill(prompt, state, cancellationToken);
-        double seconds = SecondsPerStep(() => engine.Step(TensorPrimitives.IndexOfMax(logits), state, logits), count, warmup, cancellationToken);
+        void Step() => engine.Step(TensorPrimitives.IndexOfMax(logits), state, logits);
+        var seconds = new double[repeats];
+        seconds[0] = SecondsPerStep(Step, count, warmup, cancellationToken);
+        for (int r = 1; r < repeats; r++)
+            seconds[r] = SecondsPerStep(Step, count, 0, cancellationToken, warm: true);
         double? prefillSeconds = null;
         if (prefillTokens is { Length: > 0 })
         {
@@ -164,15 +186,17 @@ internal static class BenchCommand
             while (stopwatch.Elapsed < WarmupTime);
             prefillSeconds = stopwatch.Elapsed.TotalSeconds / runs / prefillTokens.Length;
         }
-        return new BenchRow(label, weights, engine.WeightBytesPerToken, seconds, prefillSeconds);
+        double[] rates = [.. seconds.Select(t => 1 / t)];
+        double spread = repeats > 1 ? MathNet.Numerics.Statistics.Statistics.StandardDeviation(rates) : 0;
+        return new BenchRow(label, weights, engine.WeightBytesPerToken, seconds.Average(), prefillSeconds, spread, repeats);
     }
 
     /// <summary>Runs <paramref name="step"/> untimed for the warm-up (at least <paramref name="warmup"/> times and
     /// <see cref="WarmupTime"/>), then <paramref name="count"/> times timed; returns the mean seconds per timed step.</summary>
-    private static double SecondsPerStep(Action step, int count, int warmup, CancellationToken cancellationToken)
+    private static double SecondsPerStep(Action step, int count, int warmup, CancellationToken cancellationToken, bool warm = false)
     {
         var warming = Stopwatch.StartNew();
-        for (int i = 0; i < warmup || warming.Elapsed < WarmupTime; i++)
+        for (int i = 0; i < warmup || (!warm && warming.Elapsed < WarmupTime); i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
             step();
@@ -204,10 +228,11 @@ internal static class BenchCommand
         return new BenchRow("float32 TorchSharp network", "32 bpw", bytes, seconds);
     }
 
-    private static void Render(IAnsiConsole console, RwkvConfig config, List<BenchRow> rows, int count)
+    private static void Render(IAnsiConsole console, RwkvConfig config, List<BenchRow> rows, int count, int repeats)
     {
+        string runs = repeats > 1 ? string.Create(CultureInfo.InvariantCulture, $" in each of {repeats} timed runs (tokens / s: mean ± standard deviation)") : " each";
         console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"RWKV {config.Version}, {config.LayerCount} layers × {config.EmbeddingSize} wide, vocabulary {config.VocabularySize}; {count} greedy decoding steps each"));
+            $"RWKV {config.Version}, {config.LayerCount} layers × {config.EmbeddingSize} wide, vocabulary {config.VocabularySize}; {count} greedy decoding steps{runs}"));
         console.WriteLine($"products: {EngineKernels.DescribePaths()}");
         console.WriteLine(EngineKernels.DescribeThreads());
         if (UnoptimisedKernelsWarning() is { } warning)
@@ -229,7 +254,9 @@ internal static class BenchCommand
                 Markup.Escape(row.Label),
                 Markup.Escape(row.Weights),
                 string.Create(CultureInfo.InvariantCulture, $"{row.BytesPerToken / 1048576.0:F3}"),
-                string.Create(CultureInfo.InvariantCulture, $"{row.TokensPerSecond:F1}"),
+                row.Repeats > 1
+                    ? string.Create(CultureInfo.InvariantCulture, $"{row.TokensPerSecond:F1} ± {row.TokensPerSecondStdDev:F1}")
+                    : string.Create(CultureInfo.InvariantCulture, $"{row.TokensPerSecond:F1}"),
                 string.Create(CultureInfo.InvariantCulture, $"{row.SecondsPerToken * 1000:F3}"),
                 string.Create(CultureInfo.InvariantCulture, $"{row.BytesPerToken * row.TokensPerSecond / 1e9:F2}"),
             };
@@ -267,11 +294,25 @@ internal static class BenchCommand
     }
 
     /// <summary>One timed run.</summary>
-    internal sealed record BenchRow(string Label, string Weights, long BytesPerToken, double SecondsPerToken, double? PrefillSecondsPerToken = null)
+    /// <summary>One timed engine: <paramref name="SecondsPerToken"/> is the mean over <paramref name="Repeats"/> timed
+    /// runs, <paramref name="TokensPerSecondStdDev"/> the runs' standard deviation of tokens per second (0 for one run).</summary>
+    internal sealed record BenchRow(string Label, string Weights, long BytesPerToken, double SecondsPerToken, double? PrefillSecondsPerToken = null,
+        double TokensPerSecondStdDev = 0, int Repeats = 1)
     {
         public double TokensPerSecond => 1 / SecondsPerToken;
 
         /// <summary>Prompt tokens processed per second (null: not timed).</summary>
         public double? PrefillTokensPerSecond => 1 / PrefillSecondsPerToken;
+    }
+
+    /// <summary><c>bench --json</c>: the machine's product paths and threads, and one row per timed engine.</summary>
+    internal sealed record BenchReport(string Model, string Version, int Layers, int Width, int Vocabulary, int Tokens, int Repeats, int PrefillTokens,
+        string Products, int Threads, string? Warning, IReadOnlyList<BenchRowReport> Rows);
+
+    internal sealed record BenchRowReport(string Run, string Weights, double WeightMiBPerToken, double TokensPerSecond, double TokensPerSecondStdDev,
+        double MsPerToken, double WeightGBPerSecond, double? PromptTokensPerSecond)
+    {
+        public static BenchRowReport From(BenchRow row) => new(row.Label, row.Weights, row.BytesPerToken / 1048576.0, row.TokensPerSecond,
+            row.TokensPerSecondStdDev, row.SecondsPerToken * 1000, row.BytesPerToken * row.TokensPerSecond / 1e9, row.PrefillTokensPerSecond);
     }
 }

@@ -31,6 +31,35 @@ public sealed class BenchCommandTests : IDisposable
     }
 
     [FixtureFact]
+    public async Task Bench_json_reports_repeated_runs_with_their_spread_and_the_product_paths()
+    {
+        CliAppTests.CliRun run = await CliAppTests.RunAsync("bench", QuantizedFile(), "--tokens", "4", "--warmup", "1", "--repeat", "3", "--prefill", "8", "--json");
+        Assert.True(run.ExitCode == 0, run.Error);
+        using var json = System.Text.Json.JsonDocument.Parse(run.Output);        // stdout is the JSON object alone
+        System.Text.Json.JsonElement root = json.RootElement;
+        Assert.Equal(3, root.GetProperty("repeats").GetInt32());
+        Assert.Equal(EngineKernels.DescribePaths(), root.GetProperty("products").GetString());
+        System.Text.Json.JsonElement[] rows = [.. root.GetProperty("rows").EnumerateArray()];
+        Assert.Equal(["quantized (.rwkvq)", "float32 (dequantized)"], rows.Select(r => r.GetProperty("run").GetString()));
+        foreach (System.Text.Json.JsonElement row in rows)
+        {
+            double rate = row.GetProperty("tokensPerSecond").GetDouble();
+            Assert.True(rate > 0 && double.IsFinite(rate));
+            Assert.True(row.GetProperty("tokensPerSecondStdDev").GetDouble() >= 0);
+            Assert.Equal(1000 / rate, row.GetProperty("msPerToken").GetDouble(), 1e-6 * 1000 / rate);
+            Assert.True(row.GetProperty("promptTokensPerSecond").GetDouble() > 0);
+        }
+    }
+
+    [Fact]
+    public async Task Bench_refuses_fewer_than_one_repeat()
+    {
+        CliAppTests.CliRun run = await CliAppTests.RunAsync("bench", "--repeat", "0");
+        Assert.Equal(1, run.ExitCode);
+        Assert.Equal("rwkvquant: error: --repeat must be at least 1 (got 0).", run.Error.Trim());
+    }
+
+    [FixtureFact]
     public async Task Bench_times_the_quantized_model_and_its_source_in_one_run()
     {
         CliAppTests.CliRun run = await CliAppTests.RunAsync("bench", QuantizedFile(), "--source", Source, "--tokens", "4", "--warmup", "1", "--torch");
