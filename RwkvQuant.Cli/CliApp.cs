@@ -22,6 +22,7 @@ internal static class CliApp
         root.Add(TrainCommand.Create(context));
         root.Add(BenchCommand.Create(context));
         root.Add(SynthCommand.Create(context));
+        root.Add(ConvertCommand.Create(context));
         context.Examples.Add(root,
             new("rwkvquant quantize", "Quantize the embedded default model with RWKVQuant at the paper's settings; bits per weight, bits per byte, KL and speed before and after"),
             new("rwkvquant generate default-rwkv7.rwkvq --prompt \"Gets the\"", "Run the quantized file it wrote"),
