@@ -17,7 +17,7 @@ internal static class TrainCommand
     {
         Rwkv7TrainingOptions d = Rwkv7TrainingOptions.Default;
         var output = new Option<DirectoryInfo>("--output", "-o") { Description = "Folder for the checkpoint, model.safetensors (FP16), training-log.csv and validation.png.", Required = true };
-        var resume = new Option<bool>("--resume") { Description = "Continue from the folder's checkpoint (same layers, width, head size, context, batch and seed; --steps may be raised)." };
+        var resume = new Option<bool>("--resume") { Description = "Continue from the folder's checkpoint with the run's own settings (layers, width, head size, context, batch, seed, schedule) read from it; --steps may be raised." };
         var layers = new Option<int>("--layers") { Description = "Blocks.", DefaultValueFactory = _ => d.Layers };
         var width = new Option<int>("--width") { Description = "Width of the residual stream.", DefaultValueFactory = _ => d.Width };
         var headSize = new Option<int>("--head-size") { Description = "Channels per head (divides the width).", DefaultValueFactory = _ => d.HeadSize };
@@ -41,25 +41,30 @@ internal static class TrainCommand
         context.Examples.Add(command,
             new("rwkvquant train -o run --steps 200", "A quick run at the default size (4 layers × 256)"),
             new("rwkvquant train -o run --layers 2 --width 64 --steps 100", "A tiny model"),
-            new("rwkvquant train -o run --resume --steps 4000", "Continue (and extend) a run from its checkpoint"),
+            new("rwkvquant train -o run --resume --steps 4000", "Continue (and extend) a run from its checkpoint; its settings come from the checkpoint"),
             new("rwkvquant train -o run --steps 200 --json", "The result as JSON, for scripts (progress on stderr)"));
         context.AddJson(command);
         command.SetAction((parse, cancellationToken) => context.RunAsync(parse, token =>
         {
-            var options = new Rwkv7TrainingOptions
+            // Resuming takes the run's settings from its checkpoint; what is given on the command line overrides them
+            // (and the trainer refuses a change that would make it another run, such as a different width).
+            string outputDirectory = parse.GetRequiredValue(output).FullName;
+            Rwkv7TrainingOptions start = parse.GetValue(resume) ? Rwkv7Trainer.ReadCheckpointOptions(outputDirectory) : d;
+            T Pick<T>(Option<T> option, T fromStart) => parse.GetResult(option) is { Implicit: false } ? parse.GetValue(option)! : fromStart;
+            var options = start with
             {
-                Layers = parse.GetValue(layers),
-                Width = parse.GetValue(width),
-                HeadSize = parse.GetValue(headSize),
-                ContextLength = parse.GetValue(contextLength),
-                BatchSize = parse.GetValue(batch),
-                Steps = parse.GetValue(steps),
-                LearningRate = parse.GetValue(learningRate),
-                FinalLearningRate = parse.GetValue(finalLearningRate),
-                WarmupSteps = parse.GetValue(warmup),
-                Seed = parse.GetValue(seed),
-                ValidationInterval = parse.GetValue(validateEvery),
-                CheckpointInterval = parse.GetValue(checkpointEvery),
+                Layers = Pick(layers, start.Layers),
+                Width = Pick(width, start.Width),
+                HeadSize = Pick(headSize, start.HeadSize),
+                ContextLength = Pick(contextLength, start.ContextLength),
+                BatchSize = Pick(batch, start.BatchSize),
+                Steps = Pick(steps, start.Steps),
+                LearningRate = Pick(learningRate, start.LearningRate),
+                FinalLearningRate = Pick(finalLearningRate, start.FinalLearningRate),
+                WarmupSteps = Pick(warmup, start.WarmupSteps),
+                Seed = Pick(seed, start.Seed),
+                ValidationInterval = Pick(validateEvery, start.ValidationInterval),
+                CheckpointInterval = Pick(checkpointEvery, start.CheckpointInterval),
             };
             if (parse.GetValue(threads) is { } count)
             {
@@ -67,7 +72,7 @@ internal static class TrainCommand
                     throw new ArgumentException($"--threads is {count}; it must be at least 1.");
                 torch.set_num_threads(count);
             }
-            return Run(context, context.IsJson(parse), options, parse.GetRequiredValue(output).FullName, parse.GetValue(resume),
+            return Run(context, context.IsJson(parse), options, outputDirectory, parse.GetValue(resume),
                 parse.GetValue(documentation)?.FullName, token);
         }, cancellationToken));
         return command;

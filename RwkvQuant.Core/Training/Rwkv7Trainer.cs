@@ -26,6 +26,22 @@ public static class Rwkv7Trainer
     /// <summary>The checkpoint file in the output folder.</summary>
     public const string CheckpointFileName = "checkpoint.safetensors";
 
+    /// <summary>
+    /// The options the run in <paramref name="outputDirectory"/> was started with, read from its checkpoint's header
+    /// (layers, width, head size, context, batch, seed, schedule and intervals), so that a resumed run needs none of them
+    /// repeated.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">The folder holds no checkpoint.</exception>
+    /// <exception cref="InvalidDataException">The checkpoint is not one this trainer wrote (the message names it).</exception>
+    public static Rwkv7TrainingOptions ReadCheckpointOptions(string outputDirectory)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(outputDirectory);
+        string path = Path.Combine(outputDirectory, CheckpointFileName);
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"There is no checkpoint to resume from in '{outputDirectory}'.", path);
+        return TrainingCheckpoint.ReadOptions(path);
+    }
+
     /// <summary>The trained weights (FP16 safetensors) in the output folder, rewritten at every checkpoint.</summary>
     public const string ModelFileName = "model.safetensors";
 

@@ -50,6 +50,24 @@ internal sealed record TrainingCheckpoint(
         SafetensorsWriter.Write(path, tensors, metadata); // atomic (AtomicFile)
     }
 
+    /// <summary>The options of the run that wrote the checkpoint at <paramref name="path"/>, from its header alone.</summary>
+    /// <exception cref="InvalidDataException">The file is not such a checkpoint (the message names it).</exception>
+    public static Rwkv7TrainingOptions ReadOptions(string path)
+    {
+        using OpenModelFile open = OpenModelFile.Open(path);
+        SafetensorsFile file = SafetensorsReader.Open(open);                 // the header only
+        if (!file.Metadata.TryGetValue("format", out string? format) || format != FormatId || !file.Metadata.TryGetValue("options", out string? json))
+            throw ModelFileError.Create(path, null, $"not a {FormatId} file.");
+        try
+        {
+            return JsonSerializer.Deserialize<Rwkv7TrainingOptions>(json, Json) ?? throw ModelFileError.Create(path, null, "the options metadata is null.");
+        }
+        catch (Exception exception) when (exception is JsonException or ArgumentException)
+        {
+            throw ModelFileError.Create(path, null, $"the options metadata is unreadable ({exception.Message}).");
+        }
+    }
+
     /// <summary>Reads a checkpoint written by <see cref="Save"/>.</summary>
     /// <exception cref="InvalidDataException">The file is not such a checkpoint, or a tensor is missing (the message names the file and tensor).</exception>
     public static TrainingCheckpoint Load(string path)

@@ -59,6 +59,16 @@ public sealed class TrainCommandTests : IDisposable
         Assert.True(resumed.ExitCode == 0, resumed.Error);
         string[] log = File.ReadAllLines(Path.Combine(output, Rwkv7Trainer.LogFileName));
         Assert.StartsWith("4,", log[^1], StringComparison.Ordinal);
+
+        // The run's settings come from its checkpoint: resuming needs only the folder (and the new step count) ...
+        CliAppTests.CliRun bare = await CliAppTests.RunAsync("train", "--corpus", docs, "-o", output, "--resume", "--steps", "6");
+        Assert.True(bare.ExitCode == 0, bare.Error);
+        Assert.StartsWith("6,", File.ReadAllLines(Path.Combine(output, Rwkv7Trainer.LogFileName))[^1], StringComparison.Ordinal);
+        Assert.Equal(16, Rwkv7Trainer.ReadCheckpointOptions(output).Width);
+        // ... and a setting given that contradicts the checkpoint is refused, not silently used.
+        CliAppTests.CliRun wider = await CliAppTests.RunAsync("train", "--corpus", docs, "-o", output, "--resume", "--steps", "8", "--width", "32");
+        Assert.Equal(1, wider.ExitCode);
+        Assert.Contains("rwkvquant: error:", wider.Error, StringComparison.Ordinal);
     }
 
     [Fact]
