@@ -42,6 +42,16 @@ internal sealed class CliContext(IAnsiConsole console, TextWriter error)
 
     public void AddJson(Command command) => command.Add(Json);
 
+    /// <summary>Added to each command that does heavy CPU work (<see cref="AddThreads"/>); applied around the command by
+    /// <see cref="RunAsync"/> and put back afterwards.</summary>
+    public Option<int?> Threads { get; } = new("--threads", "-t")
+    {
+        Description = "CPU threads for the work: torch's threads (calibration, the forward pass, training) and the threads each of the " +
+                      "engine's matrix products splits its rows over. Default: every processor.",
+    };
+
+    public void AddThreads(Command command) => command.Add(Threads);
+
     /// <summary>Whether this invocation asked for JSON (false for commands without <c>--json</c>).</summary>
     public bool IsJson(ParseResult parse) => parse.CommandResult.Command.Options.Contains(Json) && parse.GetValue(Json);
 
@@ -62,7 +72,8 @@ internal sealed class CliContext(IAnsiConsole console, TextWriter error)
         bool json = IsJson(parse);
         try
         {
-            return await Task.Run(() => body(cancellationToken), cancellationToken).ConfigureAwait(false);
+            int? threads = parse.CommandResult.Command.Options.Contains(Threads) ? parse.GetValue(Threads) : null;
+            return await Task.Run(() => WithThreads(threads, () => body(cancellationToken)), cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException exception)
         {
@@ -81,6 +92,28 @@ internal sealed class CliContext(IAnsiConsole console, TextWriter error)
             if (json)
                 WriteJson(new CliError(message, exception.GetType().Name, Failure));
             return Failure;
+        }
+    }
+
+    /// <summary>Runs <paramref name="body"/> with <paramref name="threads"/> torch threads and product threads (none given:
+    /// as they are), putting both back afterwards.</summary>
+    private static int WithThreads(int? threads, Func<int> body)
+    {
+        if (threads is not { } count)
+            return body();
+        if (count < 1)
+            throw new ArgumentException($"--threads must be at least 1 (got {count}).");
+        int torchBefore = TorchSharp.torch.get_num_threads(), productsBefore = Inference.EngineKernels.Threads;
+        TorchSharp.torch.set_num_threads(count);
+        Inference.EngineKernels.Threads = count;
+        try
+        {
+            return body();
+        }
+        finally
+        {
+            TorchSharp.torch.set_num_threads(torchBefore);
+            Inference.EngineKernels.Threads = productsBefore;
         }
     }
 

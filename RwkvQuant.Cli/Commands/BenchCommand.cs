@@ -35,10 +35,6 @@ internal static class BenchCommand
             DefaultValueFactory = _ => 128,
         };
         var torch = new Option<bool>("--torch") { Description = "Also time the float32 TorchSharp network (RwkvNetwork.ForwardStep), the reference implementation." };
-        var threads = new Option<int?>("--threads", "-t")
-        {
-            Description = "Threads each matrix-vector product splits its rows over (default: every processor). 1 runs everything on one thread.",
-        };
         var repeat = new Option<int>("--repeat", "-r")
         {
             Description = "Timed runs of --tokens steps each (after one warm-up); with more than one, tokens per second is their mean and ± their standard deviation.",
@@ -47,7 +43,7 @@ internal static class BenchCommand
         var tokenizer = new TokenizerChoice();
         var command = new Command("bench", "Time recurrent decoding (tokens per second, weight bytes read per token) of a quantized model against full precision.")
         {
-            model.Model, tokens, warmup, source, prompt, prefill, torch, threads, repeat,
+            model.Model, tokens, warmup, source, prompt, prefill, torch, repeat,
         };
         context.Examples.Add(command,
             new("rwkvquant bench", "The embedded default model in float32 on the inference engine"),
@@ -57,6 +53,7 @@ internal static class BenchCommand
             new("rwkvquant bench model.rwkvq --repeat 5 --prefill 64 --json", "Five timed runs (mean ± standard deviation) and prompt processing, as JSON for scripts"));
         tokenizer.AddTo(command);
         context.AddJson(command);
+        context.AddThreads(command);
         command.SetAction((parse, cancellationToken) => context.RunAsync(parse, token => Run(
             context,
             context.IsJson(parse),
@@ -67,7 +64,6 @@ internal static class BenchCommand
             parse.GetRequiredValue(prompt),
             parse.GetValue(prefill),
             parse.GetValue(torch),
-            parse.GetValue(threads),
             parse.GetValue(repeat),
             config => tokenizer.Create(parse, config),
             token), cancellationToken));
@@ -75,7 +71,7 @@ internal static class BenchCommand
     }
 
     private static int Run(CliContext context, bool json, string? modelPath, string? sourcePath, int count, int warmup, string prompt, int prefill, bool torch,
-        int? threads, int repeats, Func<RwkvConfig, ITokenizer> createTokenizer, CancellationToken cancellationToken)
+        int repeats, Func<RwkvConfig, ITokenizer> createTokenizer, CancellationToken cancellationToken)
     {
         if (repeats < 1)
             throw new ArgumentException($"--repeat must be at least 1 (got {repeats}).");
@@ -85,23 +81,6 @@ internal static class BenchCommand
             throw new ArgumentException($"--tokens must be at least 1 (got {count}).");
         if (warmup < 0)
             throw new ArgumentException($"--warmup must be 0 or more (got {warmup}).");
-        if (threads < 1)
-            throw new ArgumentException($"--threads must be at least 1 (got {threads}).");
-        int previousThreads = EngineKernels.Threads;
-        try
-        {
-            EngineKernels.Threads = threads ?? Environment.ProcessorCount;
-            return Run(context, json, modelPath, sourcePath, count, warmup, prompt, prefill, torch, repeats, createTokenizer, cancellationToken);
-        }
-        finally
-        {
-            EngineKernels.Threads = previousThreads;
-        }
-    }
-
-    private static int Run(CliContext context, bool json, string? modelPath, string? sourcePath, int count, int warmup, string prompt, int prefill, bool torch,
-        int repeats, Func<RwkvConfig, ITokenizer> createTokenizer, CancellationToken cancellationToken)
-    {
         StoredModel stored = StoredModel.Load(modelPath);
         if (!stored.EngineRuns)
             throw new NotSupportedException($"The inference engine runs RWKV v6 and v7; '{ModelChoice.DisplayName(modelPath)}' is {stored.Config.Version}.");

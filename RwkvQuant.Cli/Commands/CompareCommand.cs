@@ -55,6 +55,7 @@ internal static class CompareCommand
         tokenizer.AddTo(command);
         command.Add(model.Corpus);
         context.AddJson(command);
+        context.AddThreads(command);
         command.SetAction((parse, cancellationToken) => context.RunAsync(parse, token =>
         {
             string? modelPath = model.Path(parse);

@@ -39,6 +39,7 @@ internal static class EvalCommand
         tokenizer.AddTo(command);
         command.Add(model.Corpus);
         context.AddJson(command);
+        context.AddThreads(command);
         command.SetAction((parse, cancellationToken) => context.RunAsync(parse, token =>
         {
             string? range = parse.GetValue(documents);

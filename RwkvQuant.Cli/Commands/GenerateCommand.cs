@@ -36,6 +36,7 @@ internal static class GenerateCommand
             new("rwkvquant generate default-rwkv7.rwkvq --prompt \"Represents a\" --temperature 0.8 --top-p 0.9 --seed 1", "Sampled text from a quantized model, run from its packed weights"),
             new("rwkvquant generate tiny-rwkv-6v0-1m-FP32.bin --encoding utf16le --prompt \"The old man said\" --tokens 200", "Any model file (the v6 fixtures want UTF-16LE)"));
         tokenizer.AddTo(command);
+        context.AddThreads(command);
         command.SetAction((parse, cancellationToken) => context.RunAsync(parse, token =>
         {
             var sampling = new SamplingOptions

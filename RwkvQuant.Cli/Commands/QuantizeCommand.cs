@@ -103,6 +103,7 @@ internal static class QuantizeCommand
         tokenizer.AddTo(command);
         command.Add(model.Corpus);
         context.AddJson(command);
+        context.AddThreads(command);
         command.SetAction((parse, cancellationToken) => context.RunAsync(parse, token =>
         {
             double? c = parse.GetValue(tauC), f = parse.GetValue(tauF), share = parse.GetValue(fraction);

@@ -30,13 +30,12 @@ internal static class TrainCommand
         var seed = new Option<long>("--seed") { Description = "Seed of the initial weights and of the training windows.", DefaultValueFactory = _ => d.Seed };
         var validateEvery = new Option<int>("--validate-every") { Description = "Steps between validation losses.", DefaultValueFactory = _ => d.ValidationInterval };
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Steps between checkpoints.", DefaultValueFactory = _ => d.CheckpointInterval };
-        var threads = new Option<int?>("--threads") { Description = "CPU threads for torch (default: torch's choice)." };
         var documentation = new Option<DirectoryInfo?>("--corpus") { Description = "A ref/net10.0 folder of XML documentation to use instead of the one found through the SDK (the same option as on the other commands; --docs there selects documents)." };
         var command = new Command("train",
             "Train a byte-level RWKV-7 on the .NET reference-pack documentation (found through the SDK): checkpoints, resume, validation bits per byte, CSV log and PNG plot.")
         {
             output, resume, layers, width, headSize, contextLength, batch, steps, learningRate, finalLearningRate, warmup, seed,
-            validateEvery, checkpointEvery, threads, documentation,
+            validateEvery, checkpointEvery, documentation,
         };
         context.Examples.Add(command,
             new("rwkvquant train -o run --steps 200", "A quick run at the default size (4 layers × 256)"),
@@ -44,6 +43,7 @@ internal static class TrainCommand
             new("rwkvquant train -o run --resume --steps 4000", "Continue (and extend) a run from its checkpoint; its settings come from the checkpoint"),
             new("rwkvquant train -o run --steps 200 --json", "The result as JSON, for scripts (progress on stderr)"));
         context.AddJson(command);
+        context.AddThreads(command);
         command.SetAction((parse, cancellationToken) => context.RunAsync(parse, token =>
         {
             // Resuming takes the run's settings from its checkpoint; what is given on the command line overrides them
@@ -66,12 +66,6 @@ internal static class TrainCommand
                 ValidationInterval = Pick(validateEvery, start.ValidationInterval),
                 CheckpointInterval = Pick(checkpointEvery, start.CheckpointInterval),
             };
-            if (parse.GetValue(threads) is { } count)
-            {
-                if (count < 1)
-                    throw new ArgumentException($"--threads is {count}; it must be at least 1.");
-                torch.set_num_threads(count);
-            }
             return Run(context, context.IsJson(parse), options, outputDirectory, parse.GetValue(resume),
                 parse.GetValue(documentation)?.FullName, token);
         }, cancellationToken));

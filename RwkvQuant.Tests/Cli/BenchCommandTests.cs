@@ -11,6 +11,7 @@ using RwkvQuant.Scalar.Rtn;
 
 namespace RwkvQuant.Tests.Cli;
 
+[Collection(TorchThreadCount.Name)] // bench --threads sets the process-wide thread counts for its run
 public sealed class BenchCommandTests : IDisposable
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("rwkvquant-cli-bench-").FullName;
