@@ -34,7 +34,7 @@ internal static class ComparisonPlot
             line.LinePattern = LinePattern.Dashed;
             line.LegendText = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"float32: {reference:F4} bits/byte");
         }
-        quality.Title(title, size: 15);
+        quality.Title(Wrap(title, 70), size: 15);                            // a long model and text name would be clipped
         quality.XLabel("bits per weight (block matrices)");
         quality.YLabel("bits per byte (lower is better)");
         quality.ShowLegend(Alignment.UpperRight);
@@ -47,12 +47,8 @@ internal static class ComparisonPlot
             multiplot.AddPlot(kl);
             // Log scale: plot log10(KL) and label the ticks as powers of ten.
             AddPoints(kl, diverged, r => Math.Log10(r.KlDivergence!.Value));
-            kl.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
-            {
-                MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
-                IntegerTicksOnly = true,
-                LabelFormatter = y => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"1e{y:0}"),
-            };
+            double[] logs = [.. diverged.Select(r => Math.Log10(r.KlDivergence!.Value))];
+            kl.Axes.Left.TickGenerator = LogTicks(logs.Min(), logs.Max());
             kl.Title("KL divergence to float32 (per token)", size: 15);
             kl.XLabel("bits per weight (block matrices)");
             kl.YLabel("KL(float32 ‖ method), log scale");
@@ -63,6 +59,58 @@ internal static class ComparisonPlot
         using Image image = multiplot.Render(Width, Height);
         byte[] png = image.GetImageBytes(ImageFormat.Png);
         AtomicFile.Write(path, stream => stream.Write(png));
+    }
+
+    /// <summary>
+    /// Major ticks of a log10 axis at 1, 2 and 5 × 10^k labelled as such ("5e-3"), minor ticks at the other integers:
+    /// KL values within one decade (the usual case) otherwise get a single labelled tick.
+    /// </summary>
+    internal static ScottPlot.TickGenerators.NumericManual LogTicks(double minLog, double maxLog)
+    {
+        var ticks = new ScottPlot.TickGenerators.NumericManual();
+        foreach ((double position, string? label) in LogTickPositions(minLog, maxLog))
+        {
+            if (label is null)
+                ticks.AddMinor(position);
+            else
+                ticks.AddMajor(position, label);
+        }
+        return ticks;
+    }
+
+    /// <summary>The positions of <see cref="LogTicks"/>, with the label of each major tick (null: a minor tick).</summary>
+    internal static List<(double Position, string? Label)> LogTickPositions(double minLog, double maxLog)
+    {
+        var ticks = new List<(double, string?)>();
+        double span = Math.Max(maxLog - minLog, 1e-3), low = minLog - 0.15 * span, high = maxLog + 0.2 * span;
+        for (int k = (int)Math.Floor(low) - 1; k <= (int)Math.Ceiling(high); k++)
+        {
+            for (int m = 1; m <= 9; m++)
+            {
+                double position = Math.Log10(m) + k;
+                if (position >= low && position <= high)
+                    ticks.Add((position, m is 1 or 2 or 5 ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{m}e{k}") : null));
+            }
+        }
+        return ticks;
+    }
+
+    /// <summary><paramref name="text"/> broken into lines of at most about <paramref name="width"/> characters at spaces.</summary>
+    internal static string Wrap(string text, int width)
+    {
+        var lines = new List<string>();
+        var line = new System.Text.StringBuilder();
+        foreach (string word in text.Split(' '))
+        {
+            if (line.Length > 0 && line.Length + 1 + word.Length > width)
+            {
+                lines.Add(line.ToString());
+                line.Clear();
+            }
+            line.Append(line.Length > 0 ? " " : "").Append(word);
+        }
+        lines.Add(line.ToString());
+        return string.Join("\n", lines);
     }
 
     private static void AddPoints(Plot plot, IEnumerable<ComparisonRow> rows, Func<ComparisonRow, double> y)
