@@ -13,6 +13,7 @@ internal static class CliApp
         var root = new RootCommand("RwkvQuant: inspect, evaluate, quantize and run RWKV language models.")
         {
             context.Verbose,
+            context.Quiet,
         };
         root.Add(InfoCommand.Create(context));
         root.Add(EvalCommand.Create(context));

@@ -29,6 +29,19 @@ internal sealed class CliContext(IAnsiConsole console, TextWriter error)
         Recursive = true,
     };
 
+    /// <summary>On every command: no progress (bars, spinners, plain progress lines); results and errors still print.</summary>
+    public Option<bool> Quiet { get; } = new("--quiet", "-q")
+    {
+        Description = "Print no progress (bars or progress lines), only results and errors.",
+        Recursive = true,
+    };
+
+    private static readonly AsyncLocal<bool> QuietRun = new();
+
+    /// <summary>Whether the command running on this flow asked for <c>--quiet</c> (an async-local, so commands run
+    /// side by side in one process, as the tests do, do not see each other's).</summary>
+    public static bool IsQuiet => QuietRun.Value;
+
     /// <summary>Added to each command that supports it (<see cref="AddJson"/>); not recursive, so commands without
     /// JSON output do not offer it.</summary>
     public Option<bool> Json { get; } = new("--json")
@@ -73,6 +86,7 @@ internal sealed class CliContext(IAnsiConsole console, TextWriter error)
         try
         {
             int? threads = parse.CommandResult.Command.Options.Contains(Threads) ? parse.GetValue(Threads) : null;
+            QuietRun.Value = parse.GetValue(Quiet);
             return await Task.Run(() => WithThreads(threads, () => body(cancellationToken)), cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException exception)

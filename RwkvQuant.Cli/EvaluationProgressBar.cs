@@ -9,6 +9,8 @@ internal static class EvaluationProgressBar
 {
     public static T Run<T>(IAnsiConsole console, string description, Func<IProgress<EvaluationProgress>?, T> evaluate)
     {
+        if (CliContext.IsQuiet)
+            return evaluate(null);
         if (!console.Profile.Capabilities.Interactive)
         {
             var plain = new PlainProgress(console);

@@ -45,6 +45,8 @@ internal sealed class PlainProgress(IAnsiConsole console)
 
     private void Write(string line)
     {
+        if (CliContext.IsQuiet)
+            return;
         _lastLine = _clock.Elapsed;
         console.WriteLine($"[{_clock.Elapsed:hh\\:mm\\:ss}] {line}");
     }
@@ -54,6 +56,8 @@ internal sealed class PlainProgress(IAnsiConsole console)
     {
         ArgumentNullException.ThrowIfNull(console);
         ArgumentNullException.ThrowIfNull(work);
+        if (CliContext.IsQuiet)
+            return work(_ => { });
         if (console.Profile.Capabilities.Interactive)
             return console.Status().Start(Markup.Escape(initial), context => work(status => context.Status(Markup.Escape(status))));
         var plain = new PlainProgress(console);

@@ -165,7 +165,7 @@ internal static class QuantizeCommand
         int reported = 0;
         var progress = new Progress<string>(line =>
         {
-            if (Interlocked.Increment(ref reported) % 10 == 0)
+            if (Interlocked.Increment(ref reported) % 10 == 0 && !CliContext.IsQuiet)
                 console.WriteLine(line);
         });
         HybridPlan plan = HybridPlan.ForAllocation(model, hessians, target, codebooks, sensitivityDocuments: HybridPlan.SensitivitySamples(data),
@@ -273,7 +273,7 @@ internal static class QuantizeCommand
         }
 
         HybridQuantizationResult result;
-        if (console.Profile.Capabilities.Interactive)
+        if (console.Profile.Capabilities.Interactive && !CliContext.IsQuiet)
         {
             result = console.Progress()
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
@@ -295,7 +295,7 @@ internal static class QuantizeCommand
         {
             var progress = new Reporter(p =>
             {
-                if (p.TensorName is null)
+                if (p.TensorName is null && !CliContext.IsQuiet)
                     console.WriteLine($"[{Invariant(clock.Elapsed.TotalSeconds, "F1")} s, {Invariant(ResidentGigabytes(), "F2")} GB] block {p.Block + 1}/{p.BlockCount}: calibrating and quantizing ({p.TensorsDone}/{p.TensorCount} tensors done)");
             });
             result = quantizer.QuantizeToFileAsync(model, data, request.OutputPath, progress, cancellationToken).GetAwaiter().GetResult();

@@ -98,7 +98,7 @@ internal static class TrainCommand
             {
                 plottedRows = p.Log.Count;
                 TrainingPlot.Write(plotPath, p.Log, title);
-                if (!console.Profile.Capabilities.Interactive)
+                if (!console.Profile.Capabilities.Interactive && !CliContext.IsQuiet)
                 {
                     console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                         $"step {p.Step}/{p.TotalSteps}  lr {p.LearningRate:G3}  train {last.TrainBitsPerByte:F4} bpb  validation {last.ValidationBitsPerByte:F4} bpb  {p.SecondsPerStep:F2} s/step"));
@@ -107,7 +107,7 @@ internal static class TrainCommand
         }
 
         TrainingResult result;
-        if (console.Profile.Capabilities.Interactive)
+        if (console.Profile.Capabilities.Interactive && !CliContext.IsQuiet)
         {
             result = console.Progress()
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())

@@ -247,8 +247,14 @@ public class CliModelCommandTests
         Assert.Matches($@"documents\s+│\s+3 │", run.Output);
         Assert.Matches($@"tokens scored\s+│\s+{expected.TokenCount:N0} │", run.Output);
         Assert.Matches($@"bits per byte\s+│\s+{expected.BitsPerByte:F4} │", run.Output);
-        // Off a terminal (this console is not interactive), progress is plain timestamped lines, ending at 100%.
+        // Off a terminal (this console is not interactive), progress is plain timestamped lines, ending at 100% ...
         Assert.Matches($@"\[00:\d\d:\d\d\] scoring tokens: 100% of {expected.TokenCount:N0} tokens", run.Output);
+
+        // ... and --quiet leaves the results alone.
+        CliAppTests.CliRun quiet = await CliAppTests.RunAsync("eval", model, "--text", text, "--encoding", "utf16le", "--docs", "10..12", "--batch", "2", "--quiet");
+        Assert.True(quiet.ExitCode == 0, quiet.Error);
+        Assert.DoesNotContain("scoring tokens", quiet.Output, StringComparison.Ordinal);
+        Assert.Matches($@"bits per byte\s+│\s+{expected.BitsPerByte:F4} │", quiet.Output);
     }
 
     [FixtureFact]
