@@ -14,24 +14,18 @@ internal static class EvaluationProgressBar
         if (!console.Profile.Capabilities.Interactive)
         {
             var plain = new PlainProgress(console);
-            return evaluate(new Reporter(p => plain.Count(description, p.TokensDone, p.TokenCount, "tokens")));
+            return evaluate(new SynchronousProgress<EvaluationProgress>(p => plain.Count(description, p.TokensDone, p.TokenCount, "tokens")));
         }
         return console.Progress()
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
             .Start(progressContext =>
             {
                 ProgressTask task = progressContext.AddTask(Markup.Escape(description));
-                return evaluate(new Reporter(p =>
+                return evaluate(new SynchronousProgress<EvaluationProgress>(p =>
                 {
                     task.MaxValue = Math.Max(1, p.TokenCount);
                     task.Value = p.TokensDone;
                 }));
             });
-    }
-
-    /// <summary>Calls back on the evaluating thread (Progress&lt;T&gt; would post to the thread pool, out of order).</summary>
-    private sealed class Reporter(Action<EvaluationProgress> report) : IProgress<EvaluationProgress>
-    {
-        public void Report(EvaluationProgress value) => report(value);
     }
 }

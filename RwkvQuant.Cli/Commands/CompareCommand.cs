@@ -139,10 +139,10 @@ internal static class CompareCommand
         IReadOnlyList<ComparisonRow> rows = PlainProgress.WithStatus(console, "calibrating", status =>
         {
             IReadOnlyDictionary<string, Hessian> hessians = HessianCollector.Collect(model, data,
-                progress: new Reporter<CalibrationProgress>(p => status($"calibrating: sample {p.SamplesDone}/{p.SampleCount}")),
+                progress: new SynchronousProgress<CalibrationProgress>(p => status($"calibrating: sample {p.SamplesDone}/{p.SampleCount}")),
                 cancellationToken: cancellationToken);
             return QuantizerComparison.Run(model, hessians, request.Methods, evaluationDocuments, tokenizer,
-                progress: new Reporter<string>(method => status($"quantizing and evaluating {method}")),
+                progress: new SynchronousProgress<string>(method => status($"quantizing and evaluating {method}")),
                 calibration: data, cancellationToken: cancellationToken);
         });
 
@@ -172,11 +172,5 @@ internal static class CompareCommand
         context.Console.WriteLine();
         context.Console.Write(new Text(table));
         return 0;
-    }
-
-    /// <summary>Calls back on the reporting thread (Progress&lt;T&gt; would post to the thread pool).</summary>
-    private sealed class Reporter<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
     }
 }

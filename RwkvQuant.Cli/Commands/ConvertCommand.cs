@@ -99,7 +99,7 @@ internal static class ConvertCommand
                     GgmlModelWriter.Write(model, float32, GgmlType.F32);
                     var plain = new PlainProgress(console);
                     GgmlQuantization.QuantizeFile(float32, path, Enum.Parse<GgmlType>(type, ignoreCase: true),
-                        new Reporter(p => plain.Count($"quantizing to {type.ToUpperInvariant()}", p.Completed, p.Total, "tensors")), token);
+                        new SynchronousProgress<GgmlQuantizationProgress>(p => plain.Count($"quantizing to {type.ToUpperInvariant()}", p.Completed, p.Total, "tensors")), token);
                 }
                 finally
                 {
@@ -110,10 +110,4 @@ internal static class ConvertCommand
     }
 
     private sealed record Report(string Model, string Output, string Container, string Type, string Version, long Bytes, double Seconds);
-
-    /// <summary>Calls back on the converting thread.</summary>
-    private sealed class Reporter(Action<GgmlQuantizationProgress> report) : IProgress<GgmlQuantizationProgress>
-    {
-        public void Report(GgmlQuantizationProgress value) => report(value);
-    }
 }

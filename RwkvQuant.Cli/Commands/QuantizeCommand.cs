@@ -280,7 +280,7 @@ internal static class QuantizeCommand
                 .Start(progressContext =>
                 {
                     ProgressTask task = progressContext.AddTask("quantizing");
-                    var progress = new Reporter(p =>
+                    var progress = new SynchronousProgress<HybridProgress>(p =>
                     {
                         task.MaxValue = Math.Max(1, p.TensorCount);
                         task.Value = p.TensorsDone;
@@ -293,7 +293,7 @@ internal static class QuantizeCommand
         }
         else
         {
-            var progress = new Reporter(p =>
+            var progress = new SynchronousProgress<HybridProgress>(p =>
             {
                 if (p.TensorName is null && !CliContext.IsQuiet)
                     console.WriteLine($"[{Invariant(clock.Elapsed.TotalSeconds, "F1")} s, {Invariant(ResidentGigabytes(), "F2")} GB] block {p.Block + 1}/{p.BlockCount}: calibrating and quantizing ({p.TensorsDone}/{p.TensorCount} tensors done)");
@@ -374,10 +374,4 @@ internal static class QuantizeCommand
     private static string Optional(double? value, string format) => value is { } v ? Invariant(v, format) : "-";
 
     private static string Invariant(IFormattable value, string format) => value.ToString(format, CultureInfo.InvariantCulture);
-
-    /// <summary>Calls back on the quantizing thread (Progress&lt;T&gt; would post to the thread pool).</summary>
-    private sealed class Reporter(Action<HybridProgress> report) : IProgress<HybridProgress>
-    {
-        public void Report(HybridProgress value) => report(value);
-    }
 }

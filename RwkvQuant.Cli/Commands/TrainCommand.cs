@@ -114,7 +114,7 @@ internal static class TrainCommand
                 .Start(progressContext =>
                 {
                     ProgressTask task = progressContext.AddTask("training", maxValue: options.Steps);
-                    var reporter = new Reporter(p =>
+                    var reporter = new SynchronousProgress<TrainingProgress>(p =>
                     {
                         OnProgress(p);
                         task.Value = p.Step;
@@ -127,7 +127,7 @@ internal static class TrainCommand
         }
         else
         {
-            result = Rwkv7Trainer.Train(train, validation, options, outputDirectory, resume, new Reporter(OnProgress), cancellationToken);
+            result = Rwkv7Trainer.Train(train, validation, options, outputDirectory, resume, new SynchronousProgress<TrainingProgress>(OnProgress), cancellationToken);
         }
 
         string logPath = Path.Combine(outputDirectory, Rwkv7Trainer.LogFileName);
@@ -150,11 +150,5 @@ internal static class TrainCommand
         Row("plot", plotPath);
         console.Write(table);
         return 0;
-    }
-
-    /// <summary>Calls back on the training thread (Progress&lt;T&gt; would post to the thread pool, out of order).</summary>
-    private sealed class Reporter(Action<TrainingProgress> report) : IProgress<TrainingProgress>
-    {
-        public void Report(TrainingProgress value) => report(value);
     }
 }
