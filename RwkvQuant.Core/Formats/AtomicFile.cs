@@ -49,7 +49,7 @@ public static class AtomicFile
             throw new IOException($"Cannot write '{path}': it is a folder");
         string folder = Path.GetDirectoryName(fullPath) ?? ".";
         if (!Directory.Exists(folder))
-            throw new IOException($"Cannot write '{path}': the folder '{folder}' does not exist");
+            throw WriteFailure(path, new DirectoryNotFoundException()); // the same words as a failed write
         string probe = Path.Combine(folder, $".{Path.GetFileName(fullPath)}.{Guid.NewGuid():N}.probe");
         try
         {
