@@ -111,7 +111,7 @@ internal sealed class CliContext(IAnsiConsole console, TextWriter error)
 
     /// <summary>Runs <paramref name="body"/> with <paramref name="threads"/> torch threads and product threads (none given:
     /// as they are), putting both back afterwards.</summary>
-    private static int WithThreads(int? threads, Func<int> body)
+    internal static int WithThreads(int? threads, Func<int> body)
     {
         if (threads is not { } count)
             return body();

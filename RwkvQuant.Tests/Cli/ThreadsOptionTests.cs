@@ -9,7 +9,7 @@ public class ThreadsOptionTests
     [FixtureFact]
     public async Task Eval_on_one_thread_gives_the_same_figures_and_puts_the_counts_back()
     {
-        int torchBefore = TorchSharp.torch.get_num_threads(), productsBefore = EngineKernels.Threads;
+        int productsBefore = EngineKernels.Threads;
         string model = Fixtures.Path("rwkvcpp", "tiny-rwkv-7v0-834K-FP32.bin"), text = Fixtures.Path("text", "lambada_test.jsonl");
         CliAppTests.CliRun all = await CliAppTests.RunAsync("eval", model, "--text", text, "--docs", "10..11");
         CliAppTests.CliRun one = await CliAppTests.RunAsync("eval", model, "--text", text, "--docs", "10..11", "--threads", "1");
@@ -18,6 +18,22 @@ public class ThreadsOptionTests
             l.Contains("perplexity", StringComparison.Ordinal) || l.Contains("tokens scored", StringComparison.Ordinal)));
         Assert.Contains("bits per byte", Table(one.Output), StringComparison.Ordinal);
         Assert.Equal(Table(all.Output), Table(one.Output));
+        Assert.Equal(productsBefore, EngineKernels.Threads);                 // process-wide: put back
+    }
+
+    /// <summary>Torch's count is per thread under OpenMP (the command runs on a pool thread), so it is checked where it
+    /// is set: during the body both counts are the chosen one, after it both are back.</summary>
+    [Fact]
+    public void The_counts_are_set_for_the_body_and_put_back_on_its_thread()
+    {
+        int torchBefore = TorchSharp.torch.get_num_threads(), productsBefore = EngineKernels.Threads;
+        int result = RwkvQuant.Cli.CliContext.WithThreads(1, () =>
+        {
+            Assert.Equal(1, TorchSharp.torch.get_num_threads());
+            Assert.Equal(1, EngineKernels.Threads);
+            return 7;
+        });
+        Assert.Equal(7, result);
         Assert.Equal(torchBefore, TorchSharp.torch.get_num_threads());
         Assert.Equal(productsBefore, EngineKernels.Threads);
     }
