@@ -20,6 +20,7 @@ internal static class CliApp
         root.Add(GenerateCommand.Create(context));
         root.Add(CompareCommand.Create(context));
         root.Add(QuantizeCommand.Create(context));
+        root.Add(ImatrixCommand.Create(context));
         root.Add(TrainCommand.Create(context));
         root.Add(BenchCommand.Create(context));
         root.Add(SynthCommand.Create(context));

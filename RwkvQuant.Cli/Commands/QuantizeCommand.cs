@@ -82,13 +82,47 @@ internal static class QuantizeCommand
                           "FP16 scale and zero, 3.5 bits per weight; 3-bit codebooks). Both take GPTVQ d1 b3 for the matrices the proxy sends to VQ.",
             DefaultValueFactory = _ => HybridRecipe.Default,
         };
+        var method = new Option<string?>("--method", "-m")
+        {
+            Description = "How the block matrices are quantized (default hybrid): hybrid (RWKVQuant: the proxy picks GPTQ or GPTVQ per matrix, codebooks for the " +
+                          "multiplication vectors), gptq, gptvq or rtn on every matrix (sequential calibration for gptq/gptvq; --bits, --group-size, --sym, " +
+                          "--act-order, --damp, --vq-dim), or a ggml format byte for byte as rwkv.cpp/llama-quantize make it: q4_0, q4_1, q5_0, q5_1, q8_0, " +
+                          "q2_k, q3_k, q4_k, iq4_xs, iq3_s — from the weights alone, no calibration; add -imat (q3_k-imat …) to weight by an importance " +
+                          "matrix (--imatrix, or collected from --calib in one pass). Other methods than hybrid keep the multiplication vectors in FP32.",
+        };
+        var bits = new Option<int?>("--bits") { Description = "gptq/rtn/hybrid's SQ: bits per code, 2-8 (default 3); gptvq: index bits per vector (default 3)." };
+        var groupSize = new Option<int?>("--group-size") { Description = "gptq/rtn/hybrid's SQ: columns sharing a scale and zero (gptq/rtn default 64; hybrid: the recipe's)." };
+        var symmetric = new Option<bool>("--sym") { Description = "gptq/rtn/hybrid's SQ: symmetric codes, no stored zero." };
+        var actOrder = new Option<bool>("--act-order") { Description = "gptq/hybrid's SQ: quantize columns by descending Hessian diagonal (the permutation is stored)." };
+        var damp = new Option<double?>("--damp") { Description = "gptq/gptvq/hybrid's SQ: damping added to diag(H), as a fraction of its mean, in (0, 1] (default 0.01)." };
+        var vqDimension = new Option<int?>("--vq-dim") { Description = "gptvq: the vector dimension (default 1; 2 for 2-D codebooks)." };
+        var keep = new Option<string[]>("--keep")
+        {
+            Description = "Leave the block matrices whose canonical names match this glob unquantized, in F32 (repeatable), e.g. 'blocks.0.*' or " +
+                          "'blocks.*.att.output.weight'. The embedding and head are always kept (FP16); `rwkvquant info` lists the names.",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var tensorType = new Option<string[]>("--tensor-type")
+        {
+            Description = $"PATTERN=METHOD: the block matrices matching the glob use that method whatever the selector says (repeatable), e.g. " +
+                          $"'blocks.*.ffn.value.weight=q4_k'. Methods: {QuantizeMethod.TensorTypeNames} (f32 = --keep). gptq/rtn/gptvq take --bits etc. as the main method does.",
+        };
+        var imatrix = new Option<FileInfo?>("--imatrix")
+        {
+            Description = "An importance matrix made by `rwkvquant imatrix` for the same model: the -imat methods then need no calibration pass, so several quantizations reuse one calibration.",
+        };
+        var preset = new Option<string?>("--preset")
+        {
+            Description = "Named settings: " + QuantizePreset.Listing + ". A preset sets the method and its settings; --keep, --tensor-type and --no-codebooks may be added.",
+        };
         var output = new Option<FileInfo?>("--output", "-o") { Description = $"The quantized model file to write (.rwkvq), atomically. Required with a model file; default model: {DefaultOutput} in the current folder." };
         var tokenizer = new TokenizerChoice();
         var command = new Command("quantize",
             "Quantize a model with RWKVQuant: GPTQ 3-bit (SQ; act-order, groups of 32 with 6-bit scales) or GPTVQ d1 b3 (VQ) per block matrix as the " +
             "coarse-to-fine proxy decides, activation-weighted codebooks for the multiplication vectors, embedding and head in FP16; calibration runs block by block.")
         {
-            model.Model, calibration, calibrationDocuments, samples, sampleTokens, seed, tauC, tauF, fraction, bitsPerWeight, allocate, noCodebooks, recipe, output,
+            model.Model, method, preset, bits, groupSize, symmetric, actOrder, damp, vqDimension, keep, tensorType, imatrix,
+            calibration, calibrationDocuments, samples, sampleTokens, seed, tauC, tauF, fraction, bitsPerWeight, allocate, noCodebooks, recipe, output,
             evaluation, evaluationDocuments, evaluationBytes, speedTokens,
         };
         context.Examples.Add(command,
@@ -99,30 +133,69 @@ internal static class QuantizeCommand
                 "A model file (90% of the block matrices in SQ, codebooks for the multiplication vectors), with before/after figures on held-out documents"),
             new("rwkvquant quantize model.bin --calib c.jsonl -o model.rwkvq --bpw 3.25", "The most accurate plan whose stored bits per weight fit a budget"),
             new("rwkvquant quantize model.bin --calib c.jsonl -o model.rwkvq --tau-c 1.54 --tau-f 30", "The published RWKV-7 thresholds as they are"),
-            new("rwkvquant quantize model.bin --calib c.jsonl -o model.rwkvq --json", "The report and totals as JSON, for scripts (progress on stderr)"));
+            new("rwkvquant quantize model.bin --calib c.jsonl -o model.rwkvq --json", "The report and totals as JSON, for scripts (progress on stderr)"),
+            new("rwkvquant quantize model.bin -o model-q4_k.rwkvq --method q4_k", "llama.cpp's Q4_K from the weights alone, no calibration (as llama-quantize without --imatrix)"),
+            new("rwkvquant quantize model.bin -o model-iq3_s.rwkvq --method iq3_s-imat --imatrix model.imatrix", "IQ3_S weighted by an importance matrix that `rwkvquant imatrix` made once"),
+            new("rwkvquant quantize model.bin --calib c.jsonl -o model-gptq4.rwkvq --method gptq --bits 4 --group-size 128 --sym --act-order", "GPTQ on every matrix with GPTQModel's usual settings"),
+            new("rwkvquant quantize model.bin --calib c.jsonl -o model.rwkvq --preset q3_k_m --keep 'blocks.0.*'", "A named preset, with the first block left in F32"));
         tokenizer.AddTo(command);
         command.Add(model.Corpus);
         context.AddJson(command);
         context.AddThreads(command);
         command.SetAction((parse, cancellationToken) => context.RunAsync(parse, token =>
         {
+            QuantizePreset? chosen = parse.GetValue(preset) is { } presetName ? QuantizePreset.Find(presetName) : null;
+            var settings = new QuantizerSettings(parse.GetValue(bits), parse.GetValue(groupSize), parse.GetValue(symmetric), parse.GetValue(actOrder),
+                parse.GetValue(damp), parse.GetValue(vqDimension));
+            if (chosen is not null)
+            {
+                string[] conflicting = [.. new Option[] { method, bitsPerWeight, allocate, recipe, tauC, tauF, fraction }
+                    .Where(o => parse.GetResult(o) is { Implicit: false }).Select(o => o.Name), .. settings.Given];
+                if (conflicting.Length > 0)
+                    throw new ArgumentException($"--preset {chosen.Name} sets the method and its settings; leave out {string.Join(", ", conflicting)} (--keep, --tensor-type and --no-codebooks may be added).");
+                settings = chosen.Settings ?? QuantizerSettings.None;
+            }
+            string methodKey = chosen?.Method ?? parse.GetValue(method) ?? QuantizeMethod.Hybrid;
+            if (!QuantizeMethod.Names.Contains(methodKey, StringComparer.OrdinalIgnoreCase))
+                throw new ArgumentException($"--method: unknown method '{methodKey}'; choose from {string.Join(", ", QuantizeMethod.Names)}.");
+            bool hybrid = methodKey.Equals(QuantizeMethod.Hybrid, StringComparison.OrdinalIgnoreCase);
             double? c = parse.GetValue(tauC), f = parse.GetValue(tauF), share = parse.GetValue(fraction);
+            double? budget = chosen is null ? parse.GetValue(bitsPerWeight) : chosen.BitsPerWeight;
+            bool allocated = chosen?.Allocate ?? parse.GetValue(allocate);
+            HybridRecipe recipeChoice = chosen?.Recipe ?? parse.GetValue(recipe);
+            if (!hybrid)
+            {
+                string[] hybridOnly = [.. new Option[] { bitsPerWeight, allocate, recipe, tauC, tauF, fraction, noCodebooks }
+                    .Where(o => parse.GetResult(o) is { Implicit: false }).Select(o => o.Name)];
+                if (hybridOnly.Length > 0)
+                    throw new ArgumentException($"{string.Join(", ", hybridOnly)}: the hybrid method's options; --method {methodKey} quantizes every matrix one way (its settings: --bits, --group-size, --sym, --act-order, --damp, --vq-dim).");
+            }
             if (c.HasValue != f.HasValue)
                 throw new ArgumentException("--tau-c and --tau-f go together: give both, or neither (then --sq-fraction decides).");
-            double? budget = parse.GetValue(bitsPerWeight);
             if (c.HasValue && (share.HasValue || budget.HasValue))
                 throw new ArgumentException("Give either --tau-c/--tau-f or --sq-fraction/--bpw, not both.");
-            bool allocated = parse.GetValue(allocate);
-            if (allocated && (budget is null || share.HasValue || parse.GetValue(recipe) != HybridRecipe.Default))
+            if (allocated && (budget is null || share.HasValue || recipeChoice != HybridRecipe.Default))
                 throw new ArgumentException("--allocate spends a --bpw budget with the default recipe's settings; give --bpw, and neither --sq-fraction nor --recipe paper.");
+            if ((budget is not null || allocated) && settings.Given.Count > 0)
+                throw new ArgumentException($"--bpw picks the code width and group sizes; give no {string.Join(", ", settings.Given)} with it.");
             if (budget is { } b && !(b > 0 && double.IsFinite(b)))
                 throw new ArgumentException($"--bpw is {b.ToString(CultureInfo.InvariantCulture)}; it is a positive number of bits per weight.");
             if (share is < 0 or > 1)
                 throw new ArgumentException($"--sq-fraction is {share.Value.ToString(CultureInfo.InvariantCulture)}; it lies in [0, 1].");
+            // The method's quantizers (and the settings they take) are checked here, before any file is read.
+            if (!hybrid)
+                _ = QuantizeMethod.ForMatrix(methodKey, settings);
+            else if (settings.Given.Count > 0)
+                _ = settings.Gptq(GptqOptions.Default);
+            TensorTypeRule[] rules = [.. (parse.GetValue(keep) ?? []).Select(k => new TensorTypeRule(k, null, "--keep")),
+                .. (chosen?.TensorTypes ?? []).Concat(parse.GetValue(tensorType) ?? []).Select(t => TensorTypeRule.Parse(t, settings))];
             string? modelPath = model.Path(parse);
             string? calibrationPath = parse.GetValue(calibration)?.FullName, outputPath = parse.GetValue(output)?.FullName;
-            if (modelPath is not null && (calibrationPath is null || outputPath is null))
-                throw new ArgumentException("--calib and -o are required with a model file (without one, the embedded default model is calibrated on the reference-pack calibration split and written to " + DefaultOutput + ").");
+            string? imatrixPath = parse.GetValue(imatrix)?.FullName;
+            if (modelPath is not null && outputPath is null)
+                throw new ArgumentException("-o is required with a model file (without one, the embedded default model is quantized and written to " + DefaultOutput + ").");
+            if (imatrixPath is not null && !File.Exists(imatrixPath))
+                throw new FileNotFoundException($"Importance matrix '{imatrixPath}' does not exist; make one with `rwkvquant imatrix`.", imatrixPath);
             if (parse.GetValue(evaluationBytes) < 0 || parse.GetValue(speedTokens) < 0)
                 throw new ArgumentException("--eval-bytes and --bench-tokens are 0 or more.");
             string? range = parse.GetValue(calibrationDocuments), evaluationRange = parse.GetValue(evaluationDocuments);
@@ -132,6 +205,11 @@ internal static class QuantizeCommand
                 context.IsJson(parse),
                 new Request(
                     modelPath,
+                    methodKey,
+                    chosen?.Name,
+                    settings,
+                    rules,
+                    imatrixPath,
                     calibrationPath,
                     range is null ? null : DocumentRange.Parse(range),
                     ModelChoice.CalibrationFor(modelPath, parse.GetValue(samples), parse.GetValue(sampleTokens), parse.GetValue(seed)),
@@ -139,8 +217,8 @@ internal static class QuantizeCommand
                     share ?? HybridPlan.PaperScalarFraction,
                     budget,
                     allocated,
-                    !parse.GetValue(noCodebooks),
-                    parse.GetValue(recipe),
+                    hybrid && !parse.GetValue(noCodebooks),
+                    recipeChoice,
                     outputPath ?? Path.GetFullPath(DefaultOutput),
                     parse.GetValue(evaluation)?.FullName,
                     evaluationRange is null ? null : DocumentRange.Parse(evaluationRange),
@@ -174,13 +252,15 @@ internal static class QuantizeCommand
         return plan;
     }
 
-    private sealed record Request(string? ModelPath, string? CalibrationPath, DocumentRange? CalibrationRange, CalibrationOptions Calibration,
+    private sealed record Request(string? ModelPath, string Method, string? Preset, QuantizerSettings Settings, IReadOnlyList<TensorTypeRule> Rules,
+        string? ImportancePath, string? CalibrationPath, DocumentRange? CalibrationRange, CalibrationOptions Calibration,
         ProxyThresholds? Thresholds, double ScalarFraction, double? BitsPerWeight, bool Allocate, bool Codebooks, HybridRecipe Recipe, string OutputPath,
         string? EvaluationPath, DocumentRange? EvaluationRange, int EvaluationBytes, int SpeedTokens);
 
     /// <summary>What <c>quantize --json</c> writes.</summary>
     /// <param name="ScalarFractionTarget">The --sq-fraction share the thresholds were scaled for; null with explicit --tau-c/--tau-f.</param>
-    internal sealed record Report(string Model, string Version, CalibrationReport Calibration, string Plan, string Selector,
+    /// <param name="ImportanceMatrix">The importance matrix's file, or "collected from the calibration", or null when none was used.</param>
+    internal sealed record Report(string Model, string Version, string Method, string? Preset, string? ImportanceMatrix, CalibrationReport? Calibration, string Plan, string Selector,
         double? ScalarFractionTarget, double? BitsPerWeightBudget, bool Codebooks, string Output, long FileBytes, Cost Cost, Totals Totals,
         BeforeAfter.QualityReport? Evaluation, BeforeAfter.SpeedReport? Speed, IReadOnlyList<TensorReport> Tensors);
 
@@ -245,33 +325,85 @@ internal static class QuantizeCommand
         var clock = System.Diagnostics.Stopwatch.StartNew();
         RwkvModel model = ModelChoice.Load(request.ModelPath);
         ITokenizer tokenizer = createTokenizer(model.Config);
-        TextSource calibrationText = TextSource.Resolve(request.CalibrationPath, request.CalibrationRange, CorpusSplit.Calibration, corpus);
+        bool hybrid = request.Method.Equals(QuantizeMethod.Hybrid, StringComparison.OrdinalIgnoreCase);
+
+        // The pipeline without its plan's allocation (which needs the calibration): what it needs is known now.
+        HybridPlan? plan = !hybrid ? null
+            : request.Thresholds is { } thresholds ? HybridPlan.ForThresholds(model, thresholds, request.Codebooks, request.Recipe)
+            : request is { Allocate: true } ? null
+            : request.BitsPerWeight is { } budget ? HybridPlan.ForBitsPerWeight(model, budget, request.ScalarFraction, request.Codebooks, recipe: request.Recipe)
+            : HybridPlan.ForScalarFraction(model, request.ScalarFraction, request.Codebooks, recipe: request.Recipe);
+        IReadOnlyList<string> blockMatrices = HybridQuantizer.BlockMatrices(model);
+        HybridQuantizer Build(HybridPlan? p, out string description, out IReadOnlyList<string> ruleLines)
+        {
+            (HybridQuantizerBuilder builder, description) = QuantizeMethod.Pipeline(request.Method, p, request.Settings);
+            ruleLines = TensorTypeRule.Apply(request.Rules, builder, blockMatrices, model.Tensors.Keys);
+            return builder.Build();
+        }
+        HybridQuantizer quantizer = Build(plan, out string description, out IReadOnlyList<string> rules);
+        bool calibrated = quantizer.RequiresCalibration || request.Allocate;
+        bool collectImportance = !calibrated && quantizer.UsesImportance && request.ImportancePath is null;
+        if (request.ImportancePath is not null && (calibrated || !quantizer.UsesImportance))
+        {
+            throw new ArgumentException(calibrated
+                ? $"--imatrix serves the -imat methods (k-quants weighted by importances); {request.Method} calibrates block by block with full Hessians and does not read it."
+                : $"--imatrix: {request.Method} quantizes from the weights alone and reads no importance matrix; use a -imat method (e.g. {request.Method}-imat where there is one).");
+        }
+        bool needsText = calibrated || collectImportance;
+        if (request.ModelPath is not null && needsText && request.CalibrationPath is null)
+        {
+            throw new ArgumentException(collectImportance
+                ? $"--method {request.Method} weights by an importance matrix: give --calib (it is collected in one pass) or --imatrix (made once by `rwkvquant imatrix`)."
+                : $"--calib is required: {request.Method} calibrates with the model's activations (without a model file, the embedded default model uses the reference-pack calibration split).");
+        }
+        if (!needsText && request.CalibrationPath is not null)
+            throw new ArgumentException($"--calib is not used: {request.Method} quantizes from the weights alone{(request.ImportancePath is null ? "" : " and the importance matrix")}; leave it out.");
+        ImportanceMatrix? importance = null;
+        if (request.ImportancePath is { } importancePath)
+        {
+            importance = ImportanceMatrix.Load(importancePath);
+            importance.EnsureMatches(model, importancePath);
+        }
+
+        TextSource? calibrationText = needsText ? TextSource.Resolve(request.CalibrationPath, request.CalibrationRange, CorpusSplit.Calibration, corpus) : null;
         TextSource? evaluationText = request.EvaluationPath is not null || request.EvaluationRange is not null
             ? TextSource.Resolve(request.EvaluationPath, request.EvaluationRange, CorpusSplit.Evaluation, corpus)
             : request.ModelPath is null && request.EvaluationBytes > 0 ? TextSource.Sample(corpus.Value, CorpusSplit.Evaluation, request.EvaluationBytes)
             : null;
-        if (evaluationText is not null)
+        if (evaluationText is not null && calibrationText is not null)
             TextSource.EnsureDisjoint(calibrationText, request.CalibrationRange, evaluationText, request.EvaluationRange);
-        CalibrationData data = CalibrationData.FromDocuments(calibrationText.Texts, tokenizer, request.Calibration);
+        CalibrationData? data = calibrationText is null ? null : CalibrationData.FromDocuments(calibrationText.Texts, tokenizer, request.Calibration);
 
         var before = new List<PhaseReport>();
         using (var process = System.Diagnostics.Process.GetCurrentProcess())
             before.Add(new PhaseReport("load", clock.Elapsed.TotalSeconds, process.TotalProcessorTime.TotalSeconds, process.PeakWorkingSet64));
-        HybridPlan plan = request.Thresholds is { } thresholds ? HybridPlan.ForThresholds(model, thresholds, request.Codebooks, request.Recipe)
-            : request is { Allocate: true, BitsPerWeight: { } allocation } ? Allocate(console, model, data, allocation, request.Codebooks, cancellationToken)
-            : request.BitsPerWeight is { } budget ? HybridPlan.ForBitsPerWeight(model, budget, request.ScalarFraction, request.Codebooks, recipe: request.Recipe)
-            : HybridPlan.ForScalarFraction(model, request.ScalarFraction, request.Codebooks, recipe: request.Recipe);
-        console.WriteLine($"plan: {plan}");
-        console.WriteLine($"memory estimate: {MemoryEstimate.For(model, request.Calibration, holdsOutput: false)}");
-        HybridQuantizer quantizer = plan.Build();
+        if (request is { Allocate: true, BitsPerWeight: { } allocation })
+        {
+            plan = Allocate(console, model, data!, allocation, request.Codebooks, cancellationToken);
+            quantizer = Build(plan, out description, out rules);
+        }
+        else if (collectImportance)
+        {
+            console.WriteLine($"collecting the importance matrix: {data!.Samples.Count} × {request.Calibration.TokensPerSample} tokens through the float model");
+            importance = ImportanceMatrix.Collect(model, data, calibrationText!.Description, cancellationToken: cancellationToken);
+        }
+        console.WriteLine(description);
+        foreach (string line in rules)
+            console.WriteLine($"override {line}");
+        if (calibrated)
+            console.WriteLine($"memory estimate: {MemoryEstimate.For(model, request.Calibration, holdsOutput: false)}");
         using (var process = System.Diagnostics.Process.GetCurrentProcess())
         {
-            // Planning is instant except for a budget allocation, which quantizes every matrix at every candidate setting.
+            // Planning is instant except for a budget allocation (every matrix at every candidate setting) or an importance matrix's pass.
             PhaseReport load = before[0];
-            before.Add(new PhaseReport(plan.IsAllocated ? "allocation" : "planning", clock.Elapsed.TotalSeconds - load.WallSeconds,
+            before.Add(new PhaseReport(plan?.IsAllocated == true ? "allocation" : collectImportance ? "importance" : "planning", clock.Elapsed.TotalSeconds - load.WallSeconds,
                 process.TotalProcessorTime.TotalSeconds - load.CpuSeconds, process.PeakWorkingSet64));
         }
 
+        Task<HybridQuantizationResult> Quantize(IProgress<HybridProgress> progress) => calibrated
+            ? quantizer.QuantizeToFileAsync(model, data!, request.OutputPath, progress, cancellationToken)
+            : quantizer.QuantizeWithoutCalibrationToFileAsync(model, importance, request.OutputPath, progress, cancellationToken);
+        string stage = calibrated ? "calibrating" : "quantizing";
         HybridQuantizationResult result;
         if (console.Profile.Capabilities.Interactive && !CliContext.IsQuiet)
         {
@@ -285,10 +417,10 @@ internal static class QuantizeCommand
                         task.MaxValue = Math.Max(1, p.TensorCount);
                         task.Value = p.TensorsDone;
                         task.Description = p.TensorName is null
-                            ? $"block {p.Block + 1}/{p.BlockCount}: calibrating"
+                            ? $"block {p.Block + 1}/{p.BlockCount}: {stage}"
                             : $"block {p.Block + 1}/{p.BlockCount}: {Markup.Escape(p.TensorName)}";
                     });
-                    return quantizer.QuantizeToFileAsync(model, data, request.OutputPath, progress, cancellationToken).GetAwaiter().GetResult();
+                    return Quantize(progress).GetAwaiter().GetResult();
                 });
         }
         else
@@ -296,9 +428,9 @@ internal static class QuantizeCommand
             var progress = new SynchronousProgress<HybridProgress>(p =>
             {
                 if (p.TensorName is null && !CliContext.IsQuiet)
-                    console.WriteLine($"[{Invariant(clock.Elapsed.TotalSeconds, "F1")} s, {Invariant(ResidentGigabytes(), "F2")} GB] block {p.Block + 1}/{p.BlockCount}: calibrating and quantizing ({p.TensorsDone}/{p.TensorCount} tensors done)");
+                    console.WriteLine($"[{Invariant(clock.Elapsed.TotalSeconds, "F1")} s, {Invariant(ResidentGigabytes(), "F2")} GB] block {p.Block + 1}/{p.BlockCount}: {(calibrated ? "calibrating and quantizing" : "quantizing")} ({p.TensorsDone}/{p.TensorCount} tensors done)");
             });
-            result = quantizer.QuantizeToFileAsync(model, data, request.OutputPath, progress, cancellationToken).GetAwaiter().GetResult();
+            result = Quantize(progress).GetAwaiter().GetResult();
         }
         QuantizedModel q = result.Model;
         long fileBytes = new FileInfo(request.OutputPath).Length;
@@ -317,8 +449,9 @@ internal static class QuantizeCommand
             if (speedWarning is not null)
                 console.MarkupLine($"[yellow]{Markup.Escape(speedWarning)}[/]"); // the progress console: stderr
             context.WriteJson(new Report(request.ModelPath ?? ModelChoice.DisplayName(null), model.Config.Version.ToString(),
-                new CalibrationReport(calibrationText.Name, request.CalibrationRange?.ToString(), data.Samples.Count, request.Calibration.TokensPerSample),
-                plan.ToString(), result.Selector, request.Thresholds is null ? request.ScalarFraction : null, request.BitsPerWeight, request.Codebooks,
+                request.Method, request.Preset, ImportanceSource(request, importance),
+                calibrationText is null ? null : new CalibrationReport(calibrationText.Name, request.CalibrationRange?.ToString(), data!.Samples.Count, request.Calibration.TokensPerSample),
+                description, result.Selector, hybrid && request.Thresholds is null ? request.ScalarFraction : null, request.BitsPerWeight, request.Codebooks,
                 request.OutputPath, fileBytes, cost,
                 new Totals(matrices, result.Tensors.Count(t => t.Method == HybridMethod.Scalar), result.ScalarFractionByCount, result.ScalarFractionByParameters,
                     q.QuantizedTensors.Count, q.QuantizedParameterCount, q.QuantizedStoredBits, q.QuantizedBitsPerWeight, q.ParameterCount, q.StoredBits, q.BitsPerWeight),
@@ -346,9 +479,10 @@ internal static class QuantizeCommand
         }
         console.Write(table);
 
-        console.WriteLine($"model: {ModelChoice.DisplayName(request.ModelPath)} ({model.Config.Version}); calibration: {calibrationText.Description}, " +
-                          $"{data.Samples.Count} × {request.Calibration.TokensPerSample} tokens");
-        console.WriteLine($"selector: {result.Selector}" + (request.Thresholds is null ? $" (scaled for {Percent(request.ScalarFraction, "F0")} SQ by count)" : "") +
+        console.WriteLine($"model: {ModelChoice.DisplayName(request.ModelPath)} ({model.Config.Version}); " + (calibrationText is null
+            ? $"no calibration{(importance is null ? "" : $"; importance matrix {ImportanceSource(request, importance)}")}"
+            : $"calibration: {calibrationText.Description}, {data!.Samples.Count} × {request.Calibration.TokensPerSample} tokens"));
+        console.WriteLine($"method: {request.Method}{(request.Preset is null ? "" : $" (preset {request.Preset})")}; selector: {result.Selector}" + (hybrid && request.Thresholds is null ? $" (scaled for {Percent(request.ScalarFraction, "F0")} SQ by count)" : "") +
                           (request.BitsPerWeight is { } target ? $"; budget {Invariant(target, "G4")} bpw" : ""));
         console.WriteLine($"SQ: {result.Tensors.Count(t => t.Method == HybridMethod.Scalar)}/{matrices} matrices = {Percent(result.ScalarFractionByCount, "F1")} by count, " +
                           $"{Percent(result.ScalarFractionByParameters, "F1")} by parameters");
@@ -368,6 +502,10 @@ internal static class QuantizeCommand
         console.WriteLine($"wrote {request.OutputPath} ({Invariant(fileBytes, "N0")} bytes); quantizing cost {cost}");
         return 0;
     }
+
+    /// <summary>Where the importance matrix came from, for the report; null when none was used.</summary>
+    private static string? ImportanceSource(Request request, ImportanceMatrix? importance) =>
+        importance is null ? null : request.ImportancePath ?? $"collected from the calibration ({importance.TokenCount:N0} tokens)";
 
     private static string Percent(double fraction, string format) => Invariant(100 * fraction, format) + "%";
 

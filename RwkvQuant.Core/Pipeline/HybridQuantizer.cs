@@ -27,12 +27,17 @@ public sealed class HybridQuantizer
 {
     private readonly IReadOnlyDictionary<string, IScalarQuantizer> _scalarFor;
     private readonly IReadOnlyDictionary<string, IVectorQuantizer> _vectorFor;
+    private readonly IReadOnlyDictionary<string, QuantizationChoice> _pinned;
+    private readonly IReadOnlySet<string> _kept;
 
     internal HybridQuantizer(IQuantizationSelector selector, IScalarQuantizer scalar, IVectorQuantizer vector, ICodebookOptimizer? codebooks,
-        IReadOnlyDictionary<string, IScalarQuantizer> scalarFor, IReadOnlyDictionary<string, IVectorQuantizer> vectorFor)
+        IReadOnlyDictionary<string, IScalarQuantizer> scalarFor, IReadOnlyDictionary<string, IVectorQuantizer> vectorFor,
+        IReadOnlyDictionary<string, QuantizationChoice> pinned, IReadOnlySet<string> kept)
     {
         _scalarFor = scalarFor;
         _vectorFor = vectorFor;
+        _pinned = pinned;
+        _kept = kept;
         Selector = selector;
         ScalarQuantizer = scalar;
         VectorQuantizer = vector;
@@ -59,6 +64,44 @@ public sealed class HybridQuantizer
 
     /// <summary>The codebook optimizer for multiplication vectors, or null (they stay in FP32).</summary>
     public ICodebookOptimizer? CodebookOptimizer { get; }
+
+    /// <summary>The tensors sent to SQ or VQ whatever the selector says (<see cref="HybridQuantizerBuilder.PinScalar"/>), by canonical name.</summary>
+    public IReadOnlyDictionary<string, QuantizationChoice> PinnedChoices => _pinned;
+
+    /// <summary>The block matrices left unquantized (<see cref="HybridQuantizerBuilder.Keep"/>), by canonical name.</summary>
+    public IReadOnlySet<string> KeptMatrices => _kept;
+
+    /// <summary>
+    /// True when the pipeline needs a calibration pass (<see cref="QuantizeAsync"/>): it has a codebook optimizer, or a
+    /// quantizer it may use needs the full Hessian (GPTQ, GPTVQ). False when every quantizer it may use works from the
+    /// weights alone (RTN, ggml formats, k-quants) or from an <see cref="ImportanceMatrix"/>
+    /// (<see cref="IImportanceQuantizer"/>): then <see cref="QuantizeWithoutCalibrationToFileAsync"/> does the work in
+    /// one pass over the weights. With a <see cref="FixedSelector"/>, only that branch's quantizers count.
+    /// </summary>
+    public bool RequiresCalibration => CodebookOptimizer is not null || QuantizersInUse().Any(q => q.RequiresHessian && !q.Importance);
+
+    /// <summary>True when a quantizer the pipeline may use weights its rounding by an importance matrix (k-quants with <c>imatrix</c>).</summary>
+    public bool UsesImportance => QuantizersInUse().Any(q => q.RequiresHessian && q.Importance);
+
+    /// <summary>Whether each quantizer the selector and the pins may use needs a Hessian, and whether it can take importances instead.</summary>
+    private IEnumerable<(bool RequiresHessian, bool Importance)> QuantizersInUse()
+    {
+        bool onlyScalar = Selector is FixedSelector { Choice: QuantizationChoice.Scalar } && !_pinned.Values.Contains(QuantizationChoice.Vector);
+        bool onlyVector = Selector is FixedSelector { Choice: QuantizationChoice.Vector } && !_pinned.Values.Contains(QuantizationChoice.Scalar);
+        IEnumerable<(bool, bool)> scalar = onlyVector ? [] : _scalarFor.Values.Prepend(ScalarQuantizer).Select(q => (q.RequiresHessian, q is IImportanceQuantizer));
+        IEnumerable<(bool, bool)> vector = onlyScalar ? [] : _vectorFor.Values.Prepend(VectorQuantizer).Select(q => (q.RequiresHessian, false));
+        return scalar.Concat(vector);
+    }
+
+    /// <summary>
+    /// The canonical names of <paramref name="model"/>'s block matrices — every 2-D weight inside the blocks, the ones
+    /// the pipeline quantizes (att/ffn projections and LoRA matrices; not the embedding or the head) — block by block.
+    /// </summary>
+    public static IReadOnlyList<string> BlockMatrices(RwkvModel model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        return [.. LinearWeights.Of(model).Where(w => w.Block >= 0).Select(w => w.Name)];
+    }
 
     /// <summary>
     /// The canonical names of <paramref name="model"/>'s element-wise multiplication vectors (DESIGN.md section 5; v7
@@ -111,7 +154,7 @@ public sealed class HybridQuantizer
         {
             using var meter = new PhaseMeter();
             var quantized = new List<QuantizedTensor>();
-            List<HybridTensorReport> reports = Quantize(model, calibration, holdsOutput: true, quantized.Add, meter, progress, cancellationToken);
+            List<HybridTensorReport> reports = Quantize(model, calibration, null, holdsOutput: true, quantized.Add, meter, progress, cancellationToken);
             cancellationToken.ThrowIfCancellationRequested();
             return Result(QuantizedModel.Create(model, quantized), reports, meter.Costs());
         }, cancellationToken);
@@ -135,31 +178,79 @@ public sealed class HybridQuantizer
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(calibration);
         ArgumentException.ThrowIfNullOrEmpty(path);
+        return Task.Run(() => QuantizeToFile(model, calibration, null, path, progress, cancellationToken), cancellationToken);
+    }
+
+    /// <summary>
+    /// Quantizes every block matrix from its weights alone — with <paramref name="importance"/> for the quantizers that
+    /// weight by it (<see cref="IImportanceQuantizer"/>: the k-quants with <c>imatrix</c>) — in one pass, without
+    /// calibration, and writes the <c>.rwkvq</c> file as <see cref="QuantizeToFileAsync"/> does: llama-quantize's way, for
+    /// RTN, the ggml formats and the k-quants. Each matrix's relative error is weighted by the importances when there are
+    /// some, else unweighted (‖W−Q‖² / ‖W‖²).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The pipeline needs calibration (<see cref="RequiresCalibration"/>), or a
+    /// quantizer needs importances and <paramref name="importance"/> is null.</exception>
+    /// <exception cref="InvalidDataException"><paramref name="importance"/> was not made for this model.</exception>
+    /// <inheritdoc cref="QuantizeToFileAsync" path="/exception"/>
+    public Task<HybridQuantizationResult> QuantizeWithoutCalibrationToFileAsync(RwkvModel model, ImportanceMatrix? importance, string path,
+        IProgress<HybridProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        EnsureCalibrationFree(importance);
+        return Task.Run(() => QuantizeToFile(model, null, importance, path, progress, cancellationToken), cancellationToken);
+    }
+
+    /// <summary><see cref="QuantizeWithoutCalibrationToFileAsync"/> that keeps the quantized model in memory.</summary>
+    /// <inheritdoc cref="QuantizeWithoutCalibrationToFileAsync" path="/exception"/>
+    public Task<HybridQuantizationResult> QuantizeWithoutCalibrationAsync(RwkvModel model, ImportanceMatrix? importance,
+        IProgress<HybridProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        EnsureCalibrationFree(importance);
         return Task.Run(() =>
         {
             using var meter = new PhaseMeter();
-            var linear = LinearWeights.Of(model).ToDictionary(w => w.Name, StringComparer.Ordinal);
-            var replaced = new HashSet<string>(StringComparer.Ordinal);
-            List<HybridTensorReport> reports;
-            using (var file = new QuantizedModelWriter(path, model.Config))
-            {
-                reports = Quantize(model, calibration, holdsOutput: false, tensor =>
-                {
-                    file.Add(QuantizedModel.SlotFor(model, linear, tensor));
-                    replaced.Add(tensor.Name);
-                }, meter, progress, cancellationToken);
-                meter.Begin();
-                foreach (TensorData kept in QuantizedModel.KeptTensors(model, replaced))
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    file.Add(kept);
-                }
-                cancellationToken.ThrowIfCancellationRequested();
-                file.Complete(cancellationToken);
-                meter.End(QuantizationPhase.Writing);
-            }
-            return Result(QuantizedModelFile.Load(path), reports, meter.Costs());
+            var quantized = new List<QuantizedTensor>();
+            List<HybridTensorReport> reports = Quantize(model, null, importance, holdsOutput: true, quantized.Add, meter, progress, cancellationToken);
+            cancellationToken.ThrowIfCancellationRequested();
+            return Result(QuantizedModel.Create(model, quantized), reports, meter.Costs());
         }, cancellationToken);
+    }
+
+    private void EnsureCalibrationFree(ImportanceMatrix? importance)
+    {
+        if (RequiresCalibration)
+            throw new InvalidOperationException("This pipeline needs a calibration pass (GPTQ, GPTVQ or codebooks use the calibration's Hessians or importances): use QuantizeAsync or QuantizeToFileAsync.");
+        if (importance is null && UsesImportance)
+            throw new InvalidOperationException("A quantizer of this pipeline weights by an importance matrix: pass one (ImportanceMatrix.Collect or Load), or calibrate.");
+    }
+
+    private HybridQuantizationResult QuantizeToFile(RwkvModel model, CalibrationData? calibration, ImportanceMatrix? importance, string path,
+        IProgress<HybridProgress>? progress, CancellationToken cancellationToken)
+    {
+        using var meter = new PhaseMeter();
+        var linear = LinearWeights.Of(model).ToDictionary(w => w.Name, StringComparer.Ordinal);
+        var replaced = new HashSet<string>(StringComparer.Ordinal);
+        List<HybridTensorReport> reports;
+        using (var file = new QuantizedModelWriter(path, model.Config))
+        {
+            reports = Quantize(model, calibration, importance, holdsOutput: false, tensor =>
+            {
+                file.Add(QuantizedModel.SlotFor(model, linear, tensor));
+                replaced.Add(tensor.Name);
+            }, meter, progress, cancellationToken);
+            meter.Begin();
+            foreach (TensorData kept in QuantizedModel.KeptTensors(model, replaced))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                file.Add(kept);
+            }
+            cancellationToken.ThrowIfCancellationRequested();
+            file.Complete(cancellationToken);
+            meter.End(QuantizationPhase.Writing);
+        }
+        return Result(QuantizedModelFile.Load(path), reports, meter.Costs());
     }
 
     /// <summary>The result: <paramref name="reports"/> (the quantized tensors') and a line for each tensor kept in full precision.</summary>
@@ -169,14 +260,80 @@ public sealed class HybridQuantizer
         var multiplication = MultiplicationVectors(model.Config, shapes.ContainsKey).ToHashSet(StringComparer.Ordinal);
         foreach (StoredTensorInfo info in model.Tensors.Where(t => !t.IsQuantized))
         {
-            reports.Add(new HybridTensorReport(info.Name, multiplication.Contains(info.Name) ? HybridTensorKind.MultiplicationVector : HybridTensorKind.Kept,
+            HybridTensorKind kind = multiplication.Contains(info.Name) ? HybridTensorKind.MultiplicationVector
+                : _kept.Contains(info.Name) ? HybridTensorKind.Matrix
+                : HybridTensorKind.Kept;
+            reports.Add(new HybridTensorReport(info.Name, kind,
                 null, null, HybridMethod.Kept, info.Scheme, info.Parameters, info.StoredBits, null));
         }
         return new HybridQuantizationResult(model, reports, Selector.Name, phases);
     }
 
     /// <summary>Calibrates and quantizes block by block, handing each quantized tensor to <paramref name="output"/> as it is made; returns their reports.</summary>
-    private List<HybridTensorReport> Quantize(RwkvModel model, CalibrationData calibration, bool holdsOutput, Action<QuantizedTensor> output,
+    private List<HybridTensorReport> Quantize(RwkvModel model, CalibrationData? calibration, ImportanceMatrix? importance, bool holdsOutput,
+        Action<QuantizedTensor> output, PhaseMeter meter, IProgress<HybridProgress>? progress, CancellationToken cancellationToken)
+    {
+        List<LinearWeight> blockMatrices = [.. LinearWeights.Of(model).Where(w => w.Block >= 0)];
+        var names = blockMatrices.Select(w => w.Name).ToHashSet(StringComparer.Ordinal);
+        if (_kept.Concat(_pinned.Keys).FirstOrDefault(n => !names.Contains(n)) is { } unknown)
+            throw new ArgumentException($"'{unknown}' is kept or pinned, but it is no block matrix of {model.SourcePath ?? "this model"}.", nameof(model));
+        if (importance is not null)
+            importance.EnsureMatches(model, "the importance matrix");
+        return calibration is null
+            ? QuantizeWeights(model, blockMatrices, importance, output, meter, progress, cancellationToken)
+            : QuantizeCalibrated(model, calibration, holdsOutput, output, meter, progress, cancellationToken);
+    }
+
+    /// <summary>Every block matrix from its weights alone (and <paramref name="importance"/>), block by block.</summary>
+    private List<HybridTensorReport> QuantizeWeights(RwkvModel model, List<LinearWeight> blockMatrices, ImportanceMatrix? importance,
+        Action<QuantizedTensor> output, PhaseMeter meter, IProgress<HybridProgress>? progress, CancellationToken cancellationToken)
+    {
+        int blocks = model.Config.LayerCount;
+        List<LinearWeight> matrices = [.. blockMatrices.Where(w => !_kept.Contains(w.Name))];
+        int total = matrices.Count, done = 0;
+        var reports = new List<HybridTensorReport>();
+        for (int block = 0; block < blocks; block++)
+        {
+            progress?.Report(new HybridProgress(block, blocks, done, total, null));
+            foreach (LinearWeight weight in matrices.Where(w => w.Block == block))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                TensorData matrix = weight.ToMatrix(model[weight.Name]);
+                float[]? s = importance?.For(weight.Name);
+                meter.Begin();
+                (QuantizedTensor q, HybridMethod method, ProxyScore? score) = QuantizeMatrix(weight.Name, matrix, null, s, cancellationToken);
+                meter.End(method == HybridMethod.Scalar ? QuantizationPhase.Scalar : QuantizationPhase.Vector);
+                meter.Begin();
+                double relative = ImportanceWeightedError(matrix.ToFloatArray(), q.Dequantize(), weight.Columns, s);
+                meter.End(QuantizationPhase.ErrorReport);
+                meter.Begin();
+                output(q);
+                meter.End(QuantizationPhase.Writing);
+                reports.Add(new HybridTensorReport(weight.Name, HybridTensorKind.Matrix, score?.Coarse, score?.Fine, method, q.Scheme,
+                    q.ElementCount, q.StoredBits, relative));
+                NativeMemory.Release();
+                progress?.Report(new HybridProgress(block, blocks, ++done, total, weight.Name));
+            }
+        }
+        return reports;
+    }
+
+    /// <summary>Σ_j s_j Σ_i (w_ij − q_ij)² / Σ_j s_j Σ_i w_ij² (s_j = 1 without importances); 0 for an all-zero weight.</summary>
+    private static double ImportanceWeightedError(float[] weight, float[] quantized, int columns, float[]? importance)
+    {
+        double error = 0, reference = 0;
+        for (int k = 0; k < weight.Length; k++)
+        {
+            double s = importance is null ? 1 : importance[k % columns];
+            double d = weight[k] - (double)quantized[k];
+            error += s * d * d;
+            reference += s * weight[k] * (double)weight[k];
+        }
+        return reference > 0 ? error / reference : 0;
+    }
+
+    /// <summary>Sequential calibration and quantization (see the class remarks).</summary>
+    private List<HybridTensorReport> QuantizeCalibrated(RwkvModel model, CalibrationData calibration, bool holdsOutput, Action<QuantizedTensor> output,
         PhaseMeter meter, IProgress<HybridProgress>? progress, CancellationToken cancellationToken)
     {
         MemoryEstimate memory = MemoryEstimate.For(model, calibration.Options, holdsOutput);
@@ -186,7 +343,7 @@ public sealed class HybridQuantizer
                 $"Quantizing {model.SourcePath ?? "this model"} would need more memory than this machine has: {memory}. Use fewer calibration samples or tokens per sample, or a machine with more memory.");
         }
         int blocks = model.Config.LayerCount;
-        List<LinearWeight> matrices = [.. LinearWeights.Of(model).Where(w => w.Block >= 0)];
+        List<LinearWeight> matrices = [.. LinearWeights.Of(model).Where(w => w.Block >= 0 && !_kept.Contains(w.Name))];
         IReadOnlyList<string> vectors = CodebookOptimizer is null ? [] : MultiplicationVectors(model);
         int total = matrices.Count + vectors.Count, done = 0;
         var reports = new List<HybridTensorReport>();
@@ -231,7 +388,7 @@ public sealed class HybridQuantizer
                     TensorData matrix = weight.ToMatrix(canonical);
                     Hessian hessian = hessians[weight.Name];
                     meter.Begin();
-                    (QuantizedTensor q, HybridMethod method, ProxyScore? score) = QuantizeMatrix(matrix, hessian, ScalarQuantizerFor(weight.Name), VectorQuantizerFor(weight.Name), cancellationToken);
+                    (QuantizedTensor q, HybridMethod method, ProxyScore? score) = QuantizeMatrix(weight.Name, matrix, hessian, null, cancellationToken);
                     meter.End(method == HybridMethod.Scalar ? QuantizationPhase.Scalar : QuantizationPhase.Vector);
                     meter.Begin();
                     float[] w = matrix.ToFloatArray(), dequantized = q.Dequantize();
@@ -290,19 +447,26 @@ public sealed class HybridQuantizer
     }
 
     /// <summary>
-    /// The selector's choice for <paramref name="matrix"/>, quantized with <paramref name="scalar"/> or
-    /// <paramref name="vector"/>: the selector's own result when it quantized the matrix with that same quantizer (the
-    /// oracle over the pipeline's quantizers), else quantized here.
+    /// The pinned choice or the selector's for <paramref name="matrix"/>, quantized with the tensor's scalar or vector
+    /// quantizer: the selector's own result when it quantized the matrix with that same quantizer (the oracle over the
+    /// pipeline's quantizers), else quantized here — from <paramref name="importance"/> when there is no Hessian and the
+    /// quantizer weights by importances.
     /// </summary>
-    private (QuantizedTensor Tensor, HybridMethod Method, ProxyScore? Score) QuantizeMatrix(TensorData matrix, Hessian hessian,
-        IScalarQuantizer scalar, IVectorQuantizer vector, CancellationToken cancellationToken)
+    private (QuantizedTensor Tensor, HybridMethod Method, ProxyScore? Score) QuantizeMatrix(string name, TensorData matrix, Hessian? hessian,
+        float[]? importance, CancellationToken cancellationToken)
     {
-        QuantizationSelection selection = Selector.Choose(matrix, hessian, cancellationToken);
+        QuantizationSelection selection = _pinned.TryGetValue(name, out QuantizationChoice pinned)
+            ? new QuantizationSelection(pinned)
+            : Selector.Choose(matrix, hessian, cancellationToken);
         bool isScalar = selection.Choice == QuantizationChoice.Scalar;
+        IScalarQuantizer scalar = ScalarQuantizerFor(name);
+        IVectorQuantizer vector = VectorQuantizerFor(name);
         object quantizer = isScalar ? scalar : vector;
-        QuantizedTensor tensor = selection.Tensor is { } ready && ReferenceEquals(selection.QuantizedWith, quantizer)
-            ? ready
-            : isScalar ? scalar.Quantize(matrix, hessian, cancellationToken) : vector.Quantize(matrix, hessian, cancellationToken);
+        QuantizedTensor tensor = selection.Tensor is { } ready && ReferenceEquals(selection.QuantizedWith, quantizer) ? ready
+            : isScalar && hessian is null && scalar.RequiresHessian && scalar is IImportanceQuantizer weighted
+                ? weighted.Quantize(matrix, importance ?? throw new InvalidOperationException($"'{name}': {scalar.Name} needs an importance matrix."), cancellationToken)
+            : isScalar ? scalar.Quantize(matrix, hessian, cancellationToken)
+            : vector.Quantize(matrix, hessian, cancellationToken);
         return (tensor, isScalar ? HybridMethod.Scalar : HybridMethod.Vector, selection.Score);
     }
 

@@ -11,7 +11,8 @@ namespace RwkvQuant.Pipeline;
 /// coarse-to-fine proxy with the published RWKV-7 thresholds) and <see cref="UseCodebookOptimizer"/> (without it the
 /// multiplication vectors stay in FP32), and per-tensor quantizers (<see cref="UseScalarFor"/>,
 /// <see cref="UseVectorFor"/>: a tensor the selector sends to that branch uses its own quantizer, e.g. other group
-/// sizes to meet a bit budget). Each part is set at most once. A builder builds once: any call after
+/// sizes to meet a bit budget), per-tensor choices that override the selector (<see cref="PinScalar"/>,
+/// <see cref="PinVector"/>) and block matrices left unquantized (<see cref="Keep"/>). Each part is set at most once. A builder builds once: any call after
 /// <see cref="Build"/> throws <see cref="InvalidOperationException"/>. Not thread-safe.
 /// </summary>
 public sealed class HybridQuantizerBuilder
@@ -22,6 +23,8 @@ public sealed class HybridQuantizerBuilder
     private ICodebookOptimizer? _codebooks;
     private readonly Dictionary<string, IScalarQuantizer> _scalarFor = new(StringComparer.Ordinal);
     private readonly Dictionary<string, IVectorQuantizer> _vectorFor = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, QuantizationChoice> _pinned = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _kept = new(StringComparer.Ordinal);
     private bool _built;
 
     internal HybridQuantizerBuilder()
@@ -118,6 +121,47 @@ public sealed class HybridQuantizerBuilder
         return this;
     }
 
+    /// <summary>
+    /// Sends one tensor (by canonical name) to SQ whatever the selector says, with <paramref name="quantizer"/> (or the
+    /// pipeline's scalar quantizer when null): a per-tensor override such as <c>--tensor-type 'blocks.*.ffn.value.weight=q4_k'</c>.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">That tensor is already pinned, kept or has a scalar quantizer; or the builder has built.</exception>
+    public HybridQuantizerBuilder PinScalar(string tensorName, IScalarQuantizer? quantizer = null)
+    {
+        Pin(tensorName, QuantizationChoice.Scalar);
+        return quantizer is null ? this : UseScalarFor(tensorName, quantizer);
+    }
+
+    /// <summary>Sends one tensor to VQ whatever the selector says, with <paramref name="quantizer"/> (or the pipeline's vector quantizer when null).</summary>
+    /// <exception cref="InvalidOperationException">That tensor is already pinned, kept or has a vector quantizer; or the builder has built.</exception>
+    public HybridQuantizerBuilder PinVector(string tensorName, IVectorQuantizer? quantizer = null)
+    {
+        Pin(tensorName, QuantizationChoice.Vector);
+        return quantizer is null ? this : UseVectorFor(tensorName, quantizer);
+    }
+
+    /// <summary>
+    /// Leaves one block matrix (by canonical name) unquantized: it is stored in F32 as the model holds it, and the
+    /// following blocks are calibrated with it as it is (llama-quantize's <c>--exclude-weights</c>).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">That tensor is already kept or pinned, or the builder has built.</exception>
+    public HybridQuantizerBuilder Keep(string tensorName)
+    {
+        EnsureOpen();
+        ArgumentException.ThrowIfNullOrEmpty(tensorName);
+        if (_pinned.ContainsKey(tensorName) || !_kept.Add(tensorName))
+            throw new InvalidOperationException($"Tensor '{tensorName}' is already {(_kept.Contains(tensorName) ? "kept" : "pinned to a quantizer")}.");
+        return this;
+    }
+
+    private void Pin(string tensorName, QuantizationChoice choice)
+    {
+        EnsureOpen();
+        ArgumentException.ThrowIfNullOrEmpty(tensorName);
+        if (_kept.Contains(tensorName) || !_pinned.TryAdd(tensorName, choice))
+            throw new InvalidOperationException($"Tensor '{tensorName}' is already {(_kept.Contains(tensorName) ? "kept" : "pinned to a quantizer")}.");
+    }
+
     /// <summary>The immutable pipeline.</summary>
     /// <exception cref="InvalidOperationException">The scalar or vector quantizer is missing, or the builder has built.</exception>
     public HybridQuantizer Build()
@@ -129,7 +173,8 @@ public sealed class HybridQuantizerBuilder
             throw new InvalidOperationException("The hybrid quantizer needs a vector quantizer: call UseVector.");
         _built = true;
         return new HybridQuantizer(_selector ?? new ThresholdSelector(new CoarseToFineProxy(), ProxyThresholds.PublishedRwkv7), _scalar, _vector, _codebooks,
-            _scalarFor.ToDictionary(StringComparer.Ordinal), _vectorFor.ToDictionary(StringComparer.Ordinal));
+            _scalarFor.ToDictionary(StringComparer.Ordinal), _vectorFor.ToDictionary(StringComparer.Ordinal),
+            _pinned.ToDictionary(StringComparer.Ordinal), _kept.ToHashSet(StringComparer.Ordinal));
     }
 
     private void EnsureOpen()

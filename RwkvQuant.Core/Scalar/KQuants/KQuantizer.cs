@@ -12,7 +12,7 @@ namespace RwkvQuant.Scalar.KQuants;
 /// 256-value super-blocks: Q2_K, Q3_K, IQ4_XS and IQ3_S fall back to IQ4_NL, Q4_K to Q5_0 (blocks of 32), and the result is
 /// then an IQ4_NL <see cref="KQuantTensor"/> or a Q5_0 <see cref="GgmlBlockTensor"/>. Stateless and thread-safe.
 /// </summary>
-public sealed class KQuantizer : IScalarQuantizer
+public sealed class KQuantizer : IImportanceQuantizer
 {
     /// <summary>Creates a quantizer for <paramref name="options"/>.</summary>
     public KQuantizer(KQuantizerOptions options)
@@ -69,7 +69,33 @@ public sealed class KQuantizer : IScalarQuantizer
             for (int j = 0; j < columns; j++)
                 importance[j] = (float)(hessian[j, j] / 2);
         }
+        return Quantize(weight.Name, values, rows, columns, importance, cancellationToken);
+    }
 
+    /// <inheritdoc />
+    /// <remarks>With <see cref="KQuantizerOptions.UseImportance"/> false the importances are ignored, as llama-quantize
+    /// without <c>--imatrix</c>.</remarks>
+    public QuantizedTensor Quantize(TensorData weight, ReadOnlySpan<float> importance, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(weight);
+        var (values, problem) = GgmlQuantizer.ReadBlockWeight(weight, Name, $"{Options.Type} (or its fallback)");
+        if (values is null)
+            throw new ArgumentException($"Tensor '{weight.Name}' {problem}", nameof(weight));
+        int rows = (int)weight.Shape[0], columns = (int)weight.Shape[1];
+        if (!Options.UseImportance)
+            return Quantize(weight.Name, values, rows, columns, [], cancellationToken);
+        if (importance.Length != columns)
+            throw new ArgumentException($"Tensor '{weight.Name}' has {columns} columns but {importance.Length} importances.", nameof(importance));
+        foreach (float v in importance)
+        {
+            if (!(v >= 0) || float.IsInfinity(v))
+                throw new ArgumentException($"Tensor '{weight.Name}': an importance is {v}; they are finite and not negative.", nameof(importance));
+        }
+        return Quantize(weight.Name, values, rows, columns, importance.ToArray(), cancellationToken);
+    }
+
+    private QuantizedTensor Quantize(string name, float[] values, int rows, int columns, float[] importance, CancellationToken cancellationToken)
+    {
         KQuantType? format = FormatFor(columns);
         int rowBytes = format is { } t ? (int)t.StorageSize(columns) : (int)GgmlType.Q5_0.StorageSize(columns);
         var blocks = new byte[(long)rows * rowBytes];
@@ -77,7 +103,7 @@ public sealed class KQuantizer : IScalarQuantizer
         {
             // Q4_K's fallback without an importance matrix is ggml's reference Q5_0.
             GgmlBlockQuantizer.Quantize(GgmlType.Q5_0, values, blocks);
-            return new GgmlBlockTensor(weight.Name, rows, columns, GgmlType.Q5_0, blocks);
+            return new GgmlBlockTensor(name, rows, columns, GgmlType.Q5_0, blocks);
         }
         Parallel.For(0, rows, new ParallelOptions { CancellationToken = cancellationToken }, r =>
         {
@@ -89,7 +115,7 @@ public sealed class KQuantizer : IScalarQuantizer
                 KQuantBlockQuantizer.QuantizeQ5_0Row(row, importance, destination);
         });
         return format is { } kind
-            ? new KQuantTensor(weight.Name, rows, columns, kind, blocks)
-            : new GgmlBlockTensor(weight.Name, rows, columns, GgmlType.Q5_0, blocks);
+            ? new KQuantTensor(name, rows, columns, kind, blocks)
+            : new GgmlBlockTensor(name, rows, columns, GgmlType.Q5_0, blocks);
     }
 }
