@@ -34,8 +34,10 @@ internal static class GenerateCommand
         context.Examples.Add(command,
             new("rwkvquant generate --prompt \"Gets or sets the\" --tokens 200 --temperature 0", "Greedy text from the embedded default model"),
             new("rwkvquant generate default-rwkv7.rwkvq --prompt \"Represents a\" --temperature 0.8 --top-p 0.9 --seed 1", "Sampled text from a quantized model, run from its packed weights"),
-            new("rwkvquant generate tiny-rwkv-6v0-1m-FP32.bin --encoding utf16le --prompt \"The old man said\" --tokens 200", "Any model file (the v6 fixtures want UTF-16LE)"));
+            new("rwkvquant generate tiny-rwkv-6v0-1m-FP32.bin --encoding utf16le --prompt \"The old man said\" --tokens 200", "Any model file (the v6 fixtures want UTF-16LE)"),
+            new("rwkvquant generate --prompt \"Gets the\" --tokens 20 --temperature 0 --json", "The text, its tokens and the rates as JSON"));
         tokenizer.AddTo(command);
+        context.AddJson(command);
         context.AddThreads(command);
         command.SetAction((parse, cancellationToken) => context.RunAsync(parse, token =>
         {
@@ -45,13 +47,23 @@ internal static class GenerateCommand
                 TopP = parse.GetValue(topP),
                 Seed = parse.GetValue(seed),
             };
-            return Run(context, model.Path(parse), parse.GetRequiredValue(prompt), parse.GetValue(tokens), sampling,
+            return Run(context, context.IsJson(parse), model.Path(parse), parse.GetRequiredValue(prompt), parse.GetValue(tokens), sampling,
                 config => tokenizer.Create(parse, config), token);
         }, cancellationToken));
         return command;
     }
 
-    private static int Run(CliContext context, string? modelPath, string prompt, int count, SamplingOptions sampling,
+    /// <summary>What <c>generate --json</c> writes.</summary>
+    /// <param name="Text">The generated text without the prompt (undecodable bytes as \xNN).</param>
+    /// <param name="Tokens">The generated token ids.</param>
+    /// <param name="PromptSeconds">The prompt pass and the first sample.</param>
+    /// <param name="TokensPerSecond">Generation rate after the first token; null with fewer than two.</param>
+    /// <param name="Runner">"quantized engine" (a v6/v7 .rwkvq from its packed weights) or "float32 network".</param>
+    /// <param name="WeightBytesPerToken">Weight bytes the engine reads per token; null on the float32 network.</param>
+    internal sealed record Report(string Model, string Prompt, int PromptTokens, string Text, IReadOnlyList<int> Tokens, double PromptSeconds,
+        double? TokensPerSecond, string Runner, long? WeightBytesPerToken, double Temperature, double TopP, int? Seed);
+
+    private static int Run(CliContext context, bool json, string? modelPath, string prompt, int count, SamplingOptions sampling,
         Func<RwkvConfig, ITokenizer> createTokenizer, CancellationToken cancellationToken)
     {
         if (count < 0)
@@ -65,10 +77,14 @@ internal static class GenerateCommand
             ? TextGenerator.Generate(engine, promptTokens, count, sampling, tokenizer.EndOfTextToken, cancellationToken)
             : TextGenerator.Generate(network!, promptTokens, count, sampling, tokenizer.EndOfTextToken, cancellationToken);
 
-        TextWriter output = context.Console.Profile.Out.Writer;
+        TextWriter output = json ? new StringWriter() : context.Console.Profile.Out.Writer; // JSON: the text goes into the report
+        var generatedTokens = new List<int>();
         Decoder decoder = VisibleBytes.Showing(tokenizer.TextEncoding).GetDecoder(); // invalid bytes as \xNN
-        output.Write(prompt);
-        output.Flush();
+        if (!json)
+        {
+            output.Write(prompt);
+            output.Flush();
+        }
         var stopwatch = Stopwatch.StartNew();
         TimeSpan promptTime = TimeSpan.Zero;
         int generated = 0;
@@ -76,13 +92,22 @@ internal static class GenerateCommand
         {
             if (generated++ == 0)
                 promptTime = stopwatch.Elapsed; // the prompt pass and the first sample
+            generatedTokens.Add(token);
             output.Write(DecodeIncrementally(decoder, tokenizer.DecodeBytes([token]), flush: false));
             output.Flush();
         }
-        output.WriteLine(DecodeIncrementally(decoder, [], flush: true));
+        output.Write(DecodeIncrementally(decoder, [], flush: true));
         TimeSpan total = stopwatch.Elapsed;
 
         double stepSeconds = (total - promptTime).TotalSeconds;
+        if (json)
+        {
+            context.WriteJson(new Report(modelPath ?? ModelChoice.DisplayName(null), prompt, promptTokens.Length, output.ToString()!, generatedTokens,
+                promptTime.TotalSeconds, generated > 1 ? (generated - 1) / Math.Max(stepSeconds, 1e-9) : null,
+                engine is null ? "float32 network" : "quantized engine", engine?.WeightBytesPerToken, sampling.Temperature, sampling.TopP, sampling.Seed));
+            return 0;
+        }
+        output.WriteLine();
         string speed = generated > 1
             ? $"{((generated - 1) / Math.Max(stepSeconds, 1e-9)).ToString("F1", CultureInfo.InvariantCulture)} tokens/s"
             : "n/a";

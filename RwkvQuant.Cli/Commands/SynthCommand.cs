@@ -35,7 +35,9 @@ internal static class SynthCommand
         };
         context.Examples.Add(command,
             new("rwkvquant synth rwkv7-0.1b -o rwkv7-0.1b.safetensors", "The RWKV-7 World 0.1B shape (12 × 768, vocabulary 65,536) in FP16, 382 MB"),
-            new("rwkvquant synth rwkv6-14b --layers 2 -o two-blocks.safetensors", "Two real-width blocks of the RWKV-6 14B shape"));
+            new("rwkvquant synth rwkv6-14b --layers 2 -o two-blocks.safetensors", "Two real-width blocks of the RWKV-6 14B shape"),
+            new("rwkvquant synth rwkv7-0.1b -o rwkv7-0.1b.safetensors --json", "The same, the file's shape and size as JSON"));
+        context.AddJson(command);
         command.SetAction((parse, cancellationToken) => context.RunAsync(parse, token =>
         {
             SyntheticShape chosen = SyntheticModels.Find(parse.GetValue(shape)!);
@@ -55,14 +57,26 @@ internal static class SynthCommand
             string path = parse.GetValue(output)!.FullName;
             AtomicFile.EnsureWritable(path);
             long parameters = chosen.ParameterCount;
-            context.Console.MarkupLineInterpolated(
+            bool json = context.IsJson(parse);
+            IAnsiConsole console = context.ProgressConsole(json);
+            console.MarkupLineInterpolated(
                 $"{chosen.Name}: RWKV {chosen.Version}, {chosen.LayerCount} layers × {chosen.Width}, FFN {chosen.FeedForwardSize}, vocabulary {chosen.VocabularySize}, {parameters:N0} parameters, {stored}");
             var clock = Stopwatch.StartNew();
             SyntheticModels.Write(chosen, path, stored, parse.GetValue(seed), progress: null, token);
-            context.Console.MarkupLineInterpolated(
+            if (json)
+            {
+                context.WriteJson(new Report(chosen.Name, chosen.Version.ToString(), chosen.LayerCount, chosen.Width, chosen.FeedForwardSize, chosen.VocabularySize,
+                    parameters, stored.ToString().ToLowerInvariant(), path, new FileInfo(path).Length, clock.Elapsed.TotalSeconds));
+                return 0;
+            }
+            console.MarkupLineInterpolated(
                 $"wrote {path}: {new FileInfo(path).Length:N0} bytes in {clock.Elapsed.TotalSeconds:F1} s (random weights of realistic scale, not trained)");
             return 0;
         }, cancellationToken));
         return command;
     }
+
+    /// <summary>What <c>synth --json</c> writes.</summary>
+    internal sealed record Report(string Shape, string Version, int Layers, int Width, int FeedForwardSize, int VocabularySize, long Parameters,
+        string Type, string Output, long FileBytes, double Seconds);
 }

@@ -75,11 +75,42 @@ public sealed class CliJsonTests : IDisposable
     }
 
     [Fact]
-    public async Task Json_is_not_offered_where_a_command_has_none()
+    public void Every_command_offers_json()
     {
-        CliAppTests.CliRun run = await CliAppTests.RunAsync("generate", "--help");
-        Assert.Equal(0, run.ExitCode);
-        Assert.DoesNotContain("--json", run.Output, StringComparison.Ordinal);
+        var context = new CliContext(Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings { Out = new Spectre.Console.AnsiConsoleOutput(TextWriter.Null) }), TextWriter.Null);
+        System.CommandLine.RootCommand root = CliApp.Build(context);
+        Assert.NotEmpty(root.Subcommands);
+        Assert.All(root.Subcommands, c => Assert.True(c.Options.Any(o => o.Name == "--json"), $"{c.Name} has no --json"));
+    }
+
+    [Fact]
+    public async Task Generate_json_holds_the_text_the_plain_run_prints()
+    {
+        string[] args = ["generate", "--prompt", "Gets the", "--tokens", "12", "--temperature", "0"];
+        CliAppTests.CliRun plain = await CliAppTests.RunAsync(args);
+        CliAppTests.CliRun run = await CliAppTests.RunAsync([.. args, "--json"]);
+        Assert.True(run.ExitCode == 0, run.Error);
+        using JsonDocument json = Parse(run);
+        JsonElement root = json.RootElement;
+        Assert.Equal(plain.Output.TrimEnd('\n', '\r'), "Gets the" + root.GetProperty("text").GetString());
+        Assert.Equal(12, root.GetProperty("tokens").GetArrayLength());
+        Assert.Equal(8, root.GetProperty("promptTokens").GetInt32());
+        Assert.Equal("float32 network", root.GetProperty("runner").GetString());
+        Assert.True(root.GetProperty("tokensPerSecond").GetDouble() > 0);
+    }
+
+    [Fact]
+    public async Task Synth_json_describes_the_file_it_wrote()
+    {
+        string output = Path.Combine(_directory, "s.safetensors");
+        CliAppTests.CliRun run = await CliAppTests.RunAsync("synth", "rwkv7-0.1b", "--layers", "1", "--type", "bf16", "-o", output, "--json");
+        Assert.True(run.ExitCode == 0, run.Error);
+        using JsonDocument json = Parse(run);
+        JsonElement root = json.RootElement;
+        Assert.Equal(new FileInfo(output).Length, root.GetProperty("fileBytes").GetInt64());
+        Assert.Equal(768, root.GetProperty("width").GetInt32());
+        Assert.Equal("bf16", root.GetProperty("type").GetString());
+        Assert.Equal(2 * root.GetProperty("parameters").GetInt64(), root.GetProperty("fileBytes").GetInt64(), 100_000.0); // 2 bytes a weight and a header
     }
 
     [FixtureFact]
