@@ -15,7 +15,7 @@ namespace RwkvQuant.Tests.Packaging;
 /// <summary>
 /// The NuGet packages work for a consuming app: RwkvQuant.Kernels and RwkvQuant.Core are packed (from this test run's
 /// build, with a unique prerelease version) into a local folder feed; a throwaway console app in a temporary folder
-/// outside the repository references RwkvQuant.Core from that feed (TorchSharp and the rest from nuget.org), and its
+/// outside the repository references RwkvQuant.Core from that feed and its platform's libtorch package (TorchSharp and the rest from nuget.org), and its
 /// Program.cs — <c>Packaging/QuickStart/Program.cs</c>, the README's quick-start — quantizes a tiny real model through
 /// the public API, saves and reloads the <c>.rwkvq</c> file and runs the network. The packages' README, XML
 /// documentation, licence, repository commit and symbols package are checked on the way. Restores go to a temporary global
@@ -61,6 +61,15 @@ public sealed class ConsumerAppTests(ITestOutputHelper output)
             WriteApp(app, feed, packages, version);
             string quantizedPath = Path.Combine(work, "model.rwkvq");
             Dotnet(app, "build");
+            // The app has its own platform's libtorch only: RwkvQuant.Core no longer brings every platform's.
+            string bin = Path.Combine(app, "bin");
+            long bytes = Directory.GetFiles(bin, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"app output: {bytes / 1e6:F0} MB with {LibTorchPackage}"));
+            if (LibTorchPackage != "libtorch-cpu")
+            {
+                string[] libtorch = [.. Directory.GetFiles(bin, "*torch_cpu*", SearchOption.AllDirectories).Select(f => Path.GetFileName(f))];
+                Assert.Single(libtorch);
+            }
             string log = Dotnet(app, "run", "--no-build", "--", model, text, quantizedPath);
             output.WriteLine(log);
 
@@ -146,6 +155,13 @@ public sealed class ConsumerAppTests(ITestOutputHelper output)
     private static double Parse(string value) => double.Parse(value, NumberStyles.Float, CultureInfo.InvariantCulture);
 
     /// <summary>The throwaway app: its own project, NuGet.config and empty Directory.*.props so nothing of the repository applies.</summary>
+    /// <summary>The libtorch an app on this machine adds next to RwkvQuant.Core (which brings TorchSharp without libtorch).</summary>
+    private static string LibTorchPackage => System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier switch
+    {
+        "linux-x64" or "osx-arm64" or "win-x64" => $"libtorch-cpu-{System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier}",
+        _ => "libtorch-cpu",
+    };
+
     private static void WriteApp(string app, string feed, string packages, string version)
     {
         File.Copy(QuickStartProgram(RepositoryRoot()), Path.Combine(app, "Program.cs"));
@@ -159,6 +175,7 @@ public sealed class ConsumerAppTests(ITestOutputHelper output)
               </PropertyGroup>
               <ItemGroup>
                 <PackageReference Include="RwkvQuant.Core" Version="{version}" />
+                <PackageReference Include="{LibTorchPackage}" Version="2.10.0" />
               </ItemGroup>
             </Project>
             """);
