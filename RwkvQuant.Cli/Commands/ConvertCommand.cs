@@ -51,7 +51,8 @@ internal static class ConvertCommand
         command.SetAction((parse, cancellationToken) => context.RunAsync(parse, token =>
         {
             string path = parse.GetRequiredValue(output).FullName;
-            string extension = Path.GetExtension(path);
+            string extension = Path.GetExtension(path).ToLowerInvariant();
+            bool json = context.IsJson(parse);
             if (!TypesByExtension.TryGetValue(extension, out string[]? types))
                 throw new ArgumentException($"-o '{path}': the extension '{extension}' names no container; use .bin (rwkv.cpp), .safetensors or .pth.");
             string chosen = parse.GetValue(type)!.ToLowerInvariant();
@@ -61,10 +62,10 @@ internal static class ConvertCommand
             string? source = model.Path(parse);
             var clock = Stopwatch.StartNew();
             RwkvModel loaded = ModelChoice.Load(source);
-            Convert(loaded, path, extension.ToLowerInvariant(), chosen, context.ProgressConsole(context.IsJson(parse)), token);
+            Convert(loaded, path, extension, chosen, context.ProgressConsole(json), token);
             long bytes = new FileInfo(path).Length;
-            string container = extension.ToLowerInvariant() switch { ".bin" => "rwkv.cpp", ".safetensors" => "safetensors", _ => "PyTorch .pth" };
-            if (context.IsJson(parse))
+            string container = extension switch { ".bin" => "rwkv.cpp", ".safetensors" => "safetensors", _ => "PyTorch .pth" };
+            if (json)
             {
                 context.WriteJson(new Report(source ?? ModelChoice.DisplayName(null), path, container, chosen, loaded.Config.Version.ToString(), bytes,
                     clock.Elapsed.TotalSeconds));
