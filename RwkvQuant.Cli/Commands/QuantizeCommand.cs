@@ -111,6 +111,16 @@ internal static class QuantizeCommand
         {
             Description = "An importance matrix made by `rwkvquant imatrix` for the same model: the -imat methods then need no calibration pass, so several quantizations reuse one calibration.",
         };
+        var embeddingType = new Option<string?>("--embedding-type")
+        {
+            Description = "emb.weight: f16 (default), bf16 or f32 kept, or quantized from its weights alone with rtn or a ggml format (q4_0 … q8_0, q2_k … iq3_s) " +
+                          "(llama-quantize's --token-embedding-type). The engine looks rows up in the packed form.",
+        };
+        var headType = new Option<string?>("--head-type")
+        {
+            Description = "head.weight: f16 (default), bf16 or f32 kept, or quantized from its weights alone like --embedding-type (llama-quantize's --output-tensor-type). " +
+                          "A kept embedding and head share one type.",
+        };
         var preset = new Option<string?>("--preset")
         {
             Description = "Named settings: " + QuantizePreset.Listing + ". A preset sets the method and its settings; --keep, --tensor-type and --no-codebooks may be added.",
@@ -121,7 +131,7 @@ internal static class QuantizeCommand
             "Quantize a model with RWKVQuant: GPTQ 3-bit (SQ; act-order, groups of 32 with 6-bit scales) or GPTVQ d1 b3 (VQ) per block matrix as the " +
             "coarse-to-fine proxy decides, activation-weighted codebooks for the multiplication vectors, embedding and head in FP16; calibration runs block by block.")
         {
-            model.Model, method, preset, bits, groupSize, symmetric, actOrder, damp, vqDimension, keep, tensorType, imatrix,
+            model.Model, method, preset, bits, groupSize, symmetric, actOrder, damp, vqDimension, keep, tensorType, embeddingType, headType, imatrix,
             calibration, calibrationDocuments, samples, sampleTokens, seed, tauC, tauF, fraction, bitsPerWeight, allocate, noCodebooks, recipe, output,
             evaluation, evaluationDocuments, evaluationBytes, speedTokens,
         };
@@ -189,6 +199,10 @@ internal static class QuantizeCommand
                 _ = settings.Gptq(GptqOptions.Default);
             TensorTypeRule[] rules = [.. (parse.GetValue(keep) ?? []).Select(k => new TensorTypeRule(k, null, "--keep")),
                 .. (chosen?.TensorTypes ?? []).Concat(parse.GetValue(tensorType) ?? []).Select(t => TensorTypeRule.Parse(t, settings))];
+            OutsideBlocksType embeddingChoice = OutsideBlocksType.Parse("--embedding-type", parse.GetValue(embeddingType), settings);
+            OutsideBlocksType headChoice = OutsideBlocksType.Parse("--head-type", parse.GetValue(headType), settings);
+            if (embeddingChoice.Kept is { } ke && headChoice.Kept is { } kh && ke != kh)
+                throw new ArgumentException($"--embedding-type {parse.GetValue(embeddingType)} and --head-type {parse.GetValue(headType)}: a kept embedding and head share one type (or quantize one of them).");
             string? modelPath = model.Path(parse);
             string? calibrationPath = parse.GetValue(calibration)?.FullName, outputPath = parse.GetValue(output)?.FullName;
             string? imatrixPath = parse.GetValue(imatrix)?.FullName;
@@ -209,6 +223,8 @@ internal static class QuantizeCommand
                     chosen?.Name,
                     settings,
                     rules,
+                    embeddingChoice,
+                    headChoice,
                     imatrixPath,
                     calibrationPath,
                     range is null ? null : DocumentRange.Parse(range),
@@ -253,7 +269,7 @@ internal static class QuantizeCommand
     }
 
     private sealed record Request(string? ModelPath, string Method, string? Preset, QuantizerSettings Settings, IReadOnlyList<TensorTypeRule> Rules,
-        string? ImportancePath, string? CalibrationPath, DocumentRange? CalibrationRange, CalibrationOptions Calibration,
+        OutsideBlocksType Embedding, OutsideBlocksType Head, string? ImportancePath, string? CalibrationPath, DocumentRange? CalibrationRange, CalibrationOptions Calibration,
         ProxyThresholds? Thresholds, double ScalarFraction, double? BitsPerWeight, bool Allocate, bool Codebooks, HybridRecipe Recipe, string OutputPath,
         string? EvaluationPath, DocumentRange? EvaluationRange, int EvaluationBytes, int SpeedTokens);
 
@@ -338,6 +354,21 @@ internal static class QuantizeCommand
         {
             (HybridQuantizerBuilder builder, description) = QuantizeMethod.Pipeline(request.Method, p, request.Settings);
             ruleLines = TensorTypeRule.Apply(request.Rules, builder, blockMatrices, model.Tensors.Keys);
+            if (request.Embedding.Quantizer is { } e)
+            {
+                builder.UseForEmbedding(e);
+                ruleLines = [.. ruleLines, $"emb.weight: {e.Name}"];
+            }
+            if (request.Head.Quantizer is { } h)
+            {
+                builder.UseForHead(h);
+                ruleLines = [.. ruleLines, $"head.weight: {h.Name}"];
+            }
+            if ((request.Embedding.Kept ?? request.Head.Kept) is { } keptType && keptType != TensorDataType.F16)
+            {
+                builder.KeepEmbeddingAndHeadAs(keptType);
+                ruleLines = [.. ruleLines, $"embedding and head kept in {keptType}"];
+            }
             return builder.Build();
         }
         HybridQuantizer quantizer = Build(plan, out string description, out IReadOnlyList<string> rules);
@@ -453,7 +484,7 @@ internal static class QuantizeCommand
                 calibrationText is null ? null : new CalibrationReport(calibrationText.Name, request.CalibrationRange?.ToString(), data!.Samples.Count, request.Calibration.TokensPerSample),
                 description, result.Selector, hybrid && request.Thresholds is null ? request.ScalarFraction : null, request.BitsPerWeight, request.Codebooks,
                 request.OutputPath, fileBytes, cost,
-                new Totals(matrices, result.Tensors.Count(t => t.Method == HybridMethod.Scalar), result.ScalarFractionByCount, result.ScalarFractionByParameters,
+                new Totals(matrices, result.Tensors.Count(t => t.Kind == HybridTensorKind.Matrix && t.Method == HybridMethod.Scalar), result.ScalarFractionByCount, result.ScalarFractionByParameters,
                     q.QuantizedTensors.Count, q.QuantizedParameterCount, q.QuantizedStoredBits, q.QuantizedBitsPerWeight, q.ParameterCount, q.StoredBits, q.BitsPerWeight),
                 quality, speed,
                 [.. result.Tensors.Select(t => new TensorReport(t.Name, t.Kind, CliJson.Finite(t.CoarseProxy), CliJson.Finite(t.FineProxy), t.Method, t.Scheme,
@@ -468,7 +499,7 @@ internal static class QuantizeCommand
         {
             table.AddRow(
                 Markup.Escape(t.Name),
-                t.Kind switch { HybridTensorKind.Matrix => "matrix", HybridTensorKind.MultiplicationVector => "mul. vector", _ => "other" },
+                t.Kind switch { HybridTensorKind.Matrix => "matrix", HybridTensorKind.MultiplicationVector => "mul. vector", HybridTensorKind.EmbeddingOrHead => "emb/head", _ => "other" },
                 Optional(t.CoarseProxy, "F3"),
                 Optional(t.FineProxy, "F2"),
                 t.Method switch { HybridMethod.Scalar => "SQ", HybridMethod.Vector => "VQ", HybridMethod.Codebook => "codebook", _ => "kept" },
@@ -484,7 +515,7 @@ internal static class QuantizeCommand
             : $"calibration: {calibrationText.Description}, {data!.Samples.Count} × {request.Calibration.TokensPerSample} tokens"));
         console.WriteLine($"method: {request.Method}{(request.Preset is null ? "" : $" (preset {request.Preset})")}; selector: {result.Selector}" + (hybrid && request.Thresholds is null ? $" (scaled for {Percent(request.ScalarFraction, "F0")} SQ by count)" : "") +
                           (request.BitsPerWeight is { } target ? $"; budget {Invariant(target, "G4")} bpw" : ""));
-        console.WriteLine($"SQ: {result.Tensors.Count(t => t.Method == HybridMethod.Scalar)}/{matrices} matrices = {Percent(result.ScalarFractionByCount, "F1")} by count, " +
+        console.WriteLine($"SQ: {result.Tensors.Count(t => t.Kind == HybridTensorKind.Matrix && t.Method == HybridMethod.Scalar)}/{matrices} matrices = {Percent(result.ScalarFractionByCount, "F1")} by count, " +
                           $"{Percent(result.ScalarFractionByParameters, "F1")} by parameters");
         console.WriteLine($"quantized tensors: {q.QuantizedTensors.Count}, {Invariant(q.QuantizedParameterCount, "N0")} parameters, {Invariant(q.QuantizedBitsPerWeight, "F4")} bpw");
         console.WriteLine($"whole model: {Invariant(q.ParameterCount, "N0")} parameters, {Invariant(q.BitsPerWeight, "F4")} bpw");

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using RwkvQuant.Codebooks;
+using RwkvQuant.Formats;
 using RwkvQuant.Formats.Ggml;
 using RwkvQuant.Kernels.Packed;
 using RwkvQuant.Pipeline;
@@ -289,5 +290,36 @@ internal sealed record TensorTypeRule(string Pattern, string? Method, string Fla
                 builder.PinVector(name, rule.Vector);
         }
         return lines;
+    }
+}
+
+/// <summary><c>--embedding-type</c> / <c>--head-type</c>: a storage type (kept) or a quantizer that needs no calibration.</summary>
+internal sealed record OutsideBlocksType(TensorDataType? Kept, IScalarQuantizer? Quantizer)
+{
+    /// <exception cref="ArgumentException">An unknown type, or a method that needs calibration (GPTQ, GPTVQ, -imat).</exception>
+    public static OutsideBlocksType Parse(string flag, string? text, QuantizerSettings settings)
+    {
+        switch (text?.ToLowerInvariant())
+        {
+            case null:
+                return new(null, null);
+            case "f16":
+                return new(TensorDataType.F16, null);
+            case "bf16":
+                return new(TensorDataType.BF16, null);
+            case "f32":
+                return new(TensorDataType.F32, null);
+        }
+        try
+        {
+            (IScalarQuantizer? scalar, _) = QuantizeMethod.ForMatrix(text, settings.For(text));
+            if (scalar is null || scalar.RequiresHessian)
+                throw new ArgumentException("it is quantized from its weights alone: f16, bf16, f32, rtn or a ggml format without -imat.");
+            return new(null, scalar);
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"{flag} {text}: {CliContext.OneLine(e)}", e);
+        }
     }
 }

@@ -148,7 +148,7 @@ public sealed class ImportanceMatrix
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
             Tensor x = input.detach().reshape(-1, width).to(ScalarType.Float64);
-            double[] sum = x.square().sum([0L]).data<double>().ToArray(); // sum(0) would be sum(ScalarType.Byte)
+            double[] sum = x.mul(x).sum([0L]).data<double>().ToArray(); // not square(): it makes a finalizer-freed Scalar; sum(0) would be sum(ScalarType.Byte)
             if (!sum.All(double.IsFinite))
                 throw new InvalidOperationException($"The calibration inputs of '{weightName}' hold NaN or infinity.");
             long count = x.shape[0];

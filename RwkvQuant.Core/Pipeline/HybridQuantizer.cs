@@ -32,8 +32,12 @@ public sealed class HybridQuantizer
 
     internal HybridQuantizer(IQuantizationSelector selector, IScalarQuantizer scalar, IVectorQuantizer vector, ICodebookOptimizer? codebooks,
         IReadOnlyDictionary<string, IScalarQuantizer> scalarFor, IReadOnlyDictionary<string, IVectorQuantizer> vectorFor,
-        IReadOnlyDictionary<string, QuantizationChoice> pinned, IReadOnlySet<string> kept)
+        IReadOnlyDictionary<string, QuantizationChoice> pinned, IReadOnlySet<string> kept,
+        IScalarQuantizer? embedding, IScalarQuantizer? head, TensorDataType embeddingType)
     {
+        EmbeddingQuantizer = embedding;
+        HeadQuantizer = head;
+        EmbeddingType = embeddingType;
         _scalarFor = scalarFor;
         _vectorFor = vectorFor;
         _pinned = pinned;
@@ -67,6 +71,15 @@ public sealed class HybridQuantizer
 
     /// <summary>The tensors sent to SQ or VQ whatever the selector says (<see cref="HybridQuantizerBuilder.PinScalar"/>), by canonical name.</summary>
     public IReadOnlyDictionary<string, QuantizationChoice> PinnedChoices => _pinned;
+
+    /// <summary>The embedding's quantizer (weights alone), or null: kept as <see cref="EmbeddingType"/>.</summary>
+    public IScalarQuantizer? EmbeddingQuantizer { get; }
+
+    /// <summary>The head's quantizer (weights alone), or null: kept as <see cref="EmbeddingType"/>.</summary>
+    public IScalarQuantizer? HeadQuantizer { get; }
+
+    /// <summary>The type of the embedding and head when kept (F16 by default).</summary>
+    public TensorDataType EmbeddingType { get; }
 
     /// <summary>The block matrices left unquantized (<see cref="HybridQuantizerBuilder.Keep"/>), by canonical name.</summary>
     public IReadOnlySet<string> KeptMatrices => _kept;
@@ -156,7 +169,7 @@ public sealed class HybridQuantizer
             var quantized = new List<QuantizedTensor>();
             List<HybridTensorReport> reports = Quantize(model, calibration, null, holdsOutput: true, quantized.Add, meter, progress, cancellationToken);
             cancellationToken.ThrowIfCancellationRequested();
-            return Result(QuantizedModel.Create(model, quantized), reports, meter.Costs());
+            return Result(QuantizedModel.Create(model, quantized, EmbeddingType), reports, meter.Costs());
         }, cancellationToken);
     }
 
@@ -214,7 +227,7 @@ public sealed class HybridQuantizer
             var quantized = new List<QuantizedTensor>();
             List<HybridTensorReport> reports = Quantize(model, null, importance, holdsOutput: true, quantized.Add, meter, progress, cancellationToken);
             cancellationToken.ThrowIfCancellationRequested();
-            return Result(QuantizedModel.Create(model, quantized), reports, meter.Costs());
+            return Result(QuantizedModel.Create(model, quantized, EmbeddingType), reports, meter.Costs());
         }, cancellationToken);
     }
 
@@ -241,7 +254,7 @@ public sealed class HybridQuantizer
                 replaced.Add(tensor.Name);
             }, meter, progress, cancellationToken);
             meter.Begin();
-            foreach (TensorData kept in QuantizedModel.KeptTensors(model, replaced))
+            foreach (TensorData kept in QuantizedModel.KeptTensors(model, replaced, EmbeddingType))
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 file.Add(kept);
@@ -279,9 +292,28 @@ public sealed class HybridQuantizer
             throw new ArgumentException($"'{unknown}' is kept or pinned, but it is no block matrix of {model.SourcePath ?? "this model"}.", nameof(model));
         if (importance is not null)
             importance.EnsureMatches(model, "the importance matrix");
-        return calibration is null
+        List<HybridTensorReport> reports = calibration is null
             ? QuantizeWeights(model, blockMatrices, importance, output, meter, progress, cancellationToken)
             : QuantizeCalibrated(model, calibration, holdsOutput, output, meter, progress, cancellationToken);
+        foreach ((string name, IScalarQuantizer? quantizer) in new[] { ("emb.weight", EmbeddingQuantizer), ("head.weight", HeadQuantizer) })
+        {
+            if (quantizer is null || !model.Tensors.TryGetValue(name, out TensorData? tensor))
+                continue;
+            cancellationToken.ThrowIfCancellationRequested();
+            meter.Begin();
+            TensorData matrix = tensor.Shape.Count == 2 ? tensor : tensor.Reshape([tensor.Shape[0], tensor.ElementCount / tensor.Shape[0]]);
+            QuantizedTensor q = quantizer.Quantize(matrix, null, cancellationToken);
+            meter.End(QuantizationPhase.Scalar);
+            meter.Begin();
+            double relative = ImportanceWeightedError(matrix.ToFloatArray(), q.Dequantize(), (int)matrix.Shape[1], null);
+            meter.End(QuantizationPhase.ErrorReport);
+            meter.Begin();
+            output(q);
+            meter.End(QuantizationPhase.Writing);
+            reports.Add(new HybridTensorReport(name, HybridTensorKind.EmbeddingOrHead, null, null, HybridMethod.Scalar, q.Scheme, q.ElementCount, q.StoredBits, relative));
+            NativeMemory.Release();
+        }
+        return reports;
     }
 
     /// <summary>Every block matrix from its weights alone (and <paramref name="importance"/>), block by block.</summary>

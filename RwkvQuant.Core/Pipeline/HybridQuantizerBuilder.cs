@@ -1,3 +1,4 @@
+using RwkvQuant.Formats;
 using RwkvQuant.Codebooks;
 using RwkvQuant.Proxy;
 using RwkvQuant.Quantization;
@@ -25,6 +26,8 @@ public sealed class HybridQuantizerBuilder
     private readonly Dictionary<string, IVectorQuantizer> _vectorFor = new(StringComparer.Ordinal);
     private readonly Dictionary<string, QuantizationChoice> _pinned = new(StringComparer.Ordinal);
     private readonly HashSet<string> _kept = new(StringComparer.Ordinal);
+    private IScalarQuantizer? _embedding, _head;
+    private TensorDataType _embeddingType = TensorDataType.F16;
     private bool _built;
 
     internal HybridQuantizerBuilder()
@@ -154,6 +157,52 @@ public sealed class HybridQuantizerBuilder
         return this;
     }
 
+    /// <summary>
+    /// Quantizes the embedding <c>emb.weight</c> <c>[V, C]</c> with <paramref name="quantizer"/>, from its weights alone
+    /// (llama-quantize's <c>--token-embedding-type</c>); by default it is kept in FP16.
+    /// </summary>
+    /// <exception cref="ArgumentException">The quantizer needs a Hessian (GPTQ, importance-weighted k-quants): the
+    /// embedding has no calibration inputs.</exception>
+    /// <exception cref="InvalidOperationException">Already set, or the builder has built.</exception>
+    public HybridQuantizerBuilder UseForEmbedding(IScalarQuantizer quantizer)
+    {
+        EnsureOpen();
+        _embedding = OutsideBlocks(quantizer, _embedding, "embedding");
+        return this;
+    }
+
+    /// <summary>Quantizes the head <c>head.weight</c> <c>[V, C]</c> with <paramref name="quantizer"/>, from its weights
+    /// alone (llama-quantize's <c>--output-tensor-type</c>); by default it is kept in FP16.</summary>
+    /// <exception cref="ArgumentException">The quantizer needs a Hessian.</exception>
+    /// <exception cref="InvalidOperationException">Already set, or the builder has built.</exception>
+    public HybridQuantizerBuilder UseForHead(IScalarQuantizer quantizer)
+    {
+        EnsureOpen();
+        _head = OutsideBlocks(quantizer, _head, "head");
+        return this;
+    }
+
+    /// <summary>The type the embedding and head are kept in when not quantized: F16 (default), BF16 or F32.</summary>
+    /// <exception cref="ArgumentException">Another type.</exception>
+    public HybridQuantizerBuilder KeepEmbeddingAndHeadAs(TensorDataType type)
+    {
+        EnsureOpen();
+        if (type is not (TensorDataType.F16 or TensorDataType.BF16 or TensorDataType.F32))
+            throw new ArgumentException($"The embedding and head are kept as F16, BF16 or F32, not {type}.", nameof(type));
+        _embeddingType = type;
+        return this;
+    }
+
+    private static IScalarQuantizer OutsideBlocks(IScalarQuantizer quantizer, IScalarQuantizer? existing, string what)
+    {
+        ArgumentNullException.ThrowIfNull(quantizer);
+        if (existing is not null)
+            throw new InvalidOperationException($"The {what} already has a quantizer ({existing.Name}).");
+        if (quantizer.RequiresHessian)
+            throw new ArgumentException($"{quantizer.Name} needs a Hessian, and the {what} is quantized from its weights alone: choose RTN, a ggml format or a k-quant without importances.", nameof(quantizer));
+        return quantizer;
+    }
+
     private void Pin(string tensorName, QuantizationChoice choice)
     {
         EnsureOpen();
@@ -174,7 +223,7 @@ public sealed class HybridQuantizerBuilder
         _built = true;
         return new HybridQuantizer(_selector ?? new ThresholdSelector(new CoarseToFineProxy(), ProxyThresholds.PublishedRwkv7), _scalar, _vector, _codebooks,
             _scalarFor.ToDictionary(StringComparer.Ordinal), _vectorFor.ToDictionary(StringComparer.Ordinal),
-            _pinned.ToDictionary(StringComparer.Ordinal), _kept.ToHashSet(StringComparer.Ordinal));
+            _pinned.ToDictionary(StringComparer.Ordinal), _kept.ToHashSet(StringComparer.Ordinal), _embedding, _head, _embeddingType);
     }
 
     private void EnsureOpen()

@@ -11,4 +11,8 @@ public enum HybridTensorKind
 
     /// <summary>Any other tensor (embedding, head, norms, decays…): kept in full precision.</summary>
     Kept,
+
+    /// <summary>The embedding or the head, quantized from its weights alone (<see cref="HybridQuantizerBuilder.UseForEmbedding"/>,
+    /// <see cref="HybridQuantizerBuilder.UseForHead"/>).</summary>
+    EmbeddingOrHead,
 }

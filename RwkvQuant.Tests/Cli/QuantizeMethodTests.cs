@@ -143,6 +143,9 @@ public sealed class QuantizeMethodTests : IDisposable
     [InlineData(new[] { "--method", "q4_0", "--tensor-type", "blocks.*=hybrid" }, "a matrix takes one method")]
     [InlineData(new[] { "--method", "q4_0", "--tensor-type", "blocks.*=q7_0" }, "--tensor-type 'blocks.*=q7_0': Unknown method 'q7_0'")]
     [InlineData(new[] { "--method", "q4_0", "--imatrix", "MISSING" }, "does not exist; make one with `rwkvquant imatrix`")]
+    [InlineData(new[] { "--method", "q4_0", "--embedding-type", "gptq" }, "--embedding-type gptq: it is quantized from its weights alone")]
+    [InlineData(new[] { "--method", "q4_0", "--head-type", "q3_k-imat" }, "--head-type q3_k-imat: it is quantized from its weights alone")]
+    [InlineData(new[] { "--method", "q4_0", "--embedding-type", "bf16", "--head-type", "f32" }, "a kept embedding and head share one type")]
     public async Task Inconsistent_settings_are_one_error_line_and_write_nothing(string[] arguments, string message)
     {
         string output = OutputPath();
@@ -193,5 +196,26 @@ public sealed class QuantizeMethodTests : IDisposable
         }
         Assert.Equal(typeof(GptqQuantizer), RwkvQuant.Cli.Commands.QuantizeMethod.ForMatrix("gptq", RwkvQuant.Cli.Commands.QuantizerSettings.None).Scalar!.GetType());
         Assert.Equal(typeof(KQuantizer), RwkvQuant.Cli.Commands.QuantizeMethod.ForMatrix("IQ3_S-imat", RwkvQuant.Cli.Commands.QuantizerSettings.None).Scalar!.GetType());
+    }
+
+    [FixtureFact]
+    public async Task Embedding_and_head_types_are_stored_and_the_file_generates_on_the_engine()
+    {
+        string output = OutputPath();
+        CliAppTests.CliRun run = await CliAppTests.RunAsync(["quantize", Model, "--method", "q4_0", "--embedding-type", "q8_0", "--head-type", "q4_k",
+            "-o", output, .. NoMeasurements]);
+        Assert.True(run.ExitCode == 0, run.Error);
+        Assert.Contains("override emb.weight: ggml q8_0", run.Output, StringComparison.Ordinal);
+        Assert.Matches(@"head\.weight\s.*emb/head.*SQ", run.Output);
+        QuantizedModel q = QuantizedModelFile.Load(output);
+        Assert.Equal(GgmlType.Q8_0, ((GgmlBlockTensor)q.QuantizedTensors.Single(t => t.Name == "emb.weight")).Type);
+        Assert.Contains(q.QuantizedTensors, t => t.Name == "head.weight");
+        Assert.Matches(@"SQ: (\d+)/\1 matrices", run.Output); // the embedding and head are not counted as block matrices
+
+        CliAppTests.CliRun generate = await CliAppTests.RunAsync("generate", output, "--prompt", "The", "--tokens", "8", "--temperature", "0", "--json");
+        Assert.True(generate.ExitCode == 0, generate.Error);
+        using JsonDocument json = JsonDocument.Parse(generate.Output);
+        Assert.Equal("quantized engine", json.RootElement.GetProperty("runner").GetString());
+        Assert.Equal(8, json.RootElement.GetProperty("tokens").GetArrayLength());
     }
 }

@@ -1,3 +1,4 @@
+using RwkvQuant.Proxy;
 using RwkvQuant.Calibration;
 using RwkvQuant.Codebooks;
 using RwkvQuant.Corpora;
@@ -100,6 +101,20 @@ public sealed class RwkvEngineTests(ITestOutputHelper output) : IDisposable
             tensors.Add(new MultiplicationVectorTensor(codebooks.Quantize(vector, Enumerable.Repeat(1f, (int)vector.ElementCount).ToArray())));
         }
         AssertRunsLikeDequantized(model, QuantizedModel.Create(model, tensors), "mixed-v6");
+    }
+
+    [FixtureFact]
+    public async Task A_model_with_a_quantized_embedding_and_head_runs_from_its_rwkvq_file_like_its_dequantization()
+    {
+        RwkvModel model = Load(V7);
+        HybridQuantizer quantizer = HybridQuantizer.CreateBuilder().UseSelector(FixedSelector.Scalar)
+            .UseScalar(new GgmlQuantizer(new GgmlQuantizerOptions(GgmlType.Q8_0))).UseVector(new GptvqQuantizer())
+            .UseForEmbedding(new GgmlQuantizer(new GgmlQuantizerOptions(GgmlType.Q4_0)))
+            .UseForHead(new GgmlQuantizer(new GgmlQuantizerOptions(GgmlType.Q5_1))).Build();
+        QuantizedModel quantized = (await quantizer.QuantizeWithoutCalibrationAsync(model, null)).Model;
+        Assert.Equal(GgmlType.Q4_0, ((GgmlBlockTensor)quantized.QuantizedTensors.Single(t => t.Name == "emb.weight")).Type);
+        Assert.Equal(GgmlType.Q5_1, ((GgmlBlockTensor)quantized.QuantizedTensors.Single(t => t.Name == "head.weight")).Type);
+        AssertRunsLikeDequantized(model, quantized, "emb-head-v7");
     }
 
     [FixtureTheory]
@@ -260,7 +275,9 @@ public sealed class RwkvEngineTests(ITestOutputHelper output) : IDisposable
         foreach (int token in Tokens(source.Config.VocabularySize))
             Assert.Equal(dequantized.Step(token, expectedState), dequantizedFromFile.Step(token, actualState));
         File.Delete(path); // closed once loaded
-        long quantizedStored = loaded.QuantizedTensors.Where(t => t is not MultiplicationVectorTensor).Sum(t => (t.StoredBits + 7) / 8);
+        // A token reads every quantized matrix whole, and one row of a quantized embedding (its share of the bytes).
+        long quantizedStored = loaded.QuantizedTensors.Where(t => t is not MultiplicationVectorTensor)
+            .Sum(t => t.Name == "emb.weight" ? ((t.StoredBits + 7) / 8 + t.Rows - 1) / t.Rows : (t.StoredBits + 7) / 8);
         Assert.Equal(quantizedStored, engine.QuantizedWeightBytesPerToken);
     }
 

@@ -158,4 +158,27 @@ public sealed class PipelineWithoutCalibrationTests : IDisposable
         ArgumentException e = await Assert.ThrowsAsync<ArgumentException>(() => unknown.QuantizeWithoutCalibrationAsync(model, null));
         Assert.Contains("'blocks.99.att.key.weight' is kept or pinned, but it is no block matrix", e.Message, StringComparison.Ordinal);
     }
+
+    [FixtureFact]
+    public async Task The_embedding_and_head_take_their_own_quantizer_or_type()
+    {
+        RwkvModel model = V7();
+        var q8 = new GgmlQuantizer(new GgmlQuantizerOptions(GgmlType.Q8_0));
+        HybridQuantizer quantizer = HybridQuantizer.CreateBuilder().UseSelector(FixedSelector.Scalar).UseScalar(new RoundToNearestQuantizer()).UseVector(Gptvq())
+            .UseForEmbedding(q8).KeepEmbeddingAndHeadAs(TensorDataType.BF16).Build();
+        string path = Path.Combine(_directory, "emb.rwkvq");
+        HybridQuantizationResult result = await quantizer.QuantizeWithoutCalibrationToFileAsync(model, null, path);
+        QuantizedModel q = QuantizedModelFile.Load(path);
+        var embedding = (GgmlBlockTensor)q.QuantizedTensors.Single(t => t.Name == "emb.weight");
+        Assert.Equal(((GgmlBlockTensor)q8.Quantize(model["emb.weight"])).Blocks.ToArray(), embedding.Blocks.ToArray());
+        Assert.Equal(TensorDataType.BF16, q.FullPrecisionTensors.Single(t => t.Name == "head.weight").Type);
+        HybridTensorReport report = result.Tensors.Single(t => t.Name == "emb.weight");
+        Assert.Equal((HybridTensorKind.EmbeddingOrHead, HybridMethod.Scalar, "ggml q8_0"), (report.Kind, report.Method, report.Scheme));
+        Assert.InRange(report.RelativeError!.Value, 1e-7, 1e-3);
+        Assert.Equal(1.0, result.ScalarFractionByCount); // the block matrices only
+
+        Assert.Throws<ArgumentException>(() => HybridQuantizer.CreateBuilder().UseForHead(new GptqQuantizer()));
+        Assert.Throws<ArgumentException>(() => HybridQuantizer.CreateBuilder().KeepEmbeddingAndHeadAs(TensorDataType.I8));
+        Assert.Throws<InvalidOperationException>(() => HybridQuantizer.CreateBuilder().UseForHead(q8).UseForHead(q8));
+    }
 }
