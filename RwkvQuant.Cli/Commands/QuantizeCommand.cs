@@ -340,7 +340,6 @@ internal static class QuantizeCommand
         IAnsiConsole console = context.ProgressConsole(json);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         RwkvModel model = ModelChoice.Load(request.ModelPath);
-        ITokenizer tokenizer = createTokenizer(model.Config);
         bool hybrid = request.Method.Equals(QuantizeMethod.Hybrid, StringComparison.OrdinalIgnoreCase);
 
         // The pipeline without its plan's allocation (which needs the calibration): what it needs is known now.
@@ -389,6 +388,9 @@ internal static class QuantizeCommand
         }
         if (!needsText && request.CalibrationPath is not null)
             throw new ArgumentException($"--calib is not used: {request.Method} quantizes from the weights alone{(request.ImportancePath is null ? "" : " and the importance matrix")}; leave it out.");
+        // The tokenizer only where text is read or generated; made now, so a missing --vocab fails before the work, not after it.
+        bool evaluates = request.EvaluationPath is not null || request.EvaluationRange is not null || (request.ModelPath is null && request.EvaluationBytes > 0);
+        ITokenizer? tokenizer = needsText || evaluates || request.SpeedTokens > 0 ? createTokenizer(model.Config) : null;
         ImportanceMatrix? importance = null;
         if (request.ImportancePath is { } importancePath)
         {
@@ -403,7 +405,7 @@ internal static class QuantizeCommand
             : null;
         if (evaluationText is not null && calibrationText is not null)
             TextSource.EnsureDisjoint(calibrationText, request.CalibrationRange, evaluationText, request.EvaluationRange);
-        CalibrationData? data = calibrationText is null ? null : CalibrationData.FromDocuments(calibrationText.Texts, tokenizer, request.Calibration);
+        CalibrationData? data = calibrationText is null ? null : CalibrationData.FromDocuments(calibrationText.Texts, tokenizer!, request.Calibration);
 
         var before = new List<PhaseReport>();
         using (var process = System.Diagnostics.Process.GetCurrentProcess())
@@ -470,9 +472,9 @@ internal static class QuantizeCommand
         if (evaluationText is not null || request.SpeedTokens > 0)
             console.WriteLine($"wrote {request.OutputPath}; measuring the float32 and the quantized model");
         BeforeAfter.QualityReport? quality = evaluationText is null ? null
-            : BeforeAfter.MeasureQuality(console, model, q, evaluationText, tokenizer, cancellationToken);
+            : BeforeAfter.MeasureQuality(console, model, q, evaluationText, tokenizer!, cancellationToken);
         BeforeAfter.SpeedReport? speed = request.SpeedTokens == 0 ? null
-            : BeforeAfter.MeasureSpeed(console, model, q, tokenizer, request.SpeedTokens, cancellationToken);
+            : BeforeAfter.MeasureSpeed(console, model, q, tokenizer!, request.SpeedTokens, cancellationToken);
         string? speedWarning = speed is null ? null : BenchCommand.UnoptimisedKernelsWarning();
         int matrices = result.Tensors.Count(t => t.Kind == HybridTensorKind.Matrix);
         if (json)

@@ -84,10 +84,14 @@ internal sealed class BlockInputs : IDisposable
         }
     }
 
-    /// <summary>Replaces every batch's input by block <see cref="NextBlock"/>'s output under <paramref name="network"/>, and moves on to the next block.</summary>
-    public void Advance(RwkvNetwork network, CancellationToken cancellationToken)
+    /// <summary>Replaces every batch's input by block <see cref="NextBlock"/>'s output under <paramref name="network"/>, and
+    /// moves on to the next block; <paramref name="observer"/>, when given, listens to that same pass (one pass where the
+    /// observed network is the one that hands on, as for a float model's importance matrix).</summary>
+    public void Advance(RwkvNetwork network, CancellationToken cancellationToken, INetworkObserver? observer = null,
+        IProgress<CalibrationProgress>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(network);
+        int done = 0, total = _batches.Sum(b => b.Samples);
         foreach (Batch batch in _batches)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -95,7 +99,7 @@ internal sealed class BlockInputs : IDisposable
             Tensor x = _spill.Read(batch.X);
             Tensor? before = batch.ValueFirst is { } first ? _spill.Read(first) : null;
             var carry = new BlockCarry { ValueFirst = before };
-            Tensor output = network.RunBlockAlone(NextBlock, x, carry, observer: null);
+            Tensor output = network.RunBlockAlone(NextBlock, x, carry, observer);
             _spill.Write(batch.X, output); // same shape: the input is no longer needed
             if (carry.ValueFirst is { } made && !ReferenceEquals(made, before))
             {
@@ -105,6 +109,8 @@ internal sealed class BlockInputs : IDisposable
                 else
                     batch.ValueFirst = _spill.Append(made);
             }
+            done += batch.Samples;
+            progress?.Report(new CalibrationProgress(done, total));
         }
         NextBlock++;
     }

@@ -2,6 +2,7 @@ using System.Globalization;
 using RwkvQuant.Formats;
 using RwkvQuant.Formats.Safetensors;
 using RwkvQuant.Models;
+using RwkvQuant.Native;
 using static TorchSharp.torch;
 
 namespace RwkvQuant.Calibration;
@@ -40,7 +41,10 @@ public sealed class ImportanceMatrix
     /// <summary>The importances of matrix <paramref name="name"/>, or null when there are none.</summary>
     public float[]? For(string name) => _columns.GetValueOrDefault(name);
 
-    /// <summary>Runs <paramref name="model"/> over <paramref name="data"/> once and averages x_j² per input column of every block matrix.</summary>
+    /// <summary>
+    /// Runs <paramref name="model"/> over <paramref name="data"/> once, block by block, and averages x_j² per input column
+    /// of every block matrix. Progress counts each sample once per block (samples × blocks in all).
+    /// </summary>
     /// <remarks>The description says what the calibration was and is kept in the file (e.g. "lambada_test.jsonl documents 0..127, 128 × 512 tokens").</remarks>
     /// <exception cref="InvalidOperationException">A block matrix saw no input, or an input held NaN or infinity.</exception>
     public static ImportanceMatrix Collect(RwkvModel model, CalibrationData data, string description, IProgress<CalibrationProgress>? progress = null,
@@ -51,8 +55,23 @@ public sealed class ImportanceMatrix
         ArgumentNullException.ThrowIfNull(description);
         LinearWeight[] weights = [.. LinearWeights.Of(model).Where(w => w.Block >= 0)];
         var observer = new SquareObserver(weights);
-        using (RwkvNetwork network = RwkvNetwork.Create(model))
-            CalibrationRunner.Run(network, data, observer, progress, cancellationToken);
+        // Block by block, as the pipeline calibrates: one block's float32 weights at a time, the activations between
+        // blocks in a temporary file (a whole-model pass held every block's float32 copy: 13 GB at the 1.5B shape).
+        int blocks = model.Config.LayerCount, samples = data.Samples.Count;
+        BlockInputs inputs;
+        using (RwkvNetwork embedding = RwkvNetwork.Create(model))
+            inputs = BlockInputs.Embed(embedding, data, cancellationToken);
+        NativeMemory.Release();
+        using (inputs)
+        {
+            for (int block = 0; block < blocks; block++)
+            {
+                int before = block * samples;
+                using (RwkvNetwork network = RwkvNetwork.Create(model))
+                    inputs.Advance(network, cancellationToken, observer, progress is null ? null : new Relay(p => progress.Report(new CalibrationProgress(before + p.SamplesDone, blocks * samples))));
+                NativeMemory.Release();
+            }
+        }
         var columns = new Dictionary<string, float[]>(StringComparer.Ordinal);
         long tokens = 0;
         foreach (LinearWeight weight in weights)
@@ -130,6 +149,12 @@ public sealed class ImportanceMatrix
         }
         if (_columns.Keys.FirstOrDefault(n => !weights.ContainsKey(n)) is { } extra)
             throw ModelFileError.Create(source, extra, $"names no block matrix of {modelName}; was the importance matrix made for another model?");
+    }
+
+    /// <summary>Hands each report on at once, on the reporting thread.</summary>
+    private sealed class Relay(Action<CalibrationProgress> report) : IProgress<CalibrationProgress>
+    {
+        public void Report(CalibrationProgress value) => report(value);
     }
 
     /// <summary>Sums x_j² and counts the rows per observed weight (in float64).</summary>

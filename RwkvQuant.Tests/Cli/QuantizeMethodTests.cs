@@ -218,4 +218,22 @@ public sealed class QuantizeMethodTests : IDisposable
         Assert.Equal("quantized engine", json.RootElement.GetProperty("runner").GetString());
         Assert.Equal(8, json.RootElement.GetProperty("tokens").GetArrayLength());
     }
+
+    [Fact]
+    public async Task A_world_vocabulary_model_needs_its_vocab_only_where_text_is_read_and_says_so_before_the_work()
+    {
+        // One real-width RWKV-7 0.1B block with its 65,536-token embedding and head: the World tokenizer's vocabulary.
+        string model = Path.Combine(_directory, "r7.safetensors");
+        SyntheticModels.Write(SyntheticModels.Find("rwkv7-0.1b") with { LayerCount = 1 }, model, TensorDataType.F16, seed: 1, progress: null, CancellationToken.None);
+
+        string output = OutputPath();
+        CliAppTests.CliRun timed = await CliAppTests.RunAsync("quantize", model, "--method", "q4_0", "-o", output, "--bench-tokens", "8");
+        Assert.Equal(1, timed.ExitCode);
+        Assert.Contains("--encoding world needs the vocabulary file", timed.Error, StringComparison.Ordinal);
+        Assert.False(File.Exists(output)); // refused before quantizing
+
+        CliAppTests.CliRun weightsOnly = await CliAppTests.RunAsync("quantize", model, "--method", "q4_0", "-o", output, "--bench-tokens", "0");
+        Assert.True(weightsOnly.ExitCode == 0, weightsOnly.Error);
+        Assert.Equal(RwkvQuant.Pipeline.HybridQuantizer.BlockMatrices(RwkvModelFile.Load(model)).Count, QuantizedModelFile.Load(output).QuantizedTensors.Count);
+    }
 }
