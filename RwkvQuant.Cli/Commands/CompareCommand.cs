@@ -22,13 +22,9 @@ internal static class CompareCommand
     public static Command Create(CliContext context)
     {
         var model = new ModelChoice("The model file (rwkv.cpp .bin, PyTorch .pth or safetensors).");
-        var calibration = new Option<FileInfo?>("--calib") { Description = "Calibration text (.jsonl or plain text). Required with a model file; default model: the reference-pack calibration split." };
-        var calibrationDocuments = new Option<string?>("--calib-docs") { Description = "Calibration documents of a .jsonl file (or of the calibration split), a..b inclusive. Default: all." };
+        var calibration = new CalibrationChoice();
         var evaluation = new Option<FileInfo?>("--eval") { Description = "Evaluation text (.jsonl or plain text), disjoint from the calibration text. Required with a model file; default model: the reference-pack evaluation split." };
         var evaluationDocuments = new Option<string?>("--eval-docs") { Description = "Evaluation documents of a .jsonl file (or of the evaluation split), a..b inclusive. Default: all." };
-        var samples = new Option<int?>("--samples") { Description = $"Calibration samples. Default: {CalibrationOptions.Default.SampleCount} ({ModelChoice.DefaultModelCalibration.SampleCount} for the default model)." };
-        var seed = new Option<int?>("--seed") { Description = "Seed of the calibration windows (default 0): the same seed picks the same samples; repeat with other seeds to see the spread." };
-        var sampleTokens = new Option<int?>("--sample-tokens") { Description = $"Tokens per calibration sample. Default: {CalibrationOptions.Default.TokensPerSample} ({ModelChoice.DefaultModelCalibration.TokensPerSample} for the default model)." };
         var methods = new Option<string>("--methods")
         {
             Description = $"Comma-separated methods: {string.Join(", ", ComparisonMethod.Standard.Keys)}, or a hybrid with a bit budget, " +
@@ -43,7 +39,7 @@ internal static class CompareCommand
         var tokenizer = new TokenizerChoice();
         var command = new Command("compare", "Quantize a model's block weights with several methods and compare bits per weight and quality in one table.")
         {
-            model.Model, calibration, calibrationDocuments, evaluation, evaluationDocuments, samples, sampleTokens, seed, methods, markdown, plot,
+            model.Model, evaluation, evaluationDocuments, methods, markdown, plot,
         };
         context.Examples.Add(command,
             new("rwkvquant compare --methods gptq3,gptvq,hybrid,q4_0", "The embedded default model, calibrated and evaluated on disjoint splits of the .NET reference-pack documentation"),
@@ -52,6 +48,7 @@ internal static class CompareCommand
             new("rwkvquant compare model.bin --calib c.jsonl --eval e.jsonl --methods rtn3,gptq3,hybrid@3.525,q4_0 --markdown table.md --plot table.png",
                 "Chosen methods, with the table as Markdown and the bits-per-weight-vs-quality plot as PNG"),
             new("rwkvquant compare model.bin --calib c.jsonl --eval e.jsonl --methods gptq3,gptvq --json", "The rows as JSON, for scripts"));
+        calibration.AddTo(command);
         tokenizer.AddTo(command);
         command.Add(model.Corpus);
         context.AddJson(command);
@@ -59,7 +56,7 @@ internal static class CompareCommand
         command.SetAction((parse, cancellationToken) => context.RunAsync(parse, token =>
         {
             string? modelPath = model.Path(parse);
-            string? calibrationPath = parse.GetValue(calibration)?.FullName, evaluationPath = parse.GetValue(evaluation)?.FullName;
+            string? calibrationPath = calibration.Path(parse), evaluationPath = parse.GetValue(evaluation)?.FullName;
             if (modelPath is not null && (calibrationPath is null || evaluationPath is null))
                 throw new ArgumentException("--calib and --eval are required with a model file (without one, the embedded default model uses the reference-pack calibration and evaluation splits).");
             foreach (FileInfo? written in new[] { parse.GetValue(markdown), parse.GetValue(plot) })
@@ -73,10 +70,10 @@ internal static class CompareCommand
                 new Request(
                     modelPath,
                     calibrationPath,
-                    ParseRange(parse.GetValue(calibrationDocuments)),
+                    calibration.Range(parse),
                     evaluationPath,
                     ParseRange(parse.GetValue(evaluationDocuments)),
-                    ModelChoice.CalibrationFor(modelPath, parse.GetValue(samples), parse.GetValue(sampleTokens), parse.GetValue(seed)),
+                    calibration.Options(parse, modelPath),
                     ParseMethods(parse.GetRequiredValue(methods)),
                     parse.GetValue(markdown)?.FullName,
                     parse.GetValue(plot)?.FullName),

@@ -24,26 +24,20 @@ internal static class ImatrixCommand
     public static Command Create(CliContext context)
     {
         var model = new ModelChoice("The model file (rwkv.cpp .bin, PyTorch .pth or safetensors).");
-        var calibration = new Option<FileInfo?>("--calib")
-        {
-            Description = "Calibration text (.jsonl or plain text). Required with a model file; default model: the reference-pack calibration split.",
-        };
-        var calibrationDocuments = new Option<string?>("--calib-docs") { Description = "Documents of the --calib .jsonl file (or of the calibration split), a..b inclusive. Default: all." };
-        var samples = new Option<int?>("--samples") { Description = $"Calibration samples. Default: {CalibrationOptions.Default.SampleCount} ({ModelChoice.DefaultModelCalibration.SampleCount} for the default model)." };
-        var sampleTokens = new Option<int?>("--sample-tokens") { Description = $"Tokens per calibration sample. Default: {CalibrationOptions.Default.TokensPerSample} ({ModelChoice.DefaultModelCalibration.TokensPerSample} for the default model)." };
-        var seed = new Option<int?>("--seed") { Description = "Seed of the calibration windows (default 0)." };
+        var calibration = new CalibrationChoice();
         var output = new Option<FileInfo?>("--output", "-o") { Description = $"The importance matrix to write (safetensors), atomically. Required with a model file; default model: {DefaultOutput}." };
         var tokenizer = new TokenizerChoice();
         var command = new Command("imatrix",
             "Collect an importance matrix — E[x²] per input column of every block matrix, one pass of the float model over calibration text — for " +
             "`quantize --method …-imat --imatrix FILE`, so several quantizations reuse one calibration (llama-imatrix's role).")
         {
-            model.Model, calibration, calibrationDocuments, samples, sampleTokens, seed, output,
+            model.Model, output,
         };
         context.Examples.Add(command,
             new("rwkvquant imatrix", $"The embedded default model on the reference-pack calibration split; writes {DefaultOutput}"),
             new("rwkvquant imatrix model.bin --calib lambada_test.jsonl --calib-docs 0..127 -o model.imatrix", "A model file on 128 calibration documents"),
             new("rwkvquant quantize model.bin -o model-q3_k.rwkvq --method q3_k-imat --imatrix model.imatrix", "Then quantize with it, no calibration pass"));
+        calibration.AddTo(command);
         tokenizer.AddTo(command);
         command.Add(model.Corpus);
         context.AddJson(command);
@@ -51,20 +45,20 @@ internal static class ImatrixCommand
         command.SetAction((parse, cancellationToken) => context.RunAsync(parse, token =>
         {
             string? modelPath = model.Path(parse);
-            string? calibrationPath = parse.GetValue(calibration)?.FullName, outputPath = parse.GetValue(output)?.FullName;
+            string? calibrationPath = calibration.Path(parse), outputPath = parse.GetValue(output)?.FullName;
             if (modelPath is not null && (calibrationPath is null || outputPath is null))
                 throw new ArgumentException($"--calib and -o are required with a model file (without one, the embedded default model is calibrated on the reference-pack calibration split and written to {DefaultOutput}).");
             outputPath ??= Path.GetFullPath(DefaultOutput);
             AtomicFile.EnsureWritable(outputPath);
-            string? range = parse.GetValue(calibrationDocuments);
-            CalibrationOptions options = ModelChoice.CalibrationFor(modelPath, parse.GetValue(samples), parse.GetValue(sampleTokens), parse.GetValue(seed));
+            DocumentRange? range = calibration.Range(parse);
+            CalibrationOptions options = calibration.Options(parse, modelPath);
             bool json = context.IsJson(parse);
             IAnsiConsole console = context.ProgressConsole(json);
 
             var clock = Stopwatch.StartNew();
             RwkvModel loaded = ModelChoice.Load(modelPath);
             ITokenizer tokens = tokenizer.Create(parse, loaded.Config);
-            TextSource text = TextSource.Resolve(calibrationPath, range is null ? null : DocumentRange.Parse(range), CorpusSplit.Calibration, model.LazyCorpus(parse, token));
+            TextSource text = TextSource.Resolve(calibrationPath, range, CorpusSplit.Calibration, model.LazyCorpus(parse, token));
             CalibrationData data = CalibrationData.FromDocuments(text.Texts, tokens, options);
             string description = string.Create(CultureInfo.InvariantCulture, $"{text.Description}, {data.Samples.Count} × {options.TokensPerSample} tokens, seed {options.Seed}");
             console.WriteLine($"collecting: {ModelChoice.DisplayName(modelPath)} over {description}");

@@ -30,14 +30,7 @@ internal static class QuantizeCommand
     public static Command Create(CliContext context)
     {
         var model = new ModelChoice("The model file (rwkv.cpp .bin, PyTorch .pth or safetensors).");
-        var calibration = new Option<FileInfo?>("--calib")
-        {
-            Description = "Calibration text (.jsonl or plain text). Keep it apart from any text you evaluate on. Required with a model file; default model: the reference-pack calibration split.",
-        };
-        var calibrationDocuments = new Option<string?>("--calib-docs") { Description = "Calibration documents of a .jsonl file (or of the calibration split), a..b inclusive. Default: all." };
-        var samples = new Option<int?>("--samples") { Description = $"Calibration samples. Default: {CalibrationOptions.Default.SampleCount} ({ModelChoice.DefaultModelCalibration.SampleCount} for the default model)." };
-        var seed = new Option<int?>("--seed") { Description = "Seed of the calibration windows (default 0): the same seed picks the same samples; repeat with other seeds to see the spread." };
-        var sampleTokens = new Option<int?>("--sample-tokens") { Description = $"Tokens per calibration sample. Default: {CalibrationOptions.Default.TokensPerSample} ({ModelChoice.DefaultModelCalibration.TokensPerSample} for the default model)." };
+        var calibration = new CalibrationChoice();
         var evaluation = new Option<FileInfo?>("--eval")
         {
             Description = "Held-out text (.jsonl or plain text) for the before/after figures: bits per byte of the float32 and the quantized model and the KL divergence between them. " +
@@ -132,7 +125,7 @@ internal static class QuantizeCommand
             "coarse-to-fine proxy decides, activation-weighted codebooks for the multiplication vectors, embedding and head in FP16; calibration runs block by block.")
         {
             model.Model, method, preset, bits, groupSize, symmetric, actOrder, damp, vqDimension, keep, tensorType, embeddingType, headType, imatrix,
-            calibration, calibrationDocuments, samples, sampleTokens, seed, tauC, tauF, fraction, bitsPerWeight, allocate, noCodebooks, recipe, output,
+            tauC, tauF, fraction, bitsPerWeight, allocate, noCodebooks, recipe, output,
             evaluation, evaluationDocuments, evaluationBytes, speedTokens,
         };
         context.Examples.Add(command,
@@ -148,6 +141,7 @@ internal static class QuantizeCommand
             new("rwkvquant quantize model.bin -o model-iq3_s.rwkvq --method iq3_s-imat --imatrix model.imatrix", "IQ3_S weighted by an importance matrix that `rwkvquant imatrix` made once"),
             new("rwkvquant quantize model.bin --calib c.jsonl -o model-gptq4.rwkvq --method gptq --bits 4 --group-size 128 --sym --act-order", "GPTQ on every matrix with GPTQModel's usual settings"),
             new("rwkvquant quantize model.bin --calib c.jsonl -o model.rwkvq --preset q3_k_m --keep 'blocks.0.*'", "A named preset, with the first block left in F32"));
+        calibration.AddTo(command);
         tokenizer.AddTo(command);
         command.Add(model.Corpus);
         context.AddJson(command);
@@ -204,7 +198,7 @@ internal static class QuantizeCommand
             if (embeddingChoice.Kept is { } ke && headChoice.Kept is { } kh && ke != kh)
                 throw new ArgumentException($"--embedding-type {parse.GetValue(embeddingType)} and --head-type {parse.GetValue(headType)}: a kept embedding and head share one type (or quantize one of them).");
             string? modelPath = model.Path(parse);
-            string? calibrationPath = parse.GetValue(calibration)?.FullName, outputPath = parse.GetValue(output)?.FullName;
+            string? calibrationPath = calibration.Path(parse), outputPath = parse.GetValue(output)?.FullName;
             string? imatrixPath = parse.GetValue(imatrix)?.FullName;
             if (modelPath is not null && outputPath is null)
                 throw new ArgumentException("-o is required with a model file (without one, the embedded default model is quantized and written to " + DefaultOutput + ").");
@@ -212,7 +206,7 @@ internal static class QuantizeCommand
                 throw new FileNotFoundException($"Importance matrix '{imatrixPath}' does not exist; make one with `rwkvquant imatrix`.", imatrixPath);
             if (parse.GetValue(evaluationBytes) < 0 || parse.GetValue(speedTokens) < 0)
                 throw new ArgumentException("--eval-bytes and --bench-tokens are 0 or more.");
-            string? range = parse.GetValue(calibrationDocuments), evaluationRange = parse.GetValue(evaluationDocuments);
+            string? evaluationRange = parse.GetValue(evaluationDocuments);
             AtomicFile.EnsureWritable(outputPath ?? Path.GetFullPath(DefaultOutput)); // before the work, not after it
             return Run(
                 context,
@@ -227,8 +221,8 @@ internal static class QuantizeCommand
                     headChoice,
                     imatrixPath,
                     calibrationPath,
-                    range is null ? null : DocumentRange.Parse(range),
-                    ModelChoice.CalibrationFor(modelPath, parse.GetValue(samples), parse.GetValue(sampleTokens), parse.GetValue(seed)),
+                    calibration.Range(parse),
+                    calibration.Options(parse, modelPath),
                     c.HasValue ? new ProxyThresholds(c.Value, f!.Value) : null,
                     share ?? HybridPlan.PaperScalarFraction,
                     budget,
