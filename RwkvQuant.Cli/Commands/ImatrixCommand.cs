@@ -63,7 +63,7 @@ internal static class ImatrixCommand
             string description = string.Create(CultureInfo.InvariantCulture, $"{text.Description}, {data.Samples.Count} × {options.TokensPerSample} tokens, seed {options.Seed}");
             console.WriteLine($"collecting: {ModelChoice.DisplayName(modelPath)} over {description}");
             var plain = new PlainProgress(console);
-            var progress = new SynchronousProgress<CalibrationProgress>(p => plain.Count("importance matrix", p.SamplesDone, p.SampleCount, "samples"));
+            var progress = new SynchronousProgress<CalibrationProgress>(p => plain.Count("importance matrix", p.SamplesDone, p.SampleCount, "sample-blocks"));
             ImportanceMatrix matrix = ImportanceMatrix.Collect(loaded, data, description, progress, token);
             matrix.Save(outputPath);
             long bytes = new FileInfo(outputPath).Length;

@@ -412,7 +412,8 @@ internal static class QuantizeCommand
         else if (collectImportance)
         {
             console.WriteLine($"collecting the importance matrix: {data!.Samples.Count} × {request.Calibration.TokensPerSample} tokens through the float model");
-            importance = ImportanceMatrix.Collect(model, data, calibrationText!.Description, cancellationToken: cancellationToken);
+            importance = PlainProgress.WithStatus(console, "importance matrix", status => ImportanceMatrix.Collect(model, data, calibrationText!.Description,
+                new SynchronousProgress<CalibrationProgress>(p => status($"importance matrix: {p.SamplesDone}/{p.SampleCount} sample-blocks")), cancellationToken));
         }
         console.WriteLine(description);
         foreach (string line in rules)

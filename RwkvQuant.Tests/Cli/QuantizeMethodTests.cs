@@ -33,6 +33,7 @@ public sealed class QuantizeMethodTests : IDisposable
         Assert.True(run.ExitCode == 0, run.Error);
         Assert.Contains("no calibration", run.Output, StringComparison.Ordinal);
         Assert.Contains("method: q4_0; selector: all SQ", run.Output, StringComparison.Ordinal);
+        Assert.Matches(@"\] block 1/\d+: quantizing \(0/\d+ tensors done\)", run.Output); // plain progress lines, no calibration stage
 
         RwkvModel source = RwkvModelFile.Load(Model);
         QuantizedModel q = QuantizedModelFile.Load(output);
@@ -110,6 +111,7 @@ public sealed class QuantizeMethodTests : IDisposable
         using JsonDocument json = JsonDocument.Parse(run.Output);
         Assert.Equal(imatrix, json.RootElement.GetProperty("output").GetString());
         Assert.Equal(4 * 64, json.RootElement.GetProperty("tokens").GetInt64());
+        Assert.Matches(@"\[\d\d:\d\d:\d\d\] importance matrix: 100% of \d+ sample-blocks", run.Error); // plain progress off a terminal, on stderr with --json
         Assert.Equal(ImportanceMatrix.Load(imatrix).Columns.Count, json.RootElement.GetProperty("matrices").GetInt32());
     }
 
