@@ -88,7 +88,11 @@ internal static class QuantizeCommand
         var symmetric = new Option<bool>("--sym") { Description = "gptq/rtn/hybrid's SQ: symmetric codes, no stored zero." };
         var actOrder = new Option<bool>("--act-order") { Description = "gptq/hybrid's SQ: quantize columns by descending Hessian diagonal (the permutation is stored)." };
         var damp = new Option<double?>("--damp") { Description = "gptq/gptvq/hybrid's SQ: damping added to diag(H), as a fraction of its mean, in (0, 1] (default 0.01)." };
-        var vqDimension = new Option<int?>("--vq-dim") { Description = "gptvq: the vector dimension (default 1; 2 for 2-D codebooks)." };
+        var vqDimension = new Option<int?>("--vq-dim")
+        {
+            Description = "gptvq: the vector dimension (default 1) with one codebook per 2 × 32 weights; for 2-D codebooks name the group too, " +
+                          "--method gptvq-d2-b6-g16x256 (index bits, one codebook per 16 rows × 256 columns: 3.25 bits per weight).",
+        };
         var keep = new Option<string[]>("--keep")
         {
             Description = "Leave the block matrices whose canonical names match this glob unquantized, in F32 (repeatable), e.g. 'blocks.0.*' or " +
@@ -160,8 +164,8 @@ internal static class QuantizeCommand
                 settings = chosen.Settings ?? QuantizerSettings.None;
             }
             string methodKey = chosen?.Method ?? parse.GetValue(method) ?? QuantizeMethod.Hybrid;
-            if (!QuantizeMethod.Names.Contains(methodKey, StringComparer.OrdinalIgnoreCase))
-                throw new ArgumentException($"--method: unknown method '{methodKey}'; choose from {string.Join(", ", QuantizeMethod.Names)}.");
+            if (!QuantizeMethod.IsMethod(methodKey))
+                throw new ArgumentException($"--method: unknown method '{methodKey}'; choose from {string.Join(", ", QuantizeMethod.Names)}, or gptvq-dD-bB-gRxC (e.g. gptvq-d2-b6-g16x256).");
             bool hybrid = methodKey.Equals(QuantizeMethod.Hybrid, StringComparison.OrdinalIgnoreCase);
             double? c = parse.GetValue(tauC), f = parse.GetValue(tauF), share = parse.GetValue(fraction);
             double? budget = chosen is null ? parse.GetValue(bitsPerWeight) : chosen.BitsPerWeight;

@@ -120,8 +120,12 @@ internal static class QuantizeMethod
     public static IReadOnlyList<string> Names { get; } =
         [Hybrid, "gptq", "gptvq", "rtn", .. Ggml.Keys, .. KQuants.Keys.SelectMany(k => new[] { k, k + "-imat" })];
 
+    /// <summary>Whether <paramref name="key"/> is a method: one of <see cref="Names"/>, or GPTVQ with its codebooks spelled out (<c>gptvq-dD-bB-gRxC</c>).</summary>
+    public static bool IsMethod(string key) =>
+        Names.Contains(key, StringComparer.OrdinalIgnoreCase) || Regex.IsMatch(key, @"^gptvq-d\d+-b\d+-g\d+x\d+$", RegexOptions.CultureInvariant | RegexOptions.IgnoreCase);
+
     /// <summary>The keys a matrix can be given with <c>--tensor-type</c>: the per-matrix methods, and <c>f32</c> (kept).</summary>
-    public static string TensorTypeNames => string.Join(", ", Names.Where(n => n != Hybrid).Prepend("f32"));
+    public static string TensorTypeNames => string.Join(", ", Names.Where(n => n != Hybrid).Prepend("f32").Append("gptvq-dD-bB-gRxC"));
 
     /// <summary>
     /// The quantizer of one matrix for <paramref name="key"/>: a scalar one (gptq, rtn, ggml, k-quants) or a vector one
@@ -136,6 +140,23 @@ internal static class QuantizeMethod
             return (new RoundToNearestQuantizer(settings.Rtn()), null);
         if (key.Equals("gptvq", StringComparison.OrdinalIgnoreCase))
             return (null, new GptvqQuantizer(settings.Gptvq()));
+        if (Regex.Match(key, @"^gptvq-d(\d{1,2})-b(\d{1,2})-g(\d{1,5})x(\d{1,5})$", RegexOptions.CultureInvariant | RegexOptions.IgnoreCase) is { Success: true } m)
+        {
+            if (settings.Given.Count > 0)
+                throw new ArgumentException($"{string.Join(", ", settings.Given)}: {key} names its settings; give them there or use --method gptvq.");
+            int Value(int group) => int.Parse(m.Groups[group].Value, CultureInfo.InvariantCulture);
+            try
+            {
+                var codebooks = new KMeansOptions { Dimension = Value(1), Bits = Value(2), GroupRows = Value(3), GroupColumns = Value(4) };
+                if (codebooks.GroupColumns % codebooks.Dimension != 0)
+                    throw new ArgumentException($"the group width {codebooks.GroupColumns} is not a multiple of the dimension {codebooks.Dimension}.");
+                return (null, new GptvqQuantizer(GptvqOptions.ForCodebooks(codebooks)));
+            }
+            catch (ArgumentException e)
+            {
+                throw new ArgumentException($"'{key}': {CliContext.OneLine(e)}", e);
+            }
+        }
         bool importance = key.EndsWith("-imat", StringComparison.OrdinalIgnoreCase);
         string format = importance ? key[..^"-imat".Length] : key;
         if (Ggml.TryGetValue(format, out GgmlType ggml) && !importance)
@@ -148,7 +169,7 @@ internal static class QuantizeMethod
             RefuseSettings(key, settings);
             return (new KQuantizer(new KQuantizerOptions(kquant, importance)), null);
         }
-        throw new ArgumentException($"Unknown method '{key}'; choose from {string.Join(", ", Names)}.");
+        throw new ArgumentException($"Unknown method '{key}'; choose from {string.Join(", ", Names)}, or gptvq-dD-bB-gRxC.");
     }
 
     /// <summary>

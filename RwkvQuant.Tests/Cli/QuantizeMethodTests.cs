@@ -82,6 +82,16 @@ public sealed class QuantizeMethodTests : IDisposable
     }
 
     [FixtureFact]
+    public async Task Gptvq_with_its_codebooks_spelled_out_stores_them()
+    {
+        string output = OutputPath();
+        CliAppTests.CliRun run = await CliAppTests.RunAsync(["quantize", Model, "--method", "gptvq-d2-b6-g4x64", "-o", output, .. SmallCalibration, .. NoMeasurements]);
+        Assert.True(run.ExitCode == 0, run.Error);
+        Assert.Contains("method: gptvq-d2-b6-g4x64; selector: all VQ", run.Output, StringComparison.Ordinal);
+        Assert.All(QuantizedModelFile.Load(output).QuantizedTensors, t => Assert.StartsWith("gptvq d2 b6 g4x64", t.Scheme, StringComparison.Ordinal));
+    }
+
+    [FixtureFact]
     public async Task A_stored_importance_matrix_gives_the_same_file_as_collecting_it_during_quantize()
     {
         string imatrix = Path.Combine(_directory, "model.imatrix");
@@ -146,6 +156,8 @@ public sealed class QuantizeMethodTests : IDisposable
     [InlineData(new[] { "--method", "q4_0", "--tensor-type", "blocks.*=q7_0" }, "--tensor-type 'blocks.*=q7_0': Unknown method 'q7_0'")]
     [InlineData(new[] { "--method", "q4_0", "--imatrix", "MISSING" }, "does not exist; make one with `rwkvquant imatrix`")]
     [InlineData(new[] { "--method", "q4_0", "--embedding-type", "gptq" }, "--embedding-type gptq: it is quantized from its weights alone")]
+    [InlineData(new[] { "--method", "gptvq-d3-b6-g4x64", "--calib", "TEXT" }, "'gptvq-d3-b6-g4x64': The vector dimension is 1, 2 or 4.")]
+    [InlineData(new[] { "--method", "gptvq-d2-b6-g4x64", "--bits", "4", "--calib", "TEXT" }, "--bits: gptvq-d2-b6-g4x64 names its settings")]
     [InlineData(new[] { "--method", "q4_0", "--head-type", "q3_k-imat" }, "--head-type q3_k-imat: it is quantized from its weights alone")]
     [InlineData(new[] { "--method", "q4_0", "--embedding-type", "bf16", "--head-type", "f32" }, "a kept embedding and head share one type")]
     public async Task Inconsistent_settings_are_one_error_line_and_write_nothing(string[] arguments, string message)
