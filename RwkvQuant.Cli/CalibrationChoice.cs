@@ -23,12 +23,14 @@ internal sealed class CalibrationChoice
 
     public Option<int?> Samples { get; } = new("--samples")
     {
-        Description = $"Calibration samples. Default: {CalibrationOptions.Default.SampleCount} ({ModelChoice.DefaultModelCalibration.SampleCount} for the default model).",
+        Description = $"Calibration samples. Default: {CalibrationOptions.Default.SampleCount} ({ModelChoice.DefaultModelCalibration.SampleCount} for the " +
+            $"default model).",
     };
 
     public Option<int?> SampleTokens { get; } = new("--sample-tokens")
     {
-        Description = $"Tokens per calibration sample. Default: {CalibrationOptions.Default.TokensPerSample} ({ModelChoice.DefaultModelCalibration.TokensPerSample} for the default model).",
+        Description = $"Tokens per calibration sample. Default: {CalibrationOptions.Default.TokensPerSample} " +
+            $"({ModelChoice.DefaultModelCalibration.TokensPerSample} for the default model).",
     };
 
     public Option<int?> Seed { get; } = new("--seed")

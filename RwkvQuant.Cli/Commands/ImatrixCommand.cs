@@ -25,7 +25,8 @@ internal static class ImatrixCommand
     {
         var model = new ModelChoice("The model file (rwkv.cpp .bin, PyTorch .pth or safetensors).");
         var calibration = new CalibrationChoice();
-        var output = new Option<FileInfo?>("--output", "-o") { Description = $"The importance matrix to write (safetensors), atomically. Required with a model file; default model: {DefaultOutput}." };
+        var output = new Option<FileInfo?>("--output", "-o") { Description = $"The importance matrix to write (safetensors), atomically. Required with a " +
+            $"model file; default model: {DefaultOutput}." };
         var tokenizer = new TokenizerChoice();
         var command = new Command("imatrix",
             "Collect an importance matrix — E[x²] per input column of every block matrix, one pass of the float model over calibration text — for " +
@@ -47,7 +48,8 @@ internal static class ImatrixCommand
             string? modelPath = model.Path(parse);
             string? calibrationPath = calibration.Path(parse), outputPath = parse.GetValue(output)?.FullName;
             if (modelPath is not null && (calibrationPath is null || outputPath is null))
-                throw new ArgumentException($"--calib and -o are required with a model file (without one, the embedded default model is calibrated on the reference-pack calibration split and written to {DefaultOutput}).");
+                throw new ArgumentException($"--calib and -o are required with a model file (without one, the embedded default model is calibrated on the " +
+                    $"reference-pack calibration split and written to {DefaultOutput}).");
             outputPath ??= Path.GetFullPath(DefaultOutput);
             AtomicFile.EnsureWritable(outputPath);
             DocumentRange? range = calibration.Range(parse);
@@ -60,7 +62,8 @@ internal static class ImatrixCommand
             ITokenizer tokens = tokenizer.Create(parse, loaded.Config);
             TextSource text = TextSource.Resolve(calibrationPath, range, CorpusSplit.Calibration, model.LazyCorpus(parse, token));
             CalibrationData data = CalibrationData.FromDocuments(text.Texts, tokens, options);
-            string description = string.Create(CultureInfo.InvariantCulture, $"{text.Description}, {data.Samples.Count} × {options.TokensPerSample} tokens, seed {options.Seed}");
+            string description = string.Create(CultureInfo.InvariantCulture, $"{text.Description}, {data.Samples.Count} × {options.TokensPerSample} " +
+                $"tokens, seed {options.Seed}");
             console.WriteLine($"collecting: {ModelChoice.DisplayName(modelPath)} over {description}");
             var plain = new PlainProgress(console);
             var progress = new SynchronousProgress<CalibrationProgress>(p => plain.Count("importance matrix", p.SamplesDone, p.SampleCount, "sample-blocks"));
@@ -76,7 +79,8 @@ internal static class ImatrixCommand
                 return 0;
             }
             console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"wrote {outputPath} ({bytes:N0} bytes): {report.Matrices} matrices, {report.Tokens:N0} tokens; {report.WallSeconds:F1} s wall, {report.CpuSeconds:F1} s CPU, peak memory {report.PeakMemoryBytes / 1e9:F2} GB"));
+                $"wrote {outputPath} ({bytes:N0} bytes): {report.Matrices} matrices, {report.Tokens:N0} tokens; {report.WallSeconds:F1} s wall, " +
+                    $"{report.CpuSeconds:F1} s CPU, peak memory {report.PeakMemoryBytes / 1e9:F2} GB"));
             return 0;
         }, cancellationToken));
         return command;

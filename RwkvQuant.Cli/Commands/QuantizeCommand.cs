@@ -33,21 +33,27 @@ internal static class QuantizeCommand
         var calibration = new CalibrationChoice();
         var evaluation = new Option<FileInfo?>("--eval")
         {
-            Description = "Held-out text (.jsonl or plain text) for the before/after figures: bits per byte of the float32 and the quantized model and the KL divergence between them. " +
-                          $"Default model: about {BeforeAfter.DefaultEvaluationBytes:N0} bytes of the reference-pack evaluation split (see --eval-bytes); a model file: none unless given.",
+            Description = "Held-out text (.jsonl or plain text) for the before/after figures: bits per byte of the float32 and the quantized model " +
+                          "and the KL divergence between them. " +
+                          $"Default model: about {BeforeAfter.DefaultEvaluationBytes:N0} bytes of the reference-pack evaluation split (see --eval-bytes); " +
+                          "a model file: none unless given.",
         };
-        var evaluationDocuments = new Option<string?>("--eval-docs") { Description = "Documents of the --eval .jsonl file (or of the evaluation split), a..b inclusive. Default: all (or, for the split, a sample of --eval-bytes)." };
+        var evaluationDocuments = new Option<string?>("--eval-docs") { Description = "Documents of the --eval .jsonl file (or of the evaluation split), " +
+            "a..b inclusive. Default: all (or, for the split, a sample of --eval-bytes)." };
         var evaluationBytes = new Option<int>("--eval-bytes")
         {
-            Description = "For the default model without --eval-docs: bytes of the evaluation split scored, as every k-th document. 0 skips the before/after quality figures.",
+            Description = "For the default model without --eval-docs: bytes of the evaluation split scored, as every k-th document. 0 skips the " +
+                "before/after quality figures.",
             DefaultValueFactory = _ => BeforeAfter.DefaultEvaluationBytes,
         };
         var speedTokens = new Option<int>("--bench-tokens")
         {
-            Description = "Greedy decoding steps timed on the inference engine for the float32 and the quantized model (tokens per second, weight bytes per token); 0 skips it.",
+            Description = "Greedy decoding steps timed on the inference engine for the float32 and the quantized model (tokens per second, weight bytes " +
+                "per token); 0 skips it.",
             DefaultValueFactory = _ => BeforeAfter.DefaultSpeedTokens,
         };
-        var tauC = new Option<double?>("--tau-c") { Description = "Coarse threshold τ_c: a matrix goes to SQ iff P_c < τ_c and P_f < τ_f (the paper's RWKV-7 values are 1.54 and 30). Needs --tau-f." };
+        var tauC = new Option<double?>("--tau-c") { Description = "Coarse threshold τ_c: a matrix goes to SQ iff P_c < τ_c and P_f < τ_f (the paper's " +
+            "RWKV-7 values are 1.54 and 30). Needs --tau-f." };
         var tauF = new Option<double?>("--tau-f") { Description = "Fine threshold τ_f. Needs --tau-c." };
         var fraction = new Option<double?>("--sq-fraction")
         {
@@ -65,9 +71,11 @@ internal static class QuantizeCommand
         {
             Description = "With --bpw: spend the budget by measured error per stored bit instead of a uniform ladder — every block matrix is first " +
                           "quantized at 14 settings (GPTQ 2-4 bits in groups of 16-128, GPTVQ 1-D and 2-D) with the float model's Hessians, then an exact " +
-                          "knapsack picks one setting per matrix, errors weighted by each matrix's measured effect on the output (about 10 times the quantization time). The report shows the allocator's and the proxy's picks.",
+                          "knapsack picks one setting per matrix, errors weighted by each matrix's measured effect on the output (about 10 times the " +
+                              "quantization time). The report shows the allocator's and the proxy's picks.",
         };
-        var noCodebooks = new Option<bool>("--no-codebooks") { Description = "Keep the element-wise multiplication vectors in FP32 instead of quantizing them to activation-weighted codebooks." };
+        var noCodebooks = new Option<bool>("--no-codebooks") { Description = "Keep the element-wise multiplication vectors in FP32 instead of quantizing " +
+            "them to activation-weighted codebooks." };
         var recipe = new Option<HybridRecipe>("--recipe")
         {
             Description = "The settings the plan starts from: default (SQ by GPTQ act-order, 3-bit codes in groups of 32 with 6-bit scales and zeros on " +
@@ -77,17 +85,21 @@ internal static class QuantizeCommand
         };
         var method = new Option<string?>("--method", "-m")
         {
-            Description = "How the block matrices are quantized (default hybrid): hybrid (RWKVQuant: the proxy picks GPTQ or GPTVQ per matrix, codebooks for the " +
-                          "multiplication vectors), gptq, gptvq or rtn on every matrix (sequential calibration for gptq/gptvq; --bits, --group-size, --sym, " +
+            Description = "How the block matrices are quantized (default hybrid): hybrid (RWKVQuant: the proxy picks GPTQ or GPTVQ per matrix, " +
+                          "codebooks for the multiplication vectors), gptq, gptvq or rtn on every matrix (sequential calibration for gptq/gptvq; --bits, --group-size, --sym, " +
                           "--act-order, --damp, --vq-dim), or a ggml format byte for byte as rwkv.cpp/llama-quantize make it: q4_0, q4_1, q5_0, q5_1, q8_0, " +
                           "q2_k, q3_k, q4_k, iq4_xs, iq3_s — from the weights alone, no calibration; add -imat (q3_k-imat …) to weight by an importance " +
                           "matrix (--imatrix, or collected from --calib in one pass). Other methods than hybrid keep the multiplication vectors in FP32.",
         };
-        var bits = new Option<int?>("--bits") { Description = "gptq/rtn/hybrid's SQ: bits per code, 2-8 (default 3); gptvq: index bits per vector (default 3)." };
-        var groupSize = new Option<int?>("--group-size") { Description = "gptq/rtn/hybrid's SQ: columns sharing a scale and zero (gptq/rtn default 64; hybrid: the recipe's)." };
+        var bits = new Option<int?>("--bits") { Description = "gptq/rtn/hybrid's SQ: bits per code, 2-8 (default 3); gptvq: index bits per vector " +
+            "(default 3)." };
+        var groupSize = new Option<int?>("--group-size") { Description = "gptq/rtn/hybrid's SQ: columns sharing a scale and zero (gptq/rtn default 64; " +
+            "hybrid: the recipe's)." };
         var symmetric = new Option<bool>("--sym") { Description = "gptq/rtn/hybrid's SQ: symmetric codes, no stored zero." };
-        var actOrder = new Option<bool>("--act-order") { Description = "gptq/hybrid's SQ: quantize columns by descending Hessian diagonal (the permutation is stored)." };
-        var damp = new Option<double?>("--damp") { Description = "gptq/gptvq/hybrid's SQ: damping added to diag(H), as a fraction of its mean, in (0, 1] (default 0.01)." };
+        var actOrder = new Option<bool>("--act-order") { Description = "gptq/hybrid's SQ: quantize columns by descending Hessian diagonal (the " +
+            "permutation is stored)." };
+        var damp = new Option<double?>("--damp") { Description = "gptq/gptvq/hybrid's SQ: damping added to diag(H), as a fraction of its mean, in (0, 1] " +
+            "(default 0.01)." };
         var vqDimension = new Option<int?>("--vq-dim")
         {
             Description = "gptvq: the vector dimension (default 1) with one codebook per 2 × 32 weights; for 2-D codebooks name the group too, " +
@@ -102,49 +114,60 @@ internal static class QuantizeCommand
         var tensorType = new Option<string[]>("--tensor-type")
         {
             Description = $"PATTERN=METHOD: the block matrices matching the glob use that method whatever the selector says (repeatable), e.g. " +
-                          $"'blocks.*.ffn.value.weight=q4_k'. Methods: {QuantizeMethod.TensorTypeNames} (f32 = --keep). gptq/rtn/gptvq take --bits etc. as the main method does.",
+                          $"'blocks.*.ffn.value.weight=q4_k'. Methods: {QuantizeMethod.TensorTypeNames} (f32 = --keep). gptq/rtn/gptvq take --bits etc. " +
+                              $"as the main method does.",
         };
         var imatrix = new Option<FileInfo?>("--imatrix")
         {
-            Description = "An importance matrix made by `rwkvquant imatrix` for the same model: the -imat methods then need no calibration pass, so several quantizations reuse one calibration.",
+            Description = "An importance matrix made by `rwkvquant imatrix` for the same model: the -imat methods then need no calibration pass, so " +
+                "several quantizations reuse one calibration.",
         };
         var embeddingType = new Option<string?>("--embedding-type")
         {
-            Description = "emb.weight: f16 (default), bf16 or f32 kept, or quantized from its weights alone with rtn or a ggml format (q4_0 … q8_0, q2_k … iq3_s) " +
-                          "(llama-quantize's --token-embedding-type). The engine looks rows up in the packed form.",
+            Description = "emb.weight: f16 (default), bf16 or f32 kept, or quantized from its weights alone with rtn or a ggml format " +
+                          "(q4_0 … q8_0, q2_k … iq3_s; llama-quantize's --token-embedding-type). The engine looks rows up in the packed form.",
         };
         var headType = new Option<string?>("--head-type")
         {
-            Description = "head.weight: f16 (default), bf16 or f32 kept, or quantized from its weights alone like --embedding-type (llama-quantize's --output-tensor-type). " +
-                          "A kept embedding and head share one type.",
+            Description = "head.weight: f16 (default), bf16 or f32 kept, or quantized from its weights alone like --embedding-type " +
+                          "(llama-quantize's --output-tensor-type). A kept embedding and head share one type.",
         };
         var preset = new Option<string?>("--preset")
         {
-            Description = "Named settings: " + QuantizePreset.Listing + ". A preset sets the method and its settings; --keep, --tensor-type and --no-codebooks may be added.",
+            Description = "Named settings: " + QuantizePreset.Listing + ". A preset sets the method and its settings; --keep, --tensor-type and " +
+                "--no-codebooks may be added.",
         };
-        var output = new Option<FileInfo?>("--output", "-o") { Description = $"The quantized model file to write (.rwkvq), atomically. Required with a model file; default model: {DefaultOutput} in the current folder." };
+        var output = new Option<FileInfo?>("--output", "-o") { Description = $"The quantized model file to write (.rwkvq), atomically. Required with a " +
+            $"model file; default model: {DefaultOutput} in the current folder." };
         var tokenizer = new TokenizerChoice();
         var command = new Command("quantize",
             "Quantize a model with RWKVQuant: GPTQ 3-bit (SQ; act-order, groups of 32 with 6-bit scales) or GPTVQ d1 b3 (VQ) per block matrix as the " +
-            "coarse-to-fine proxy decides, activation-weighted codebooks for the multiplication vectors, embedding and head in FP16; calibration runs block by block.")
+            "coarse-to-fine proxy decides, activation-weighted codebooks for the multiplication vectors, embedding and head in FP16; calibration runs " +
+                "block by block.")
         {
             model.Model, method, preset, bits, groupSize, symmetric, actOrder, damp, vqDimension, keep, tensorType, embeddingType, headType, imatrix,
             tauC, tauF, fraction, bitsPerWeight, allocate, noCodebooks, recipe, output,
             evaluation, evaluationDocuments, evaluationBytes, speedTokens,
         };
         context.Examples.Add(command,
-            new("rwkvquant quantize", $"The embedded default model, calibrated on the reference-pack calibration split; writes {DefaultOutput} and prints bits per weight, bits per byte, KL and tokens per second before and after"),
-            new("rwkvquant quantize --recipe paper -o default-paper.rwkvq", "The same with the paper's settings (GPTQ 3-bit g64, FP16 scale and zero; 3-bit codebooks)"),
+            new("rwkvquant quantize", $"The embedded default model, calibrated on the reference-pack calibration split; writes {DefaultOutput} and prints " +
+                $"bits per weight, bits per byte, KL and tokens per second before and after"),
+            new("rwkvquant quantize --recipe paper -o default-paper.rwkvq", "The same with the paper's settings (GPTQ 3-bit g64, FP16 scale and zero; " +
+                "3-bit codebooks)"),
             new("rwkvquant quantize --bpw 3.25 -o default-3.25.rwkvq --json", "The default model under a bit budget, the report as JSON"),
             new("rwkvquant quantize model.bin --calib lambada_test.jsonl --calib-docs 0..127 -o model.rwkvq --eval lambada_test.jsonl --eval-docs 5000..5152",
                 "A model file (90% of the block matrices in SQ, codebooks for the multiplication vectors), with before/after figures on held-out documents"),
             new("rwkvquant quantize model.bin --calib c.jsonl -o model.rwkvq --bpw 3.25", "The most accurate plan whose stored bits per weight fit a budget"),
             new("rwkvquant quantize model.bin --calib c.jsonl -o model.rwkvq --tau-c 1.54 --tau-f 30", "The published RWKV-7 thresholds as they are"),
             new("rwkvquant quantize model.bin --calib c.jsonl -o model.rwkvq --json", "The report and totals as JSON, for scripts (progress on stderr)"),
-            new("rwkvquant quantize model.bin -o model-q4_k.rwkvq --method q4_k", "llama.cpp's Q4_K from the weights alone, no calibration (as llama-quantize without --imatrix)"),
-            new("rwkvquant quantize model.bin -o model-iq3_s.rwkvq --method iq3_s-imat --imatrix model.imatrix", "IQ3_S weighted by an importance matrix that `rwkvquant imatrix` made once"),
-            new("rwkvquant quantize model.bin --calib c.jsonl -o model-gptq4.rwkvq --method gptq --bits 4 --group-size 128 --sym --act-order", "GPTQ on every matrix with GPTQModel's usual settings"),
-            new("rwkvquant quantize model.bin --calib c.jsonl -o model.rwkvq --preset q3_k_m --keep 'blocks.0.*'", "A named preset, with the first block left in F32"));
+            new("rwkvquant quantize model.bin -o model-q4_k.rwkvq --method q4_k", "llama.cpp's Q4_K from the weights alone, no calibration (as " +
+                "llama-quantize without --imatrix)"),
+            new("rwkvquant quantize model.bin -o model-iq3_s.rwkvq --method iq3_s-imat --imatrix " +
+                "model.imatrix", "IQ3_S weighted by an importance matrix that `rwkvquant imatrix` made once"),
+            new("rwkvquant quantize model.bin --calib c.jsonl -o model-gptq4.rwkvq --method gptq --bits 4 --group-size 128 --sym " +
+                "--act-order", "GPTQ on every matrix with GPTQModel's usual settings"),
+            new("rwkvquant quantize model.bin --calib c.jsonl -o model.rwkvq --preset q3_k_m --keep " +
+                "'blocks.0.*'", "A named preset, with the first block left in F32"));
         calibration.AddTo(command);
         tokenizer.AddTo(command);
         command.Add(model.Corpus);
@@ -160,12 +183,14 @@ internal static class QuantizeCommand
                 string[] conflicting = [.. new Option[] { method, bitsPerWeight, allocate, recipe, tauC, tauF, fraction }
                     .Where(o => parse.GetResult(o) is { Implicit: false }).Select(o => o.Name), .. settings.Given];
                 if (conflicting.Length > 0)
-                    throw new ArgumentException($"--preset {chosen.Name} sets the method and its settings; leave out {string.Join(", ", conflicting)} (--keep, --tensor-type and --no-codebooks may be added).");
+                    throw new ArgumentException($"--preset {chosen.Name} sets the method and its settings; leave out " +
+                        $"{string.Join(", ", conflicting)} (--keep, --tensor-type and --no-codebooks may be added).");
                 settings = chosen.Settings ?? QuantizerSettings.None;
             }
             string methodKey = chosen?.Method ?? parse.GetValue(method) ?? QuantizeMethod.Hybrid;
             if (!QuantizeMethod.IsMethod(methodKey))
-                throw new ArgumentException($"--method: unknown method '{methodKey}'; choose from {string.Join(", ", QuantizeMethod.Names)}, or gptvq-dD-bB-gRxC (e.g. gptvq-d2-b6-g16x256).");
+                throw new ArgumentException($"--method: unknown method '{methodKey}'; choose from {string.Join(", ", QuantizeMethod.Names)}, or " +
+                    "gptvq-dD-bB-gRxC (e.g. gptvq-d2-b6-g16x256).");
             bool hybrid = methodKey.Equals(QuantizeMethod.Hybrid, StringComparison.OrdinalIgnoreCase);
             double? c = parse.GetValue(tauC), f = parse.GetValue(tauF), share = parse.GetValue(fraction);
             double? budget = chosen is null ? parse.GetValue(bitsPerWeight) : chosen.BitsPerWeight;
@@ -176,14 +201,16 @@ internal static class QuantizeCommand
                 string[] hybridOnly = [.. new Option[] { bitsPerWeight, allocate, recipe, tauC, tauF, fraction, noCodebooks }
                     .Where(o => parse.GetResult(o) is { Implicit: false }).Select(o => o.Name)];
                 if (hybridOnly.Length > 0)
-                    throw new ArgumentException($"{string.Join(", ", hybridOnly)}: the hybrid method's options; --method {methodKey} quantizes every matrix one way (its settings: --bits, --group-size, --sym, --act-order, --damp, --vq-dim).");
+                    throw new ArgumentException($"{string.Join(", ", hybridOnly)}: the hybrid method's options; --method {methodKey} quantizes every " +
+                        "matrix one way (its settings: --bits, --group-size, --sym, --act-order, --damp, --vq-dim).");
             }
             if (c.HasValue != f.HasValue)
                 throw new ArgumentException("--tau-c and --tau-f go together: give both, or neither (then --sq-fraction decides).");
             if (c.HasValue && (share.HasValue || budget.HasValue))
                 throw new ArgumentException("Give either --tau-c/--tau-f or --sq-fraction/--bpw, not both.");
             if (allocated && (budget is null || share.HasValue || recipeChoice != HybridRecipe.Default))
-                throw new ArgumentException("--allocate spends a --bpw budget with the default recipe's settings; give --bpw, and neither --sq-fraction nor --recipe paper.");
+                throw new ArgumentException("--allocate spends a --bpw budget with the default recipe's settings; give --bpw, and neither --sq-fraction " +
+                    "nor --recipe paper.");
             if ((budget is not null || allocated) && settings.Given.Count > 0)
                 throw new ArgumentException($"--bpw picks the code width and group sizes; give no {string.Join(", ", settings.Given)} with it.");
             if (budget is { } b && !(b > 0 && double.IsFinite(b)))
@@ -200,12 +227,14 @@ internal static class QuantizeCommand
             OutsideBlocksType embeddingChoice = OutsideBlocksType.Parse("--embedding-type", parse.GetValue(embeddingType), settings);
             OutsideBlocksType headChoice = OutsideBlocksType.Parse("--head-type", parse.GetValue(headType), settings);
             if (embeddingChoice.Kept is { } ke && headChoice.Kept is { } kh && ke != kh)
-                throw new ArgumentException($"--embedding-type {parse.GetValue(embeddingType)} and --head-type {parse.GetValue(headType)}: a kept embedding and head share one type (or quantize one of them).");
+                throw new ArgumentException($"--embedding-type {parse.GetValue(embeddingType)} and --head-type {parse.GetValue(headType)}: a kept " +
+                    $"embedding and head share one type (or quantize one of them).");
             string? modelPath = model.Path(parse);
             string? calibrationPath = calibration.Path(parse), outputPath = parse.GetValue(output)?.FullName;
             string? imatrixPath = parse.GetValue(imatrix)?.FullName;
             if (modelPath is not null && outputPath is null)
-                throw new ArgumentException("-o is required with a model file (without one, the embedded default model is quantized and written to " + DefaultOutput + ").");
+                throw new ArgumentException("-o is required with a model file (without one, the embedded default model is quantized and written to " +
+                    DefaultOutput + ").");
             if (imatrixPath is not null && !File.Exists(imatrixPath))
                 throw new FileNotFoundException($"Importance matrix '{imatrixPath}' does not exist; make one with `rwkvquant imatrix`.", imatrixPath);
             if (parse.GetValue(evaluationBytes) < 0 || parse.GetValue(speedTokens) < 0)
@@ -267,14 +296,16 @@ internal static class QuantizeCommand
     }
 
     private sealed record Request(string? ModelPath, string Method, string? Preset, QuantizerSettings Settings, IReadOnlyList<TensorTypeRule> Rules,
-        OutsideBlocksType Embedding, OutsideBlocksType Head, string? ImportancePath, string? CalibrationPath, DocumentRange? CalibrationRange, CalibrationOptions Calibration,
+        OutsideBlocksType Embedding, OutsideBlocksType Head, string? ImportancePath,
+        string? CalibrationPath, DocumentRange? CalibrationRange, CalibrationOptions Calibration,
         ProxyThresholds? Thresholds, double ScalarFraction, double? BitsPerWeight, bool Allocate, bool Codebooks, HybridRecipe Recipe, string OutputPath,
         string? EvaluationPath, DocumentRange? EvaluationRange, int EvaluationBytes, int SpeedTokens);
 
     /// <summary>What <c>quantize --json</c> writes.</summary>
     /// <param name="ScalarFractionTarget">The --sq-fraction share the thresholds were scaled for; null with explicit --tau-c/--tau-f.</param>
     /// <param name="ImportanceMatrix">The importance matrix's file, or "collected from the calibration", or null when none was used.</param>
-    internal sealed record Report(string Model, string Version, string Method, string? Preset, string? ImportanceMatrix, CalibrationReport? Calibration, string Plan, string Selector,
+    internal sealed record Report(string Model, string Version, string Method, string? Preset, string? ImportanceMatrix, CalibrationReport? Calibration,
+        string Plan, string Selector,
         double? ScalarFractionTarget, double? BitsPerWeightBudget, bool Codebooks, string Output, long FileBytes, Cost Cost, Totals Totals,
         BeforeAfter.QualityReport? Evaluation, BeforeAfter.SpeedReport? Speed, IReadOnlyList<TensorReport> Tensors);
 
@@ -374,20 +405,26 @@ internal static class QuantizeCommand
         if (request.ImportancePath is not null && (calibrated || !quantizer.UsesImportance))
         {
             throw new ArgumentException(calibrated
-                ? $"--imatrix serves the -imat methods (k-quants weighted by importances); {request.Method} calibrates block by block with full Hessians and does not read it."
-                : $"--imatrix: {request.Method} quantizes from the weights alone and reads no importance matrix; use a -imat method (e.g. {request.Method}-imat where there is one).");
+                ? $"--imatrix serves the -imat methods (k-quants weighted by importances); {request.Method} calibrates block by block with full Hessians " +
+                    $"and does not read it."
+                : $"--imatrix: {request.Method} quantizes from the weights alone and reads no importance matrix; use a -imat method (e.g. " +
+                    $"{request.Method}-imat where there is one).");
         }
         bool needsText = calibrated || collectImportance;
         if (request.ModelPath is not null && needsText && request.CalibrationPath is null)
         {
             throw new ArgumentException(collectImportance
-                ? $"--method {request.Method} weights by an importance matrix: give --calib (it is collected in one pass) or --imatrix (made once by `rwkvquant imatrix`)."
-                : $"--calib is required: {request.Method} calibrates with the model's activations (without a model file, the embedded default model uses the reference-pack calibration split).");
+                ? $"--method {request.Method} weights by an importance matrix: give --calib (it is collected in one pass) or --imatrix (made once by " +
+                    $"`rwkvquant imatrix`)."
+                : $"--calib is required: {request.Method} calibrates with the model's activations (without a model file, the embedded default model uses " +
+                    $"the reference-pack calibration split).");
         }
         if (!needsText && request.CalibrationPath is not null)
-            throw new ArgumentException($"--calib is not used: {request.Method} quantizes from the weights alone{(request.ImportancePath is null ? "" : " and the importance matrix")}; leave it out.");
+            throw new ArgumentException($"--calib is not used: {request.Method} quantizes from the weights " +
+                $"alone{(request.ImportancePath is null ? "" : " and the importance matrix")}; leave it out.");
         // The tokenizer only where text is read or generated; made now, so a missing --vocab fails before the work, not after it.
-        bool evaluates = request.EvaluationPath is not null || request.EvaluationRange is not null || (request.ModelPath is null && request.EvaluationBytes > 0);
+        bool evaluates = request.EvaluationPath is not null || request.EvaluationRange is not null
+            || (request.ModelPath is null && request.EvaluationBytes > 0);
         ITokenizer? tokenizer = needsText || evaluates || request.SpeedTokens > 0 ? createTokenizer(model.Config) : null;
         ImportanceMatrix? importance = null;
         if (request.ImportancePath is { } importancePath)
@@ -415,9 +452,11 @@ internal static class QuantizeCommand
         }
         else if (collectImportance)
         {
-            console.WriteLine($"collecting the importance matrix: {data!.Samples.Count} × {request.Calibration.TokensPerSample} tokens through the float model");
+            console.WriteLine($"collecting the importance matrix: {data!.Samples.Count} × {request.Calibration.TokensPerSample} tokens through the float " +
+                $"model");
             importance = PlainProgress.WithStatus(console, "importance matrix", status => ImportanceMatrix.Collect(model, data, calibrationText!.Description,
-                new SynchronousProgress<CalibrationProgress>(p => status($"importance matrix: {p.SamplesDone}/{p.SampleCount} sample-blocks")), cancellationToken));
+                new SynchronousProgress<CalibrationProgress>(p => status($"importance matrix: {p.SamplesDone}/{p.SampleCount} " +
+                    $"sample-blocks")), cancellationToken));
         }
         console.WriteLine(description);
         foreach (string line in rules)
@@ -428,7 +467,8 @@ internal static class QuantizeCommand
         {
             // Planning is instant except for a budget allocation (every matrix at every candidate setting) or an importance matrix's pass.
             PhaseReport load = before[0];
-            before.Add(new PhaseReport(plan?.IsAllocated == true ? "allocation" : collectImportance ? "importance" : "planning", clock.Elapsed.TotalSeconds - load.WallSeconds,
+            string phase = plan?.IsAllocated == true ? "allocation" : collectImportance ? "importance" : "planning";
+            before.Add(new PhaseReport(phase, clock.Elapsed.TotalSeconds - load.WallSeconds,
                 process.TotalProcessorTime.TotalSeconds - load.CpuSeconds, process.PeakWorkingSet64));
         }
 
@@ -460,7 +500,11 @@ internal static class QuantizeCommand
             var progress = new SynchronousProgress<HybridProgress>(p =>
             {
                 if (p.TensorName is null && !CliContext.IsQuiet)
-                    console.WriteLine($"[{Invariant(clock.Elapsed.TotalSeconds, "F1")} s, {Invariant(ResidentGigabytes(), "F2")} GB] block {p.Block + 1}/{p.BlockCount}: {(calibrated ? "calibrating and quantizing" : "quantizing")} ({p.TensorsDone}/{p.TensorCount} tensors done)");
+                {
+                    string stageText = calibrated ? "calibrating and quantizing" : "quantizing";
+                    console.WriteLine($"[{Invariant(clock.Elapsed.TotalSeconds, "F1")} s, {Invariant(ResidentGigabytes(), "F2")} GB] " +
+                                      $"block {p.Block + 1}/{p.BlockCount}: {stageText} ({p.TensorsDone}/{p.TensorCount} tensors done)");
+                }
             });
             result = Quantize(progress).GetAwaiter().GetResult();
         }
@@ -476,16 +520,19 @@ internal static class QuantizeCommand
             : BeforeAfter.MeasureSpeed(console, model, q, tokenizer!, request.SpeedTokens, cancellationToken);
         string? speedWarning = speed is null ? null : BenchCommand.UnoptimisedKernelsWarning();
         int matrices = result.Tensors.Count(t => t.Kind == HybridTensorKind.Matrix);
+        int scalarMatrices = result.Tensors.Count(t => t.Kind == HybridTensorKind.Matrix && t.Method == HybridMethod.Scalar);
         if (json)
         {
             if (speedWarning is not null)
                 console.MarkupLine($"[yellow]{Markup.Escape(speedWarning)}[/]"); // the progress console: stderr
             context.WriteJson(new Report(request.ModelPath ?? ModelChoice.DisplayName(null), model.Config.Version.ToString(),
                 request.Method, request.Preset, ImportanceSource(request, importance),
-                calibrationText is null ? null : new CalibrationReport(calibrationText.Name, request.CalibrationRange?.ToString(), data!.Samples.Count, request.Calibration.TokensPerSample),
+                calibrationText is null ? null
+                    : new CalibrationReport(calibrationText.Name, request.CalibrationRange?.ToString(), data!.Samples.Count,
+                        request.Calibration.TokensPerSample),
                 description, result.Selector, hybrid && request.Thresholds is null ? request.ScalarFraction : null, request.BitsPerWeight, request.Codebooks,
                 request.OutputPath, fileBytes, cost,
-                new Totals(matrices, result.Tensors.Count(t => t.Kind == HybridTensorKind.Matrix && t.Method == HybridMethod.Scalar), result.ScalarFractionByCount, result.ScalarFractionByParameters,
+                new Totals(matrices, scalarMatrices, result.ScalarFractionByCount, result.ScalarFractionByParameters,
                     q.QuantizedTensors.Count, q.QuantizedParameterCount, q.QuantizedStoredBits, q.QuantizedBitsPerWeight, q.ParameterCount, q.StoredBits, q.BitsPerWeight),
                 quality, speed,
                 [.. result.Tensors.Select(t => new TensorReport(t.Name, t.Kind, CliJson.Finite(t.CoarseProxy), CliJson.Finite(t.FineProxy), t.Method, t.Scheme,
@@ -500,7 +547,11 @@ internal static class QuantizeCommand
         {
             table.AddRow(
                 Markup.Escape(t.Name),
-                t.Kind switch { HybridTensorKind.Matrix => "matrix", HybridTensorKind.MultiplicationVector => "mul. vector", HybridTensorKind.EmbeddingOrHead => "emb/head", _ => "other" },
+                t.Kind switch
+                {
+                    HybridTensorKind.Matrix => "matrix", HybridTensorKind.MultiplicationVector => "mul. vector", HybridTensorKind.EmbeddingOrHead => "emb/head",
+                    _ => "other",
+                },
                 Optional(t.CoarseProxy, "F3"),
                 Optional(t.FineProxy, "F2"),
                 t.Method switch { HybridMethod.Scalar => "SQ", HybridMethod.Vector => "VQ", HybridMethod.Codebook => "codebook", _ => "kept" },
@@ -514,11 +565,14 @@ internal static class QuantizeCommand
         console.WriteLine($"model: {ModelChoice.DisplayName(request.ModelPath)} ({model.Config.Version}); " + (calibrationText is null
             ? $"no calibration{(importance is null ? "" : $"; importance matrix {ImportanceSource(request, importance)}")}"
             : $"calibration: {calibrationText.Description}, {data!.Samples.Count} × {request.Calibration.TokensPerSample} tokens"));
-        console.WriteLine($"method: {request.Method}{(request.Preset is null ? "" : $" (preset {request.Preset})")}; selector: {result.Selector}" + (hybrid && request.Thresholds is null ? $" (scaled for {Percent(request.ScalarFraction, "F0")} SQ by count)" : "") +
+        console.WriteLine($"method: {request.Method}{(request.Preset is null ? "" : $" (preset {request.Preset})")}; selector: {result.Selector}" +
+                          (hybrid && request.Thresholds is null ? $" (scaled for {Percent(request.ScalarFraction, "F0")} SQ by count)" : "") +
                           (request.BitsPerWeight is { } target ? $"; budget {Invariant(target, "G4")} bpw" : ""));
-        console.WriteLine($"SQ: {result.Tensors.Count(t => t.Kind == HybridTensorKind.Matrix && t.Method == HybridMethod.Scalar)}/{matrices} matrices = {Percent(result.ScalarFractionByCount, "F1")} by count, " +
+        console.WriteLine($"SQ: {scalarMatrices}/{matrices} matrices = " +
+            $"{Percent(result.ScalarFractionByCount, "F1")} by count, " +
                           $"{Percent(result.ScalarFractionByParameters, "F1")} by parameters");
-        console.WriteLine($"quantized tensors: {q.QuantizedTensors.Count}, {Invariant(q.QuantizedParameterCount, "N0")} parameters, {Invariant(q.QuantizedBitsPerWeight, "F4")} bpw");
+        console.WriteLine($"quantized tensors: {q.QuantizedTensors.Count}, " +
+            $"{Invariant(q.QuantizedParameterCount, "N0")} parameters, {Invariant(q.QuantizedBitsPerWeight, "F4")} bpw");
         console.WriteLine($"whole model: {Invariant(q.ParameterCount, "N0")} parameters, {Invariant(q.BitsPerWeight, "F4")} bpw");
         console.Write(BeforeAfter.Render(model, q, fileBytes, quality, speed));
         if (speed is not null)

@@ -67,7 +67,8 @@ internal sealed record QuantizerSettings(int? Bits, int? GroupSize, bool Symmetr
         {
             KMeansOptions codebooks = start.Codebooks with { Bits = Bits ?? start.Codebooks.Bits, Dimension = VectorDimension ?? start.Codebooks.Dimension };
             if (codebooks.GroupColumns % codebooks.Dimension != 0)
-                throw new ArgumentException($"--vq-dim is {codebooks.Dimension}: GPTVQ's groups are {codebooks.GroupColumns} columns wide, so the dimension divides {codebooks.GroupColumns}.");
+                throw new ArgumentException($"--vq-dim is {codebooks.Dimension}: GPTVQ's groups are {codebooks.GroupColumns} columns wide, so the " +
+                    $"dimension divides {codebooks.GroupColumns}.");
             return start with { Codebooks = codebooks, DampingFraction = Damping ?? start.DampingFraction };
         });
     }
@@ -89,7 +90,8 @@ internal sealed record QuantizerSettings(int? Bits, int? GroupSize, bool Symmetr
         {
             string flag = e.ParamName switch
             {
-                "Bits" => "--bits", "GroupSize" => "--group-size", "DampingPercent" or "DampingFraction" => "--damp", "Dimension" => "--vq-dim", _ => e.ParamName ?? "a setting",
+                "Bits" => "--bits", "GroupSize" => "--group-size", "DampingPercent" or "DampingFraction" => "--damp", "Dimension" => "--vq-dim",
+                _ => e.ParamName ?? "a setting",
             };
             throw new ArgumentException($"{flag} is {Convert.ToString(e.ActualValue, CultureInfo.InvariantCulture)}: {CliContext.OneLine(e)}", e);
         }
@@ -120,9 +122,11 @@ internal static class QuantizeMethod
     public static IReadOnlyList<string> Names { get; } =
         [Hybrid, "gptq", "gptvq", "rtn", .. Ggml.Keys, .. KQuants.Keys.SelectMany(k => new[] { k, k + "-imat" })];
 
-    /// <summary>Whether <paramref name="key"/> is a method: one of <see cref="Names"/>, or GPTVQ with its codebooks spelled out (<c>gptvq-dD-bB-gRxC</c>).</summary>
+    /// <summary>Whether <paramref name="key"/> is a method: one of <see cref="Names"/>, or GPTVQ with its codebooks
+    /// spelled out (<c>gptvq-dD-bB-gRxC</c>).</summary>
     public static bool IsMethod(string key) =>
-        Names.Contains(key, StringComparer.OrdinalIgnoreCase) || Regex.IsMatch(key, @"^gptvq-d\d+-b\d+-g\d+x\d+$", RegexOptions.CultureInvariant | RegexOptions.IgnoreCase);
+        Names.Contains(key, StringComparer.OrdinalIgnoreCase)
+        || Regex.IsMatch(key, @"^gptvq-d\d+-b\d+-g\d+x\d+$", RegexOptions.CultureInvariant | RegexOptions.IgnoreCase);
 
     /// <summary>The keys a matrix can be given with <c>--tensor-type</c>: the per-matrix methods, and <c>f32</c> (kept).</summary>
     public static string TensorTypeNames => string.Join(", ", Names.Where(n => n != Hybrid).Prepend("f32").Append("gptvq-dD-bB-gRxC"));
@@ -140,7 +144,8 @@ internal static class QuantizeMethod
             return (new RoundToNearestQuantizer(settings.Rtn()), null);
         if (key.Equals("gptvq", StringComparison.OrdinalIgnoreCase))
             return (null, new GptvqQuantizer(settings.Gptvq()));
-        if (Regex.Match(key, @"^gptvq-d(\d{1,2})-b(\d{1,2})-g(\d{1,5})x(\d{1,5})$", RegexOptions.CultureInvariant | RegexOptions.IgnoreCase) is { Success: true } m)
+        Match m = Regex.Match(key, @"^gptvq-d(\d{1,2})-b(\d{1,2})-g(\d{1,5})x(\d{1,5})$", RegexOptions.CultureInvariant | RegexOptions.IgnoreCase);
+        if (m.Success)
         {
             if (settings.Given.Count > 0)
                 throw new ArgumentException($"{string.Join(", ", settings.Given)}: {key} names its settings; give them there or use --method gptvq.");
@@ -193,7 +198,8 @@ internal static class QuantizeMethod
                 .UseVector(new GptvqQuantizer(plan.Vector));
             if (plan.Codebooks is { } c)
                 builder.UseCodebookOptimizer(new ActivationWeightedCodebookOptimizer(c));
-            return (builder, string.Create(CultureInfo.InvariantCulture, $"hybrid: τ_c {plan.Thresholds.Coarse:G4}, τ_f {plan.Thresholds.Fine:G4}; SQ {new GptqQuantizer(scalar).Name} | VQ {new GptvqQuantizer(plan.Vector).Name}; codebooks: {(plan.Codebooks is null ? "none" : "yes")}"));
+            return (builder, string.Create(CultureInfo.InvariantCulture, $"hybrid: τ_c {plan.Thresholds.Coarse:G4}, τ_f {plan.Thresholds.Fine:G4}; SQ " +
+                $"{new GptqQuantizer(scalar).Name} | VQ {new GptvqQuantizer(plan.Vector).Name}; codebooks: {(plan.Codebooks is null ? "none" : "yes")}"));
         }
         (IScalarQuantizer? s, IVectorQuantizer? v) = ForMatrix(key, settings);
         HybridQuantizerBuilder single = HybridQuantizer.CreateBuilder()
@@ -230,13 +236,16 @@ internal sealed record QuantizePreset(string Name, string Description, string Me
 {
     public static IReadOnlyList<QuantizePreset> All { get; } =
     [
-        new("rq3", "RWKVQuant hybrid, the default recipe (GPTQ 3-bit g32 int6 act-order | GPTVQ d1 b3; 4-bit codebooks): what quantize does without options", QuantizeMethod.Hybrid),
-        new("rq3-paper", "RWKVQuant hybrid with the paper's settings (GPTQ 3-bit g64 FP16 | GPTVQ d1 b3; 3-bit codebooks)", QuantizeMethod.Hybrid, Recipe: HybridRecipe.Paper),
+        new("rq3", "RWKVQuant hybrid, the default recipe (GPTQ 3-bit g32 int6 act-order | GPTVQ d1 b3; 4-bit codebooks): what quantize does without " +
+            "options", QuantizeMethod.Hybrid),
+        new("rq3-paper", "RWKVQuant hybrid with the paper's settings (GPTQ 3-bit g64 FP16 | GPTVQ d1 b3; 3-bit " +
+            "codebooks)", QuantizeMethod.Hybrid, Recipe: HybridRecipe.Paper),
         new("rq3.25", "hybrid, a 3.25 bits-per-weight budget spent by measured error (--bpw 3.25 --allocate)", QuantizeMethod.Hybrid, 3.25, Allocate: true),
         new("rq3.5", "hybrid, a 3.5 bits-per-weight budget spent by measured error (--bpw 3.5 --allocate)", QuantizeMethod.Hybrid, 3.5, Allocate: true),
         new("gptq4-g128", "GPTQ 4-bit, groups of 128, symmetric, act-order (GPTQModel's usual 4-bit)", "gptq",
             Settings: new QuantizerSettings(4, 128, Symmetric: true, ActOrder: true, null, null)),
-        new("q3_k_m", "llama.cpp Q3_K with an importance matrix; att.value, att.output and ffn.value (llama's attn_v, attn_output, ffn_down) in Q4_K", "q3_k-imat",
+        new("q3_k_m", "llama.cpp Q3_K with an importance matrix; att.value, att.output and ffn.value (llama's attn_v, attn_output, ffn_down) in " +
+            "Q4_K", "q3_k-imat",
             TensorTypes: ["blocks.*.att.value.weight=q4_k-imat", "blocks.*.att.output.weight=q4_k-imat", "blocks.*.ffn.value.weight=q4_k-imat"]),
     ];
 
@@ -294,8 +303,10 @@ internal sealed record TensorTypeRule(string Pattern, string? Method, string Fla
             {
                 IReadOnlyList<string> other = QuantizeMethod.Match(rule.Pattern, allTensors);
                 throw new ArgumentException(other.Count > 0
-                    ? $"{rule.Flag} '{rule.Pattern}' matches no block matrix, only {string.Join(", ", other.Take(3))}{(other.Count > 3 ? ", …" : "")}: the embedding and head are always kept in FP16, vectors in FP32 (or codebooks)."
-                    : $"{rule.Flag} '{rule.Pattern}' matches no tensor of the model; block matrices are named like {(blockMatrices.Count > 0 ? blockMatrices[0] : "blocks.0.att.key.weight")} (`rwkvquant info` lists them).");
+                    ? $"{rule.Flag} '{rule.Pattern}' matches no block matrix, only {string.Join(", ", other.Take(3))}{(other.Count > 3 ? ", …" : "")}: " +
+                        "the embedding and head are always kept in FP16, vectors in FP32 (or codebooks)."
+                    : $"{rule.Flag} '{rule.Pattern}' matches no tensor of the model; block matrices are named like " +
+                        $"{(blockMatrices.Count > 0 ? blockMatrices[0] : "blocks.0.att.key.weight")} (`rwkvquant info` lists them).");
             }
             foreach (string name in matched)
                 chosen[name] = rule;

@@ -45,7 +45,8 @@ public sealed class ImportanceMatrix
     /// Runs <paramref name="model"/> over <paramref name="data"/> once, block by block, and averages x_j² per input column
     /// of every block matrix. Progress counts each sample once per block (samples × blocks in all).
     /// </summary>
-    /// <remarks>The description says what the calibration was and is kept in the file (e.g. "lambada_test.jsonl documents 0..127, 128 × 512 tokens").</remarks>
+    /// <remarks>The description says what the calibration was and is kept in the file (e.g. "lambada_test.jsonl
+    /// documents 0..127, 128 × 512 tokens").</remarks>
     /// <exception cref="InvalidOperationException">A block matrix saw no input, or an input held NaN or infinity.</exception>
     public static ImportanceMatrix Collect(RwkvModel model, CalibrationData data, string description, IProgress<CalibrationProgress>? progress = null,
         CancellationToken cancellationToken = default)
@@ -68,7 +69,11 @@ public sealed class ImportanceMatrix
             {
                 int before = block * samples;
                 using (RwkvNetwork network = RwkvNetwork.Create(model))
-                    inputs.Advance(network, cancellationToken, observer, progress is null ? null : new Relay(p => progress.Report(new CalibrationProgress(before + p.SamplesDone, blocks * samples))));
+                {
+                    Relay? relay = progress is null ? null
+                        : new Relay(p => progress.Report(new CalibrationProgress(before + p.SamplesDone, blocks * samples)));
+                    inputs.Advance(network, cancellationToken, observer, relay);
+                }
                 NativeMemory.Release();
             }
         }
@@ -108,20 +113,24 @@ public sealed class ImportanceMatrix
         ArgumentException.ThrowIfNullOrEmpty(path);
         SafetensorsFile file = SafetensorsReader.Read(path);
         if (file.Metadata.GetValueOrDefault("format") != FormatName)
-            throw ModelFileError.Create(path, null, $"not an importance matrix (its metadata has no \"format\": \"{FormatName}\"); make one with 'rwkvquant imatrix'.");
+            throw ModelFileError.Create(path, null, $"not an importance matrix (its metadata has no \"format\": \"{FormatName}\"); make one with " +
+                "'rwkvquant imatrix'.");
         if (file.Metadata.GetValueOrDefault("version") != "1")
-            throw ModelFileError.Create(path, null, $"importance matrix version '{file.Metadata.GetValueOrDefault("version")}' is not supported (this library reads version 1).");
+            throw ModelFileError.Create(path, null, "importance matrix version " +
+                $"'{file.Metadata.GetValueOrDefault("version")}' is not supported (this library reads version 1).");
         if (!long.TryParse(file.Metadata.GetValueOrDefault("tokens"), NumberStyles.None, CultureInfo.InvariantCulture, out long tokens) || tokens < 1)
             throw ModelFileError.Create(path, null, "the metadata's \"tokens\" is not a positive whole number.");
         var columns = new Dictionary<string, float[]>(StringComparer.Ordinal);
         foreach (TensorData tensor in file.Tensors)
         {
             if (tensor.Type != TensorDataType.F32 || tensor.Shape.Count != 1 || tensor.Shape[0] < 1)
-                throw ModelFileError.Create(path, tensor.Name, $"an importance entry is a non-empty 1-D F32 vector; this one is {tensor.Type} [{string.Join(", ", tensor.Shape)}].");
+                throw ModelFileError.Create(path, tensor.Name, $"an importance entry is a non-empty 1-D F32 vector; this one is {tensor.Type} " +
+                    $"[{string.Join(", ", tensor.Shape)}].");
             float[] values = tensor.ToFloatArray();
             int bad = Array.FindIndex(values, v => !(v >= 0) || float.IsInfinity(v));
             if (bad >= 0)
-                throw ModelFileError.Create(path, tensor.Name, $"importance {bad} is {values[bad].ToString(CultureInfo.InvariantCulture)}; importances are finite and not negative.");
+                throw ModelFileError.Create(path, tensor.Name, $"importance {bad} is {values[bad].ToString(CultureInfo.InvariantCulture)}; importances " +
+                    "are finite and not negative.");
             columns[tensor.Name] = values;
         }
         if (columns.Count == 0)
@@ -143,9 +152,11 @@ public sealed class ImportanceMatrix
         foreach (LinearWeight weight in weights.Values)
         {
             if (!_columns.TryGetValue(weight.Name, out float[]? values))
-                throw ModelFileError.Create(source, weight.Name, $"the importance matrix has no entry for this matrix of {modelName}; was it made for another model?");
+                throw ModelFileError.Create(source, weight.Name, $"the importance matrix has no entry for this matrix of {modelName}; was it made for " +
+                    "another model?");
             if (values.Length != weight.Columns)
-                throw ModelFileError.Create(source, weight.Name, $"the importance matrix has {values.Length} columns, but the matrix of {modelName} has {weight.Columns}; was it made for another model?");
+                throw ModelFileError.Create(source, weight.Name, $"the importance matrix has {values.Length} columns, but the matrix of {modelName} has " +
+                    $"{weight.Columns}; was it made for another model?");
         }
         if (_columns.Keys.FirstOrDefault(n => !weights.ContainsKey(n)) is { } extra)
             throw ModelFileError.Create(source, extra, $"names no block matrix of {modelName}; was the importance matrix made for another model?");
@@ -169,7 +180,8 @@ public sealed class ImportanceMatrix
             if (!_widths.TryGetValue(weightName, out int width))
                 return;
             if (input.shape[^1] != width)
-                throw new InvalidOperationException($"'{weightName}' has {width} columns but its input is [{string.Join(", ", input.shape)}]; the network and the model disagree.");
+                throw new InvalidOperationException($"'{weightName}' has {width} columns but its input is " +
+                    $"[{string.Join(", ", input.shape)}]; the network and the model disagree.");
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
             Tensor x = input.detach().reshape(-1, width).to(ScalarType.Float64);

@@ -101,7 +101,8 @@ public sealed class HybridQuantizer
     {
         bool onlyScalar = Selector is FixedSelector { Choice: QuantizationChoice.Scalar } && !_pinned.Values.Contains(QuantizationChoice.Vector);
         bool onlyVector = Selector is FixedSelector { Choice: QuantizationChoice.Vector } && !_pinned.Values.Contains(QuantizationChoice.Scalar);
-        IEnumerable<(bool, bool)> scalar = onlyVector ? [] : _scalarFor.Values.Prepend(ScalarQuantizer).Select(q => (q.RequiresHessian, q is IImportanceQuantizer));
+        IEnumerable<(bool, bool)> scalar = onlyVector ? []
+            : _scalarFor.Values.Prepend(ScalarQuantizer).Select(q => (q.RequiresHessian, q is IImportanceQuantizer));
         IEnumerable<(bool, bool)> vector = onlyScalar ? [] : _vectorFor.Values.Prepend(VectorQuantizer).Select(q => (q.RequiresHessian, false));
         return scalar.Concat(vector);
     }
@@ -234,9 +235,11 @@ public sealed class HybridQuantizer
     private void EnsureCalibrationFree(ImportanceMatrix? importance)
     {
         if (RequiresCalibration)
-            throw new InvalidOperationException("This pipeline needs a calibration pass (GPTQ, GPTVQ or codebooks use the calibration's Hessians or importances): use QuantizeAsync or QuantizeToFileAsync.");
+            throw new InvalidOperationException("This pipeline needs a calibration pass (GPTQ, GPTVQ or codebooks use the calibration's Hessians or " +
+                "importances): use QuantizeAsync or QuantizeToFileAsync.");
         if (importance is null && UsesImportance)
-            throw new InvalidOperationException("A quantizer of this pipeline weights by an importance matrix: pass one (ImportanceMatrix.Collect or Load), or calibrate.");
+            throw new InvalidOperationException("A quantizer of this pipeline weights by an importance matrix: pass one (ImportanceMatrix.Collect or " +
+                "Load), or calibrate.");
     }
 
     private HybridQuantizationResult QuantizeToFile(RwkvModel model, CalibrationData? calibration, ImportanceMatrix? importance, string path,
@@ -282,7 +285,8 @@ public sealed class HybridQuantizer
         return new HybridQuantizationResult(model, reports, Selector.Name, phases);
     }
 
-    /// <summary>Calibrates and quantizes block by block, handing each quantized tensor to <paramref name="output"/> as it is made; returns their reports.</summary>
+    /// <summary>Calibrates and quantizes block by block, handing each quantized tensor to <paramref name="output"/> as
+    /// it is made; returns their reports.</summary>
     private List<HybridTensorReport> Quantize(RwkvModel model, CalibrationData? calibration, ImportanceMatrix? importance, bool holdsOutput,
         Action<QuantizedTensor> output, PhaseMeter meter, IProgress<HybridProgress>? progress, CancellationToken cancellationToken)
     {
@@ -310,7 +314,8 @@ public sealed class HybridQuantizer
             meter.Begin();
             output(q);
             meter.End(QuantizationPhase.Writing);
-            reports.Add(new HybridTensorReport(name, HybridTensorKind.EmbeddingOrHead, null, null, HybridMethod.Scalar, q.Scheme, q.ElementCount, q.StoredBits, relative));
+            reports.Add(new HybridTensorReport(name, HybridTensorKind.EmbeddingOrHead, null, null, HybridMethod.Scalar, q.Scheme, q.ElementCount,
+                q.StoredBits, relative));
             NativeMemory.Release();
         }
         return reports;
@@ -372,7 +377,8 @@ public sealed class HybridQuantizer
         if (!memory.Fits)
         {
             throw new InvalidOperationException(
-                $"Quantizing {model.SourcePath ?? "this model"} would need more memory than this machine has: {memory}. Use fewer calibration samples or tokens per sample, or a machine with more memory.");
+                $"Quantizing {model.SourcePath ?? "this model"} would need more memory than this machine has: {memory}. Use fewer calibration samples or " +
+                    "tokens per sample, or a machine with more memory.");
         }
         int blocks = model.Config.LayerCount;
         List<LinearWeight> matrices = [.. LinearWeights.Of(model).Where(w => w.Block >= 0 && !_kept.Contains(w.Name))];
@@ -496,7 +502,8 @@ public sealed class HybridQuantizer
         object quantizer = isScalar ? scalar : vector;
         QuantizedTensor tensor = selection.Tensor is { } ready && ReferenceEquals(selection.QuantizedWith, quantizer) ? ready
             : isScalar && hessian is null && scalar.RequiresHessian && scalar is IImportanceQuantizer weighted
-                ? weighted.Quantize(matrix, importance ?? throw new InvalidOperationException($"'{name}': {scalar.Name} needs an importance matrix."), cancellationToken)
+                ? weighted.Quantize(matrix, importance ?? throw new InvalidOperationException($"'{name}': {scalar.Name} needs an importance " +
+                    $"matrix."), cancellationToken)
             : isScalar ? scalar.Quantize(matrix, hessian, cancellationToken)
             : vector.Quantize(matrix, hessian, cancellationToken);
         return (tensor, isScalar ? HybridMethod.Scalar : HybridMethod.Vector, selection.Score);

@@ -34,7 +34,8 @@ public sealed class HybridQuantizerBuilder
     {
     }
 
-    /// <summary>Chooses SQ or VQ per matrix with <paramref name="selector"/> (e.g. a <see cref="ThresholdSelector"/> or an <see cref="OracleSelector"/>).</summary>
+    /// <summary>Chooses SQ or VQ per matrix with <paramref name="selector"/> (e.g. a <see cref="ThresholdSelector"/> or
+    /// an <see cref="OracleSelector"/>).</summary>
     /// <exception cref="ArgumentNullException">Null.</exception>
     /// <exception cref="InvalidOperationException">A selector is already set, or the builder has built.</exception>
     public HybridQuantizerBuilder UseSelector(IQuantizationSelector selector)
@@ -199,7 +200,8 @@ public sealed class HybridQuantizerBuilder
         if (existing is not null)
             throw new InvalidOperationException($"The {what} already has a quantizer ({existing.Name}).");
         if (quantizer.RequiresHessian)
-            throw new ArgumentException($"{quantizer.Name} needs a Hessian, and the {what} is quantized from its weights alone: choose RTN, a ggml format or a k-quant without importances.", nameof(quantizer));
+            throw new ArgumentException($"{quantizer.Name} needs a Hessian, and the {what} is quantized from its weights alone: choose RTN, a ggml format " +
+                $"or a k-quant without importances.", nameof(quantizer));
         return quantizer;
     }
 
