@@ -178,10 +178,10 @@ internal static class QuantizeCommand
             QuantizePreset? chosen = parse.GetValue(preset) is { } presetName ? QuantizePreset.Find(presetName) : null;
             var settings = new QuantizerSettings(parse.GetValue(bits), parse.GetValue(groupSize), parse.GetValue(symmetric), parse.GetValue(actOrder),
                 parse.GetValue(damp), parse.GetValue(vqDimension));
+            string[] Given(params Option[] options) => [.. options.Where(o => parse.GetResult(o) is { Implicit: false }).Select(o => o.Name)];
             if (chosen is not null)
             {
-                string[] conflicting = [.. new Option[] { method, bitsPerWeight, allocate, recipe, tauC, tauF, fraction }
-                    .Where(o => parse.GetResult(o) is { Implicit: false }).Select(o => o.Name), .. settings.Given];
+                string[] conflicting = [.. Given(method, bitsPerWeight, allocate, recipe, tauC, tauF, fraction), .. settings.Given];
                 if (conflicting.Length > 0)
                     throw new ArgumentException($"--preset {chosen.Name} sets the method and its settings; leave out " +
                         $"{string.Join(", ", conflicting)} (--keep, --tensor-type and --no-codebooks may be added).");
@@ -198,8 +198,7 @@ internal static class QuantizeCommand
             HybridRecipe recipeChoice = chosen?.Recipe ?? parse.GetValue(recipe);
             if (!hybrid)
             {
-                string[] hybridOnly = [.. new Option[] { bitsPerWeight, allocate, recipe, tauC, tauF, fraction, noCodebooks }
-                    .Where(o => parse.GetResult(o) is { Implicit: false }).Select(o => o.Name)];
+                string[] hybridOnly = Given(bitsPerWeight, allocate, recipe, tauC, tauF, fraction, noCodebooks);
                 if (hybridOnly.Length > 0)
                     throw new ArgumentException($"{string.Join(", ", hybridOnly)}: the hybrid method's options; --method {methodKey} quantizes every " +
                         "matrix one way (its settings: --bits, --group-size, --sym, --act-order, --damp, --vq-dim).");
@@ -399,10 +398,18 @@ internal static class QuantizeCommand
             }
             return builder.Build();
         }
-        HybridQuantizer quantizer = Build(plan, out string description, out IReadOnlyList<string> rules);
-        bool calibrated = quantizer.RequiresCalibration || request.Allocate;
-        bool collectImportance = !calibrated && quantizer.UsesImportance && request.ImportancePath is null;
-        if (request.ImportancePath is not null && (calibrated || !quantizer.UsesImportance))
+        // A budget allocation's plan needs the calibration, so its pipeline is built after it; its rules are checked now.
+        string description = "";
+        IReadOnlyList<string> rules;
+        HybridQuantizer? quantizer = null;
+        if (request.Allocate)
+            rules = TensorTypeRule.Apply(request.Rules, HybridQuantizer.CreateBuilder(), blockMatrices, model.Tensors.Keys);
+        else
+            quantizer = Build(plan, out description, out rules);
+        bool calibrated = quantizer?.RequiresCalibration ?? true;
+        bool usesImportance = quantizer?.UsesImportance == true;
+        bool collectImportance = !calibrated && usesImportance && request.ImportancePath is null;
+        if (request.ImportancePath is not null && (calibrated || !usesImportance))
         {
             throw new ArgumentException(calibrated
                 ? $"--imatrix serves the -imat methods (k-quants weighted by importances); {request.Method} calibrates block by block with full Hessians " +
@@ -426,12 +433,8 @@ internal static class QuantizeCommand
         bool evaluates = request.EvaluationPath is not null || request.EvaluationRange is not null
             || (request.ModelPath is null && request.EvaluationBytes > 0);
         ITokenizer? tokenizer = needsText || evaluates || request.SpeedTokens > 0 ? createTokenizer(model.Config) : null;
-        ImportanceMatrix? importance = null;
-        if (request.ImportancePath is { } importancePath)
-        {
-            importance = ImportanceMatrix.Load(importancePath);
-            importance.EnsureMatches(model, importancePath);
-        }
+        // Checked against the model by the pipeline before it quantizes anything (the message names the file).
+        ImportanceMatrix? importance = request.ImportancePath is { } importancePath ? ImportanceMatrix.Load(importancePath) : null;
 
         TextSource? calibrationText = needsText ? TextSource.Resolve(request.CalibrationPath, request.CalibrationRange, CorpusSplit.Calibration, corpus) : null;
         TextSource? evaluationText = request.EvaluationPath is not null || request.EvaluationRange is not null
@@ -473,8 +476,8 @@ internal static class QuantizeCommand
         }
 
         Task<HybridQuantizationResult> Quantize(IProgress<HybridProgress> progress) => calibrated
-            ? quantizer.QuantizeToFileAsync(model, data!, request.OutputPath, progress, cancellationToken)
-            : quantizer.QuantizeWithoutCalibrationToFileAsync(model, importance, request.OutputPath, progress, cancellationToken);
+            ? quantizer!.QuantizeToFileAsync(model, data!, request.OutputPath, progress, cancellationToken)
+            : quantizer!.QuantizeWithoutCalibrationToFileAsync(model, importance, request.OutputPath, progress, cancellationToken);
         string stage = calibrated ? "calibrating" : "quantizing";
         HybridQuantizationResult result;
         if (console.Profile.Capabilities.Interactive && !CliContext.IsQuiet)

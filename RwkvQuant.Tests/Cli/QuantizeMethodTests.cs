@@ -199,6 +199,22 @@ public sealed class QuantizeMethodTests : IDisposable
         Assert.Equal(KQuantType.IQ4_NL, ((KQuantTensor)q.QuantizedTensors.Single(t => t.Name == "blocks.0.att.key.weight")).Type);
     }
 
+    [FixtureFact]
+    public async Task A_budget_allocation_preset_plans_after_calibrating_and_keeps_its_rules()
+    {
+        // The allocation's plan needs the calibration's Hessians: the pipeline is built after it, the --keep rule checked before.
+        string output = OutputPath();
+        CliAppTests.CliRun run = await CliAppTests.RunAsync(["quantize", Model, "--preset", "rq3.25", "--keep", "blocks.0.att.key.weight", "-o", output,
+            .. SmallCalibration, .. NoMeasurements]);
+        Assert.True(run.ExitCode == 0, run.Error);
+        Assert.Contains("plan: budget allocation", run.Output, StringComparison.Ordinal);
+        Assert.Contains("override blocks.0.att.key.weight: 1 matrices kept in F32", run.Output, StringComparison.Ordinal);
+        QuantizedModel q = QuantizedModelFile.Load(output);
+        Assert.Contains(q.FullPrecisionTensors, t => t.Name == "blocks.0.att.key.weight");
+        Assert.InRange(q.QuantizedTensors.Where(t => t is not MultiplicationVectorTensor).Sum(t => t.StoredBits)
+            / (double)q.QuantizedTensors.Where(t => t is not MultiplicationVectorTensor).Sum(t => t.ElementCount), 2.0, 3.5);
+    }
+
     [Fact]
     public void Presets_name_only_methods_and_tensor_types_that_parse()
     {
