@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using RwkvQuant.Codebooks;
+using RwkvQuant.Comparison;
 using RwkvQuant.Formats;
 using RwkvQuant.Formats.Ggml;
 using RwkvQuant.Kernels.Packed;
@@ -124,9 +125,33 @@ internal static class QuantizeMethod
 
     /// <summary>Whether <paramref name="key"/> is a method: one of <see cref="Names"/>, or GPTVQ with its codebooks
     /// spelled out (<c>gptvq-dD-bB-gRxC</c>).</summary>
-    public static bool IsMethod(string key) =>
-        Names.Contains(key, StringComparer.OrdinalIgnoreCase)
-        || Regex.IsMatch(key, @"^gptvq-d\d+-b\d+-g\d+x\d+$", RegexOptions.CultureInvariant | RegexOptions.IgnoreCase);
+    public static bool IsMethod(string key)
+    {
+        if (Names.Contains(key, StringComparer.OrdinalIgnoreCase))
+            return true;
+        try
+        {
+            return ComparisonMethod.TryParseGptvq(key, out _);
+        }
+        catch (ArgumentException)
+        {
+            return true; // of that form, with values that ForMatrix refuses, naming them
+        }
+    }
+
+    /// <summary><c>compare</c>'s parse of a <c>gptvq-dD-bB-gRxC</c> key (null when the key is not of that form), its
+    /// refusals worded for the command line.</summary>
+    private static GptvqOptions? SpelledOutGptvq(string key)
+    {
+        try
+        {
+            return ComparisonMethod.TryParseGptvq(key, out GptvqOptions? options) ? options : null;
+        }
+        catch (ArgumentException e) when (e.InnerException is { } inner)
+        {
+            throw new ArgumentException($"'{key}': {CliContext.OneLine(inner)}", e);
+        }
+    }
 
     /// <summary>The keys a matrix can be given with <c>--tensor-type</c>: the per-matrix methods, and <c>f32</c> (kept).</summary>
     public static string TensorTypeNames => string.Join(", ", Names.Where(n => n != Hybrid).Prepend("f32").Append("gptvq-dD-bB-gRxC"));
@@ -144,23 +169,11 @@ internal static class QuantizeMethod
             return (new RoundToNearestQuantizer(settings.Rtn()), null);
         if (key.Equals("gptvq", StringComparison.OrdinalIgnoreCase))
             return (null, new GptvqQuantizer(settings.Gptvq()));
-        Match m = Regex.Match(key, @"^gptvq-d(\d{1,2})-b(\d{1,2})-g(\d{1,5})x(\d{1,5})$", RegexOptions.CultureInvariant | RegexOptions.IgnoreCase);
-        if (m.Success)
+        if (SpelledOutGptvq(key) is { } spelled)
         {
             if (settings.Given.Count > 0)
                 throw new ArgumentException($"{string.Join(", ", settings.Given)}: {key} names its settings; give them there or use --method gptvq.");
-            int Value(int group) => int.Parse(m.Groups[group].Value, CultureInfo.InvariantCulture);
-            try
-            {
-                var codebooks = new KMeansOptions { Dimension = Value(1), Bits = Value(2), GroupRows = Value(3), GroupColumns = Value(4) };
-                if (codebooks.GroupColumns % codebooks.Dimension != 0)
-                    throw new ArgumentException($"the group width {codebooks.GroupColumns} is not a multiple of the dimension {codebooks.Dimension}.");
-                return (null, new GptvqQuantizer(GptvqOptions.ForCodebooks(codebooks)));
-            }
-            catch (ArgumentException e)
-            {
-                throw new ArgumentException($"'{key}': {CliContext.OneLine(e)}", e);
-            }
+            return (null, new GptvqQuantizer(spelled));
         }
         bool importance = key.EndsWith("-imat", StringComparison.OrdinalIgnoreCase);
         string format = importance ? key[..^"-imat".Length] : key;

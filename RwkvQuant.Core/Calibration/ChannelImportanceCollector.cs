@@ -14,7 +14,7 @@ namespace RwkvQuant.Calibration;
 public sealed class ChannelImportanceCollector : INetworkObserver
 {
     private readonly HashSet<string>? _names;
-    private readonly Dictionary<string, (double[] Sum, long Count)> _sums = new(StringComparer.Ordinal);
+    private readonly ChannelSquareSums _sums = new();
 
     /// <summary>A collector for the vectors named in <paramref name="vectorNames"/> (canonical keys), or for every
     /// multiplication site the network reports when null.</summary>
@@ -39,9 +39,9 @@ public sealed class ChannelImportanceCollector : INetworkObserver
     /// <exception cref="InvalidOperationException">A requested vector never saw an operand.</exception>
     public IReadOnlyDictionary<string, double[]> Build()
     {
-        if (_names is not null && _names.FirstOrDefault(n => !_sums.ContainsKey(n)) is { } missing)
+        if (_names is not null && _names.FirstOrDefault(n => !_sums.Contains(n)) is { } missing)
             throw new InvalidOperationException($"'{missing}' saw no calibration input; is it a multiplication vector of this model?");
-        return _sums.ToDictionary(e => e.Key, e => e.Value.Sum.Select(v => v / e.Value.Count).ToArray(), StringComparer.Ordinal);
+        return _sums.Names.ToDictionary(name => name, _sums.Mean, StringComparer.Ordinal);
     }
 
     void INetworkObserver.OnLinearInput(string weightName, Tensor input)
@@ -63,18 +63,7 @@ public sealed class ChannelImportanceCollector : INetworkObserver
         }
         double[] sum = x.pow(Two).sum([0, 1]).data<double>().ToArray();                         // [C]
         long count = x.shape[0] * x.shape[1];
-        if (_sums.TryGetValue(vectorName, out var previous))
-        {
-            if (previous.Sum.Length != sum.Length)
-                throw new InvalidOperationException($"'{vectorName}' had operands of width {previous.Sum.Length}, now {sum.Length}.");
-            for (int j = 0; j < sum.Length; j++)
-                previous.Sum[j] += sum[j];
-            _sums[vectorName] = (previous.Sum, previous.Count + count);
-        }
-        else
-        {
-            _sums[vectorName] = (sum, count);
-        }
+        _sums.Add(vectorName, sum, count);
     }
 
     /// <summary>

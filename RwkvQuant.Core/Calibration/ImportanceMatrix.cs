@@ -22,9 +22,10 @@ public sealed class ImportanceMatrix
 
     private readonly Dictionary<string, float[]> _columns;
 
-    private ImportanceMatrix(Dictionary<string, float[]> columns, long tokenCount, string description)
+    private ImportanceMatrix(Dictionary<string, float[]> columns, long tokenCount, string description, string? source)
     {
         _columns = columns;
+        Source = source;
         TokenCount = tokenCount;
         Description = description;
     }
@@ -37,6 +38,9 @@ public sealed class ImportanceMatrix
 
     /// <summary>What the calibration was (text, documents, samples), as given when collected.</summary>
     public string Description { get; }
+
+    /// <summary>The file it was loaded from, or null when collected here; errors about it name this.</summary>
+    public string? Source { get; }
 
     /// <summary>The importances of matrix <paramref name="name"/>, or null when there are none.</summary>
     public float[]? For(string name) => _columns.GetValueOrDefault(name);
@@ -81,12 +85,12 @@ public sealed class ImportanceMatrix
         long tokens = 0;
         foreach (LinearWeight weight in weights)
         {
-            if (!observer.Sums.TryGetValue(weight.Name, out var entry) || entry.Count == 0)
+            if (observer.Sums.Count(weight.Name) == 0)
                 throw new InvalidOperationException($"'{weight.Name}' saw no calibration input; the network and the model disagree.");
-            columns[weight.Name] = [.. entry.Sum.Select(s => (float)(s / entry.Count))];
-            tokens = Math.Max(tokens, entry.Count);
+            columns[weight.Name] = [.. observer.Sums.Mean(weight.Name).Select(s => (float)s)];
+            tokens = Math.Max(tokens, observer.Sums.Count(weight.Name));
         }
-        return new ImportanceMatrix(columns, tokens, description);
+        return new ImportanceMatrix(columns, tokens, description, source: null);
     }
 
     /// <summary>Writes the matrix to <paramref name="path"/> (safetensors, atomically).</summary>
@@ -135,18 +139,17 @@ public sealed class ImportanceMatrix
         }
         if (columns.Count == 0)
             throw ModelFileError.Create(path, null, "the importance matrix has no entries.");
-        return new ImportanceMatrix(columns, tokens, file.Metadata.GetValueOrDefault("calibration") ?? "");
+        return new ImportanceMatrix(columns, tokens, file.Metadata.GetValueOrDefault("calibration") ?? "", path);
     }
 
     /// <summary>Checks that the matrix was made for <paramref name="model"/>: an entry of the right width for every block
     /// matrix and none for anything else.</summary>
-    /// <remarks>The source names the file the matrix came from, for the message.</remarks>
     /// <exception cref="InvalidDataException">A matrix has no entry or one of another width, or an entry names no block matrix
-    /// (the message names the file, the entry and the model).</exception>
-    public void EnsureMatches(RwkvModel model, string source)
+    /// (the message names the file (<see cref="Source"/>, or "the importance matrix" when collected), the entry and the model).</exception>
+    public void EnsureMatches(RwkvModel model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        ArgumentNullException.ThrowIfNull(source);
+        string source = Source ?? "the importance matrix";
         string modelName = model.SourcePath is { } p ? $"'{Path.GetFileName(p)}'" : "this model";
         var weights = LinearWeights.Of(model).Where(w => w.Block >= 0).ToDictionary(w => w.Name, StringComparer.Ordinal);
         foreach (LinearWeight weight in weights.Values)
@@ -173,7 +176,7 @@ public sealed class ImportanceMatrix
     {
         private readonly Dictionary<string, int> _widths = weights.ToDictionary(w => w.Name, w => w.Columns, StringComparer.Ordinal);
 
-        public Dictionary<string, (double[] Sum, long Count)> Sums { get; } = new(StringComparer.Ordinal);
+        public ChannelSquareSums Sums { get; } = new();
 
         public void OnLinearInput(string weightName, Tensor input)
         {
@@ -188,17 +191,7 @@ public sealed class ImportanceMatrix
             double[] sum = x.mul(x).sum([0L]).data<double>().ToArray(); // not square(): it makes a finalizer-freed Scalar; sum(0) would be sum(ScalarType.Byte)
             if (!sum.All(double.IsFinite))
                 throw new InvalidOperationException($"The calibration inputs of '{weightName}' hold NaN or infinity.");
-            long count = x.shape[0];
-            if (Sums.TryGetValue(weightName, out var previous))
-            {
-                for (int j = 0; j < width; j++)
-                    previous.Sum[j] += sum[j];
-                Sums[weightName] = (previous.Sum, previous.Count + count);
-            }
-            else
-            {
-                Sums[weightName] = (sum, count);
-            }
+            Sums.Add(weightName, sum, x.shape[0]);
         }
 
         public void OnMultiplyOperand(string vectorName, Tensor operand)

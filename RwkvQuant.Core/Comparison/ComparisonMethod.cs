@@ -98,24 +98,32 @@ public sealed record ComparisonMethod(string Name, bool RequiresHessian, Func<Te
                 throw new ArgumentException($"'{key}': the budget after '@' is a positive number of bits per weight, e.g. alloc@3.5.");
             return OfAllocation(key, budget, codebooks: stem != "alloc-nocb", vector: stem != "alloc-sq", sensitivity: stem != "alloc-h");
         }
-        if (ParseGptvq(key) is { } gptvq)
+        if (TryParseGptvq(key, out GptvqOptions? gptvq))
             return Of(new GptvqQuantizer(gptvq));
         throw new ArgumentException($"Unknown method '{key}'; choose from {string.Join(", ", Standard.Keys)}, hybrid@BPW / hybrid-nocb@BPW, alloc@BPW / alloc-nocb@BPW / alloc-sq@BPW / alloc-h@BPW, or gptvq-dD-bB-gRxC.");
     }
 
-    /// <summary>The GPTVQ options of a <c>gptvq-dD-bB-gRxC</c> key, or null when the key is not of that form.</summary>
-    /// <exception cref="ArgumentException">The key has the form but values the options refuse.</exception>
-    private static GptvqOptions? ParseGptvq(string key)
+    /// <summary>
+    /// The GPTVQ options of a <c>gptvq-dD-bB-gRxC</c> key (case-insensitive; d = D, b = B index bits per vector, one
+    /// codebook per R rows × C columns): false when the key is not of that form.
+    /// </summary>
+    /// <exception cref="ArgumentException">The key has the form but values the options refuse (the message names the key;
+    /// the options' own exception is the inner one).</exception>
+    public static bool TryParseGptvq(string key, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out GptvqOptions? options)
     {
-        System.Text.RegularExpressions.Match m = System.Text.RegularExpressions.Regex.Match(key, @"^gptvq-d(\d+)-b(\d+)-g(\d+)x(\d+)$");
+        ArgumentNullException.ThrowIfNull(key);
+        options = null;
+        System.Text.RegularExpressions.Match m = System.Text.RegularExpressions.Regex.Match(key, @"^gptvq-d(\d+)-b(\d+)-g(\d+)x(\d+)$",
+            System.Text.RegularExpressions.RegexOptions.CultureInvariant | System.Text.RegularExpressions.RegexOptions.IgnoreCase);
         if (!m.Success)
-            return null;
+            return false;
         int Value(int group) => int.Parse(m.Groups[group].Value, CultureInfo.InvariantCulture);
         try
         {
             var codebooks = new KMeansOptions { Dimension = Value(1), Bits = Value(2), GroupRows = Value(3), GroupColumns = Value(4) };
             codebooks.ValidateCombination();
-            return GptvqOptions.ForCodebooks(codebooks);
+            options = GptvqOptions.ForCodebooks(codebooks);
+            return true;
         }
         catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
         {

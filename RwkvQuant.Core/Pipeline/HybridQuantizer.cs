@@ -295,10 +295,10 @@ public sealed class HybridQuantizer
         if (_kept.Concat(_pinned.Keys).FirstOrDefault(n => !names.Contains(n)) is { } unknown)
             throw new ArgumentException($"'{unknown}' is kept or pinned, but it is no block matrix of {model.SourcePath ?? "this model"}.", nameof(model));
         if (importance is not null)
-            importance.EnsureMatches(model, "the importance matrix");
+            importance.EnsureMatches(model);
         List<HybridTensorReport> reports = calibration is null
             ? QuantizeWeights(model, blockMatrices, importance, output, meter, progress, cancellationToken)
-            : QuantizeCalibrated(model, calibration, holdsOutput, output, meter, progress, cancellationToken);
+            : QuantizeCalibrated(model, blockMatrices, calibration, holdsOutput, output, meter, progress, cancellationToken);
         foreach ((string name, IScalarQuantizer? quantizer) in new[] { ("emb.weight", EmbeddingQuantizer), ("head.weight", HeadQuantizer) })
         {
             if (quantizer is null || !model.Tensors.TryGetValue(name, out TensorData? tensor))
@@ -370,8 +370,8 @@ public sealed class HybridQuantizer
     }
 
     /// <summary>Sequential calibration and quantization (see the class remarks).</summary>
-    private List<HybridTensorReport> QuantizeCalibrated(RwkvModel model, CalibrationData calibration, bool holdsOutput, Action<QuantizedTensor> output,
-        PhaseMeter meter, IProgress<HybridProgress>? progress, CancellationToken cancellationToken)
+    private List<HybridTensorReport> QuantizeCalibrated(RwkvModel model, List<LinearWeight> blockMatrices, CalibrationData calibration, bool holdsOutput,
+        Action<QuantizedTensor> output, PhaseMeter meter, IProgress<HybridProgress>? progress, CancellationToken cancellationToken)
     {
         MemoryEstimate memory = MemoryEstimate.For(model, calibration.Options, holdsOutput);
         if (!memory.Fits)
@@ -381,7 +381,7 @@ public sealed class HybridQuantizer
                     "tokens per sample, or a machine with more memory.");
         }
         int blocks = model.Config.LayerCount;
-        List<LinearWeight> matrices = [.. LinearWeights.Of(model).Where(w => w.Block >= 0 && !_kept.Contains(w.Name))];
+        List<LinearWeight> matrices = [.. blockMatrices.Where(w => !_kept.Contains(w.Name))];
         IReadOnlyList<string> vectors = CodebookOptimizer is null ? [] : MultiplicationVectors(model);
         int total = matrices.Count + vectors.Count, done = 0;
         var reports = new List<HybridTensorReport>();

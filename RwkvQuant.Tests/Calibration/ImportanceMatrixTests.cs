@@ -52,10 +52,10 @@ public sealed class ImportanceMatrixTests : IDisposable
         Assert.Equal("lambada 0..15, 3 × 48", loaded.Description);
         foreach ((string name, float[] values) in importance.Columns)
             Assert.Equal(values, loaded.For(name));
-        loaded.EnsureMatches(model, path);
+        loaded.EnsureMatches(model);
 
         RwkvModel other = RwkvModelFile.Load(Fixtures.Path("rwkvcpp", "tiny-rwkv-6v0-1m-FP32.bin"));
-        InvalidDataException mismatch = Assert.Throws<InvalidDataException>(() => loaded.EnsureMatches(other, path));
+        InvalidDataException mismatch = Assert.Throws<InvalidDataException>(() => loaded.EnsureMatches(other));
         Assert.StartsWith($"{path}: tensor 'blocks.0.", mismatch.Message, StringComparison.Ordinal);
         Assert.Contains("another model", mismatch.Message, StringComparison.Ordinal);
     }
